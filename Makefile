@@ -1,0 +1,112 @@
+# dockguard — build, test and install.
+#
+#   make            build/dockguard (BPF object embedded through its skeleton)
+#   make test       every test: unit, kernel (needs root), CLI
+#   make asan       ASan + UBSan build of the userspace and its unit tests, run
+#   make deps       install the Debian packages the build and tests need
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DESTDIR   ?=
+
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+BUILD     ?= build
+
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+
+CFLAGS    ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wno-format-nonliteral
+# -Wno-format-nonliteral: diag/output helpers take caller-supplied format strings
+# through va_list; the callers themselves are checked by format attributes.
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARNFLAGS) $(CFLAGS) \
+              -I$(BUILD) -Ibpf -Iuserspace -DDOCKGUARD_VERSION='"$(VERSION)"'
+LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wextra -Werror \
+              -Wno-unused-parameter -I$(BUILD) -Ibpf
+# -Wno-unused-parameter: BPF entry points take a ctx they may not need.
+
+USER_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
+USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
+
+.PHONY: all test unit-test kernel-test asan deps install uninstall clean
+
+all: $(BUILD)/dockguard $(BUILD)/unit-tests $(TOOL_BINS)
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/dockguard.bpf.o: bpf/dockguard.bpf.c bpf/dockguard_abi.h $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/dockguard.skel.h: $(BUILD)/dockguard.bpf.o
+	$(BPFTOOL) gen skeleton $< name dockguard_bpf > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/dockguard_abi.h $(BUILD)/dockguard.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/unit_%.o: tests/unit/%.c $(wildcard userspace/*.h) $(wildcard tests/unit/*.h) $(BUILD)/dockguard.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/libdockguard.a: $(USER_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/dockguard: $(BUILD)/obj/main.o $(BUILD)/libdockguard.a
+	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libdockguard.a
+	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/%: tests/tools/%.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
+# The README's test command. Runs every suite and ends with `N passed, N failed`.
+test: all
+	tests/run-all.sh $(BUILD)
+
+unit-test: $(BUILD)/unit-tests
+	cd tests/unit && ../../$(BUILD)/unit-tests
+
+kernel-test: all
+	tests/kernel/run.sh $(BUILD)
+
+# Sanitizers: the userspace and its unit tests built with ASan + UBSan.
+asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		build-asan/unit-tests build-asan/dockguard
+	cd tests/unit && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		../../build-asan/unit-tests
+
+deps:
+	tools/install-deps.sh
+
+install: $(BUILD)/dockguard
+	install -D -m 0755 $(BUILD)/dockguard $(DESTDIR)$(SBINDIR)/dockguard
+	install -D -m 0644 policies/default.conf $(DESTDIR)$(PREFIX)/share/dockguard/default.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf || \
+		install -D -m 0644 policies/default.conf $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/dockguard/conf.d
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/dockguard
+	rm -rf $(DESTDIR)$(PREFIX)/share/dockguard
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between the BPF programs and userspace: map keys and values,
+ * shared by both sides so that no struct is ever defined twice. Fixed-width
+ * types and explicit padding only; no logic.
+ *
+ * How a connect is judged
+ * -----------------------
+ * 1. Is the destination protected?  TCP: `ports[port]` (an array, so this is
+ *    one inlined load) says whether any endpoint uses that port; if not, the
+ *    program returns at once. Otherwise `tcp_dests[{addr, port}]`, or the
+ *    port's `*` endpoint, names the endpoint. Unix: `unix_names[file name]`
+ *    (the last component of sun_path) names the endpoint; see docs/unix-paths.md
+ *    for why the file name and not the path.
+ * 2. Which rules apply?  Every rule has an index r (file order, < 4096). A
+ *    rule matches when all of its subjects hold; subjects fall into three
+ *    dimensions: the effective uid, the groups (egid + supplementary), and the
+ *    cgroup path (units and containers are cgroup paths). For each dimension,
+ *    the compiler stores bitmaps over rule indexes:
+ *      uid_ranges[uid]        bit r set if uid satisfies rule r's user
+ *                             constraint (or rule r has none)
+ *      gids[gid]              bit r set if gid is in rule r's group set
+ *      cgroup_nodes[path]     bit r set if the path is in rule r's cgroup
+ *                             subtrees (or rule r has none); a node's bitmap
+ *                             already includes its ancestors' bits, so the
+ *                             deepest node reached decides
+ *    plus the endpoint's bitmap (rules that name the endpoint). The verdict
+ *    is the lowest bit of their AND: the first rule that matches decides.
+ *    No bit: the policy's default (deny, or audit = allow + log).
+ *    Example: rules `0: allow api from user www-data unit nginx.service`,
+ *    `1: deny api from remapped`. uid 33 in /system.slice/nginx.service:
+ *    endpoint {0,1} & uid {0} & groups {0,1} & cgroup {0,1} = {0}: allow.
+ * 3. Atomic swap: every policy lives in one of two slots. The per-slot maps
+ *    are reached through ARRAY_OF_MAPS (index = slot) or indexed by slot; the
+ *    program reads config.active_slot once and uses only that slot. The
+ *    loader fills the inactive slot, flips active_slot, then waits for an RCU
+ *    grace period (membarrier) so that no program still runs on the old slot
+ *    before that slot is ever written again.
+ */
+#ifndef DOCKGUARD_ABI_H
+#define DOCKGUARD_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+/* `meta` (ARRAY, DG_SLOTS * DG_META_CHUNKS entries of DG_META_CHUNK bytes):
+ * userspace-only description of each slot's policy (file, sha256, rule
+ * locations, endpoint names), so that `status` and events can name things
+ * after the loading process is gone. Chunk 0 starts with a __u32 length. */
+#define DG_META_CHUNK		4096
+#define DG_META_CHUNKS		64
+
+#endif
+
+#define DG_SLOTS		2
+#define DG_MAX_RULES		4096
+#define DG_BITMAP_WORDS		(DG_MAX_RULES / 64)
+#define DG_MAX_ENDPOINTS	256		/* endpoint ids 1..255, 0 = none */
+#define DG_MAX_TCP_DESTS	8192
+#define DG_MAX_UNIX_NAMES	1024
+#define DG_CGROUP_MAX_DEPTH	16
+/* Key size for a cgroup name. A name of 127 bytes or more fills the buffer and
+ * is treated as matching nothing, so policy components are limited to 126. */
+#define DG_CGROUP_NAME_LEN	128
+#define DG_UNIX_NAME_LEN	108		/* sizeof(sun_path) */
+#define DG_MAX_GROUPS_SCANNED	65536		/* NGROUPS_MAX */
+/* Distinct group bitmaps one process can hit; more fails closed (deny). The
+ * compiler interns bitmaps, so this counts distinct rule sets, not groups. */
+#define DG_MAX_GROUP_HITS	16
+
+/* dg_rule_action.action and dg_policy_hdr.default_action */
+#define DG_ACT_ALLOW		1
+#define DG_ACT_DENY		2
+
+/* dg_rule_action.flags */
+#define DG_RULE_LOG		(1 << 0)	/* every match is reported */
+#define DG_RULE_QUIET		(1 << 1)	/* never reported, even on deny */
+
+/* dg_policy_hdr.flags: which dimensions the policy constrains at all */
+#define DG_POL_UIDS		(1 << 0)
+#define DG_POL_GIDS		(1 << 1)
+#define DG_POL_CGROUPS		(1 << 2)
+
+/* dg_endpoint_info.flags */
+#define DG_EP_HOST_LOOPBACK	(1 << 0)	/* judged only in the host's netns */
+#define DG_EP_HAS_LISTEN	(1 << 1)	/* bind is judged by listen rules */
+
+/* ops, for counters and events */
+#define DG_OP_CONNECT		0
+#define DG_OP_BIND		1
+
+/* Rule index meaning "no rule matched: the policy default decided". */
+#define DG_RULE_DEFAULT		DG_MAX_RULES
+
+/* `config` (ARRAY, 1 entry): global, written by the loader only. */
+struct dg_config {
+	__u32 active_slot;	/* 0 or 1 */
+	__u32 pad;
+	__u64 host_netns_cookie; /* loopback endpoints are judged in this netns */
+};
+
+/* `ports` (ARRAY, 65536 entries, index = TCP port in host order).
+ * Non-zero anywhere in either slot = the port has a protected endpoint. */
+struct dg_port {
+	__u8 any_ep[DG_SLOTS];	/* endpoint id of a `*:port` endpoint, per slot */
+	__u8 exact[DG_SLOTS];	/* 1 if tcp_dests has entries for this port, per slot */
+	__u8 bind_ep[DG_SLOTS];	/* endpoint whose listen rules judge a bind of
+				 * 0.0.0.0:port or [::]:port, which would take
+				 * over every address on that port */
+	__u8 pad[2];
+};
+
+/* `tcp_dests` (HASH): IPv4 as ::ffff:a.b.c.d; the compiler adds the aliases
+ * (0.0.0.0, ::, IPv4-mapped forms) that reach the same listener. */
+struct dg_tcp_key {
+	__u8 addr[16];
+	__u16 port;		/* host order */
+	__u16 pad;
+};
+
+/* `tcp_dests` and `unix_names` values: endpoint id per slot, 0 = not in that slot. */
+struct dg_dest {
+	__u8 ep[DG_SLOTS];
+	__u8 pad[2];
+};
+
+/* `unix_names` (HASH): the socket's file name, NUL-padded. */
+struct dg_unix_key {
+	char name[DG_UNIX_NAME_LEN];
+};
+
+/* `endpoints` (ARRAY, DG_SLOTS * DG_MAX_ENDPOINTS, index slot * 256 + id). */
+struct dg_endpoint_info {
+	__u32 connect_bm;	/* bitmap index: rules that name this endpoint */
+	__u32 listen_bm;	/* bitmap index: listen rules that name it */
+	__u32 flags;		/* DG_EP_* */
+	__u32 pad;
+};
+
+/* `policy` (ARRAY, DG_SLOTS entries, index = slot). */
+struct dg_policy_hdr {
+	__u64 generation;	/* increases with every load */
+	__u32 nwords;		/* bitmap words in use: ceil(rules / 64) */
+	__u32 flags;		/* DG_POL_* */
+	__u32 uid_default_bm;	/* rules without a user constraint */
+	__u32 gid_default_bm;	/* rules without a group constraint */
+	__u32 cgroup_root_bm;	/* cgroup trie node 0 (`/`) */
+	__u8 default_action;	/* DG_ACT_* */
+	__u8 default_log;	/* report default decisions */
+	__u8 pad[2];
+};
+
+/* `rules` (ARRAY, DG_SLOTS * DG_MAX_RULES, index slot * DG_MAX_RULES + r): what rule r does. */
+struct dg_rule_action {
+	__u8 action;		/* DG_ACT_* */
+	__u8 flags;		/* DG_RULE_* */
+	__u8 pad[2];
+};
+
+/* Inner map of `bitmaps` (ARRAY, sized per policy). */
+struct dg_bitmap {
+	__u64 w[DG_BITMAP_WORDS];
+};
+
+/* Inner map of `uid_ranges` (LPM_TRIE): disjoint prefixes, value = bitmap index. */
+struct dg_uid_key {
+	__u32 prefixlen;
+	__u32 uid;		/* network (big-endian) order, as LPM compares bytes */
+};
+
+/* Inner map of `gids` (HASH): gid -> bitmap index. */
+
+/* Inner map of `cgroup_nodes` (HASH): a trie of the cgroup paths the policy
+ * names, keyed by (parent node, component name). Node 0 is `/`. */
+struct dg_cgroup_key {
+	__u32 parent;
+	char name[DG_CGROUP_NAME_LEN];
+};
+
+struct dg_cgroup_node {
+	__u32 id;
+	__u32 bm;		/* includes every ancestor node's bits */
+};
+
+/* `stats` (PERCPU_ARRAY, DG_SLOTS * (DG_MAX_RULES + 1), index
+ * slot * (DG_MAX_RULES + 1) + rule, rule DG_RULE_DEFAULT = the default). */
+struct dg_rule_stats {
+	__u64 allowed;
+	__u64 denied;
+};
+
+/* `meta` (ARRAY, DG_SLOTS * DG_META_CHUNKS entries of DG_META_CHUNK bytes):
+ * userspace-only description of each slot's policy (file, sha256, rule
+ * locations, endpoint names), so that `status` and events can name things
+ * after the loading process is gone. Chunk 0 starts with a __u32 length. */
+#define DG_META_CHUNK		4096
+#define DG_META_CHUNKS		64
+
+#endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The compiled policy: the exact tables the BPF programs read (see
+ * bpf/dockguard_abi.h), held in memory. The loader copies an image into the
+ * inactive slot; `explain` evaluates the same image with dg_image_evaluate(),
+ * so the kernel and userspace judge from one compiled form.
+ */
+#ifndef DOCKGUARD_COMPILE_H
+#define DOCKGUARD_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dockguard_abi.h"
+#include "policy.h"
+
+/* A disjoint uid interval [lo, hi] and the bitmap of the rules it satisfies. */
+struct dg_uid_interval {
+	uint32_t lo, hi;
+	uint32_t bm;
+};
+
+struct dg_gid_entry {
+	uint32_t gid;
+	uint32_t bm;
+};
+
+struct dg_cgroup_entry {
+	struct dg_cgroup_key key;	/* parent node id + component name */
+	struct dg_cgroup_node node;	/* own id + bitmap (ancestors included) */
+};
+
+struct dg_tcp_entry {
+	struct dg_tcp_key key;
+	uint8_t ep;
+};
+
+struct dg_unix_entry {
+	struct dg_unix_key key;
+	uint8_t ep;
+};
+
+struct dg_port_entry {
+	uint16_t port;
+	uint8_t any_ep;		/* `*:port` endpoint, 0 = none */
+	uint8_t exact;		/* tcp_dests has keys for this port */
+	uint8_t bind_ep;	/* who judges 0.0.0.0:port / [::]:port binds */
+};
+
+/* Where a rule came from, for `explain`, `status` and events. */
+struct dg_rule_origin {
+	const char *file;	/* points into the policy's file table */
+	unsigned int line;
+	enum dg_action action;
+};
+
+struct dg_image_endpoint {
+	char *name;
+	struct dg_endpoint_info info;
+	bool unix_socket;	/* has a unix address */
+};
+
+struct dg_image {
+	struct dg_policy_hdr hdr;	/* generation filled in by the loader */
+
+	struct dg_bitmap *bitmaps;	/* interned: identical bitmaps share an index */
+	size_t n_bitmaps;
+
+	struct dg_uid_interval *uids;	/* sorted, disjoint */
+	size_t n_uids;
+	struct dg_gid_entry *gids;	/* sorted by gid */
+	size_t n_gids;
+	struct dg_cgroup_entry *cgroups;
+	size_t n_cgroups;
+
+	struct dg_image_endpoint endpoints[DG_MAX_ENDPOINTS];	/* index = id, 0 unused */
+	size_t n_endpoints;		/* highest id */
+	struct dg_tcp_entry *tcp;
+	size_t n_tcp;
+	struct dg_unix_entry *unix_names;
+	size_t n_unix;
+	struct dg_port_entry *ports;
+	size_t n_ports;
+
+	struct dg_rule_action *rules;
+	struct dg_rule_origin *origins;
+	size_t n_rules;
+
+	bool has_unix;			/* some endpoint needs connect_unix */
+	bool has_container_rules;	/* resolved only at load / by the daemon */
+};
+
+/* What the compiler needs to know about the host. */
+struct dg_compile_env {
+	const char *cgroup_root;	/* cgroup v2 mount, for unit lookups */
+	bool have_remap_range;
+	uint32_t remap_lo, remap_hi;	/* subordinate uid range of the remap user */
+	const char *remap_user;
+};
+
+/* Compiles `policy`; errors and warnings go to `diag`. NULL on error. */
+struct dg_image *dg_compile(const struct dg_policy *policy, const struct dg_compile_env *env,
+			    struct dg_diag *diag);
+void dg_image_free(struct dg_image *img);
+
+/* The subject of a userspace evaluation (`explain`). */
+struct dg_subject_id {
+	uint32_t uid;
+	uint32_t gid;
+	const uint32_t *groups;		/* supplementary */
+	size_t n_groups;
+	const char *cgroup;		/* absolute cgroup v2 path */
+};
+
+struct dg_verdict {
+	bool allowed;
+	uint32_t rule;			/* DG_RULE_DEFAULT when the default decided */
+	uint8_t ep;			/* 0: destination not protected */
+	bool judged;			/* false: not protected, or bind not judged */
+};
+
+/* DEST is `tcp:A:P`, `tcp:[A]:P` or `unix:PATH`. -EINVAL when malformed. */
+int dg_parse_dest(const char *dest, struct dg_tcp_key *tcp, char *unix_path, size_t unix_len,
+		  bool *is_unix);
+
+/* Judges a connect (or bind) exactly as the BPF programs do. */
+void dg_image_evaluate(const struct dg_image *img, const struct dg_subject_id *who,
+		       const char *dest, uint32_t op, struct dg_verdict *out);
+int dg_image_find_endpoint(const struct dg_image *img, const struct dg_tcp_key *tcp,
+			   const char *unix_path, bool is_unix, uint32_t op);
+
+#endif

@@ -1,0 +1,943 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Load, attach, swap, read back, unload.
+ *
+ * Pins under the bpffs directory:
+ *   prog_<hook>   the programs, so a missing link can be re-attached
+ *   link_<hook>   the cgroup links: enforcement lives as long as these do
+ *   map_<name>    every map of the object
+ *
+ * A load fills the slot that is not active, flips config.active_slot, then
+ * waits for an RCU grace period (programs run inside rcu_read_lock) before it
+ * clears the old slot: a connect is judged by one whole policy, never a mix.
+ */
+#include "kernel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dockguard.skel.h"
+#include "util.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+void dg_err_set(struct dg_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+static const char *const hook_names[DG_HOOK_COUNT] = {
+	[DG_HOOK_CONNECT4] = "connect4",
+	[DG_HOOK_CONNECT6] = "connect6",
+	[DG_HOOK_CONNECT_UNIX] = "connect_unix",
+	[DG_HOOK_BIND4] = "bind4",
+	[DG_HOOK_BIND6] = "bind6",
+};
+
+const char *dg_hook_name(enum dg_hook hook)
+{
+	return hook < DG_HOOK_COUNT ? hook_names[hook] : "?";
+}
+
+/* The maps, by the names they are pinned under. */
+enum dg_map {
+	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
+	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_COUNT,
+};
+
+static const char *const map_names[M_COUNT] = {
+	[M_CONFIG] = "config", [M_PORTS] = "ports", [M_TCP_DESTS] = "tcp_dests",
+	[M_UNIX_NAMES] = "unix_names", [M_ENDPOINTS] = "endpoints", [M_POLICY] = "policy",
+	[M_RULES] = "rules", [M_STATS] = "stats", [M_META] = "meta", [M_BITMAPS] = "bitmaps",
+	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
+};
+
+struct maps {
+	int fd[M_COUNT];
+};
+
+static void maps_close(struct maps *m)
+{
+	for (int i = 0; i < M_COUNT; i++)
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+}
+
+static char *pin_path(const char *dir, const char *prefix, const char *name)
+{
+	return xasprintf("%s/%s_%s", dir, prefix, name);
+}
+
+/* ---- probing -------------------------------------------------------------- */
+
+static int btf_enum_value(const struct btf *btf, const char *enum_name, const char *name)
+{
+	int id = btf__find_by_name_kind(btf, enum_name, BTF_KIND_ENUM);
+	if (id < 0)
+		return -ENOENT;
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, e++)
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name))
+			return e->val;
+	return -ENOENT;
+}
+
+void dg_kernel_probe(struct dg_features *f)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->libbpf, sizeof(f->libbpf), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	f->unix_attach_type = -1;
+	if (btf) {
+		int v = btf_enum_value(btf, "bpf_attach_type", "BPF_CGROUP_UNIX_CONNECT");
+		f->kern_ctx_kfunc = btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
+		if (v >= 0) {
+			f->unix_attach_type = v;
+			f->connect_unix = f->kern_ctx_kfunc;
+		}
+		btf__free(btf);
+	}
+	char lsm[512] = "";
+	FILE *lf = fopen("/sys/kernel/security/lsm", "re");
+	if (lf) {
+		if (!fgets(lsm, sizeof(lsm), lf))
+			lsm[0] = '\0';
+		fclose(lf);
+	}
+	for (char *p = lsm, *save = NULL, *tok; (tok = strtok_r(p, ",\n", &save)); p = NULL)
+		if (!strcmp(tok, "bpf"))
+			f->lsm = true;
+}
+
+/* libbpf 1.1 has no section name for connect_unix (kernel 6.7): teach it. */
+static int register_unix_section(int attach_type)
+{
+	static bool done;
+	LIBBPF_OPTS(libbpf_prog_handler_opts, opts);
+
+	if (done)
+		return 0;
+	int id = libbpf_register_prog_handler("cgroup/connect_unix", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+					      (enum bpf_attach_type)attach_type, &opts);
+	if (id < 0)
+		return id;
+	done = true;
+	return 0;
+}
+
+/* ---- bpffs ---------------------------------------------------------------- */
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+	return statfs(path, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC;
+}
+
+/* Makes `dir` (on a bpffs) exist, mounting bpffs on its parent when that is
+ * not one yet, as bpftool does. */
+static int ensure_pin_dir(const char *dir, struct dg_err *err)
+{
+	char *parent = xstrdup(dir);
+	char *slash = strrchr(parent, '/');
+	int ret = 0;
+
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	if (!is_bpffs(parent)) {
+		if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
+			ret = -errno;
+			dg_err_set(err, "cannot create %s: %s", parent, strerror(errno));
+			goto out;
+		}
+		if (mount("bpf", parent, "bpf", 0, "mode=0700") < 0) {
+			ret = -errno;
+			dg_err_set(err,
+				   "%s is not a BPF filesystem and mounting one there failed: %s; "
+				   "mount it (mount -t bpf bpf %s) or choose another --bpffs",
+				   parent, strerror(errno), parent);
+			goto out;
+		}
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		dg_err_set(err, "cannot create %s: %s; check --bpffs", dir, strerror(errno));
+	}
+out:
+	free(parent);
+	return ret;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
+			cookie = 0;
+		close(fd);
+	}
+	return cookie;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Waits until every BPF program that may have read the old active slot has
+ * returned. MEMBARRIER_CMD_GLOBAL is a synchronize_rcu(). */
+static void wait_grace_period(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	/* nohz_full kernels refuse it; a program runs for microseconds. */
+	usleep(50 * 1000);
+}
+
+static int cgroup_id_of(const char *path, uint64_t *id)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	*id = st.st_ino;	/* the kernfs id of a cgroup v2 directory */
+	return 0;
+}
+
+static int link_state(int link_fd, struct dg_hook_state *hs)
+{
+	struct bpf_link_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len) < 0)
+		return -errno;
+	hs->attached = true;
+	hs->link_id = info.id;
+	hs->prog_id = info.prog_id;
+	if (info.type == BPF_LINK_TYPE_CGROUP)
+		hs->cgroup_id = info.cgroup.cgroup_id;
+	return 0;
+}
+
+/* ---- policy into a slot --------------------------------------------------- */
+
+static int create_inner(enum bpf_map_type type, const char *name, uint32_t key_size,
+			uint32_t value_size, size_t entries, uint32_t flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	return bpf_map_create(type, name, key_size, value_size, entries ? (uint32_t)entries : 1, &o);
+}
+
+/* Adds [lo, hi] as aligned power-of-two blocks. */
+static int add_uid_prefixes(int fd, uint32_t lo, uint32_t hi, uint32_t bm, size_t *count)
+{
+	uint64_t cur = lo, end = (uint64_t)hi + 1;
+
+	while (cur < end) {
+		unsigned int bits = 0;	/* block = 2^bits */
+		while (bits < 32 && (cur & ((1ULL << (bits + 1)) - 1)) == 0 &&
+		       cur + (1ULL << (bits + 1)) <= end)
+			bits++;
+		struct dg_uid_key key = { .prefixlen = 32 - bits, .uid = htobe32((uint32_t)cur) };
+		if (fd >= 0 && bpf_map_update_elem(fd, &key, &bm, BPF_ANY) < 0)
+			return -errno;
+		(*count)++;
+		cur += 1ULL << bits;
+	}
+	return 0;
+}
+
+static int set_inner(int outer_fd, uint32_t slot, int inner_fd)
+{
+	int ret = bpf_map_update_elem(outer_fd, &slot, &inner_fd, BPF_ANY) < 0 ? -errno : 0;
+	close(inner_fd);
+	return ret;
+}
+
+static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct dg_image *img,
+			      struct dg_err *err)
+{
+	int fd, ret;
+	size_t n_prefixes = 0;
+
+	/* bitmaps */
+	fd = create_inner(BPF_MAP_TYPE_ARRAY, "dg_bitmaps", 4, sizeof(struct dg_bitmap),
+			  img->n_bitmaps, BPF_F_INNER_MAP);
+	if (fd < 0)
+		goto create_failed;
+	for (uint32_t i = 0; i < img->n_bitmaps; i++)
+		if (bpf_map_update_elem(fd, &i, &img->bitmaps[i], BPF_ANY) < 0)
+			goto fill_failed;
+	if ((ret = set_inner(m->fd[M_BITMAPS], slot, fd)))
+		goto set_failed;
+
+	/* uid ranges */
+	for (size_t i = 0; i < img->n_uids; i++)
+		add_uid_prefixes(-1, img->uids[i].lo, img->uids[i].hi, 0, &n_prefixes);
+	fd = create_inner(BPF_MAP_TYPE_LPM_TRIE, "dg_uids", sizeof(struct dg_uid_key), 4,
+			  n_prefixes, BPF_F_NO_PREALLOC);
+	if (fd < 0)
+		goto create_failed;
+	n_prefixes = 0;
+	for (size_t i = 0; i < img->n_uids; i++)
+		if (add_uid_prefixes(fd, img->uids[i].lo, img->uids[i].hi, img->uids[i].bm,
+				     &n_prefixes))
+			goto fill_failed;
+	if ((ret = set_inner(m->fd[M_UID_RANGES], slot, fd)))
+		goto set_failed;
+
+	/* gids */
+	fd = create_inner(BPF_MAP_TYPE_HASH, "dg_gids", 4, 4, img->n_gids, 0);
+	if (fd < 0)
+		goto create_failed;
+	for (size_t i = 0; i < img->n_gids; i++)
+		if (bpf_map_update_elem(fd, &img->gids[i].gid, &img->gids[i].bm, BPF_ANY) < 0)
+			goto fill_failed;
+	if ((ret = set_inner(m->fd[M_GIDS], slot, fd)))
+		goto set_failed;
+
+	/* cgroup trie */
+	fd = create_inner(BPF_MAP_TYPE_HASH, "dg_cgroups", sizeof(struct dg_cgroup_key),
+			  sizeof(struct dg_cgroup_node), img->n_cgroups, 0);
+	if (fd < 0)
+		goto create_failed;
+	for (size_t i = 0; i < img->n_cgroups; i++)
+		if (bpf_map_update_elem(fd, &img->cgroups[i].key, &img->cgroups[i].node, BPF_ANY) < 0)
+			goto fill_failed;
+	if ((ret = set_inner(m->fd[M_CGROUP_NODES], slot, fd)))
+		goto set_failed;
+	return 0;
+
+create_failed:
+	ret = -errno;
+	dg_err_set(err, "cannot create a policy map: %s; the policy may be too large for the "
+		   "locked-memory limit or kernel memory", strerror(errno));
+	return ret;
+fill_failed:
+	ret = -errno;
+	close(fd);
+	dg_err_set(err, "cannot fill a policy map: %s", strerror(errno));
+	return ret;
+set_failed:
+	dg_err_set(err, "cannot install a policy map in slot %u: %s", slot, strerror(-ret));
+	return ret;
+}
+
+static int update(int fd, const void *key, const void *value, const char *what, struct dg_err *err)
+{
+	if (bpf_map_update_elem(fd, key, value, BPF_ANY) < 0) {
+		int ret = -errno;
+		dg_err_set(err, "cannot write %s: %s", what, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static int fill_slot_arrays(const struct maps *m, uint32_t slot, const struct dg_image *img,
+			    const struct dg_policy_hdr *hdr, const char *meta, struct dg_err *err)
+{
+	int ret;
+	int ncpu = libbpf_num_possible_cpus();
+	struct dg_rule_stats *zero_stats = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*zero_stats));
+
+	if ((ret = update(m->fd[M_POLICY], &slot, hdr, "the policy header", err)))
+		goto out;
+	for (uint32_t id = 1; id < DG_MAX_ENDPOINTS; id++) {
+		uint32_t k = slot * DG_MAX_ENDPOINTS + id;
+		struct dg_endpoint_info info = { 0 };
+		if (id <= img->n_endpoints)
+			info = img->endpoints[id].info;
+		if ((ret = update(m->fd[M_ENDPOINTS], &k, &info, "an endpoint", err)))
+			goto out;
+	}
+	for (uint32_t r = 0; r < img->n_rules; r++) {
+		uint32_t k = slot * DG_MAX_RULES + r;
+		if ((ret = update(m->fd[M_RULES], &k, &img->rules[r], "a rule", err)))
+			goto out;
+	}
+	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
+		if (r >= img->n_rules && r != DG_RULE_DEFAULT)
+			continue;
+		uint32_t k = slot * (DG_MAX_RULES + 1) + r;
+		if ((ret = update(m->fd[M_STATS], &k, zero_stats, "a rule counter", err)))
+			goto out;
+	}
+
+	/* meta: a length, then the text, in fixed-size chunks */
+	size_t len = meta ? strlen(meta) : 0;
+	if (len + 4 > (size_t)DG_META_CHUNK * DG_META_CHUNKS) {
+		ret = -E2BIG;
+		dg_err_set(err, "the policy description is %zu bytes, more than the %d bytes kept",
+			   len, DG_META_CHUNK * DG_META_CHUNKS);
+		goto out;
+	}
+	char *buf = xcalloc(1, (size_t)DG_META_CHUNK * DG_META_CHUNKS);
+	uint32_t len32 = (uint32_t)len;
+	memcpy(buf, &len32, 4);
+	if (len)
+		memcpy(buf + 4, meta, len);
+	for (uint32_t c = 0; c * DG_META_CHUNK < len + 4; c++) {
+		uint32_t k = slot * DG_META_CHUNKS + c;
+		if ((ret = update(m->fd[M_META], &k, buf + (size_t)c * DG_META_CHUNK, "the policy "
+				  "description", err)))
+			break;
+	}
+	free(buf);
+out:
+	free(zero_stats);
+	return ret;
+}
+
+/* Adds the slot's entries to the maps both slots share. */
+static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_image *img,
+		       struct dg_err *err)
+{
+	int ret;
+
+	for (size_t i = 0; i < img->n_ports; i++) {
+		uint32_t port = img->ports[i].port;
+		struct dg_port pv;
+		if (bpf_map_lookup_elem(m->fd[M_PORTS], &port, &pv) < 0)
+			memset(&pv, 0, sizeof(pv));
+		pv.any_ep[slot] = img->ports[i].any_ep;
+		pv.exact[slot] = img->ports[i].exact;
+		pv.bind_ep[slot] = img->ports[i].bind_ep;
+		if ((ret = update(m->fd[M_PORTS], &port, &pv, "the port table", err)))
+			return ret;
+	}
+	for (size_t i = 0; i < img->n_tcp; i++) {
+		struct dg_dest d;
+		if (bpf_map_lookup_elem(m->fd[M_TCP_DESTS], &img->tcp[i].key, &d) < 0)
+			memset(&d, 0, sizeof(d));
+		d.ep[slot] = img->tcp[i].ep;
+		if ((ret = update(m->fd[M_TCP_DESTS], &img->tcp[i].key, &d, "a TCP destination", err)))
+			return ret;
+	}
+	for (size_t i = 0; i < img->n_unix; i++) {
+		struct dg_dest d;
+		if (bpf_map_lookup_elem(m->fd[M_UNIX_NAMES], &img->unix_names[i].key, &d) < 0)
+			memset(&d, 0, sizeof(d));
+		d.ep[slot] = img->unix_names[i].ep;
+		if ((ret = update(m->fd[M_UNIX_NAMES], &img->unix_names[i].key, &d,
+				  "a unix socket name", err)))
+			return ret;
+	}
+	return 0;
+}
+
+/* Removes a slot's entries from the shared maps (after its grace period). */
+static void clear_shared(const struct maps *m, uint32_t slot)
+{
+	uint32_t n = 65536;
+	uint32_t *keys = xcalloc(n, sizeof(*keys));
+	struct dg_port *vals = xcalloc(n, sizeof(*vals));
+	uint32_t count = n, out_batch;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	/* the port table: one batched read, writes only where the slot had data */
+	if (bpf_map_lookup_batch(m->fd[M_PORTS], NULL, &out_batch, keys, vals, &count, &bo) < 0 &&
+	    errno != ENOENT)
+		count = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct dg_port *p = &vals[i];
+		if (!p->any_ep[slot] && !p->exact[slot] && !p->bind_ep[slot])
+			continue;
+		p->any_ep[slot] = p->exact[slot] = p->bind_ep[slot] = 0;
+		bpf_map_update_elem(m->fd[M_PORTS], &keys[i], p, BPF_ANY);
+	}
+	free(keys);
+	free(vals);
+
+	int hashes[] = { m->fd[M_TCP_DESTS], m->fd[M_UNIX_NAMES] };
+	size_t key_sizes[] = { sizeof(struct dg_tcp_key), sizeof(struct dg_unix_key) };
+	for (size_t h = 0; h < ARRAY_SIZE(hashes); h++) {
+		char key[sizeof(struct dg_unix_key)], next[sizeof(struct dg_unix_key)];
+		char (*stale)[sizeof(struct dg_unix_key)] = NULL;
+		size_t n_stale = 0;
+		void *prev = NULL;
+
+		while (bpf_map_get_next_key(hashes[h], prev, next) == 0) {
+			struct dg_dest d;
+			memcpy(key, next, key_sizes[h]);
+			prev = key;
+			if (bpf_map_lookup_elem(hashes[h], key, &d) < 0 || !d.ep[slot])
+				continue;
+			d.ep[slot] = 0;
+			if (!d.ep[!slot]) {
+				/* deleting while iterating restarts the walk: collect */
+				stale = xreallocarray(stale, n_stale + 1, sizeof(*stale));
+				memcpy(stale[n_stale++], key, key_sizes[h]);
+			} else {
+				bpf_map_update_elem(hashes[h], key, &d, BPF_ANY);
+			}
+		}
+		for (size_t i = 0; i < n_stale; i++)
+			bpf_map_delete_elem(hashes[h], stale[i]);
+		free(stale);
+	}
+
+	/* the old slot's inner maps: free their memory */
+	int outers[] = { m->fd[M_BITMAPS], m->fd[M_UID_RANGES], m->fd[M_GIDS], m->fd[M_CGROUP_NODES] };
+	for (size_t i = 0; i < ARRAY_SIZE(outers); i++)
+		bpf_map_delete_elem(outers[i], &slot);
+}
+
+/* Puts `img` into the inactive slot and makes it the active one. */
+static int swap_in(const struct maps *m, const struct dg_image *img, const char *meta,
+		   bool first, struct dg_load_result *res, struct dg_err *err)
+{
+	uint32_t zero = 0, slot;
+	struct dg_config cfg = { 0 };
+	struct dg_policy_hdr old_hdr = { 0 };
+	int ret;
+
+	if (bpf_map_lookup_elem(m->fd[M_CONFIG], &zero, &cfg) < 0)
+		memset(&cfg, 0, sizeof(cfg));
+	slot = first ? 0 : !(cfg.active_slot & 1);
+	if (!first) {
+		uint32_t active = cfg.active_slot & 1;
+		if (bpf_map_lookup_elem(m->fd[M_POLICY], &active, &old_hdr) < 0)
+			memset(&old_hdr, 0, sizeof(old_hdr));
+	}
+
+	struct dg_policy_hdr hdr = img->hdr;
+	hdr.generation = old_hdr.generation + 1;
+
+	double t0 = now_ms();
+	if ((ret = fill_per_slot_maps(m, slot, img, err)) ||
+	    (ret = fill_slot_arrays(m, slot, img, &hdr, meta, err)) ||
+	    (ret = fill_shared(m, slot, img, err))) {
+		/* The active slot was never touched: the old policy stays. */
+		clear_shared(m, slot);
+		return ret;
+	}
+
+	cfg.active_slot = slot;
+	cfg.host_netns_cookie = netns_cookie();
+	if ((ret = update(m->fd[M_CONFIG], &zero, &cfg, "the active policy slot", err))) {
+		clear_shared(m, slot);
+		return ret;
+	}
+	if (!first) {
+		wait_grace_period();
+		clear_shared(m, !slot);
+	}
+	res->swap_ms = now_ms() - t0;
+	res->slot = slot;
+	res->generation = hdr.generation;
+	return 0;
+}
+
+/* ---- load ----------------------------------------------------------------- */
+
+static int open_pinned_maps(const char *dir, struct maps *m)
+{
+	for (int i = 0; i < M_COUNT; i++)
+		m->fd[i] = -1;
+	for (int i = 0; i < M_COUNT; i++) {
+		char *path = pin_path(dir, "map", map_names[i]);
+		m->fd[i] = bpf_obj_get(path);
+		int e = errno;
+		free(path);
+		if (m->fd[i] < 0) {
+			maps_close(m);
+			return -e;
+		}
+	}
+	return 0;
+}
+
+static struct bpf_program *hook_prog(struct dockguard_bpf *skel, enum dg_hook h)
+{
+	switch (h) {
+	case DG_HOOK_CONNECT4:
+		return skel->progs.dg_connect4;
+	case DG_HOOK_CONNECT6:
+		return skel->progs.dg_connect6;
+	case DG_HOOK_CONNECT_UNIX:
+		return skel->progs.dg_connect_unix;
+	case DG_HOOK_BIND4:
+		return skel->progs.dg_bind4;
+	case DG_HOOK_BIND6:
+		return skel->progs.dg_bind6;
+	default:
+		return NULL;
+	}
+}
+
+static enum bpf_attach_type hook_attach_type(enum dg_hook h, const struct dg_features *f)
+{
+	switch (h) {
+	case DG_HOOK_CONNECT4:
+		return BPF_CGROUP_INET4_CONNECT;
+	case DG_HOOK_CONNECT6:
+		return BPF_CGROUP_INET6_CONNECT;
+	case DG_HOOK_CONNECT_UNIX:
+		return (enum bpf_attach_type)f->unix_attach_type;
+	case DG_HOOK_BIND4:
+		return BPF_CGROUP_INET4_BIND;
+	default:
+		return BPF_CGROUP_INET6_BIND;
+	}
+}
+
+static char verifier_log[8192];
+static size_t verifier_log_len;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	/* Keep the tail: the verifier's last lines say why it refused. */
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n <= 0)
+		return 0;
+	size_t len = strlen(line);
+	if (verifier_log_len + len >= sizeof(verifier_log)) {
+		size_t keep = sizeof(verifier_log) / 2;
+		memmove(verifier_log, verifier_log + verifier_log_len - keep, keep);
+		verifier_log_len = keep;
+	}
+	memcpy(verifier_log + verifier_log_len, line, len);
+	verifier_log_len += len;
+	verifier_log[verifier_log_len] = '\0';
+	return 0;
+}
+
+static void unpin_all(const char *dir)
+{
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		char *p = pin_path(dir, "link", hook_names[h]);
+		unlink(p);
+		free(p);
+		p = pin_path(dir, "prog", hook_names[h]);
+		unlink(p);
+		free(p);
+	}
+	for (int i = 0; i < M_COUNT; i++) {
+		char *p = pin_path(dir, "map", map_names[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+/* First load: create everything, pin maps and programs. */
+static int create_objects(const char *dir, const struct dg_features *f, struct maps *m,
+			  struct dg_err *err)
+{
+	struct dockguard_bpf *skel;
+	int ret;
+
+	libbpf_set_print(libbpf_print);
+	if ((ret = register_unix_section(f->unix_attach_type >= 0 ? f->unix_attach_type : 49))) {
+		dg_err_set(err, "libbpf refused the cgroup/connect_unix section: %s", strerror(-ret));
+		return ret;
+	}
+	skel = dockguard_bpf__open();
+	if (!skel) {
+		ret = -errno;
+		dg_err_set(err, "cannot open the embedded BPF object: %s", strerror(errno));
+		return ret;
+	}
+	bpf_program__set_autoload(skel->progs.dg_connect_unix, f->connect_unix);
+	ret = dockguard_bpf__load(skel);
+	if (ret) {
+		dg_err_set(err,
+			   "the kernel refused the BPF programs: %s; this needs root (CAP_BPF, "
+			   "CAP_NET_ADMIN) and a kernel with BTF and cgroup BPF. libbpf said:\n%s",
+			   strerror(-ret), verifier_log);
+		dockguard_bpf__destroy(skel);
+		return ret;
+	}
+
+	for (int i = 0; i < M_COUNT; i++)
+		m->fd[i] = -1;
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, skel->obj) {
+		const char *name = bpf_map__name(map);
+		for (int i = 0; i < M_COUNT; i++) {
+			if (strcmp(name, map_names[i]))
+				continue;
+			char *path = pin_path(dir, "map", name);
+			ret = bpf_map__pin(map, path);
+			free(path);
+			if (ret) {
+				dg_err_set(err, "cannot pin map %s in %s: %s", name, dir, strerror(-ret));
+				goto fail;
+			}
+			m->fd[i] = dup(bpf_map__fd(map));
+		}
+	}
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		struct bpf_program *p = hook_prog(skel, (enum dg_hook)h);
+		if (!bpf_program__autoload(p))
+			continue;
+		char *path = pin_path(dir, "prog", hook_names[h]);
+		ret = bpf_obj_pin(bpf_program__fd(p), path) < 0 ? -errno : 0;
+		free(path);
+		if (ret) {
+			dg_err_set(err, "cannot pin program %s in %s: %s", hook_names[h], dir,
+				   strerror(-ret));
+			goto fail;
+		}
+	}
+	dockguard_bpf__destroy(skel);
+	return 0;
+fail:
+	maps_close(m);
+	dockguard_bpf__destroy(skel);
+	unpin_all(dir);
+	return ret;
+}
+
+/* Attaches every pinned program that has no link yet. */
+static int attach_missing(const char *dir, const char *cgroup, const struct dg_features *f,
+			  struct dg_load_result *res, struct dg_err *err)
+{
+	uint64_t want_id = 0;
+	int cg_fd = -1, ret = 0;
+
+	if ((ret = cgroup_id_of(cgroup, &want_id))) {
+		dg_err_set(err, "cannot use cgroup %s: %s; give a cgroup v2 directory with --cgroup",
+			   cgroup, strerror(-ret));
+		return ret;
+	}
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		char *lpath = pin_path(dir, "link", hook_names[h]);
+		int lfd = bpf_obj_get(lpath);
+		if (lfd >= 0) {
+			struct dg_hook_state hs = { 0 };
+			link_state(lfd, &hs);
+			close(lfd);
+			free(lpath);
+			if (hs.cgroup_id && hs.cgroup_id != want_id) {
+				dg_err_set(err,
+					   "dockguard is already attached at another cgroup (id %llu) "
+					   "with pins in %s; run `dockguard unload` first, or use "
+					   "another --bpffs",
+					   (unsigned long long)hs.cgroup_id, dir);
+				ret = -EEXIST;
+				goto out;
+			}
+			res->hooks[h] = true;
+			continue;
+		}
+		char *ppath = pin_path(dir, "prog", hook_names[h]);
+		int pfd = bpf_obj_get(ppath);
+		free(ppath);
+		if (pfd < 0) {
+			free(lpath);
+			continue;	/* not supported by this kernel: never loaded */
+		}
+		if (cg_fd < 0) {
+			cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cg_fd < 0) {
+				ret = -errno;
+				dg_err_set(err, "cannot open cgroup %s: %s", cgroup, strerror(errno));
+				close(pfd);
+				free(lpath);
+				goto out;
+			}
+		}
+		int link = bpf_link_create(pfd, cg_fd, hook_attach_type((enum dg_hook)h, f), NULL);
+		ret = link < 0 ? -errno : 0;
+		close(pfd);
+		if (ret) {
+			dg_err_set(err, "cannot attach the %s hook to %s: %s; is it a cgroup v2 "
+				   "directory?", hook_names[h], cgroup, strerror(-ret));
+			free(lpath);
+			goto out;
+		}
+		if (bpf_obj_pin(link, lpath) < 0) {
+			ret = -errno;
+			dg_err_set(err, "cannot pin the %s link at %s: %s", hook_names[h], lpath,
+				   strerror(errno));
+			close(link);
+			free(lpath);
+			goto out;
+		}
+		close(link);
+		free(lpath);
+		res->hooks[h] = true;
+		res->attached_now = true;
+	}
+out:
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return ret;
+}
+
+int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
+		   struct dg_load_result *res, struct dg_err *err)
+{
+	struct dg_features f;
+	struct maps m;
+	bool first = false;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	dg_kernel_probe(&f);
+	if ((ret = ensure_pin_dir(opts->bpffs, err)))
+		return ret;
+
+	ret = open_pinned_maps(opts->bpffs, &m);
+	if (ret == -ENOENT) {
+		/* nothing (or a remnant) pinned: start clean */
+		unpin_all(opts->bpffs);
+		if ((ret = ensure_pin_dir(opts->bpffs, err)))
+			return ret;
+		if ((ret = create_objects(opts->bpffs, &f, &m, err)))
+			return ret;
+		first = true;
+	} else if (ret) {
+		dg_err_set(err, "cannot open the maps pinned in %s: %s", opts->bpffs, strerror(-ret));
+		return ret;
+	}
+
+	/* The policy goes in before the hooks: a new hook never runs on an
+	 * empty slot. */
+	ret = swap_in(&m, img, opts->meta_json, first, res, err);
+	if (!ret)
+		ret = attach_missing(opts->bpffs, opts->cgroup, &f, res, err);
+	maps_close(&m);
+	if (ret && first)
+		unpin_all(opts->bpffs);
+	return ret;
+}
+
+/* ---- unload --------------------------------------------------------------- */
+
+int dg_kernel_unload(const char *bpffs, struct dg_err *err)
+{
+	struct stat st;
+
+	(void)err;
+	if (stat(bpffs, &st) < 0)
+		return 0;
+	/* links first: enforcement ends with the last reference to them */
+	unpin_all(bpffs);
+	return 0;
+}
+
+/* ---- state ---------------------------------------------------------------- */
+
+int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct dg_err *err)
+{
+	struct maps m;
+	uint32_t zero = 0;
+	struct dg_config cfg;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		char *p = pin_path(bpffs, "link", hook_names[h]);
+		int fd = bpf_obj_get(p);
+		free(p);
+		if (fd >= 0) {
+			link_state(fd, &st->hooks[h]);
+			close(fd);
+			st->loaded = true;
+		}
+	}
+	ret = open_pinned_maps(bpffs, &m);
+	if (ret) {
+		st->loaded = false;
+		if (ret == -ENOENT)
+			return 0;
+		dg_err_set(err, "cannot open the maps pinned in %s: %s", bpffs, strerror(-ret));
+		return ret;
+	}
+	if (bpf_map_lookup_elem(m.fd[M_CONFIG], &zero, &cfg) == 0) {
+		st->active_slot = cfg.active_slot & 1;
+		bpf_map_lookup_elem(m.fd[M_POLICY], &st->active_slot, &st->hdr);
+	}
+
+	char *chunk = xcalloc(1, DG_META_CHUNK);
+	uint32_t k = st->active_slot * DG_META_CHUNKS, len = 0;
+	if (bpf_map_lookup_elem(m.fd[M_META], &k, chunk) == 0) {
+		memcpy(&len, chunk, 4);
+		if (len + 4 <= (uint32_t)DG_META_CHUNK * DG_META_CHUNKS) {
+			st->meta_json = xcalloc(1, (size_t)len + 1);
+			size_t got = 0;
+			for (uint32_t c = 0; got < len; c++) {
+				if (c && bpf_map_lookup_elem(m.fd[M_META], &k, chunk) < 0)
+					break;
+				size_t off = c ? 0 : 4;
+				size_t take = DG_META_CHUNK - off;
+				if (take > len - got)
+					take = len - got;
+				memcpy(st->meta_json + got, chunk + off, take);
+				got += take;
+				k++;
+			}
+		}
+	}
+	free(chunk);
+
+	int ncpu = libbpf_num_possible_cpus();
+	struct dg_rule_stats *per_cpu = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per_cpu));
+	st->stats = xcalloc(DG_MAX_RULES + 1, sizeof(*st->stats));
+	uint32_t n_rules = st->hdr.nwords * 64;
+	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
+		if (r >= n_rules && r != DG_RULE_DEFAULT)
+			continue;
+		uint32_t key = st->active_slot * (DG_MAX_RULES + 1) + r;
+		if (bpf_map_lookup_elem(m.fd[M_STATS], &key, per_cpu) < 0)
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			st->stats[r].allowed += per_cpu[c].allowed;
+			st->stats[r].denied += per_cpu[c].denied;
+		}
+	}
+	free(per_cpu);
+	maps_close(&m);
+	return 0;
+}
+
+void dg_kernel_state_free(struct dg_kernel_state *st)
+{
+	free(st->meta_json);
+	free(st->stats);
+	memset(st, 0, sizeof(*st));
+}

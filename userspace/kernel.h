@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The kernel side, hidden behind a handful of calls: probe what the kernel
+ * supports, load (attach if needed, then swap a compiled policy in
+ * atomically), read the pinned state back, unload. Nothing outside this file
+ * and kernel_maps.c talks to libbpf.
+ */
+#ifndef DOCKGUARD_KERNEL_H
+#define DOCKGUARD_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compile.h"
+
+/* Error text for the user: what failed and what to do. */
+struct dg_err {
+	char msg[1024];
+};
+
+__attribute__((format(printf, 2, 3))) void dg_err_set(struct dg_err *err, const char *fmt, ...);
+
+struct dg_features {
+	bool connect_unix;		/* cgroup/connect_unix can be attached */
+	int unix_attach_type;		/* its value, from kernel BTF */
+	bool kern_ctx_kfunc;		/* bpf_cast_to_kern_ctx, to read sun_path */
+	bool lsm;			/* BPF LSM active (informational) */
+	char libbpf[32];
+};
+
+void dg_kernel_probe(struct dg_features *f);
+
+/* The hooks dockguard attaches, in the order it attaches them. */
+enum dg_hook {
+	DG_HOOK_CONNECT4,
+	DG_HOOK_CONNECT6,
+	DG_HOOK_CONNECT_UNIX,
+	DG_HOOK_BIND4,
+	DG_HOOK_BIND6,
+	DG_HOOK_COUNT,
+};
+
+const char *dg_hook_name(enum dg_hook hook);
+
+struct dg_load_opts {
+	const char *bpffs;		/* pin directory */
+	const char *cgroup;		/* attach point */
+	const char *meta_json;		/* stored with the policy, read back by status */
+};
+
+struct dg_load_result {
+	bool attached_now;		/* the hooks were not attached before */
+	bool hooks[DG_HOOK_COUNT];	/* attached after this load */
+	uint64_t generation;
+	uint32_t slot;
+	double swap_ms;			/* fill + flip + grace */
+};
+
+/* Returns 0, or a negative errno with `err` set. Nothing changes in the
+ * kernel when the image cannot be put in place. */
+int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
+		   struct dg_load_result *res, struct dg_err *err);
+
+/* Detaches every hook and removes the pins. 0 also when nothing was loaded. */
+int dg_kernel_unload(const char *bpffs, struct dg_err *err);
+
+struct dg_hook_state {
+	bool attached;
+	uint32_t link_id;
+	uint32_t prog_id;
+	uint64_t cgroup_id;
+};
+
+struct dg_kernel_state {
+	bool loaded;			/* pins present and at least one hook attached */
+	struct dg_hook_state hooks[DG_HOOK_COUNT];
+	uint32_t active_slot;
+	struct dg_policy_hdr hdr;	/* of the active slot */
+	char *meta_json;		/* as stored by load; malloc'd */
+	struct dg_rule_stats *stats;	/* active slot, summed over CPUs, DG_MAX_RULES + 1 */
+};
+
+int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct dg_err *err);
+void dg_kernel_state_free(struct dg_kernel_state *st);
+
+#endif

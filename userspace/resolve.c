@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "resolve.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+int dg_cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char dev[256], dir[2048], type[64];
+		if (sscanf(line, "%255s %2047s %63s", dev, dir, type) != 3)
+			continue;
+		if (strcmp(type, "cgroup2"))
+			continue;
+		if (strlen(dir) >= len) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		strcpy(buf, dir);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+/* Breadth-first search for a directory called `name`, a few levels deep. */
+static char *find_cgroup_dir(const char *root, const char *rel, const char *name, int depth)
+{
+	char *dir = xasprintf("%s%s", root, rel);
+	DIR *d = opendir(dir);
+	char *found = NULL;
+	char **subdirs = NULL;
+	size_t n = 0;
+
+	free(dir);
+	if (!d)
+		return NULL;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		char *path = xasprintf("%s/%s", rel, de->d_name);
+		if (!strcmp(de->d_name, name)) {
+			found = path;
+			break;
+		}
+		subdirs = xreallocarray(subdirs, n + 1, sizeof(*subdirs));
+		subdirs[n++] = path;
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		if (!found && depth > 1)
+			found = find_cgroup_dir(root, subdirs[i], name, depth - 1);
+		free(subdirs[i]);
+	}
+	free(subdirs);
+	return found;
+}
+
+/* systemd's default place for a unit with no cgroup yet. */
+static char *default_unit_path(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot && !strcmp(dot, ".slice")) {
+		if (!strcmp(name, "-.slice"))
+			return xstrdup("/");
+		/* a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice */
+		size_t cap = 2 * strlen(name) * strlen(name) + 16;
+		char *path = xcalloc(1, cap);
+		for (const char *p = name; p < dot; p++) {
+			if (*p != '-' && p + 1 != dot)
+				continue;
+			size_t len = (size_t)(*p == '-' ? p - name : dot - name);
+			strcat(path, "/");
+			strncat(path, name, len);
+			strcat(path, ".slice");
+		}
+		return path;
+	}
+	return xasprintf("/system.slice/%s", name);
+}
+
+char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,
+		      const struct dg_loc *loc)
+{
+	char *path = cgroup_root ? find_cgroup_dir(cgroup_root, "", name, 5) : NULL;
+
+	if (path)
+		return path;
+	path = default_unit_path(name);
+	dg_diag_warning(diag, loc,
+			"unit '%s' has no cgroup now; assuming %s, where systemd puts it by "
+			"default (reload the policy if the unit runs in another slice)",
+			name, path);
+	return path;
+}
+
+static const char *env_or(const char *var, const char *dflt)
+{
+	const char *v = getenv(var);
+	return v && *v ? v : dflt;
+}
+
+/* "name:start:count" lines; `name` may also be the numeric uid. */
+static bool subordinate_range(const char *file, const char *user, uid_t uid, uint32_t *lo,
+			      uint32_t *hi)
+{
+	FILE *f = fopen(file, "re");
+	char line[512], uidstr[16];
+	bool found = false;
+
+	if (!f)
+		return false;
+	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned int)uid);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL;
+		char *who = strtok_r(line, ":\n", &save);
+		char *start = strtok_r(NULL, ":\n", &save);
+		char *count = strtok_r(NULL, ":\n", &save);
+		uint64_t s, c;
+		if (!who || !start || !count)
+			continue;
+		if (strcmp(who, user) && strcmp(who, uidstr))
+			continue;
+		if (parse_u64(start, 0, UINT32_MAX, &s) || parse_u64(count, 1, UINT32_MAX, &c) ||
+		    s + c - 1 > UINT32_MAX - 1)
+			continue;
+		*lo = (uint32_t)s;
+		*hi = (uint32_t)(s + c - 1);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+void dg_resolve_remap(struct dg_remap *out)
+{
+	const char *daemon_json = env_or("DOCKGUARD_DOCKER_DAEMON_JSON", "/etc/docker/daemon.json");
+	json_error_t jerr;
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	root = json_load_file(daemon_json, 0, &jerr);
+	if (!root) {
+		snprintf(out->why, sizeof(out->why), "cannot read %s: %s", daemon_json, jerr.text);
+		return;
+	}
+	const char *remap = json_string_value(json_object_get(root, "userns-remap"));
+	if (!remap || !*remap) {
+		snprintf(out->why, sizeof(out->why), "%s has no \"userns-remap\"", daemon_json);
+		json_decref(root);
+		return;
+	}
+	out->enabled = true;
+	/* "default" means dockremap; "user:group" names the user first. */
+	if (!strcmp(remap, "default"))
+		snprintf(out->user, sizeof(out->user), "dockremap");
+	else
+		snprintf(out->user, sizeof(out->user), "%.*s", (int)strcspn(remap, ":"), remap);
+	json_decref(root);
+
+	uid_t uid = (uid_t)-1;
+	struct passwd *pw = getpwnam(out->user);
+	if (pw)
+		uid = pw->pw_uid;
+	const char *subuid = env_or("DOCKGUARD_SUBUID", "/etc/subuid");
+	const char *subgid = env_or("DOCKGUARD_SUBGID", "/etc/subgid");
+	if (!subordinate_range(subuid, out->user, uid, &out->uid_lo, &out->uid_hi)) {
+		snprintf(out->why, sizeof(out->why), "%s has no range for user '%s'", subuid,
+			 out->user);
+		return;
+	}
+	if (!subordinate_range(subgid, out->user, uid, &out->gid_lo, &out->gid_hi)) {
+		out->gid_lo = out->uid_lo;
+		out->gid_hi = out->uid_hi;
+	}
+	out->have_range = true;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What names in a policy mean on this host: the cgroup v2 mount, the cgroup
+ * of a systemd unit, and Docker's userns-remap range.
+ */
+#ifndef DOCKGUARD_RESOLVE_H
+#define DOCKGUARD_RESOLVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+/* The cgroup v2 mount point from /proc/self/mounts, or NULL (and -ENOENT). */
+int dg_cgroup2_root(char *buf, size_t len);
+
+/*
+ * The cgroup path of unit `name`, relative to the cgroup v2 root. A unit
+ * that has a cgroup now is found in the tree (any slice); otherwise its
+ * default place is assumed (system.slice for services and scopes, the slice
+ * hierarchy for slices) with a warning at `loc`. Returns a malloc'd path.
+ */
+char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,
+		      const struct dg_loc *loc);
+
+struct dg_remap {
+	bool enabled;		/* daemon.json has userns-remap */
+	bool have_range;	/* and its user has a subordinate uid range */
+	char user[64];
+	uint32_t uid_lo, uid_hi;
+	uint32_t gid_lo, gid_hi;
+	char why[256];		/* when !have_range: what is missing */
+};
+
+/*
+ * Reads Docker's daemon.json ($DOCKGUARD_DOCKER_DAEMON_JSON or
+ * /etc/docker/daemon.json) and /etc/subuid, /etc/subgid ($DOCKGUARD_SUBUID,
+ * $DOCKGUARD_SUBGID): the files tests may point elsewhere.
+ */
+void dg_resolve_remap(struct dg_remap *out);
+
+#endif
