@@ -83,7 +83,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DG_SLOTS * DG_META_CHUNKS);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, DG_META_CHUNK);
 } meta SEC(".maps");
 
@@ -172,50 +172,54 @@ static __always_inline __u32 lowest_bit(__u64 m)
 	return n;
 }
 
-/* The distinct group bitmaps a process hits, gathered by the bpf_loop below. */
+/*
+ * The distinct group bitmaps a process hits, gathered by the bpf_loop below.
+ * Fixed slots rather than a counter: each slot is either 0 (bitmap 0 is the
+ * empty one) or some index, so the verifier's states converge quickly.
+ */
 struct group_hits {
 	const struct group_info *gi;
 	__u32 slot;
-	__u32 n;
 	__u32 overflow;
-	__u32 pad;
-	__u32 idx[DG_MAX_GROUP_HITS];
+	__u32 hit[DG_MAX_GROUP_HITS];
 };
 
 static __always_inline void add_group_hit(struct group_hits *h, __u32 gid)
 {
 	__u32 slot = h->slot;
 	void *gmap = bpf_map_lookup_elem(&gids, &slot);
-	__u32 *bm;
+	__u32 *bmp, bm;
 
 	if (!gmap)
 		return;
-	bm = bpf_map_lookup_elem(gmap, &gid);
-	if (!bm)
+	bmp = bpf_map_lookup_elem(gmap, &gid);
+	if (!bmp)
 		return;
-	for (__u32 i = 0; i < DG_MAX_GROUP_HITS; i++) {
-		if (i >= h->n)
-			break;
-		if (h->idx[i] == *bm)
-			return;
-	}
-	if (h->n >= DG_MAX_GROUP_HITS) {
+	bm = *bmp;
+	if (!bm || bm == h->hit[0] || bm == h->hit[1] || bm == h->hit[2] || bm == h->hit[3])
+		return;
+	if (!h->hit[0])
+		h->hit[0] = bm;
+	else if (!h->hit[1])
+		h->hit[1] = bm;
+	else if (!h->hit[2])
+		h->hit[2] = bm;
+	else if (!h->hit[3])
+		h->hit[3] = bm;
+	else
 		h->overflow = 1;
-		return;
-	}
-	h->idx[h->n & (DG_MAX_GROUP_HITS - 1)] = *bm;
-	h->n++;
 }
 
 static long supplementary_group_cb(__u64 i, void *ctx)
 {
 	struct group_hits *h = ctx;
+	const struct group_info *gi = h->gi;
 	__u32 gid = 0;
 
-	if (bpf_probe_read_kernel(&gid, sizeof(gid), &h->gi->gid[i]))
+	if (bpf_core_read(&gid, sizeof(gid), &gi->gid[i]))
 		return 1;
 	add_group_hit(h, gid);
-	return h->overflow;
+	return h->overflow ? 1 : 0;
 }
 
 /*
@@ -277,7 +281,7 @@ static __always_inline void count(__u32 slot, __u32 rule, bool allowed)
  * The policy decision for endpoint `ep` of `slot`: the first rule whose bits
  * are set in every dimension decides; otherwise the default does.
  */
-static __always_inline int judge(__u32 slot, __u32 ep, __u32 op)
+static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	const struct cred *cred = BPF_CORE_READ(task, cred);
@@ -324,11 +328,11 @@ static __always_inline int judge(__u32 slot, __u32 ep, __u32 op)
 	__builtin_memset(&hits, 0, sizeof(hits));
 	hits.slot = slot;
 	if (hdr->flags & DG_POL_GIDS) {
-		int ngroups;
+		const struct group_info *gi = BPF_CORE_READ(cred, group_info);
+		int ngroups = BPF_CORE_READ(gi, ngroups);
 
-		hits.gi = BPF_CORE_READ(cred, group_info);
+		hits.gi = gi;
 		add_group_hit(&hits, BPF_CORE_READ(cred, egid.val));
-		ngroups = BPF_CORE_READ(hits.gi, ngroups);
 		if (ngroups > DG_MAX_GROUPS_SCANNED)
 			ngroups = DG_MAX_GROUPS_SCANNED;
 		if (ngroups > 0)
@@ -352,26 +356,23 @@ static __always_inline int judge(__u32 slot, __u32 ep, __u32 op)
 	if (!e || !u || !g || !c)
 		return VERDICT_DENY;
 
+	/* The group hits' bitmaps; slot 0 of `bitmaps` is the empty bitmap. */
+	struct dg_bitmap *h0, *h1, *h2, *h3;
+	h0 = bpf_map_lookup_elem(bms, &hits.hit[0]);
+	h1 = bpf_map_lookup_elem(bms, &hits.hit[1]);
+	h2 = bpf_map_lookup_elem(bms, &hits.hit[2]);
+	h3 = bpf_map_lookup_elem(bms, &hits.hit[3]);
+	if (!h0 || !h1 || !h2 || !h3)
+		return VERDICT_DENY;
+
 	nwords = hdr->nwords;
 	for (__u32 w = 0; w < DG_BITMAP_WORDS; w++) {
-		__u64 gw;
+		__u64 match;
 
 		if (w >= nwords)
 			break;
-		gw = g->w[w];
-		for (__u32 i = 0; i < DG_MAX_GROUP_HITS; i++) {
-			struct dg_bitmap *hb;
-			__u32 hidx;
-
-			if (i >= hits.n)
-				break;
-			hidx = hits.idx[i];
-			hb = bpf_map_lookup_elem(bms, &hidx);
-			if (!hb)
-				return VERDICT_DENY;
-			gw |= hb->w[w];
-		}
-		__u64 match = e->w[w] & u->w[w] & gw & c->w[w];
+		match = e->w[w] & u->w[w] & c->w[w] &
+			(g->w[w] | h0->w[w] | h1->w[w] | h2->w[w] | h3->w[w]);
 		if (match) {
 			rule = w * 64 + lowest_bit(match);
 			break;
@@ -498,6 +499,77 @@ int dg_bind6(struct bpf_sock_addr *ctx)
 	return check_inet6(ctx, DG_OP_BIND);
 }
 
+/* Finds the end of the path (first NUL) and the start of its file name. */
+struct path_scan {
+	char buf[DG_UNIX_NAME_LEN];
+	__u32 len;
+	__u32 start;
+};
+
+static long path_scan_cb(__u64 i, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	char ch;
+
+	if (i >= DG_UNIX_NAME_LEN)
+		return 1;
+	ch = ps->buf[i];
+	if (ch == '\0') {
+		ps->len = (__u32)i;
+		return 1;
+	}
+	if (ch == '/')
+		ps->start = (__u32)i + 1;
+	return 0;
+}
+
+/*
+ * The endpoint id named by a unix connect's path, 0 for none. A subprogram of
+ * its own so that its buffers are off the stack before judge() runs.
+ */
+static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot)
+{
+	struct bpf_sock_addr_kern *kctx;
+	struct dg_unix_key key = {};
+	struct path_scan ps = {};
+	struct dg_dest *d;
+	const char *sun_path;
+	__u32 len, n;
+
+	if (!bpf_cast_to_kern_ctx)
+		return 0;
+	kctx = bpf_cast_to_kern_ctx(ctx);
+	len = kctx->uaddrlen;
+	if (len <= 2)
+		return 0;		/* unnamed */
+	len -= 2;			/* sun_family */
+	if (len > DG_UNIX_NAME_LEN)
+		len = DG_UNIX_NAME_LEN;
+	sun_path = (const char *)kctx->uaddr + 2;
+	/* The address sits in a struct sockaddr_storage: all of sun_path is
+	 * readable; only the first `len` bytes are the caller's. */
+	if (bpf_probe_read_kernel(ps.buf, sizeof(ps.buf), sun_path))
+		return 0;
+	if (ps.buf[0] == '\0')
+		return 0;		/* abstract namespace: no file */
+
+	/* Not NUL-terminated yet: the kernel does that after this hook. */
+	ps.len = len;
+	bpf_loop(len, path_scan_cb, &ps, 0);
+	if (ps.start >= ps.len || ps.len > DG_UNIX_NAME_LEN)
+		return 0;		/* ends in '/': not a socket file */
+	n = (ps.len - ps.start) & 0x7f;	/* a bound the verifier can see */
+	if (n == 0 || n > DG_UNIX_NAME_LEN)
+		return 0;
+	if (bpf_probe_read_kernel(key.name, n, sun_path + ps.start))
+		return 0;
+
+	d = bpf_map_lookup_elem(&unix_names, &key);
+	if (!d)
+		return 0;
+	return slot ? d->ep[1] : d->ep[0];
+}
+
 /*
  * Unix stream and datagram connects, judged by the socket's file name: the
  * hook runs before the path lookup and sees only the string the caller gave.
@@ -505,55 +577,13 @@ int dg_bind6(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect_unix")
 int dg_connect_unix(struct bpf_sock_addr *ctx)
 {
-	struct bpf_sock_addr_kern *kctx;
-	struct dg_unix_key key = {};
 	struct dg_config *cfg;
-	struct dg_dest *d;
-	const char *sun_path;
-	__u32 len, start = 0, slot, ep;
-
-	if (!bpf_cast_to_kern_ctx)
-		return VERDICT_DENY;	/* cannot happen: not loaded without it */
-	kctx = bpf_cast_to_kern_ctx(ctx);
-	len = kctx->uaddrlen;
-	if (len <= 2)
-		return VERDICT_ALLOW;	/* unnamed */
-	len -= 2;			/* sun_family */
-	if (len > DG_UNIX_NAME_LEN)
-		len = DG_UNIX_NAME_LEN;
-	sun_path = (const char *)kctx->uaddr + 2;
-	if (bpf_probe_read_kernel(key.name, len, sun_path))
-		return VERDICT_ALLOW;
-	if (key.name[0] == '\0')
-		return VERDICT_ALLOW;	/* abstract namespace: no file */
-
-	/* The file name starts after the last '/'. */
-	for (__u32 i = 0; i < DG_UNIX_NAME_LEN; i++) {
-		if (i >= len || key.name[i] == '\0') {
-			len = i;
-			break;
-		}
-		if (key.name[i] == '/')
-			start = i + 1;
-	}
-	/* Move it to the front and clear the rest: the key is NUL-padded. */
-	for (__u32 i = 0; i < DG_UNIX_NAME_LEN; i++) {
-		__u32 from = start + i;
-		char ch = 0;
-
-		if (from < len && from < DG_UNIX_NAME_LEN)
-			ch = key.name[from];
-		key.name[i] = ch;
-	}
-
-	d = bpf_map_lookup_elem(&unix_names, &key);
-	if (!d)
-		return VERDICT_ALLOW;
+	__u32 slot, ep;
 
 	slot = active_slot(&cfg);
 	if (!cfg)
 		return VERDICT_DENY;
-	ep = d->ep[slot];
+	ep = unix_endpoint(ctx, slot);
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return VERDICT_ALLOW;
 	return judge(slot, ep, DG_OP_CONNECT);

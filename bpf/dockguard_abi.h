@@ -65,7 +65,7 @@
 #define DG_MAX_GROUPS_SCANNED	65536		/* NGROUPS_MAX */
 /* Distinct group bitmaps one process can hit; more fails closed (deny). The
  * compiler interns bitmaps, so this counts distinct rule sets, not groups. */
-#define DG_MAX_GROUP_HITS	16
+#define DG_MAX_GROUP_HITS	4
 
 /* dg_rule_action.action and dg_policy_hdr.default_action */
 #define DG_ACT_ALLOW		1

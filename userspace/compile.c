@@ -249,8 +249,9 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 			} else {
 				dg_diag_warning(diag, &subj->loc,
 						"'remapped' matches nobody: Docker's userns-remap is not "
-						"configured here (no \"userns-remap\" in daemon.json, or no "
-						"subordinate uid range for its user)");
+						"configured here (%s)",
+						env->remap_why && *env->remap_why ? env->remap_why
+										  : "no remap range");
 			}
 			ranges_normalize(r, &nr);
 			if (!c->uid_set) {

@@ -97,6 +97,7 @@ struct dg_compile_env {
 	bool have_remap_range;
 	uint32_t remap_lo, remap_hi;	/* subordinate uid range of the remap user */
 	const char *remap_user;
+	const char *remap_why;		/* when !have_remap_range */
 };
 
 /* Compiles `policy`; errors and warnings go to `diag`. NULL on error. */

@@ -72,7 +72,7 @@ enum dg_map {
 };
 
 static const char *const map_names[M_COUNT] = {
-	[M_CONFIG] = "config", [M_PORTS] = "ports", [M_TCP_DESTS] = "tcp_dests",
+	[M_CONFIG] = "config_map", [M_PORTS] = "ports", [M_TCP_DESTS] = "tcp_dests",
 	[M_UNIX_NAMES] = "unix_names", [M_ENDPOINTS] = "endpoints", [M_POLICY] = "policy",
 	[M_RULES] = "rules", [M_STATS] = "stats", [M_META] = "meta", [M_BITMAPS] = "bitmaps",
 	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
@@ -625,6 +625,10 @@ static size_t verifier_log_len;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	if (getenv("DOCKGUARD_DEBUG")) {
+		vfprintf(stderr, fmt, ap);
+		return 0;
+	}
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	/* Keep the tail: the verifier's last lines say why it refused. */

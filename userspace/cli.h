@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Command-line plumbing shared by the commands: options and common steps. */
+#ifndef DOCKGUARD_CLI_H
+#define DOCKGUARD_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compile.h"
+#include "policy.h"
+
+/* Exit statuses of spec §3. */
+#define DG_EXIT_OK		0
+#define DG_EXIT_INVALID		1	/* invalid policy; also "deny" for explain */
+#define DG_EXIT_USAGE		2
+#define DG_EXIT_SYSTEM		3
+#define DG_EXIT_NOT_LOADED	4
+
+#define DG_DEFAULT_CONFIG	"/etc/dockguard/dockguard.conf"
+#define DG_DEFAULT_BPFFS	"/sys/fs/bpf/dockguard"
+#define DG_DEFAULT_RUN_DIR	"/run/dockguard"
+
+struct dg_cli {
+	const char *config;		/* -c; NULL = not given */
+	const char *bpffs;
+	const char *cgroup;		/* --cgroup; NULL = not given */
+	const char *run_dir;
+	bool json;
+	bool no_follow;
+	/* explain */
+	const char *to;
+	const char *uid;
+	const char *gid;
+	const char *container;
+	/* positional arguments after the command */
+	char **args;
+	int n_args;
+};
+
+/* A parsed and compiled policy file, and what was needed to compile it. */
+struct dg_loaded_policy {
+	struct dg_policy *policy;
+	struct dg_image *image;
+	char sha256[65];
+	char cgroup_root[4096];
+	struct dg_remap_info {
+		bool enabled, have_range;
+		char user[64];
+		uint32_t lo, hi;
+	} remap;
+};
+
+/*
+ * Parses and compiles `path`; prints every diagnostic (warnings too) to
+ * stderr. Returns 0, or DG_EXIT_INVALID.
+ */
+int dg_cli_compile(const char *path, struct dg_loaded_policy *out);
+void dg_cli_policy_free(struct dg_loaded_policy *lp);
+
+/* The policy file a command works on: FILE argument, -c, or the default. */
+const char *dg_cli_policy_path(const struct dg_cli *cli);
+
+int dg_sha256_file(const char *path, char hex[65]);
+
+__attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
+
+int do_check(struct dg_cli *cli);
+int do_load(struct dg_cli *cli);
+int do_unload(struct dg_cli *cli);
+int do_status(struct dg_cli *cli);
+int do_explain(struct dg_cli *cli);
+int do_version(struct dg_cli *cli);
+
+#endif

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Steps several commands share: find, parse and compile the policy file. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "resolve.h"
+#include "util.h"
+
+void dg_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dockguard: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+const char *dg_cli_policy_path(const struct dg_cli *cli)
+{
+	if (cli->n_args > 0)
+		return cli->args[0];
+	return cli->config ? cli->config : DG_DEFAULT_CONFIG;
+}
+
+int dg_sha256_file(const char *path, char hex[65])
+{
+	char *text;
+	size_t len;
+	unsigned char md[32];
+	unsigned int md_len = 0;
+	int ret = read_file(path, DG_POLICY_MAX_FILE_SIZE, &text, &len);
+
+	if (ret)
+		return ret;
+	if (!EVP_Digest(text, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32) {
+		free(text);
+		return -EIO;
+	}
+	free(text);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int dg_cli_compile(const char *path, struct dg_loaded_policy *out)
+{
+	struct dg_diag diag;
+	struct dg_remap remap;
+	struct dg_compile_env env = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	dg_diag_init(&diag);
+	out->policy = dg_policy_parse_file(path, &diag);
+	if (out->policy) {
+		if (dg_cgroup2_root(out->cgroup_root, sizeof(out->cgroup_root)) == 0)
+			env.cgroup_root = out->cgroup_root;
+		dg_resolve_remap(&remap);
+		env.have_remap_range = remap.have_range;
+		env.remap_lo = remap.uid_lo;
+		env.remap_hi = remap.uid_hi;
+		env.remap_user = remap.user;
+		env.remap_why = remap.why;
+		out->remap.enabled = remap.enabled;
+		out->remap.have_range = remap.have_range;
+		snprintf(out->remap.user, sizeof(out->remap.user), "%s", remap.user);
+		out->remap.lo = remap.uid_lo;
+		out->remap.hi = remap.uid_hi;
+		out->image = dg_compile(out->policy, &env, &diag);
+	}
+	dg_diag_print(&diag, stderr, 1);
+	int failed = diag.n_errors > 0 || !out->image;
+	dg_diag_fini(&diag);
+	if (failed) {
+		dg_cli_policy_free(out);
+		return DG_EXIT_INVALID;
+	}
+	if (dg_sha256_file(path, out->sha256))
+		snprintf(out->sha256, sizeof(out->sha256), "unknown");
+	return DG_EXIT_OK;
+}
+
+void dg_cli_policy_free(struct dg_loaded_policy *lp)
+{
+	dg_image_free(lp->image);
+	dg_policy_free(lp->policy);
+	lp->image = NULL;
+	lp->policy = NULL;
+}

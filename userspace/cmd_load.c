@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `check`, `load` and `unload`. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "kernel.h"
+#include "resolve.h"
+#include "util.h"
+
+int do_check(struct dg_cli *cli)
+{
+	const char *path = dg_cli_policy_path(cli);
+	struct dg_loaded_policy lp;
+	int ret = dg_cli_compile(path, &lp);
+
+	if (ret)
+		return ret;
+	printf("%s: ok (%zu endpoints, %zu rules)\n", path, lp.policy->n_endpoints,
+	       lp.policy->n_rules);
+	dg_cli_policy_free(&lp);
+	return DG_EXIT_OK;
+}
+
+/* `tcp:127.0.0.1:2375`, `tcp:[::1]:2375`, `tcp:*:2375`, `unix:/path` */
+static char *addr_text(const struct dg_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	switch (a->kind) {
+	case DG_ADDR_TCP4:
+		inet_ntop(AF_INET, a->addr + 12, buf, sizeof(buf));
+		return xasprintf("tcp:%s:%u", buf, a->port);
+	case DG_ADDR_TCP6:
+		inet_ntop(AF_INET6, a->addr, buf, sizeof(buf));
+		return xasprintf("tcp:[%s]:%u", buf, a->port);
+	case DG_ADDR_TCP_ANY:
+		return xasprintf("tcp:*:%u", a->port);
+	case DG_ADDR_UNIX:
+		return xasprintf("unix:%s", a->path);
+	}
+	return xstrdup("?");
+}
+
+static char *iso_time(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(buf);
+}
+
+/* What `status`, `explain` and events need to name things, stored with the
+ * policy in the kernel. */
+static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, const char *cgroup,
+			 bool unix_enforced)
+{
+	json_t *root = json_object();
+	json_t *eps = json_array(), *rules = json_array();
+	char abs[PATH_MAX];
+	char *now = iso_time(time(NULL));
+
+	json_object_set_new(root, "file", json_string(realpath(path, abs) ? abs : path));
+	json_object_set_new(root, "sha256", json_string(lp->sha256));
+	json_object_set_new(root, "loaded_at", json_string(now));
+	json_object_set_new(root, "cgroup", json_string(cgroup));
+	json_object_set_new(root, "unix_enforced", json_boolean(unix_enforced));
+	json_object_set_new(root, "container_rules", json_boolean(lp->image->has_container_rules));
+	free(now);
+	for (size_t e = 0; e < lp->policy->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &lp->policy->endpoints[e];
+		json_t *o = json_object(), *dests = json_array();
+		json_object_set_new(o, "id", json_integer((json_int_t)e + 1));
+		json_object_set_new(o, "name", json_string(ep->name));
+		for (size_t a = 0; a < ep->n_addrs; a++) {
+			char *t = addr_text(&ep->addrs[a]);
+			json_array_append_new(dests, json_string(t));
+			free(t);
+		}
+		json_object_set_new(o, "dests", dests);
+		json_array_append_new(eps, o);
+	}
+	for (size_t r = 0; r < lp->image->n_rules; r++) {
+		const struct dg_rule_origin *o = &lp->image->origins[r];
+		char *loc = xasprintf("%s:%u", o->file, o->line);
+		json_t *jr = json_object();
+		json_object_set_new(jr, "loc", json_string(loc));
+		json_object_set_new(jr, "action", json_string(dg_action_name(o->action)));
+		json_array_append_new(rules, jr);
+		free(loc);
+	}
+	json_object_set_new(root, "endpoints", eps);
+	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "default", json_string(lp->policy->default_action ==
+							 DG_DEFAULT_AUDIT ? "audit" : "deny"));
+	char *s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+int do_load(struct dg_cli *cli)
+{
+	const char *path = dg_cli_policy_path(cli);
+	struct dg_loaded_policy lp;
+	struct dg_features f;
+	char cgroup_buf[4096];
+	const char *cgroup = cli->cgroup;
+	int ret = dg_cli_compile(path, &lp);
+
+	if (ret)
+		return ret;
+
+	if (!cgroup) {
+		if (dg_cgroup2_root(cgroup_buf, sizeof(cgroup_buf))) {
+			dg_cli_error("no cgroup v2 filesystem is mounted (see /proc/self/mounts); "
+				     "mount one or give --cgroup DIR");
+			dg_cli_policy_free(&lp);
+			return DG_EXIT_SYSTEM;
+		}
+		cgroup = cgroup_buf;
+	}
+
+	dg_kernel_probe(&f);
+	bool unix_enforced = f.connect_unix;
+	char *meta = policy_meta(path, &lp, cgroup, unix_enforced && lp.image->has_unix);
+	struct dg_load_opts opts = { .bpffs = cli->bpffs, .cgroup = cgroup, .meta_json = meta };
+	struct dg_load_result res;
+	struct dg_err err = { "" };
+
+	ret = dg_kernel_load(&opts, lp.image, &res, &err);
+	free(meta);
+	if (ret) {
+		dg_cli_error("load failed, nothing changed: %s", err.msg);
+		dg_cli_policy_free(&lp);
+		return DG_EXIT_SYSTEM;
+	}
+
+	printf("%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s\n", path,
+	       lp.policy->n_endpoints, lp.policy->n_rules, (unsigned long long)res.generation,
+	       lp.sha256);
+	printf("hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		if (res.hooks[h])
+			printf(" %s", dg_hook_name((enum dg_hook)h));
+	printf("\n");
+	if (lp.image->has_unix && !res.hooks[DG_HOOK_CONNECT_UNIX])
+		fprintf(stderr,
+			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
+			"cgroup/connect_unix hook (Linux 6.7+); the socket's file permissions are "
+			"the only control\n");
+	if (lp.image->has_container_rules)
+		fprintf(stderr,
+			"dockguard: warning: container rules match no container yet: they are "
+			"resolved by the daemon (dockguard run)\n");
+	dg_cli_policy_free(&lp);
+	return DG_EXIT_OK;
+}
+
+int do_unload(struct dg_cli *cli)
+{
+	struct dg_err err = { "" };
+
+	if (dg_kernel_unload(cli->bpffs, &err)) {
+		dg_cli_error("unload: %s", err.msg);
+		return DG_EXIT_SYSTEM;
+	}
+	printf("dockguard: unloaded (%s)\n", cli->bpffs);
+	return DG_EXIT_OK;
+}

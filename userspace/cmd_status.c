@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `status [--json]`: what is enforced, where, and how often each rule decided. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kernel.h"
+#include "util.h"
+
+/* The daemon runs when its control socket accepts a connection. */
+static bool daemon_running(const char *run_dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", run_dir);
+	bool up = false;
+
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return up;
+}
+
+static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
+			   const struct dg_features *f, json_t *meta)
+{
+	json_t *root = json_object(), *hooks = json_array(), *rules = json_array();
+
+	json_object_set_new(root, "enforcing", json_boolean(st->loaded));
+	json_object_set_new(root, "bpffs", json_string(cli->bpffs));
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		if (!st->hooks[h].attached)
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "hook", json_string(dg_hook_name((enum dg_hook)h)));
+		json_object_set_new(o, "link_id", json_integer(st->hooks[h].link_id));
+		json_object_set_new(o, "prog_id", json_integer(st->hooks[h].prog_id));
+		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)st->hooks[h].cgroup_id));
+		json_array_append_new(hooks, o);
+	}
+	json_object_set_new(root, "hooks", hooks);
+	if (meta) {
+		json_object_set(root, "cgroup", json_object_get(meta, "cgroup"));
+		json_object_set(root, "policy", json_object_get(meta, "file"));
+		json_object_set(root, "sha256", json_object_get(meta, "sha256"));
+		json_object_set(root, "loaded_at", json_object_get(meta, "loaded_at"));
+		json_object_set(root, "default", json_object_get(meta, "default"));
+		json_object_set(root, "endpoints", json_object_get(meta, "endpoints"));
+		json_object_set(root, "unix_enforced", json_object_get(meta, "unix_enforced"));
+	}
+	json_object_set_new(root, "generation", json_integer((json_int_t)st->hdr.generation));
+
+	json_t *mrules = meta ? json_object_get(meta, "rules") : NULL;
+	size_t n = json_array_size(mrules);
+	for (size_t r = 0; r < n && r < DG_MAX_RULES; r++) {
+		json_t *o = json_object();
+		json_t *mr = json_array_get(mrules, r);
+		json_object_set(o, "rule", json_object_get(mr, "loc"));
+		json_object_set(o, "action", json_object_get(mr, "action"));
+		json_object_set_new(o, "allowed", json_integer((json_int_t)st->stats[r].allowed));
+		json_object_set_new(o, "denied", json_integer((json_int_t)st->stats[r].denied));
+		json_array_append_new(rules, o);
+	}
+	json_t *dflt = json_object();
+	json_object_set_new(dflt, "rule", json_string("default"));
+	json_object_set(dflt, "action", meta ? json_object_get(meta, "default") : json_null());
+	json_object_set_new(dflt, "allowed",
+			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].allowed));
+	json_object_set_new(dflt, "denied",
+			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].denied));
+	json_array_append_new(rules, dflt);
+	json_object_set_new(root, "rules", rules);
+
+	json_t *kf = json_object();
+	json_object_set_new(kf, "connect_unix", json_boolean(f->connect_unix));
+	json_object_set_new(kf, "bpf_lsm", json_boolean(f->lsm));
+	json_object_set_new(root, "kernel", kf);
+	json_object_set_new(root, "daemon", json_boolean(daemon_running(cli->run_dir)));
+	return root;
+}
+
+static void print_text(const json_t *s)
+{
+	printf("dockguard: enforcing\n");
+	printf("policy:      %s\n", json_string_value(json_object_get(s, "policy")));
+	printf("sha256:      %s\n", json_string_value(json_object_get(s, "sha256")));
+	printf("generation:  %lld, loaded %s\n",
+	       (long long)json_integer_value(json_object_get(s, "generation")),
+	       json_string_value(json_object_get(s, "loaded_at")));
+	printf("hooks:      ");
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(s, "hooks"), i, h)
+		printf(" %s", json_string_value(json_object_get(h, "hook")));
+	printf(" at %s\n", json_string_value(json_object_get(s, "cgroup")));
+	json_t *k = json_object_get(s, "kernel");
+	printf("kernel:      connect_unix %s, bpf lsm %s\n",
+	       json_is_true(json_object_get(k, "connect_unix")) ? "yes" : "no",
+	       json_is_true(json_object_get(k, "bpf_lsm")) ? "yes" : "no");
+	printf("daemon:      %s\n", json_is_true(json_object_get(s, "daemon")) ? "running" : "not running");
+	printf("endpoints:\n");
+	json_t *e;
+	json_array_foreach(json_object_get(s, "endpoints"), i, e) {
+		printf("  %-16s", json_string_value(json_object_get(e, "name")));
+		json_t *d;
+		size_t j;
+		json_array_foreach(json_object_get(e, "dests"), j, d) {
+			const char *t = json_string_value(d);
+			bool unix_dest = !strncmp(t, "unix:", 5);
+			printf(" %s%s", t,
+			       unix_dest && !json_is_true(json_object_get(s, "unix_enforced"))
+				       ? " (NOT ENFORCED: no connect_unix hook)"
+				       : "");
+		}
+		printf("\n");
+	}
+	printf("rules:\n  %-40s %-7s %10s %10s\n", "RULE", "ACTION", "ALLOWED", "DENIED");
+	json_t *r;
+	json_array_foreach(json_object_get(s, "rules"), i, r) {
+		const char *action = json_string_value(json_object_get(r, "action"));
+		printf("  %-40s %-7s %10lld %10lld\n", json_string_value(json_object_get(r, "rule")),
+		       action ? action : "-",
+		       (long long)json_integer_value(json_object_get(r, "allowed")),
+		       (long long)json_integer_value(json_object_get(r, "denied")));
+	}
+}
+
+int do_status(struct dg_cli *cli)
+{
+	struct dg_kernel_state st;
+	struct dg_features f;
+	struct dg_err err = { "" };
+
+	if (dg_kernel_read_state(cli->bpffs, &st, &err)) {
+		dg_cli_error("status: %s", err.msg);
+		return DG_EXIT_SYSTEM;
+	}
+	dg_kernel_probe(&f);
+	if (!st.loaded) {
+		if (cli->json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "enforcing", json_false());
+			json_object_set_new(o, "bpffs", json_string(cli->bpffs));
+			json_object_set_new(o, "daemon", json_boolean(daemon_running(cli->run_dir)));
+			json_dumpf(o, stdout, JSON_COMPACT);
+			putchar('\n');
+			json_decref(o);
+		} else {
+			printf("dockguard: not loaded (no hooks pinned in %s); run `dockguard load`\n",
+			       cli->bpffs);
+		}
+		dg_kernel_state_free(&st);
+		return DG_EXIT_NOT_LOADED;
+	}
+	json_t *meta = st.meta_json ? json_loads(st.meta_json, 0, NULL) : NULL;
+	json_t *s = status_json(cli, &st, &f, meta);
+	if (cli->json) {
+		json_dumpf(s, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else {
+		print_text(s);
+	}
+	json_decref(s);
+	json_decref(meta);
+	dg_kernel_state_free(&st);
+	return DG_EXIT_OK;
+}
