@@ -88,15 +88,19 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 		json_object_set_new(o, "dests", dests);
 		json_array_append_new(eps, o);
 	}
+	/* Compact, to fit 4096 rules: [file index, line, action]. */
+	json_t *files = json_array();
 	for (size_t r = 0; r < lp->image->n_rules; r++) {
 		const struct dg_rule_origin *o = &lp->image->origins[r];
-		char *loc = xasprintf("%s:%u", o->file, o->line);
-		json_t *jr = json_object();
-		json_object_set_new(jr, "loc", json_string(loc));
-		json_object_set_new(jr, "action", json_string(dg_action_name(o->action)));
-		json_array_append_new(rules, jr);
-		free(loc);
+		size_t f = 0, nf = json_array_size(files);
+		while (f < nf && strcmp(json_string_value(json_array_get(files, f)), o->file))
+			f++;
+		if (f == nf)
+			json_array_append_new(files, json_string(o->file));
+		json_array_append_new(rules, json_pack("[iis]", (json_int_t)f, (json_int_t)o->line,
+							dg_action_name(o->action)));
 	}
+	json_object_set_new(root, "files", files);
 	json_object_set_new(root, "endpoints", eps);
 	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "default", json_string(lp->policy->default_action ==

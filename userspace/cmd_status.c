@@ -60,12 +60,18 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(root, "generation", json_integer((json_int_t)st->hdr.generation));
 
 	json_t *mrules = meta ? json_object_get(meta, "rules") : NULL;
+	json_t *files = meta ? json_object_get(meta, "files") : NULL;
 	size_t n = json_array_size(mrules);
 	for (size_t r = 0; r < n && r < DG_MAX_RULES; r++) {
 		json_t *o = json_object();
 		json_t *mr = json_array_get(mrules, r);
-		json_object_set(o, "rule", json_object_get(mr, "loc"));
-		json_object_set(o, "action", json_object_get(mr, "action"));
+		const char *file = json_string_value(
+			json_array_get(files, (size_t)json_integer_value(json_array_get(mr, 0))));
+		char *loc = xasprintf("%s:%lld", file ? file : "?",
+				      (long long)json_integer_value(json_array_get(mr, 1)));
+		json_object_set_new(o, "rule", json_string(loc));
+		free(loc);
+		json_object_set(o, "action", json_array_get(mr, 2));
 		json_object_set_new(o, "allowed", json_integer((json_int_t)st->stats[r].allowed));
 		json_object_set_new(o, "denied", json_integer((json_int_t)st->stats[r].denied));
 		json_array_append_new(rules, o);

@@ -84,12 +84,26 @@ static const char *severity_name(enum dg_severity sev)
 	return "error";
 }
 
+/* Where the previous look-up ended: records mostly come in file order, so
+ * printing them all stays linear in the file size. */
+struct line_cursor {
+	const struct dg_diag_file *file;
+	unsigned int line;
+	const char *p;
+};
+
 /* The text of line `line` (1-based) of `file`, and its length. */
-static const char *source_line(const struct dg_diag_file *file, unsigned int line, size_t *len)
+static const char *source_line(const struct dg_diag_file *file, unsigned int line, size_t *len,
+			       struct line_cursor *c)
 {
 	const char *p = file->text, *end = file->text + file->len;
+	unsigned int l = 1;
 
-	for (unsigned int l = 1; l < line && p < end; l++) {
+	if (c->file == file && c->line <= line) {
+		p = c->p;
+		l = c->line;
+	}
+	for (; l < line && p < end; l++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			return NULL;
@@ -97,15 +111,18 @@ static const char *source_line(const struct dg_diag_file *file, unsigned int lin
 	}
 	if (p >= end)
 		return NULL;
+	c->file = file;
+	c->line = line;
+	c->p = p;
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
 	*len = (size_t)((nl ? nl : end) - p);
 	return p;
 }
 
-static void print_source(FILE *out, const struct dg_loc *loc)
+static void print_source(FILE *out, const struct dg_loc *loc, struct line_cursor *c)
 {
 	size_t len;
-	const char *text = source_line(loc->file, loc->line, &len);
+	const char *text = source_line(loc->file, loc->line, &len, c);
 
 	if (!text)
 		return;
@@ -127,6 +144,8 @@ static void print_source(FILE *out, const struct dg_loc *loc)
 
 void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
 {
+	struct line_cursor cursor = { 0 };
+
 	for (size_t i = 0; i < diag->n; i++) {
 		const struct dg_diag_record *r = &diag->records[i];
 
@@ -136,7 +155,7 @@ void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
 		else
 			fprintf(out, "dockguard: %s: %s\n", severity_name(r->severity), r->message);
 		if (show_source && r->loc.file)
-			print_source(out, &r->loc);
+			print_source(out, &r->loc, &cursor);
 	}
 	if (diag->n_dropped)
 		fprintf(out, "dockguard: note: %zu more messages not shown\n", diag->n_dropped);

@@ -135,22 +135,41 @@ static void unexpected(struct parser *p, const char *expected)
 		      dg_token_describe(t, buf, sizeof(buf)));
 }
 
-static const char *const statement_keywords[] = {
-	"allow", "audit", "deny", "endpoint", "include", "listen", "set",
+static bool parse_endpoint(struct parser *p);
+static bool parse_rule(struct parser *p);
+static bool parse_set(struct parser *p);
+static bool parse_include(struct parser *p);
+
+/* Statements, sorted by keyword. */
+static const struct statement {
+	const char *keyword;
+	bool (*parse)(struct parser *p);	/* false: syntax error, reported */
+} statements[] = {
+	{ "allow", parse_rule },
+	{ "audit", parse_rule },
+	{ "deny", parse_rule },
+	{ "endpoint", parse_endpoint },
+	{ "include", parse_include },
+	{ "listen", parse_rule },
+	{ "set", parse_set },
 };
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_statement(const void *key, const void *elem)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(key, ((const struct statement *)elem)->keyword);
+}
+
+static const struct statement *find_statement(const struct dg_token *t)
+{
+	if (t->kind != DG_TOK_WORD)
+		return NULL;
+	return bsearch(t->text, statements, ARRAY_SIZE(statements), sizeof(statements[0]),
+		       cmp_statement);
 }
 
 static bool is_statement_keyword(const struct dg_token *t)
 {
-	const char *key = t->text;
-
-	return t->kind == DG_TOK_WORD &&
-	       bsearch(&key, statement_keywords, ARRAY_SIZE(statement_keywords),
-		       sizeof(statement_keywords[0]), cmp_str);
+	return find_statement(t) != NULL;
 }
 
 /*
@@ -241,9 +260,10 @@ static bool parse_braced(struct parser *p, const char *what, item_fn item, void 
 /* ---- paths --------------------------------------------------------------- */
 
 /*
- * Splits an absolute path into components, collapsing `//`; `/./` is dropped
- * when `keep_dot` is false. Returns the normalised path, or NULL with *why
- * set. Writes the number of components to *depth.
+ * Normalises an absolute path: `//` collapse, a trailing `/` goes, `.`
+ * components are dropped (an error with `reject_dot`), `..` is an error.
+ * Returns the path, or NULL with *why naming the bad component; *depth gets
+ * the number of components.
  */
 static char *normalize_path(const char *in, bool reject_dot, size_t *depth, const char **why)
 {
@@ -927,16 +947,6 @@ static const struct {
 	{ "service", DG_CT_SERVICE },
 };
 
-static void free_subject(struct dg_subject *s)
-{
-	for (size_t i = 0; i < s->n_items; i++) {
-		free(s->items[i].str);
-		free(s->items[i].value);
-		free(s->items[i].text);
-	}
-	free(s->items);
-}
-
 static bool parse_subject(struct parser *p, struct dg_rule *r, size_t *cap)
 {
 	const struct dg_token *t = cur(p);
@@ -1000,7 +1010,7 @@ static bool parse_subject(struct parser *p, struct dg_rule *r, size_t *cap)
 		else
 			ok = parse_item(p, &ctx);
 		if (!ok) {
-			free_subject(&s);
+			dg_subject_free(&s);
 			return false;
 		}
 	}
@@ -1045,14 +1055,6 @@ static bool parse_ref_item(struct parser *p, void *arg)
 		add_ref(p, t);
 	next(p);
 	return true;
-}
-
-static void free_rule(struct dg_rule *r)
-{
-	for (size_t i = 0; i < r->n_subjects; i++)
-		free_subject(&r->subjects[i]);
-	free(r->subjects);
-	free(r->endpoints);
 }
 
 static bool parse_rule(struct parser *p)
@@ -1141,7 +1143,7 @@ static bool parse_rule(struct parser *p)
 	return true;
 out:
 	/* The rule is dropped; its endpoint names are still checked. */
-	free_rule(&r);
+	dg_rule_free_contents(&r);
 	return ok;
 }
 
@@ -1388,6 +1390,20 @@ static char *join(const char *dir, const char *name)
 	return xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name);
 }
 
+/* glob(3)'s error callback has no context: the parser runs in one thread. */
+static int glob_failed_errno;
+static char glob_failed_path[256];
+
+/* A missing directory matches nothing; an unreadable one is an error. */
+static int glob_error(const char *path, int err)
+{
+	if (err == ENOENT || err == ENOTDIR)
+		return 0;
+	glob_failed_errno = err;
+	snprintf(glob_failed_path, sizeof(glob_failed_path), "%s", path);
+	return 1;
+}
+
 static bool parse_include(struct parser *p)
 {
 	next(p);
@@ -1425,14 +1441,15 @@ static bool parse_include(struct parser *p)
 	char *dir = absolute ? NULL : current_dir(p, true);
 	char *full = join(dir, pattern);
 	glob_t g;
-	int r = glob(full, GLOB_ERR, NULL, &g);
+	glob_failed_errno = 0;
+	int r = glob(full, 0, glob_error, &g);
 	if (r == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
 			include_file(p, g.gl_pathv[i], &loc);
 	} else if (r == GLOB_ABORTED) {
 		dg_diag_error(p->diag, &loc,
-			      "cannot read the directory of include pattern '%s': %s; check the path",
-			      pattern, strerror(errno));
+			      "cannot read directory '%s' for include pattern '%s': %s; check its "
+			      "permissions", glob_failed_path, pattern, strerror(glob_failed_errno));
 	} else if (r == GLOB_NOSPACE) {
 		dg_diag_error(p->diag, &loc, "out of memory expanding include pattern '%s'",
 			      pattern);
@@ -1455,19 +1472,12 @@ static bool parse_statement(struct parser *p)
 		unexpected(p, "a statement (endpoint, allow, deny, audit, listen, set or include)");
 		return false;
 	}
-	const char *s = t->text;
-	if (!strcmp(s, "endpoint"))
-		return parse_endpoint(p);
-	if (!strcmp(s, "allow") || !strcmp(s, "deny") || !strcmp(s, "audit") ||
-	    !strcmp(s, "listen"))
-		return parse_rule(p);
-	if (!strcmp(s, "set"))
-		return parse_set(p);
-	if (!strcmp(s, "include"))
-		return parse_include(p);
+	const struct statement *st = find_statement(t);
+	if (st)
+		return st->parse(p);
 	dg_diag_error(p->diag, &t->loc,
 		      "unknown statement '%s'; expected endpoint, allow, deny, audit, listen, "
-		      "set or include", s);
+		      "set or include", t->text);
 	return false;
 }
 

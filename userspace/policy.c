@@ -10,7 +10,7 @@
 #include "policy_internal.h"
 #include "util.h"
 
-static void free_subject(struct dg_subject *s)
+void dg_subject_free(struct dg_subject *s)
 {
 	for (size_t i = 0; i < s->n_items; i++) {
 		free(s->items[i].str);
@@ -18,6 +18,14 @@ static void free_subject(struct dg_subject *s)
 		free(s->items[i].text);
 	}
 	free(s->items);
+}
+
+void dg_rule_free_contents(struct dg_rule *r)
+{
+	for (size_t i = 0; i < r->n_subjects; i++)
+		dg_subject_free(&r->subjects[i]);
+	free(r->subjects);
+	free(r->endpoints);
 }
 
 void dg_policy_free(struct dg_policy *policy)
@@ -32,13 +40,8 @@ void dg_policy_free(struct dg_policy *policy)
 		free(ep->name);
 	}
 	free(policy->endpoints);
-	for (size_t i = 0; i < policy->n_rules; i++) {
-		struct dg_rule *r = &policy->rules[i];
-		for (size_t j = 0; j < r->n_subjects; j++)
-			free_subject(&r->subjects[j]);
-		free(r->subjects);
-		free(r->endpoints);
-	}
+	for (size_t i = 0; i < policy->n_rules; i++)
+		dg_rule_free_contents(&policy->rules[i]);
 	free(policy->rules);
 	free(policy->docker_host);
 	free(policy->path);

@@ -45,6 +45,10 @@ struct dg_epref {
 void dg_policy_check(struct dg_policy *policy, const struct dg_epref *refs, size_t n_refs,
 		     struct dg_diag *diag);
 
+/* Free what the struct points to, not the struct itself. */
+void dg_subject_free(struct dg_subject *s);
+void dg_rule_free_contents(struct dg_rule *r);
+
 /* "tcp 127.0.0.1:2375", "tcp [::1]:2375", "tcp *:2375", "unix /run/docker.sock" */
 const char *dg_addr_format(const struct dg_addr *addr, char *buf, size_t size);
 

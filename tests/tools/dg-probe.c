@@ -104,15 +104,6 @@ int main(int argc, char **argv)
 		if (setgroups(0, NULL) < 0)
 			die("setgroups");
 	}
-	if (gid >= 0 && setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
-		die("setgid");
-	if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
-		die("setuid");
-	if (euid >= 0 && setresuid((uid_t)-1, (uid_t)euid, (uid_t)-1) < 0)
-		die("seteuid");
-	if (chdir_to && chdir(chdir_to) < 0)
-		die("chdir");
-
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -143,11 +134,28 @@ int main(int argc, char **argv)
 		len = sizeof(sa.in6);
 	}
 
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* With --move-cgroup the socket is made in the first cgroup and the
+	 * process moves (as root, which may) before it takes on the identity. */
+	int fd = -1;
+	if (move_cg) {
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket");
+		join_cgroup(move_cg);
+	}
+	if (gid >= 0 && setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
+		die("setgid");
+	if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+		die("setuid");
+	if (euid >= 0 && setresuid((uid_t)-1, (uid_t)euid, (uid_t)-1) < 0)
+		die("seteuid");
+	if (chdir_to && chdir(chdir_to) < 0)
+		die("chdir");
+
+	if (fd < 0)
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
-	if (move_cg)
-		join_cgroup(move_cg);
 
 	if (!strcmp(op, "connect"))
 		return report(connect(fd, &sa.sa, len));

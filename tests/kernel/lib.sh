@@ -1,0 +1,90 @@
+#!/bin/bash
+# Kernel-test harness: a private test cgroup and bpffs per run, removed on any
+# exit; counters; helpers that assert what the kernel really did.
+#
+# Safety: hooks attach only to $CG (a fresh sub-cgroup), never to the root.
+
+PASS=0
+FAIL=0
+SKIP=0
+PIDS=()
+
+pass() { PASS=$((PASS + 1)); echo "ok   $*"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+skip() { SKIP=$((SKIP + 1)); echo "skip $*"; }
+
+# check NAME COMMAND...: passes when COMMAND succeeds
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# expect NAME WANT PROBE-ARGS...: runs dg-probe and compares its verdict.
+# WANT: ok | EPERM | !EPERM (any outcome but EPERM, e.g. connection refused)
+expect() {
+	local name=$1 want=$2
+	shift 2
+	local out
+	out=$("$PROBE" "$@" 2>&1 | head -n 1)
+	local good=1
+	case $want in
+	ok) [[ $out == ok ]] || good=0 ;;
+	EPERM) [[ $out == EPERM ]] || good=0 ;;
+	'!EPERM') [[ -n $out && $out != EPERM ]] || good=0 ;;
+	esac
+	if ((good)); then pass "$name"; else fail "$name: want $want, got '$out'"; fi
+}
+
+# start_listener PROBE-ARGS...: a dg-probe listener in the background
+start_listener() {
+	local fifo
+	fifo=$(mktemp -u "$TMP/fifo.XXXX")
+	mkfifo "$fifo"
+	"$PROBE" "$@" >"$fifo" 2>&1 &
+	PIDS+=($!)
+	local line
+	read -r -t 5 line <"$fifo" || true
+	rm -f "$fifo"
+	if [[ $line != listening ]]; then
+		echo "listener $* failed: $line" >&2
+		return 1
+	fi
+}
+
+dg() { "$DG" --bpffs "$BPFFS" --cgroup "$CG" "$@"; }
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	[[ -n ${BPFFS:-} ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
+	[[ -n ${BPFMNT:-} ]] && umount "$BPFMNT" 2>/dev/null
+	if [[ -n ${CG:-} && -d $CG ]]; then
+		# deepest first; processes have exited by now
+		find "$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
+	fi
+	[[ -n ${TMP:-} ]] && rm -rf "$TMP"
+}
+
+# setup: test cgroup $CG (path $CGPATH below the cgroup v2 root), bpffs, tmp
+setup() {
+	CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	if [[ -z $CGROOT ]]; then
+		echo "no cgroup v2 mount" >&2
+		return 1
+	fi
+	CGPATH=/dockguard-test.$$
+	CG=$CGROOT$CGPATH
+	TMP=$(mktemp -d /tmp/dockguard-test.XXXXXX)
+	chmod 755 "$TMP"
+	BPFMNT=$TMP/bpffs
+	BPFFS=$BPFMNT/dockguard
+	trap cleanup EXIT
+	mkdir "$CG" || return 1
+	mkdir -p "$BPFMNT" && mount -t bpf bpf "$BPFMNT" || return 1
+}

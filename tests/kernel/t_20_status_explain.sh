@@ -1,0 +1,46 @@
+# status and explain agree with what the kernel did.
+json=$(dg status --json)
+check "status exits 0 while enforcing" bash -c "'$DG' --bpffs '$BPFFS' status >/dev/null"
+check "status --json: enforcing" grep -q '"enforcing":true' <<<"$json"
+check "status --json: generation 1" grep -q '"generation":1' <<<"$json"
+check "status --json: connect_unix hook listed" grep -q '"hook":"connect_unix"' <<<"$json"
+check "status --json: policy file" grep -q "\"policy\":\"$TMP/p1.conf\"" <<<"$json"
+# the `deny { api, sock } from user 1004` rule (line 12) denied exactly once
+check "status counts the 1004 deny exactly once" \
+	grep -q "\"rule\":\"$TMP/p1.conf:12\",\"action\":\"deny\",\"allowed\":0,\"denied\":1" <<<"$json"
+# the unit rule (line 11) allowed exactly once
+check "status counts the unit rule's allow exactly once" \
+	grep -q "\"rule\":\"$TMP/p1.conf:11\",\"action\":\"allow\",\"allowed\":1,\"denied\":0" <<<"$json"
+check "status text names the hooks" bash -c "'$DG' --bpffs '$BPFFS' status | grep -q 'connect4 connect6 connect_unix bind4 bind6'"
+
+# explain: the same subjects through the kernel and through explain
+agree() {
+	local name=$1 dest=$2 uid=$3 gid=$4 cg=$5
+	shift 5
+	local kernel verdict
+	kernel=$("$PROBE" --cgroup "$CG$cg" --gid "$gid" --uid "$uid" connect "$@" 2>&1 | head -n 1)
+	verdict=$(dg explain --to "$dest" --uid "$uid" --gid "$gid" --cgroup "$CGPATH$cg" 2>/dev/null | head -n 1)
+	local want=deny
+	[[ $kernel == ok ]] && want=allow
+	if [[ $verdict == "$want $dest"* ]]; then pass "explain agrees: $name ($want)"; else fail "explain agrees: $name: kernel '$kernel', explain '$verdict'"; fi
+}
+agree "uid 1001 tcp" "tcp:127.0.0.1:$P" 1001 1001 /c tcp 127.0.0.1 "$P"
+agree "uid 1002 tcp" "tcp:127.0.0.1:$P" 1002 1002 /c tcp 127.0.0.1 "$P"
+agree "gid 4242" "tcp:127.0.0.1:$P" 1002 4242 /c tcp 127.0.0.1 "$P"
+agree "cgroup a/b" "tcp:127.0.0.1:$P" 1002 1002 /a/b tcp 127.0.0.1 "$P"
+agree "unit + 1003" "tcp:127.0.0.1:$P" 1003 1003 "/svc/dgtest-$$.service" tcp 127.0.0.1 "$P"
+agree "unit + 1002" "tcp:127.0.0.1:$P" 1002 1002 "/svc/dgtest-$$.service" tcp 127.0.0.1 "$P"
+agree "ipv6 uid 1002" "tcp:[::1]:$P" 1002 1002 /c tcp6 ::1 "$P"
+agree "unix 1004" "unix:$SOCKDIR/api.sock" 1004 1004 /c unix "$SOCKDIR/api.sock"
+agree "unix 1005" "unix:$SOCKDIR/api.sock" 1005 1005 /c unix "$SOCKDIR/api.sock"
+
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1004 --gid 1004 --cgroup "$CGPATH/c")
+check "explain exit 1 on deny" test $? -eq 1
+check "explain names the deciding rule as FILE:LINE" grep -q "^rule: $TMP/p1.conf:12$" <<<"$out"
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1001 --gid 1001 --cgroup "$CGPATH/c")
+check "explain exit 0 on allow" test $? -eq 0
+check "explain names rule line 8" grep -q "^rule: $TMP/p1.conf:8$" <<<"$out"
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1009 --gid 1009 --cgroup "$CGPATH/c")
+check "explain names the default" grep -q "^rule: default" <<<"$out"
+out=$(dg explain --to "tcp:127.0.0.1:$P3" --uid 1009)
+check "explain: unprotected destination allowed" grep -q "not a protected endpoint" <<<"$out"

@@ -1,0 +1,10 @@
+# listen rules: only the named subjects may bind the endpoint's addresses.
+expect "bind guarded address outside the listen cgroup denied" EPERM --cgroup "$CG/c" bind tcp 127.0.0.1 "$P2"
+expect "bind 0.0.0.0 on the guarded port denied (takes every address)" EPERM --cgroup "$CG/c" bind tcp 0.0.0.0 "$P2"
+expect "bind [::] on the guarded port denied" EPERM --cgroup "$CG/c" bind tcp6 :: "$P2"
+expect "bind ::ffff:127.0.0.1 on the guarded port denied" EPERM --cgroup "$CG/c" bind tcp6 ::ffff:127.0.0.1 "$P2"
+expect "bind 127.0.0.2 on the guarded port allowed (not the endpoint)" ok --cgroup "$CG/c" bind tcp 127.0.0.2 "$P2"
+expect "bind guarded address from the listen cgroup allowed" ok --cgroup "$CG/a" bind tcp 127.0.0.1 "$P2"
+expect "bind an address without listen rules untouched" ok --cgroup "$CG/c" bind tcp 127.0.0.1 "$((P + 3))"
+start_listener --cgroup "$CG/a" listen tcp 127.0.0.1 "$P2"
+expect "connect to the guarded endpoint (allow any)" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P2"

@@ -1,0 +1,37 @@
+# Reload swaps atomically; a bad policy changes nothing.
+sed -e 's/^allow api from user 1001$/allow api from user 1002/' "$TMP/p1.conf" >"$TMP/p2.conf"
+out=$(dg load "$TMP/p2.conf" 2>&1)
+check "reload exits 0" test $? -eq 0
+check "reload keeps the hooks in place" grep -q "hooks in place" <<<"$out"
+check "reload: generation 2" bash -c "'$DG' --bpffs '$BPFFS' status --json | grep -q '\"generation\":2'"
+expect "after reload uid 1002 allowed" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+expect "after reload uid 1001 denied" EPERM --cgroup "$CG/c" --uid 1001 connect tcp 127.0.0.1 "$P"
+check "reload: counters start again" bash -c "'$DG' --bpffs '$BPFFS' status --json | grep -q '\"rule\":\"$TMP/p2.conf:12\",\"action\":\"deny\",\"allowed\":0,\"denied\":0'"
+
+printf 'endpoint api tcp 127.0.0.1:%s\nallow api from user no-such-user-dg\nallow api frm user root\n' "$P" >"$TMP/bad.conf"
+out=$(dg load "$TMP/bad.conf" 2>&1)
+check "bad policy: load exits 1" test $? -eq 1
+check "bad policy: FILE:LINE:COL error for the unknown user" grep -q "^$TMP/bad.conf:2:[0-9]*: error: .*no-such-user-dg" <<<"$out"
+check "bad policy: every error reported (line 3 too)" grep -q "^$TMP/bad.conf:3:[0-9]*: error:" <<<"$out"
+check "bad policy: generation still 2" bash -c "'$DG' --bpffs '$BPFFS' status --json | grep -q '\"generation\":2'"
+expect "bad policy: old policy still allows 1002" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+expect "bad policy: old policy still denies 1001" EPERM --cgroup "$CG/c" --uid 1001 connect tcp 127.0.0.1 "$P"
+
+# swap back and forth while a client connects in a loop: never a wrong verdict
+out=$(
+	for i in $(seq 1 20); do
+		dg load "$TMP/p1.conf" >/dev/null 2>&1 || echo "load failed"
+		dg load "$TMP/p2.conf" >/dev/null 2>&1 || echo "load failed"
+	done &
+	loader=$!
+	# uid 1004 is denied by both policies, uid 1006 has no tcp rule in either
+	while kill -0 "$loader" 2>/dev/null; do
+		echo "c $("$PROBE" --cgroup "$CG/c" --uid 1004 connect tcp 127.0.0.1 "$P")"
+		echo "a $("$PROBE" --cgroup "$CG/a" --uid 1004 connect tcp 127.0.0.1 "$P")"
+	done | sort | uniq -c
+	wait "$loader"
+)
+check "40 swaps under load: uid 1004 in c always denied, in a always allowed by cgroup rule" \
+	bash -c "! grep -q 'load failed' <<<'$out' && test \$(grep -c . <<<'$out') -eq 2 &&
+		grep -q ' c EPERM\$' <<<'$out' && grep -q ' a ok\$' <<<'$out'"
+echo "$out" | sed 's/^/    /'

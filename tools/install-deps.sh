@@ -1,0 +1,35 @@
+#!/bin/bash
+# Installs the Debian 12 packages that dockguard needs to build, run and be
+# tested, when any is missing. Safe to run again.
+set -euo pipefail
+
+packages=(
+	# build
+	make gcc clang llvm pkg-config bpftool
+	libbpf-dev libelf-dev zlib1g-dev libjansson-dev libssl-dev libevent-dev libsystemd-dev
+	# run and test
+	iproute2 util-linux procps
+	# the engine dockguard protects: its docker group and unit are in the
+	# default policy, and the end-to-end tests start their own dockerd
+	docker.io
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+if ((EUID != 0)); then
+	echo "install-deps: missing ${missing[*]}; run as root (sudo $0)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
