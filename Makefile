@@ -1,5 +1,6 @@
 # dockguard — build, test and install.
 #
+#   make run        install missing packages, build, enforce policies/default.conf
 #   make            build/dockguard (BPF object embedded through its skeleton)
 #   make test       every test: unit, kernel (needs root), CLI
 #   make asan       ASan + UBSan build of the userspace and its unit tests, run
@@ -38,7 +39,7 @@ UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all test unit-test kernel-test asan deps install uninstall clean
+.PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
 all: $(BUILD)/dockguard $(BUILD)/unit-tests $(TOOL_BINS)
 
@@ -77,8 +78,8 @@ $(BUILD)/%: tests/tools/%.c
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
 # The README's test command. Runs every suite and ends with `N passed, N failed`.
-test: all
-	tests/run-all.sh $(BUILD)
+test: all asan-build
+	tests/run-all.sh $(BUILD) build-asan
 
 unit-test: $(BUILD)/unit-tests
 	cd tests/unit && ../../$(BUILD)/unit-tests
@@ -87,15 +88,24 @@ kernel-test: all
 	tests/kernel/run.sh $(BUILD)
 
 # Sanitizers: the userspace and its unit tests built with ASan + UBSan.
-asan:
+asan-build:
 	$(MAKE) BUILD=build-asan CC=clang \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		build-asan/unit-tests build-asan/dockguard
+
+asan: asan-build
 	cd tests/unit && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		../../build-asan/unit-tests
+	tests/cli/run.sh build-asan
 
 deps:
 	tools/install-deps.sh
+
+# The main job: enforce the shipped default policy at the cgroup v2 root.
+run: deps
+	$(MAKE) all
+	$(BUILD)/dockguard -c policies/default.conf load
+	$(BUILD)/dockguard status
 
 install: $(BUILD)/dockguard
 	install -D -m 0755 $(BUILD)/dockguard $(DESTDIR)$(SBINDIR)/dockguard
@@ -103,10 +113,13 @@ install: $(BUILD)/dockguard
 	test -e $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf || \
 		install -D -m 0644 policies/default.conf $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/dockguard/conf.d
+	install -D -m 0644 docs/dockguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/dockguard.8
+	install -D -m 0644 docs/dockguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/dockguard.conf.5
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dockguard
 	rm -rf $(DESTDIR)$(PREFIX)/share/dockguard
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/dockguard.8 $(DESTDIR)$(PREFIX)/share/man/man5/dockguard.conf.5
 
 clean:
 	rm -rf build build-asan

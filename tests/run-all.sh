@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+asan=${2:-}	# optional ASan + UBSan build of the same sources
 
 total_pass=0
 total_fail=0
@@ -36,6 +37,11 @@ run_suite() {
 }
 
 run_suite unit bash -c "cd tests/unit && ../../$build/unit-tests"
+if [[ -n $asan ]]; then
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+	run_suite unit-asan bash -c "cd tests/unit && ../../$asan/unit-tests | sed 's/^unit:/unit-asan:/'"
+	run_suite cli-asan bash -c "tests/cli/run.sh '$asan' | sed 's/^cli:/cli-asan:/'"
+fi
 run_suite cli tests/cli/run.sh "$build"
 run_suite kernel tests/kernel/run.sh "$build"
 

@@ -61,7 +61,7 @@ static int usage_error(const char *fmt, const char *arg)
 	return DG_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, struct dg_cli *cli_out)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -81,15 +81,16 @@ int main(int argc, char **argv)
 		.bpffs = DG_DEFAULT_BPFFS,
 		.run_dir = DG_DEFAULT_RUN_DIR,
 	};
-	int opt;
+	int opt, ret = DG_EXIT_USAGE;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1 || optind < argc) {
 		if (opt == -1) {
 			/* a positional argument: keep it and go on (options may follow) */
-			cli.args = realloc(cli.args, sizeof(*cli.args) * (size_t)(cli.n_args + 1));
-			if (!cli.args)
+			char **args = realloc(cli_out->args, sizeof(*args) * (size_t)(cli.n_args + 1));
+			if (!args)
 				return DG_EXIT_SYSTEM;
+			cli_out->args = cli.args = args;
 			cli.args[cli.n_args++] = argv[optind++];
 			continue;
 		}
@@ -155,9 +156,17 @@ int main(int argc, char **argv)
 		if ((cli.to || cli.uid || cli.gid || cli.container) && strcmp(name, "explain"))
 			return usage_error("--to, --uid, --gid and --container go with explain, not '%s'",
 					   name);
-		int ret = cmds[i].fn(&cli);
-		free(cli.args - 1);
+		ret = cmds[i].fn(&cli);
 		return ret;
 	}
 	return usage_error("unknown command '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+	struct dg_cli owned = { 0 };	/* what run() allocated, freed on every path */
+	int ret = run(argc, argv, &owned);
+
+	free(owned.args);
+	return ret;
 }
