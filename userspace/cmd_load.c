@@ -142,7 +142,7 @@ int do_load(struct dg_cli *cli)
 	ret = dg_kernel_load(&opts, lp.image, &res, &err);
 	free(meta);
 	if (ret) {
-		dg_cli_error("load failed, nothing changed: %s", err.msg);
+		dg_cli_error("load failed: %s", err.msg);
 		dg_cli_policy_free(&lp);
 		return DG_EXIT_SYSTEM;
 	}

@@ -735,12 +735,11 @@ fail:
 	return ret;
 }
 
-/* Attaches every pinned program that has no link yet. */
-static int attach_missing(const char *dir, const char *cgroup, const struct dg_features *f,
-			  struct dg_load_result *res, struct dg_err *err)
+/* Refuses a load whose --cgroup differs from where the pinned links are. */
+static int check_attach_point(const char *dir, const char *cgroup, struct dg_err *err)
 {
 	uint64_t want_id = 0;
-	int cg_fd = -1, ret = 0;
+	int ret;
 
 	if ((ret = cgroup_id_of(cgroup, &want_id))) {
 		dg_err_set(err, "cannot use cgroup %s: %s; give a cgroup v2 directory with --cgroup",
@@ -750,20 +749,35 @@ static int attach_missing(const char *dir, const char *cgroup, const struct dg_f
 	for (int h = 0; h < DG_HOOK_COUNT; h++) {
 		char *lpath = pin_path(dir, "link", hook_names[h]);
 		int lfd = bpf_obj_get(lpath);
+		free(lpath);
+		if (lfd < 0)
+			continue;
+		struct dg_hook_state hs = { 0 };
+		link_state(lfd, &hs);
+		close(lfd);
+		if (hs.cgroup_id && hs.cgroup_id != want_id) {
+			dg_err_set(err,
+				   "dockguard is already attached at another cgroup (id %llu) with "
+				   "pins in %s; run `dockguard unload` first, or use another --bpffs",
+				   (unsigned long long)hs.cgroup_id, dir);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* Attaches every pinned program that has no link yet. */
+static int attach_missing(const char *dir, const char *cgroup, const struct dg_features *f,
+			  struct dg_load_result *res, struct dg_err *err)
+{
+	int cg_fd = -1, ret = 0;
+
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		char *lpath = pin_path(dir, "link", hook_names[h]);
+		int lfd = bpf_obj_get(lpath);
 		if (lfd >= 0) {
-			struct dg_hook_state hs = { 0 };
-			link_state(lfd, &hs);
 			close(lfd);
 			free(lpath);
-			if (hs.cgroup_id && hs.cgroup_id != want_id) {
-				dg_err_set(err,
-					   "dockguard is already attached at another cgroup (id %llu) "
-					   "with pins in %s; run `dockguard unload` first, or use "
-					   "another --bpffs",
-					   (unsigned long long)hs.cgroup_id, dir);
-				ret = -EEXIST;
-				goto out;
-			}
 			res->hooks[h] = true;
 			continue;
 		}
@@ -841,9 +855,17 @@ int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
 
 	/* The policy goes in before the hooks: a new hook never runs on an
 	 * empty slot. */
-	ret = swap_in(&m, img, opts->meta_json, first, res, err);
+	ret = check_attach_point(opts->bpffs, opts->cgroup, err);
 	if (!ret)
+		ret = swap_in(&m, img, opts->meta_json, first, res, err);
+	if (!ret) {
 		ret = attach_missing(opts->bpffs, opts->cgroup, &f, res, err);
+		if (ret && !first) {
+			size_t len = strlen(err->msg);
+			snprintf(err->msg + len, sizeof(err->msg) - len,
+				 " (the new policy is in force on the hooks already attached)");
+		}
+	}
 	maps_close(&m);
 	if (ret && first)
 		unpin_all(opts->bpffs);

@@ -35,3 +35,10 @@ check "40 swaps under load: uid 1004 in c always denied, in a always allowed by 
 	bash -c "! grep -q 'load failed' <<<'$out' && test \$(grep -c . <<<'$out') -eq 2 &&
 		grep -q ' c EPERM\$' <<<'$out' && grep -q ' a ok\$' <<<'$out'"
 echo "$out" | sed 's/^/    /'
+
+# a load aimed at another cgroup with the same pins is refused, nothing moves
+gen_before=$(dg status --json | grep -o '"generation":[0-9]*')
+out=$("$DG" --bpffs "$BPFFS" --cgroup "$CG/a" load "$TMP/p1.conf" 2>&1)
+check "load at another cgroup with the same pins: exit 3" test $? -eq 3
+check "load at another cgroup: says to unload first" grep -q "already attached at another cgroup" <<<"$out"
+check "load at another cgroup: generation unchanged" test "$(dg status --json | grep -o '"generation":[0-9]*')" = "$gen_before"

@@ -9,6 +9,8 @@
  *            connect|bind|listen|tfo tcp|tcp6|unix ADDR [PORT]
  *
  * --move-cgroup joins DIR after the socket is created and before connect().
+ * --repeat N connects N times (a new socket each time) and reports the last
+ * outcome: a load generator for benchmarks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,7 +59,7 @@ static int report(int ret)
 int main(int argc, char **argv)
 {
 	const char *cgroup = NULL, *groups = NULL, *chdir_to = NULL, *move_cg = NULL;
-	long uid = -1, euid = -1, gid = -1;
+	long uid = -1, euid = -1, gid = -1, repeat = 1;
 	int i = 1;
 
 	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 			chdir_to = argv[i + 1];
 		else if (!strcmp(argv[i], "--move-cgroup"))
 			move_cg = argv[i + 1];
+		else if (!strcmp(argv[i], "--repeat"))
+			repeat = atol(argv[i + 1]);
 		else {
 			fprintf(stderr, "dg-probe: unknown option %s\n", argv[i]);
 			return 2;
@@ -157,8 +161,17 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket");
 
-	if (!strcmp(op, "connect"))
-		return report(connect(fd, &sa.sa, len));
+	if (!strcmp(op, "connect")) {
+		int ret = connect(fd, &sa.sa, len);
+		for (long n = 1; n < repeat; n++) {
+			close(fd);
+			fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				die("socket");
+			ret = connect(fd, &sa.sa, len);
+		}
+		return report(ret);
+	}
 	if (!strcmp(op, "tfo")) {
 		ssize_t n = sendto(fd, "x", 1, MSG_FASTOPEN, &sa.sa, len);
 		return report(n < 0 ? -1 : 0);
