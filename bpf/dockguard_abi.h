@@ -42,12 +42,6 @@
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
-/* `meta` (ARRAY, DG_SLOTS * DG_META_CHUNKS entries of DG_META_CHUNK bytes):
- * userspace-only description of each slot's policy (file, sha256, rule
- * locations, endpoint names), so that `status` and events can name things
- * after the loading process is gone. Chunk 0 starts with a __u32 length. */
-#define DG_META_CHUNK		4096
-#define DG_META_CHUNKS		64
 
 #endif
 

@@ -186,7 +186,10 @@ int do_explain(struct dg_cli *cli)
 		printf(": not a protected endpoint\n");
 	} else {
 		printf(" (endpoint %s)\n", lp.image->endpoints[v.ep].name);
-		if (v.rule < DG_MAX_RULES) {
+		if (v.group_overflow) {
+			printf("rule: none: the subject's groups hit more than %d distinct group rule "
+			       "sets, which dockguard refuses (fail closed)\n", DG_MAX_GROUP_HITS);
+		} else if (v.rule < DG_MAX_RULES) {
 			const struct dg_rule_origin *o = &lp.image->origins[v.rule];
 			printf("rule: %s:%u\n", o->file, o->line);
 			print_rule_source(&lp.policy->rules[v.rule]);

@@ -92,11 +92,13 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 	json_t *files = json_array();
 	for (size_t r = 0; r < lp->image->n_rules; r++) {
 		const struct dg_rule_origin *o = &lp->image->origins[r];
+		char file_abs[PATH_MAX];
+		const char *file = realpath(o->file, file_abs) ? file_abs : o->file;
 		size_t f = 0, nf = json_array_size(files);
-		while (f < nf && strcmp(json_string_value(json_array_get(files, f)), o->file))
+		while (f < nf && strcmp(json_string_value(json_array_get(files, f)), file))
 			f++;
 		if (f == nf)
-			json_array_append_new(files, json_string(o->file));
+			json_array_append_new(files, json_string(file));
 		json_array_append_new(rules, json_pack("[iis]", (json_int_t)f, (json_int_t)o->line,
 							dg_action_name(o->action)));
 	}

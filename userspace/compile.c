@@ -98,6 +98,7 @@ struct rule_constraints {
 	bool cg_set;
 	char **paths;
 	size_t n_paths;
+	bool container;		/* has container subjects: paths come later */
 };
 
 static int range_cmp(const void *a, const void *b)
@@ -227,7 +228,7 @@ static void constraints_free(struct rule_constraints *c)
 }
 
 static void rule_constraints(const struct dg_rule *rule, const struct dg_compile_env *env,
-			     struct dg_diag *diag, struct rule_constraints *c, bool *has_container)
+			     struct dg_diag *diag, struct rule_constraints *c)
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t s = 0; s < rule->n_subjects; s++) {
@@ -270,7 +271,7 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 				c->gids[c->n_gids++] = subj->items[i].lo;
 			break;
 		case DG_SUBJ_CONTAINER:
-			*has_container = true;
+			c->container = true;
 			/* fall through */
 		case DG_SUBJ_CGROUP:
 		case DG_SUBJ_UNIT: {
@@ -299,11 +300,25 @@ static bool is_v4_loopback(const uint8_t a[16])
 
 static const uint8_t v6_loopback[16] = { [15] = 1 };
 
-static void add_tcp(struct dg_image *img, const uint8_t addr[16], uint16_t port, uint8_t ep)
+/*
+ * Adds a destination key. The parser refuses addresses written twice; here
+ * an address can still meet an alias of another endpoint's address (0.0.0.0
+ * and 127.0.0.1 reach the same listener), which is an error too.
+ */
+static void add_tcp(struct dg_image *img, const uint8_t addr[16], uint16_t port, uint8_t ep,
+		    const struct dg_addr *ad, struct dg_diag *diag)
 {
-	for (size_t i = 0; i < img->n_tcp; i++)
-		if (!memcmp(img->tcp[i].key.addr, addr, 16) && img->tcp[i].key.port == port)
-			return;	/* an alias already there; overlaps are parse errors */
+	for (size_t i = 0; i < img->n_tcp; i++) {
+		if (memcmp(img->tcp[i].key.addr, addr, 16) || img->tcp[i].key.port != port)
+			continue;
+		if (img->tcp[i].ep != ep)
+			dg_diag_error(diag, &ad->loc,
+				      "this address and an address of endpoint '%s' reach the same "
+				      "listener (the kernel delivers 0.0.0.0 to 127.0.0.1 and :: to ::1); "
+				      "put them in one endpoint",
+				      img->endpoints[img->tcp[i].ep].name);
+		return;
+	}
 	img->tcp = xreallocarray(img->tcp, img->n_tcp + 1, sizeof(*img->tcp));
 	struct dg_tcp_entry *t = &img->tcp[img->n_tcp++];
 	memset(t, 0, sizeof(*t));
@@ -330,7 +345,8 @@ static const char *file_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img)
+static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
+			      struct dg_diag *diag)
 {
 	static const uint8_t v4_any[16] = { [10] = 0xff, [11] = 0xff };
 	static const uint8_t v6_any[16] = { 0 };
@@ -347,22 +363,22 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img)
 
 			switch (ad->kind) {
 			case DG_ADDR_TCP4:
-				add_tcp(img, ad->addr, ad->port, id);
+				add_tcp(img, ad->addr, ad->port, id, ad, diag);
 				port_entry(img, ad->port)->exact = 1;
 				if (is_v4_loopback(ad->addr))
 					ie->info.flags |= DG_EP_HOST_LOOPBACK;
 				/* connect(0.0.0.0) is delivered to 127.0.0.1 */
 				if (ad->addr[12] == 127 && ad->addr[13] == 0 && ad->addr[14] == 0 &&
 				    ad->addr[15] == 1)
-					add_tcp(img, v4_any, ad->port, id);
+					add_tcp(img, v4_any, ad->port, id, ad, diag);
 				break;
 			case DG_ADDR_TCP6:
-				add_tcp(img, ad->addr, ad->port, id);
+				add_tcp(img, ad->addr, ad->port, id, ad, diag);
 				port_entry(img, ad->port)->exact = 1;
 				if (!memcmp(ad->addr, v6_loopback, 16)) {
 					ie->info.flags |= DG_EP_HOST_LOOPBACK;
 					/* connect(::) is delivered to ::1 */
-					add_tcp(img, v6_any, ad->port, id);
+					add_tcp(img, v6_any, ad->port, id, ad, diag);
 				}
 				break;
 			case DG_ADDR_TCP_ANY:
@@ -452,7 +468,8 @@ static void compile_uids(struct dg_image *img, struct bitmap_pool *pool,
 			ev[n_ev++] = (struct uid_event){ (uint64_t)rc[r].uids[i].hi + 1, (uint32_t)r, 0 };
 		}
 	}
-	qsort(ev, n_ev, sizeof(*ev), uid_event_cmp);
+	if (n_ev)	/* qsort(NULL, 0) is undefined */
+		qsort(ev, n_ev, sizeof(*ev), uid_event_cmp);
 
 	/* Sweep: between two event positions the set of matching rules is fixed. */
 	struct dg_bitmap cur = *uid_default;
@@ -501,7 +518,8 @@ static void compile_gids(struct dg_image *img, struct bitmap_pool *pool,
 		memcpy(all + n, rc[r].gids, rc[r].n_gids * sizeof(*all));
 		n += rc[r].n_gids;
 	}
-	qsort(all, n, sizeof(*all), u32_cmp);
+	if (n)
+		qsort(all, n, sizeof(*all), u32_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i && all[i] == all[i - 1])
 			continue;
@@ -621,7 +639,17 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		return NULL;
 	}
 
-	compile_endpoints(pol, img);
+	compile_endpoints(pol, img, diag);
+	/* Both slots share these tables, so a policy may use half of each. */
+	if (img->n_tcp > DG_MAX_TCP_DESTS / DG_SLOTS || img->n_unix > DG_MAX_UNIX_NAMES / DG_SLOTS) {
+		dg_diag_error(diag, &pol->endpoints[0].loc,
+			      "too many endpoint addresses: %zu TCP destinations (at most %d, aliases "
+			      "such as 0.0.0.0 included) and %zu unix file names (at most %d)",
+			      img->n_tcp, DG_MAX_TCP_DESTS / DG_SLOTS, img->n_unix,
+			      DG_MAX_UNIX_NAMES / DG_SLOTS);
+		dg_image_free(img);
+		return NULL;
+	}
 
 	struct rule_constraints *rc = xcalloc(n + 1, sizeof(*rc));
 	struct dg_bitmap connect_bits[DG_MAX_ENDPOINTS], listen_bits[DG_MAX_ENDPOINTS];
@@ -652,7 +680,8 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 				img->endpoints[e].info.flags |= DG_EP_HAS_LISTEN;
 		}
 
-		rule_constraints(rule, env, diag, &rc[r], &img->has_container_rules);
+		rule_constraints(rule, env, diag, &rc[r]);
+		img->has_container_rules |= rc[r].container;
 		if (!rc[r].uid_set)
 			bit_set(&uid_default, r);
 		else
@@ -665,7 +694,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 			bit_set(&cg_default, r);
 		else
 			img->hdr.flags |= DG_POL_CGROUPS;
-		if (rc[r].cg_set && !rc[r].n_paths && !img->has_container_rules)
+		if (rc[r].cg_set && !rc[r].n_paths && !rc[r].container)
 			dg_diag_warning(diag, &rule->loc,
 					"this rule can never match: its cgroup, unit and container "
 					"subjects have no path in common");
@@ -887,13 +916,24 @@ void dg_image_evaluate(const struct dg_image *img, const struct dg_subject_id *w
 	const struct dg_bitmap *u = &img->bitmaps[uid_bitmap(img, who->uid)];
 	const struct dg_bitmap *c = &img->bitmaps[cgroup_bitmap(img, who->cgroup)];
 	struct dg_bitmap g = img->bitmaps[img->hdr.gid_default_bm];
-	const struct dg_gid_entry *ge = gid_entry(img, who->gid);
-	for (size_t i = 0; i <= who->n_groups; i++) {
-		if (ge)
-			for (size_t w = 0; w < DG_BITMAP_WORDS; w++)
-				g.w[w] |= img->bitmaps[ge->bm].w[w];
-		if (i < who->n_groups)
-			ge = gid_entry(img, who->groups[i]);
+	uint32_t hits[DG_MAX_GROUP_HITS];
+	size_t n_hits = 0;
+	for (size_t i = 0; (img->hdr.flags & DG_POL_GIDS) && i <= who->n_groups; i++) {
+		const struct dg_gid_entry *ge = gid_entry(img, i ? who->groups[i - 1] : who->gid);
+		bool seen = !ge || !ge->bm;
+		for (size_t h = 0; h < n_hits && !seen; h++)
+			seen = hits[h] == ge->bm;
+		if (seen)
+			continue;
+		if (n_hits == DG_MAX_GROUP_HITS) {
+			/* the BPF program fails closed here, before any rule */
+			out->allowed = false;
+			out->group_overflow = true;
+			return;
+		}
+		hits[n_hits++] = ge->bm;
+		for (size_t w = 0; w < DG_BITMAP_WORDS; w++)
+			g.w[w] |= img->bitmaps[ge->bm].w[w];
 	}
 
 	for (uint32_t w = 0; w < img->hdr.nwords; w++) {

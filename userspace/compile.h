@@ -119,6 +119,7 @@ struct dg_verdict {
 	uint32_t rule;			/* DG_RULE_DEFAULT when the default decided */
 	uint8_t ep;			/* 0: destination not protected */
 	bool judged;			/* false: not protected, or bind not judged */
+	bool group_overflow;		/* more than DG_MAX_GROUP_HITS group rule sets */
 };
 
 /* DEST is `tcp:A:P`, `tcp:[A]:P` or `unix:PATH`. -EINVAL when malformed. */

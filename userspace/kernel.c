@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -648,7 +649,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static void unpin_all(const char *dir)
+/* Removes every pin (links first: enforcement ends with them), not the dir. */
+static void unpin_pins(const char *dir)
 {
 	for (int h = 0; h < DG_HOOK_COUNT; h++) {
 		char *p = pin_path(dir, "link", hook_names[h]);
@@ -663,7 +665,6 @@ static void unpin_all(const char *dir)
 		unlink(p);
 		free(p);
 	}
-	rmdir(dir);
 }
 
 /* First load: create everything, pin maps and programs. */
@@ -731,7 +732,7 @@ static int create_objects(const char *dir, const struct dg_features *f, struct m
 fail:
 	maps_close(m);
 	dockguard_bpf__destroy(skel);
-	unpin_all(dir);
+	unpin_pins(dir);
 	return ret;
 }
 
@@ -826,25 +827,57 @@ out:
 	return ret;
 }
 
+/* Serializes loads and unloads on one pin directory: two loads at once
+ * would both fill the same inactive slot. */
+static int lock_pin_dir(const char *dir, struct dg_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		dg_err_set(err, "cannot open %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		int ret = -errno;
+		dg_err_set(err, "cannot lock %s: %s", dir, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return fd;	/* the lock goes with the descriptor */
+}
+
+static int load_locked(const struct dg_load_opts *opts, const struct dg_image *img,
+		       struct dg_load_result *res, struct dg_err *err);
+
 int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
 		   struct dg_load_result *res, struct dg_err *err)
+{
+	int ret, lock;
+
+	memset(res, 0, sizeof(*res));
+	if ((ret = ensure_pin_dir(opts->bpffs, err)))
+		return ret;
+	if ((lock = lock_pin_dir(opts->bpffs, err)) < 0)
+		return lock;
+	ret = load_locked(opts, img, res, err);
+	close(lock);
+	return ret;
+}
+
+static int load_locked(const struct dg_load_opts *opts, const struct dg_image *img,
+		       struct dg_load_result *res, struct dg_err *err)
 {
 	struct dg_features f;
 	struct maps m;
 	bool first = false;
 	int ret;
 
-	memset(res, 0, sizeof(*res));
 	dg_kernel_probe(&f);
-	if ((ret = ensure_pin_dir(opts->bpffs, err)))
-		return ret;
 
 	ret = open_pinned_maps(opts->bpffs, &m);
 	if (ret == -ENOENT) {
 		/* nothing (or a remnant) pinned: start clean */
-		unpin_all(opts->bpffs);
-		if ((ret = ensure_pin_dir(opts->bpffs, err)))
-			return ret;
+		unpin_pins(opts->bpffs);
 		if ((ret = create_objects(opts->bpffs, &f, &m, err)))
 			return ret;
 		first = true;
@@ -868,7 +901,7 @@ int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
 	}
 	maps_close(&m);
 	if (ret && first)
-		unpin_all(opts->bpffs);
+		unpin_pins(opts->bpffs);
 	return ret;
 }
 
@@ -878,11 +911,14 @@ int dg_kernel_unload(const char *bpffs, struct dg_err *err)
 {
 	struct stat st;
 
-	(void)err;
 	if (stat(bpffs, &st) < 0)
 		return 0;
-	/* links first: enforcement ends with the last reference to them */
-	unpin_all(bpffs);
+	int lock = lock_pin_dir(bpffs, err);
+	if (lock < 0)
+		return lock;
+	unpin_pins(bpffs);
+	close(lock);
+	rmdir(bpffs);
 	return 0;
 }
 

@@ -38,36 +38,57 @@ int dg_cgroup2_root(char *buf, size_t len)
 	return err;
 }
 
-/* Breadth-first search for a directory called `name`, a few levels deep. */
-static char *find_cgroup_dir(const char *root, const char *rel, const char *name, int depth)
+/*
+ * Breadth-first search for a directory called `name`, at most `depth` levels
+ * down, so that the shallowest match wins: /system.slice/docker.service
+ * before a user's /user.slice/.../docker.service. /system.slice is searched
+ * first at each level.
+ */
+static char *find_cgroup_dir(const char *root, const char *name, int depth)
 {
-	char *dir = xasprintf("%s%s", root, rel);
-	DIR *d = opendir(dir);
+	char **level = xcalloc(1, sizeof(*level)), **next = NULL;
+	size_t n = 1, n_next = 0;
 	char *found = NULL;
-	char **subdirs = NULL;
-	size_t n = 0;
 
-	free(dir);
-	if (!d)
-		return NULL;
-	for (struct dirent *de; (de = readdir(d));) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		char *path = xasprintf("%s/%s", rel, de->d_name);
-		if (!strcmp(de->d_name, name)) {
-			found = path;
-			break;
+	level[0] = xstrdup("");
+	for (int d = 0; d < depth && n && !found; d++) {
+		for (size_t i = 0; i < n && !found; i++) {
+			char *dir = xasprintf("%s%s", root, level[i]);
+			DIR *dh = opendir(dir);
+			free(dir);
+			if (!dh)
+				continue;
+			for (struct dirent *de; (de = readdir(dh));) {
+				if (de->d_type != DT_DIR || de->d_name[0] == '.')
+					continue;
+				char *path = xasprintf("%s/%s", level[i], de->d_name);
+				if (!strcmp(de->d_name, name)) {
+					found = path;
+					break;
+				}
+				next = xreallocarray(next, n_next + 1, sizeof(*next));
+				/* system.slice goes to the front of the next level */
+				if (!strcmp(path, "/system.slice")) {
+					memmove(next + 1, next, n_next * sizeof(*next));
+					next[0] = path;
+				} else {
+					next[n_next] = path;
+				}
+				n_next++;
+			}
+			closedir(dh);
 		}
-		subdirs = xreallocarray(subdirs, n + 1, sizeof(*subdirs));
-		subdirs[n++] = path;
+		for (size_t i = 0; i < n; i++)
+			free(level[i]);
+		free(level);
+		level = next;
+		n = n_next;
+		next = NULL;
+		n_next = 0;
 	}
-	closedir(d);
-	for (size_t i = 0; i < n; i++) {
-		if (!found && depth > 1)
-			found = find_cgroup_dir(root, subdirs[i], name, depth - 1);
-		free(subdirs[i]);
-	}
-	free(subdirs);
+	for (size_t i = 0; i < n; i++)
+		free(level[i]);
+	free(level);
 	return found;
 }
 
@@ -98,7 +119,7 @@ static char *default_unit_path(const char *name)
 char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,
 		      const struct dg_loc *loc)
 {
-	char *path = cgroup_root ? find_cgroup_dir(cgroup_root, "", name, 5) : NULL;
+	char *path = cgroup_root ? find_cgroup_dir(cgroup_root, name, 6) : NULL;
 
 	if (path)
 		return path;
@@ -126,7 +147,10 @@ static bool subordinate_range(const char *file, const char *user, uid_t uid, uin
 
 	if (!f)
 		return false;
+	/* an unknown user has no uid to match by */
 	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned int)uid);
+	if (uid == (uid_t)-1)
+		uidstr[0] = '\0';
 	while (!found && fgets(line, sizeof(line), f)) {
 		char *save = NULL;
 		char *who = strtok_r(line, ":\n", &save);
@@ -135,7 +159,7 @@ static bool subordinate_range(const char *file, const char *user, uid_t uid, uin
 		uint64_t s, c;
 		if (!who || !start || !count)
 			continue;
-		if (strcmp(who, user) && strcmp(who, uidstr))
+		if (strcmp(who, user) && (!uidstr[0] || strcmp(who, uidstr)))
 			continue;
 		if (parse_u64(start, 0, UINT32_MAX, &s) || parse_u64(count, 1, UINT32_MAX, &c) ||
 		    s + c - 1 > UINT32_MAX - 1)

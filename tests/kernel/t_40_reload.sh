@@ -42,3 +42,15 @@ out=$("$DG" --bpffs "$BPFFS" --cgroup "$CG/a" load "$TMP/p1.conf" 2>&1)
 check "load at another cgroup with the same pins: exit 3" test $? -eq 3
 check "load at another cgroup: says to unload first" grep -q "already attached at another cgroup" <<<"$out"
 check "load at another cgroup: generation unchanged" test "$(dg status --json | grep -o '"generation":[0-9]*')" = "$gen_before"
+
+# concurrent loads are serialized: every load gets its own generation
+g0=$(dg status --json | grep -o '"generation":[0-9]*' | cut -d: -f2)
+loaders=()
+for j in 1 2 3; do
+	(for i in $(seq 1 10); do dg load "$TMP/p2.conf" >/dev/null 2>&1; done) &
+	loaders+=($!)
+done
+wait "${loaders[@]}"	# not a bare wait: the listeners are our children too
+g1=$(dg status --json | grep -o '"generation":[0-9]*' | cut -d: -f2)
+check "30 concurrent loads: 30 generations ($g0 -> $g1)" test $((g1 - g0)) -eq 30
+expect "after concurrent loads: policy p2 in force" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
