@@ -149,9 +149,9 @@ int do_load(struct dg_cli *cli)
 		return DG_EXIT_SYSTEM;
 	}
 
-	printf("%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s\n", path,
-	       lp.policy->n_endpoints, lp.policy->n_rules, (unsigned long long)res.generation,
-	       lp.sha256);
+	printf("%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
+	       "swapped in %.1f ms\n", path, lp.policy->n_endpoints, lp.policy->n_rules,
+	       (unsigned long long)res.generation, lp.sha256, res.swap_ms);
 	printf("hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
 	for (int h = 0; h < DG_HOOK_COUNT; h++)
 		if (res.hooks[h])
