@@ -81,6 +81,25 @@ struct {
 } stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DG_EVENTS_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DG_MAX_SUBJECTS_TRACKED);
+	__type(key, struct dg_subject_key);
+	__type(value, struct dg_subject_budget);
+} ratelimit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dg_counters);
+} counters SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DG_SLOTS * DG_META_CHUNKS);
 	__uint(key_size, sizeof(__u32));
@@ -222,18 +241,35 @@ static long supplementary_group_cb(__u64 i, void *ctx)
 	return h->overflow ? 1 : 0;
 }
 
+/* cgroup_bitmap() could not read the policy: judge() fails closed. */
+#define NO_BITMAP 0xffffffffu
+
 /*
  * Walks the task's cgroup v2 ancestry down the policy's cgroup trie and
- * returns the bitmap index of the deepest node reached.
+ * returns the bitmap index of the deepest node reached. Called by the entry
+ * points before judge(), so that its key buffer and judge()'s frame are never
+ * on the stack together (BPF has 512 bytes for all frames).
  */
-static __always_inline __u32 cgroup_bitmap(void *cgmap, struct task_struct *task,
-					   __u32 root_bm)
+static __noinline __u32 cgroup_bitmap(__u32 slot)
 {
-	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct dg_policy_hdr *hdr;
 	struct dg_cgroup_key key;
-	__u32 bm = root_bm, parent = 0;
+	struct cgroup *cgrp;
+	__u32 bm, parent = 0, k = slot;
+	void *cgmap;
 	int level;
 
+	hdr = bpf_map_lookup_elem(&policy, &k);
+	if (!hdr)
+		return NO_BITMAP;
+	bm = hdr->cgroup_root_bm;
+	if (!(hdr->flags & DG_POL_CGROUPS))
+		return bm;
+	cgmap = bpf_map_lookup_elem(&cgroup_nodes, &k);
+	if (!cgmap)
+		return NO_BITMAP;
+	cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
 	if (!cgrp)
 		return bm;
 	level = BPF_CORE_READ(cgrp, level);
@@ -264,6 +300,17 @@ static __always_inline __u32 cgroup_bitmap(void *cgmap, struct task_struct *task
 	return bm;
 }
 
+/* What a connect or bind was aimed at: the lookup key, and the event's dest. */
+struct dest_info {
+	__u32 family;		/* DG_FAMILY_* */
+	union {
+		struct dg_tcp_key tcp;
+		char path[DG_UNIX_NAME_LEN];
+	};
+};
+
+#define NSEC_PER_SEC 1000000000ULL
+
 static __always_inline void count(__u32 slot, __u32 rule, bool allowed)
 {
 	__u32 k = slot * (DG_MAX_RULES + 1) + (rule > DG_MAX_RULES ? DG_MAX_RULES : rule);
@@ -277,11 +324,128 @@ static __always_inline void count(__u32 slot, __u32 rule, bool allowed)
 		__sync_fetch_and_add(&s->denied, 1);
 }
 
+/* A decision made: what decide() needs to count and report it. */
+struct decision {
+	__u64 generation;
+	__u32 slot;
+	__u32 ep;
+	__u32 op;
+	__u32 rule;		/* DG_RULE_DEFAULT: none matched */
+	__u32 uid;
+	__u32 gid;
+	__u32 log_rate;
+	__u8 default_action;
+	__u8 default_log;
+	__u8 pad[2];
+};
+
+/*
+ * Reports a decision, within the subject's budget of log_rate events per
+ * second; over budget, or with the ring buffer full, the decision is counted
+ * in the subject's `suppressed`, which its next event carries. A failed
+ * report never changes the verdict.
+ */
+static __always_inline void report(const struct decision *d, const struct dest_info *di,
+				   bool allowed)
+{
+	struct dg_subject_key key = { .cgroup_id = bpf_get_current_cgroup_id(), .uid = d->uid };
+	struct dg_subject_budget *b, fresh = {};
+	struct dg_counters *cnt;
+	struct dg_event *e;
+	__u32 zero = 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	b = bpf_map_lookup_elem(&ratelimit, &key);
+	if (!b) {
+		fresh.window_ns = now;
+		bpf_map_update_elem(&ratelimit, &key, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&ratelimit, &key);
+		if (!b)
+			return;
+	}
+	/* A racy window reset only bends the rate; the accounting below is
+	 * exact: every decision is either reported or added to `suppressed`. */
+	if (now - b->window_ns >= NSEC_PER_SEC) {
+		b->window_ns = now;
+		b->count = 0;
+	}
+	if (__sync_fetch_and_add(&b->count, 1) >= d->log_rate) {
+		__sync_fetch_and_add(&b->suppressed, 1);
+		if (cnt)
+			__sync_fetch_and_add(&cnt->suppressed, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&b->suppressed, 1);
+		if (cnt)
+			__sync_fetch_and_add(&cnt->dropped, 1);
+		return;
+	}
+	e->time_ns = now;
+	e->cgroup_id = key.cgroup_id;
+	e->generation = d->generation;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = d->uid;
+	e->gid = d->gid;
+	e->rule = d->rule;
+	e->suppressed = (__u32)__sync_lock_test_and_set(&b->suppressed, 0);
+	e->port = di->family == DG_FAMILY_UNIX ? 0 : di->tcp.port;
+	e->op = (__u8)d->op;
+	e->verdict = allowed ? DG_ACT_ALLOW : DG_ACT_DENY;
+	e->ep = (__u8)d->ep;
+	e->family = (__u8)di->family;
+	e->slot = (__u8)d->slot;
+	e->pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (di->family == DG_FAMILY_UNIX) {
+		__builtin_memset(e->addr, 0, sizeof(e->addr));
+		__builtin_memcpy(e->path, di->path, sizeof(e->path));
+	} else {
+		__builtin_memcpy(e->addr, di->tcp.addr, sizeof(e->addr));
+		__builtin_memset(e->path, 0, sizeof(e->path));
+	}
+	bpf_ringbuf_submit(e, 0);
+	if (cnt)
+		__sync_fetch_and_add(&cnt->events, 1);
+}
+
+/*
+ * What the deciding rule (or the default) does: count, report, verdict. A
+ * global function, so the verifier checks it once rather than once for each
+ * of judge()'s 64 possible exits from the bitmap loop.
+ */
+__noinline int decide(const struct decision *d, const struct dest_info *di)
+{
+	bool allowed, log;
+
+	if (!d || !di)
+		return VERDICT_DENY;
+	if (d->rule < DG_MAX_RULES) {
+		__u32 k = (d->slot & 1) * DG_MAX_RULES + d->rule;
+		struct dg_rule_action *r = bpf_map_lookup_elem(&rules, &k);
+		if (!r)
+			return VERDICT_DENY;
+		allowed = r->action == DG_ACT_ALLOW;
+		log = allowed ? (r->flags & DG_RULE_LOG) : !(r->flags & DG_RULE_QUIET);
+	} else {
+		allowed = d->default_action == DG_ACT_ALLOW;
+		log = d->default_log;
+	}
+	count(d->slot & 1, d->rule, allowed);
+	if (log)
+		report(d, di, allowed);
+	return allowed ? VERDICT_ALLOW : VERDICT_DENY;
+}
+
+
 /*
  * The policy decision for endpoint `ep` of `slot`: the first rule whose bits
  * are set in every dimension decides; otherwise the default does.
  */
-static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
+static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_info *di,
+			    __u32 cgroup_bm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	const struct cred *cred = BPF_CORE_READ(task, cred);
@@ -291,7 +455,7 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 	struct group_hits hits;
 	void *bms, *m;
 	__u32 k, idx, nwords, rule = DG_RULE_DEFAULT;
-	bool allowed;
+	__u32 euid, egid;
 
 	k = slot;
 	hdr = bpf_map_lookup_elem(&policy, &k);
@@ -306,12 +470,14 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 	idx = op == DG_OP_BIND ? info->listen_bm : info->connect_bm;
 	e = bpf_map_lookup_elem(bms, &idx);
 
-	/* effective uid, as the host sees it */
+	/* effective uid and gid, as the host sees them */
+	euid = BPF_CORE_READ(cred, euid.val);
+	egid = BPF_CORE_READ(cred, egid.val);
 	idx = hdr->uid_default_bm;
 	if (hdr->flags & DG_POL_UIDS) {
 		struct dg_uid_key ukey = {
 			.prefixlen = 32,
-			.uid = bpf_htonl(BPF_CORE_READ(cred, euid.val)),
+			.uid = bpf_htonl(euid),
 		};
 		__u32 *v;
 
@@ -332,7 +498,7 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 		int ngroups = BPF_CORE_READ(gi, ngroups);
 
 		hits.gi = gi;
-		add_group_hit(&hits, BPF_CORE_READ(cred, egid.val));
+		add_group_hit(&hits, egid);
 		if (ngroups > DG_MAX_GROUPS_SCANNED)
 			ngroups = DG_MAX_GROUPS_SCANNED;
 		if (ngroups > 0)
@@ -343,15 +509,10 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 	idx = hdr->gid_default_bm;
 	g = bpf_map_lookup_elem(bms, &idx);
 
-	/* cgroup path: units, containers, subtrees */
-	idx = hdr->cgroup_root_bm;
-	if (hdr->flags & DG_POL_CGROUPS) {
-		m = bpf_map_lookup_elem(&cgroup_nodes, &slot);
-		if (!m)
-			return VERDICT_DENY;
-		idx = cgroup_bitmap(m, task, idx);
-	}
-	c = bpf_map_lookup_elem(bms, &idx);
+	/* cgroup path: units, containers, subtrees (walked by the caller) */
+	if (cgroup_bm == NO_BITMAP)
+		return VERDICT_DENY;
+	c = bpf_map_lookup_elem(bms, &cgroup_bm);
 
 	if (!e || !u || !g || !c)
 		return VERDICT_DENY;
@@ -379,17 +540,20 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op)
 		}
 	}
 
-	if (rule < DG_MAX_RULES) {
-		k = slot * DG_MAX_RULES + rule;
-		struct dg_rule_action *r = bpf_map_lookup_elem(&rules, &k);
-		if (!r)
-			return VERDICT_DENY;
-		allowed = r->action == DG_ACT_ALLOW;
-	} else {
-		allowed = hdr->default_action == DG_ACT_ALLOW;
-	}
-	count(slot, rule, allowed);
-	return allowed ? VERDICT_ALLOW : VERDICT_DENY;
+	struct decision d = {
+		.generation = hdr->generation,
+		.slot = slot,
+		.ep = ep,
+		.op = op,
+		.rule = rule,
+		.uid = euid,
+		.gid = egid,
+		.log_rate = hdr->log_rate,
+		.default_action = hdr->default_action,
+		.default_log = hdr->default_log,
+	};
+	/* a global function's result is any int to the verifier */
+	return decide(&d, di) == VERDICT_ALLOW ? VERDICT_ALLOW : VERDICT_DENY;
 }
 
 static __always_inline __u32 active_slot(struct dg_config **cfgp)
@@ -405,9 +569,9 @@ static __always_inline __u32 active_slot(struct dg_config **cfgp)
  * A TCP destination (IPv4 as ::ffff:a.b.c.d). The port table answers for
  * every unprotected port with one array load.
  */
-static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dg_tcp_key *key,
-				     __u32 op)
+static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info *di, __u32 op)
 {
+	struct dg_tcp_key *key = &di->tcp;
 	__u32 port = key->port;
 	struct dg_port *pi = bpf_map_lookup_elem(&ports, &port);
 	struct dg_endpoint_info *info;
@@ -446,33 +610,33 @@ static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dg_tcp_ke
 	if ((info->flags & DG_EP_HOST_LOOPBACK) &&
 	    bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie)
 		return VERDICT_ALLOW;
-	return judge(slot, ep, op);
+	return judge(slot, ep, op, di, cgroup_bitmap(slot));
 }
 
 static __always_inline int check_inet4(struct bpf_sock_addr *ctx, __u32 op)
 {
-	struct dg_tcp_key key = {};
+	struct dest_info di = { .family = DG_FAMILY_INET };
 
 	if (ctx->type != SOCK_STREAM_TYPE)
 		return VERDICT_ALLOW;
-	key.port = bpf_ntohs(ctx->user_port);
-	((__u32 *)key.addr)[2] = bpf_htonl(0xffff);
-	((__u32 *)key.addr)[3] = ctx->user_ip4;
-	return check_tcp(ctx, &key, op);
+	di.tcp.port = bpf_ntohs(ctx->user_port);
+	((__u32 *)di.tcp.addr)[2] = bpf_htonl(0xffff);
+	((__u32 *)di.tcp.addr)[3] = ctx->user_ip4;
+	return check_tcp(ctx, &di, op);
 }
 
 static __always_inline int check_inet6(struct bpf_sock_addr *ctx, __u32 op)
 {
-	struct dg_tcp_key key = {};
+	struct dest_info di = { .family = DG_FAMILY_INET6 };
 
 	if (ctx->type != SOCK_STREAM_TYPE)
 		return VERDICT_ALLOW;
-	key.port = bpf_ntohs(ctx->user_port);
-	((__u32 *)key.addr)[0] = ctx->user_ip6[0];
-	((__u32 *)key.addr)[1] = ctx->user_ip6[1];
-	((__u32 *)key.addr)[2] = ctx->user_ip6[2];
-	((__u32 *)key.addr)[3] = ctx->user_ip6[3];
-	return check_tcp(ctx, &key, op);
+	di.tcp.port = bpf_ntohs(ctx->user_port);
+	((__u32 *)di.tcp.addr)[0] = ctx->user_ip6[0];
+	((__u32 *)di.tcp.addr)[1] = ctx->user_ip6[1];
+	((__u32 *)di.tcp.addr)[2] = ctx->user_ip6[2];
+	((__u32 *)di.tcp.addr)[3] = ctx->user_ip6[3];
+	return check_tcp(ctx, &di, op);
 }
 
 SEC("cgroup/connect4")
@@ -527,7 +691,8 @@ static long path_scan_cb(__u64 i, void *ctx)
  * The endpoint id named by a unix connect's path, 0 for none. A subprogram of
  * its own so that its buffers are off the stack before judge() runs.
  */
-static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot)
+static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
+				      struct dest_info *di)
 {
 	struct bpf_sock_addr_kern *kctx;
 	struct dg_unix_key key = {};
@@ -567,6 +732,9 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot)
 	d = bpf_map_lookup_elem(&unix_names, &key);
 	if (!d)
 		return 0;
+	/* the path as given, up to its end, for the event */
+	for (__u32 i = 0; i < DG_UNIX_NAME_LEN; i++)
+		di->path[i] = i < ps.len ? ps.buf[i] : 0;
 	return slot ? d->ep[1] : d->ep[0];
 }
 
@@ -577,14 +745,15 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot)
 SEC("cgroup/connect_unix")
 int dg_connect_unix(struct bpf_sock_addr *ctx)
 {
+	struct dest_info di = { .family = DG_FAMILY_UNIX };
 	struct dg_config *cfg;
 	__u32 slot, ep;
 
 	slot = active_slot(&cfg);
 	if (!cfg)
 		return VERDICT_DENY;
-	ep = unix_endpoint(ctx, slot);
+	ep = unix_endpoint(ctx, slot, &di);
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return VERDICT_ALLOW;
-	return judge(slot, ep, DG_OP_CONNECT);
+	return judge(slot, ep, DG_OP_CONNECT, &di, cgroup_bitmap(slot));
 }

@@ -141,6 +141,8 @@ struct dg_policy_hdr {
 	__u8 default_action;	/* DG_ACT_* */
 	__u8 default_log;	/* report default decisions */
 	__u8 pad[2];
+	__u32 log_rate;		/* events per second per subject (uid, cgroup) */
+	__u32 pad2;
 };
 
 /* `rules` (ARRAY, DG_SLOTS * DG_MAX_RULES, index slot * DG_MAX_RULES + r): what rule r does. */
@@ -180,6 +182,67 @@ struct dg_cgroup_node {
 struct dg_rule_stats {
 	__u64 allowed;
 	__u64 denied;
+};
+
+/*
+ * Events
+ * ------
+ * Every deny (but `quiet` ones), every `log`/`audit` allow and every default
+ * decision is reported through the `events` ring buffer, subject to a
+ * per-subject budget of log_rate events per second (subject = effective uid
+ * + cgroup). A decision over budget, or one the ring buffer has no room for,
+ * is added to its subject's `suppressed` count, which the subject's next
+ * event carries and resets: events + their suppressed = decisions, exactly
+ * (but for subjects evicted from the LRU `ratelimit` map, whose pending
+ * count is still in `counters.suppressed`).
+ */
+#define DG_EVENTS_BYTES		(1 << 22)	/* 4 MiB ring buffer */
+#define DG_MAX_SUBJECTS_TRACKED	16384
+
+/* dg_event.family */
+#define DG_FAMILY_INET		4	/* addr is ::ffff:a.b.c.d */
+#define DG_FAMILY_INET6		6
+#define DG_FAMILY_UNIX		1	/* path is sun_path as the caller gave it */
+
+struct dg_event {
+	__u64 time_ns;		/* CLOCK_BOOTTIME */
+	__u64 cgroup_id;	/* the task's cgroup v2 id (its directory inode) */
+	__u64 generation;	/* of the policy that decided */
+	__u32 pid;		/* thread group id */
+	__u32 uid;		/* effective, as the host sees it */
+	__u32 gid;		/* effective */
+	__u32 rule;		/* DG_RULE_DEFAULT: the default */
+	__u32 suppressed;	/* this subject's decisions not reported since its last event */
+	__u16 port;		/* host order */
+	__u8 op;		/* DG_OP_* */
+	__u8 verdict;		/* DG_ACT_* */
+	__u8 ep;		/* endpoint id */
+	__u8 family;		/* DG_FAMILY_* */
+	__u8 slot;
+	__u8 pad;
+	__u8 addr[16];
+	char comm[16];
+	char path[DG_UNIX_NAME_LEN];
+};
+
+struct dg_subject_key {
+	__u64 cgroup_id;
+	__u32 uid;
+	__u32 pad;
+};
+
+/* `ratelimit` (LRU_HASH): a fixed one-second window per subject. */
+struct dg_subject_budget {
+	__u64 window_ns;
+	__u64 count;		/* decisions in this window */
+	__u64 suppressed;	/* not reported yet */
+};
+
+/* `counters` (PERCPU_ARRAY, 1 entry) */
+struct dg_counters {
+	__u64 events;		/* reported */
+	__u64 suppressed;	/* over budget (each also in a subject's count) */
+	__u64 dropped;		/* ring buffer full (likewise) */
 };
 
 /* `meta` (ARRAY, DG_SLOTS * DG_META_CHUNKS entries of DG_META_CHUNK bytes):

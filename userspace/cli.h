@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "compile.h"
 #include "policy.h"
@@ -27,6 +28,7 @@ struct dg_cli {
 	const char *run_dir;
 	bool json;
 	bool no_follow;
+	bool unload_on_exit;	/* run */
 	/* explain */
 	const char *to;
 	const char *uid;
@@ -62,6 +64,15 @@ const char *dg_cli_policy_path(const struct dg_cli *cli);
 
 int dg_sha256_file(const char *path, char hex[65]);
 
+/*
+ * Validates, compiles and loads `path` (the work of `dockguard load`):
+ * prints what it did to `out` (NULL: nothing) and diagnostics to stderr.
+ * Returns DG_EXIT_OK, DG_EXIT_INVALID (nothing changed) or DG_EXIT_SYSTEM,
+ * with `err` set for the latter two.
+ */
+struct dg_err;
+int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err);
+
 __attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
 
 int do_check(struct dg_cli *cli);
@@ -70,5 +81,7 @@ int do_unload(struct dg_cli *cli);
 int do_status(struct dg_cli *cli);
 int do_explain(struct dg_cli *cli);
 int do_version(struct dg_cli *cli);
+int do_run(struct dg_cli *cli);
+int do_tail(struct dg_cli *cli);
 
 #endif

@@ -112,22 +112,23 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 	return s;
 }
 
-int do_load(struct dg_cli *cli)
+int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err)
 {
-	const char *path = dg_cli_policy_path(cli);
 	struct dg_loaded_policy lp;
 	struct dg_features f;
 	char cgroup_buf[4096];
 	const char *cgroup = cli->cgroup;
 	int ret = dg_cli_compile(path, &lp);
 
-	if (ret)
+	if (ret) {
+		dg_err_set(err, "%s is not a valid policy; the policy in force is unchanged", path);
 		return ret;
+	}
 
 	if (!cgroup) {
 		if (dg_cgroup2_root(cgroup_buf, sizeof(cgroup_buf))) {
-			dg_cli_error("no cgroup v2 filesystem is mounted (see /proc/self/mounts); "
-				     "mount one or give --cgroup DIR");
+			dg_err_set(err, "no cgroup v2 filesystem is mounted (see /proc/self/mounts); "
+				   "mount one or give --cgroup DIR");
 			dg_cli_policy_free(&lp);
 			return DG_EXIT_SYSTEM;
 		}
@@ -135,28 +136,28 @@ int do_load(struct dg_cli *cli)
 	}
 
 	dg_kernel_probe(&f);
-	bool unix_enforced = f.connect_unix;
-	char *meta = policy_meta(path, &lp, cgroup, unix_enforced && lp.image->has_unix);
+	char *meta = policy_meta(path, &lp, cgroup, f.connect_unix && lp.image->has_unix);
 	struct dg_load_opts opts = { .bpffs = cli->bpffs, .cgroup = cgroup, .meta_json = meta };
 	struct dg_load_result res;
-	struct dg_err err = { "" };
 
-	ret = dg_kernel_load(&opts, lp.image, &res, &err);
+	ret = dg_kernel_load(&opts, lp.image, &res, err);
 	free(meta);
 	if (ret) {
-		dg_cli_error("load failed: %s", err.msg);
 		dg_cli_policy_free(&lp);
 		return DG_EXIT_SYSTEM;
 	}
 
-	printf("%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
-	       "swapped in %.1f ms\n", path, lp.policy->n_endpoints, lp.policy->n_rules,
-	       (unsigned long long)res.generation, lp.sha256, res.swap_ms);
-	printf("hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
-	for (int h = 0; h < DG_HOOK_COUNT; h++)
-		if (res.hooks[h])
-			printf(" %s", dg_hook_name((enum dg_hook)h));
-	printf("\n");
+	if (out) {
+		fprintf(out, "%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
+			"swapped in %.1f ms\n", path, lp.policy->n_endpoints, lp.policy->n_rules,
+			(unsigned long long)res.generation, lp.sha256, res.swap_ms);
+		fprintf(out, "hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
+		for (int h = 0; h < DG_HOOK_COUNT; h++)
+			if (res.hooks[h])
+				fprintf(out, " %s", dg_hook_name((enum dg_hook)h));
+		fprintf(out, "\n");
+		fflush(out);
+	}
 	if (lp.image->has_unix && !res.hooks[DG_HOOK_CONNECT_UNIX])
 		fprintf(stderr,
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
@@ -168,6 +169,16 @@ int do_load(struct dg_cli *cli)
 			"resolved by the daemon (dockguard run)\n");
 	dg_cli_policy_free(&lp);
 	return DG_EXIT_OK;
+}
+
+int do_load(struct dg_cli *cli)
+{
+	struct dg_err err = { "" };
+	int ret = dg_cli_load(cli, dg_cli_policy_path(cli), stdout, &err);
+
+	if (ret == DG_EXIT_SYSTEM)
+		dg_cli_error("load failed: %s", err.msg);
+	return ret;
 }
 
 int do_unload(struct dg_cli *cli)

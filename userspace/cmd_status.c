@@ -86,6 +86,12 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_array_append_new(rules, dflt);
 	json_object_set_new(root, "rules", rules);
 
+	json_t *ev = json_object();
+	json_object_set_new(ev, "reported", json_integer((json_int_t)st->counters.events));
+	json_object_set_new(ev, "suppressed", json_integer((json_int_t)st->counters.suppressed));
+	json_object_set_new(ev, "dropped", json_integer((json_int_t)st->counters.dropped));
+	json_object_set_new(root, "events", ev);
+
 	json_t *kf = json_object();
 	json_object_set_new(kf, "connect_unix", json_boolean(f->connect_unix));
 	json_object_set_new(kf, "bpf_lsm", json_boolean(f->lsm));
@@ -113,6 +119,12 @@ static void print_text(const json_t *s)
 	       json_is_true(json_object_get(k, "connect_unix")) ? "yes" : "no",
 	       json_is_true(json_object_get(k, "bpf_lsm")) ? "yes" : "no");
 	printf("daemon:      %s\n", json_is_true(json_object_get(s, "daemon")) ? "running" : "not running");
+	json_t *ev = json_object_get(s, "events");
+	printf("events:      %lld reported, %lld suppressed by the rate limit, %lld dropped "
+	       "(ring buffer full)\n",
+	       (long long)json_integer_value(json_object_get(ev, "reported")),
+	       (long long)json_integer_value(json_object_get(ev, "suppressed")),
+	       (long long)json_integer_value(json_object_get(ev, "dropped")));
 	printf("endpoints:\n");
 	json_t *e;
 	json_array_foreach(json_object_get(s, "endpoints"), i, e) {

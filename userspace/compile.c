@@ -726,6 +726,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	img->hdr.nwords = n ? (uint32_t)((n + 63) / 64) : 1;
 	img->hdr.default_action = pol->default_action == DG_DEFAULT_AUDIT ? DG_ACT_ALLOW : DG_ACT_DENY;
 	img->hdr.default_log = 1;
+	img->hdr.log_rate = pol->log_rate ? pol->log_rate : DG_DEFAULT_LOG_RATE;
 	img->bitmaps = pool.v;
 	img->n_bitmaps = pool.n;
 	free(pool.slots);

@@ -69,7 +69,8 @@ const char *dg_hook_name(enum dg_hook hook)
 /* The maps, by the names they are pinned under. */
 enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
-	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_COUNT,
+	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
+	M_COUNTERS, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -77,6 +78,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_UNIX_NAMES] = "unix_names", [M_ENDPOINTS] = "endpoints", [M_POLICY] = "policy",
 	[M_RULES] = "rules", [M_STATS] = "stats", [M_META] = "meta", [M_BITMAPS] = "bitmaps",
 	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
+	[M_EVENTS] = "events", [M_RATELIMIT] = "ratelimit", [M_COUNTERS] = "counters",
 };
 
 struct maps {
@@ -924,6 +926,119 @@ int dg_kernel_unload(const char *bpffs, struct dg_err *err)
 
 /* ---- state ---------------------------------------------------------------- */
 
+/* The description stored with `slot`'s policy, or NULL. */
+static char *read_meta(const struct maps *m, uint32_t slot)
+{
+	char *chunk = xcalloc(1, DG_META_CHUNK), *json = NULL;
+	uint32_t k = slot * DG_META_CHUNKS, len = 0;
+
+	if (bpf_map_lookup_elem(m->fd[M_META], &k, chunk) == 0) {
+		memcpy(&len, chunk, 4);
+		if (len && len + 4 <= (uint32_t)DG_META_CHUNK * DG_META_CHUNKS) {
+			json = xcalloc(1, (size_t)len + 1);
+			size_t got = 0;
+			for (uint32_t c = 0; got < len; c++) {
+				if (c && bpf_map_lookup_elem(m->fd[M_META], &k, chunk) < 0)
+					break;
+				size_t off = c ? 0 : 4;
+				size_t take = DG_META_CHUNK - off;
+				if (take > len - got)
+					take = len - got;
+				memcpy(json + got, chunk + off, take);
+				got += take;
+				k++;
+			}
+		}
+	}
+	free(chunk);
+	return json;
+}
+
+int dg_kernel_read_meta(const char *bpffs, uint32_t slot, uint64_t *generation, char **json)
+{
+	struct maps m;
+	struct dg_policy_hdr hdr = { 0 };
+	int ret = open_pinned_maps(bpffs, &m);
+
+	if (ret)
+		return ret;
+	slot &= 1;
+	if (bpf_map_lookup_elem(m.fd[M_POLICY], &slot, &hdr) < 0)
+		hdr.generation = 0;
+	*generation = hdr.generation;
+	*json = read_meta(&m, slot);
+	maps_close(&m);
+	return *json ? 0 : -ENOENT;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+struct dg_event_reader {
+	struct ring_buffer *rb;
+	int map_fd;
+	dg_event_fn fn;
+	void *ctx;
+};
+
+static int ring_event(void *ctx, void *data, size_t size)
+{
+	struct dg_event_reader *r = ctx;
+	struct dg_event ev;
+
+	if (size < sizeof(ev))
+		return 0;	/* not ours: a newer or older layout */
+	memcpy(&ev, data, sizeof(ev));
+	r->fn(r->ctx, &ev);
+	return 0;
+}
+
+struct dg_event_reader *dg_events_open(const char *bpffs, dg_event_fn fn, void *ctx,
+				       struct dg_err *err)
+{
+	char *path = pin_path(bpffs, "map", map_names[M_EVENTS]);
+	int fd = bpf_obj_get(path);
+	struct dg_event_reader *r;
+
+	if (fd < 0) {
+		dg_err_set(err, "cannot open the event buffer %s: %s; is dockguard loaded with "
+			   "this --bpffs?", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	free(path);
+	r = xcalloc(1, sizeof(*r));
+	r->fn = fn;
+	r->ctx = ctx;
+	r->map_fd = fd;
+	r->rb = ring_buffer__new(fd, ring_event, r, NULL);
+	if (!r->rb) {
+		dg_err_set(err, "cannot map the event buffer: %s", strerror(errno));
+		close(fd);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int dg_events_fd(const struct dg_event_reader *r)
+{
+	return ring_buffer__epoll_fd(r->rb);
+}
+
+int dg_events_consume(struct dg_event_reader *r)
+{
+	return ring_buffer__consume(r->rb);
+}
+
+void dg_events_close(struct dg_event_reader *r)
+{
+	if (!r)
+		return;
+	ring_buffer__free(r->rb);
+	close(r->map_fd);
+	free(r);
+}
+
 int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct dg_err *err)
 {
 	struct maps m;
@@ -955,27 +1070,7 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 		bpf_map_lookup_elem(m.fd[M_POLICY], &st->active_slot, &st->hdr);
 	}
 
-	char *chunk = xcalloc(1, DG_META_CHUNK);
-	uint32_t k = st->active_slot * DG_META_CHUNKS, len = 0;
-	if (bpf_map_lookup_elem(m.fd[M_META], &k, chunk) == 0) {
-		memcpy(&len, chunk, 4);
-		if (len + 4 <= (uint32_t)DG_META_CHUNK * DG_META_CHUNKS) {
-			st->meta_json = xcalloc(1, (size_t)len + 1);
-			size_t got = 0;
-			for (uint32_t c = 0; got < len; c++) {
-				if (c && bpf_map_lookup_elem(m.fd[M_META], &k, chunk) < 0)
-					break;
-				size_t off = c ? 0 : 4;
-				size_t take = DG_META_CHUNK - off;
-				if (take > len - got)
-					take = len - got;
-				memcpy(st->meta_json + got, chunk + off, take);
-				got += take;
-				k++;
-			}
-		}
-	}
-	free(chunk);
+	st->meta_json = read_meta(&m, st->active_slot);
 
 	int ncpu = libbpf_num_possible_cpus();
 	struct dg_rule_stats *per_cpu = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per_cpu));
@@ -993,6 +1088,16 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 		}
 	}
 	free(per_cpu);
+
+	struct dg_counters *pc = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*pc));
+	if (bpf_map_lookup_elem(m.fd[M_COUNTERS], &zero, pc) == 0) {
+		for (int c = 0; c < ncpu; c++) {
+			st->counters.events += pc[c].events;
+			st->counters.suppressed += pc[c].suppressed;
+			st->counters.dropped += pc[c].dropped;
+		}
+	}
+	free(pc);
 	maps_close(&m);
 	return 0;
 }

@@ -72,6 +72,16 @@ struct dg_hook_state {
 	uint64_t cgroup_id;
 };
 
+/* The pinned ring buffer of events (struct dg_event). */
+struct dg_event_reader;
+typedef void (*dg_event_fn)(void *ctx, const struct dg_event *ev);
+
+struct dg_event_reader *dg_events_open(const char *bpffs, dg_event_fn fn, void *ctx,
+				       struct dg_err *err);
+int dg_events_fd(const struct dg_event_reader *r);	/* readable when events wait */
+int dg_events_consume(struct dg_event_reader *r);	/* calls fn per event; count or -errno */
+void dg_events_close(struct dg_event_reader *r);
+
 struct dg_kernel_state {
 	bool loaded;			/* pins present and at least one hook attached */
 	struct dg_hook_state hooks[DG_HOOK_COUNT];
@@ -79,9 +89,14 @@ struct dg_kernel_state {
 	struct dg_policy_hdr hdr;	/* of the active slot */
 	char *meta_json;		/* as stored by load; malloc'd */
 	struct dg_rule_stats *stats;	/* active slot, summed over CPUs, DG_MAX_RULES + 1 */
+	struct dg_counters counters;	/* summed over CPUs */
 };
 
 int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct dg_err *err);
+
+/* The generation and description of the policy in `slot` (for events of
+ * either slot). -ENOENT when there is none. */
+int dg_kernel_read_meta(const char *bpffs, uint32_t slot, uint64_t *generation, char **json);
 void dg_kernel_state_free(struct dg_kernel_state *st);
 
 #endif

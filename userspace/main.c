@@ -21,6 +21,11 @@
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
 	"  explain --to DEST [--uid U] [--gid G] [--cgroup PATH] [--container NAME]\n" \
 	"                          the verdict for a subject and the deciding rule\n" \
+	"  run [FILE] [--unload-on-exit]\n"                                          \
+	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
+	"                          reloads, SIGTERM exits leaving enforcement\n"     \
+	"  tail [--json] [--no-follow]\n"                                            \
+	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
 	"\n"                                                                         \
 	"options:\n"                                                                 \
@@ -46,11 +51,13 @@ static const struct cmd cmds[] = {
 	{ "status", do_status, 0 },
 	{ "explain", do_explain, 0 },
 	{ "version", do_version, 0 },
+	{ "run", do_run, 1 },
+	{ "tail", do_tail, 0 },
 };
 
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
-	OPT_GID, OPT_CONTAINER,
+	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -74,6 +81,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "uid", required_argument, NULL, OPT_UID },
 		{ "gid", required_argument, NULL, OPT_GID },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "unload-on-exit", no_argument, NULL, OPT_UNLOAD_ON_EXIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -125,6 +133,9 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		case OPT_CONTAINER:
 			cli.container = optarg;
 			break;
+		case OPT_UNLOAD_ON_EXIT:
+			cli.unload_on_exit = true;
+			break;
 		case 'h':
 			fputs(USAGE, stdout);
 			return DG_EXIT_OK;
@@ -153,6 +164,8 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		    (cli.no_follow && strcmp(name, "tail")))
 			return usage_error("--json and --no-follow go with status and tail, not '%s'",
 					   name);
+		if (cli.unload_on_exit && strcmp(name, "run"))
+			return usage_error("--unload-on-exit goes with run, not '%s'", name);
 		if ((cli.to || cli.uid || cli.gid || cli.container) && strcmp(name, "explain"))
 			return usage_error("--to, --uid, --gid and --container go with explain, not '%s'",
 					   name);

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Turning a struct dg_event into something an operator reads: the endpoint
+ * and rule come from the description pinned with the policy that decided
+ * (looked up by generation), the cgroup path from the cgroup id through
+ * open_by_handle_at(), the time from CLOCK_BOOTTIME to wall-clock.
+ */
+#include "events.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "resolve.h"
+#include "util.h"
+
+#ifndef FILEID_KERNFS
+#define FILEID_KERNFS 0xfe	/* kernfs (cgroupfs) file handles carry the node id */
+#endif
+
+#define META_CACHE 4
+#define CGROUP_CACHE 256
+
+struct cgroup_name {
+	uint64_t id;
+	char *path;
+};
+
+struct dg_namer {
+	char *bpffs;
+	struct {
+		uint64_t generation;
+		json_t *meta;
+	} meta[META_CACHE];
+	unsigned int meta_next;
+	char cgroup_root[4096];
+	int cgroup_fd;
+	struct cgroup_name cgroups[CGROUP_CACHE];
+	unsigned int cgroup_next;
+	struct dg_remap remap;
+};
+
+struct dg_namer *dg_namer_new(const char *bpffs)
+{
+	struct dg_namer *n = xcalloc(1, sizeof(*n));
+
+	n->bpffs = xstrdup(bpffs);
+	n->cgroup_fd = -1;
+	if (dg_cgroup2_root(n->cgroup_root, sizeof(n->cgroup_root)) == 0)
+		n->cgroup_fd = open(n->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dg_resolve_remap(&n->remap);
+	return n;
+}
+
+void dg_namer_reset(struct dg_namer *n)
+{
+	for (unsigned int i = 0; i < META_CACHE; i++) {
+		json_decref(n->meta[i].meta);
+		n->meta[i].meta = NULL;
+		n->meta[i].generation = 0;
+	}
+}
+
+void dg_namer_free(struct dg_namer *n)
+{
+	if (!n)
+		return;
+	dg_namer_reset(n);
+	for (unsigned int i = 0; i < CGROUP_CACHE; i++)
+		free(n->cgroups[i].path);
+	if (n->cgroup_fd >= 0)
+		close(n->cgroup_fd);
+	free(n->bpffs);
+	free(n);
+}
+
+/* The description of the policy that made generation `gen`'s decisions. */
+static json_t *meta_for(struct dg_namer *n, uint64_t gen, uint32_t slot)
+{
+	for (unsigned int i = 0; i < META_CACHE; i++)
+		if (n->meta[i].meta && n->meta[i].generation == gen)
+			return n->meta[i].meta;
+
+	uint64_t slot_gen;
+	char *text;
+	if (dg_kernel_read_meta(n->bpffs, slot, &slot_gen, &text))
+		return NULL;
+	json_t *meta = slot_gen == gen ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!meta)
+		return NULL;	/* that policy has been replaced twice since */
+	unsigned int i = n->meta_next++ % META_CACHE;
+	json_decref(n->meta[i].meta);
+	n->meta[i].meta = meta;
+	n->meta[i].generation = gen;
+	return meta;
+}
+
+/* "/docker/<id>" for a cgroup id, or NULL when the cgroup is gone. */
+static const char *cgroup_path(struct dg_namer *n, uint64_t id)
+{
+	for (unsigned int i = 0; i < CGROUP_CACHE; i++)
+		if (n->cgroups[i].path && n->cgroups[i].id == id)
+			return n->cgroups[i].path;
+	if (n->cgroup_fd < 0)
+		return NULL;
+
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS }, .id = id };
+	int fd = open_by_handle_at(n->cgroup_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char link[64], target[4096];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t len = readlink(link, target, sizeof(target) - 1);
+	close(fd);
+	if (len <= 0)
+		return NULL;
+	target[len] = '\0';
+
+	size_t root_len = strlen(n->cgroup_root);
+	const char *rel = target;
+	if (!strncmp(target, n->cgroup_root, root_len))
+		rel = target + root_len;
+	unsigned int i = n->cgroup_next++ % CGROUP_CACHE;
+	free(n->cgroups[i].path);
+	n->cgroups[i].id = id;
+	n->cgroups[i].path = xstrdup(*rel ? rel : "/");
+	return n->cgroups[i].path;
+}
+
+/* 2026-11-22T10:48:11.123456Z */
+static void event_time(const struct dg_event *ev, char *buf, size_t len)
+{
+	struct timespec boot, real;
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	int64_t boot_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec;
+	int64_t real_ns = (int64_t)real.tv_sec * 1000000000 + real.tv_nsec;
+	int64_t t = real_ns - (boot_ns - (int64_t)ev->time_ns);
+	time_t sec = (time_t)(t / 1000000000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	char date[32];
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06ldZ", date, (long)(t % 1000000000) / 1000);
+}
+
+static void event_dest(const struct dg_event *ev, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	switch (ev->family) {
+	case DG_FAMILY_INET:
+		inet_ntop(AF_INET, ev->addr + 12, a, sizeof(a));
+		snprintf(buf, len, "tcp:%s:%u", a, ev->port);
+		break;
+	case DG_FAMILY_INET6:
+		inet_ntop(AF_INET6, ev->addr, a, sizeof(a));
+		snprintf(buf, len, "tcp:[%s]:%u", a, ev->port);
+		break;
+	default:
+		snprintf(buf, len, "unix:%.*s", (int)sizeof(ev->path), ev->path);
+		break;
+	}
+}
+
+/* Names from the pinned description: endpoint and rule FILE:LINE. */
+struct event_names {
+	const char *endpoint;
+	char rule[4200];
+};
+
+static void event_names(struct dg_namer *n, const struct dg_event *ev, struct event_names *out)
+{
+	json_t *meta = meta_for(n, ev->generation, ev->slot);
+
+	out->endpoint = NULL;
+	if (ev->rule >= DG_MAX_RULES)
+		snprintf(out->rule, sizeof(out->rule), "default");
+	else
+		snprintf(out->rule, sizeof(out->rule), "#%u (generation %llu)", ev->rule + 1,
+			 (unsigned long long)ev->generation);
+	if (!meta)
+		return;
+	json_t *ep = json_array_get(json_object_get(meta, "endpoints"), (size_t)ev->ep - 1);
+	out->endpoint = json_string_value(json_object_get(ep, "name"));
+	if (ev->rule < DG_MAX_RULES) {
+		json_t *r = json_array_get(json_object_get(meta, "rules"), ev->rule);
+		const char *file = json_string_value(json_array_get(
+			json_object_get(meta, "files"), (size_t)json_integer_value(json_array_get(r, 0))));
+		if (file)
+			snprintf(out->rule, sizeof(out->rule), "%s:%lld", file,
+				 (long long)json_integer_value(json_array_get(r, 1)));
+	}
+}
+
+static bool remapped(const struct dg_namer *n, uint32_t uid)
+{
+	return n->remap.have_range && uid >= n->remap.uid_lo && uid <= n->remap.uid_hi;
+}
+
+static const char *op_name(const struct dg_event *ev)
+{
+	return ev->op == DG_OP_BIND ? "bind" : "connect";
+}
+
+static const char *verdict_name(const struct dg_event *ev)
+{
+	return ev->verdict == DG_ACT_ALLOW ? "allow" : "deny";
+}
+
+json_t *dg_event_json(struct dg_namer *n, const struct dg_event *ev)
+{
+	char when[48], dest[160], comm[sizeof(ev->comm) + 1];
+	struct event_names names;
+	json_t *o = json_object();
+
+	event_time(ev, when, sizeof(when));
+	event_dest(ev, dest, sizeof(dest));
+	event_names(n, ev, &names);
+	memcpy(comm, ev->comm, sizeof(ev->comm));
+	comm[sizeof(ev->comm)] = '\0';
+
+	json_object_set_new(o, "time", json_string(when));
+	json_object_set_new(o, "verdict", json_string(verdict_name(ev)));
+	if (names.endpoint)
+		json_object_set_new(o, "endpoint", json_string(names.endpoint));
+	json_object_set_new(o, "dest", json_string(dest));
+	json_object_set_new(o, "op", json_string(op_name(ev)));
+	json_object_set_new(o, "rule", json_string(names.rule));
+	json_object_set_new(o, "pid", json_integer(ev->pid));
+	/* comm is the task's name, any bytes: jansson needs valid UTF-8 */
+	json_t *jc = json_string(comm);
+	json_object_set_new(o, "comm", jc ? jc : json_stringn("?", 1));
+	json_object_set_new(o, "uid", json_integer(ev->uid));
+	json_object_set_new(o, "gid", json_integer(ev->gid));
+	const char *cg = cgroup_path(n, ev->cgroup_id);
+	if (cg)
+		json_object_set_new(o, "cgroup", json_string(cg));
+	if (remapped(n, ev->uid)) {
+		json_t *r = json_object();
+		json_object_set_new(r, "user", json_string(n->remap.user));
+		json_object_set_new(r, "uid", json_integer(ev->uid - n->remap.uid_lo));
+		json_object_set_new(o, "remap", r);
+	}
+	json_object_set_new(o, "suppressed", json_integer(ev->suppressed));
+	return o;
+}
+
+char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
+{
+	char when[48], dest[160];
+	struct event_names names;
+	const char *cg = cgroup_path(n, ev->cgroup_id);
+	char remap[96] = "", suppressed[48] = "";
+
+	event_time(ev, when, sizeof(when));
+	event_dest(ev, dest, sizeof(dest));
+	event_names(n, ev, &names);
+	if (remapped(n, ev->uid))
+		snprintf(remap, sizeof(remap), " (%s, uid %u in the container)", n->remap.user,
+			 ev->uid - n->remap.uid_lo);
+	if (ev->suppressed)
+		snprintf(suppressed, sizeof(suppressed), " (+%u suppressed)", ev->suppressed);
+	return xasprintf("%s %s %s %s %s pid %u (%.*s) uid %u%s gid %u cgroup %s rule %s%s", when,
+			 verdict_name(ev), names.endpoint ? names.endpoint : "?", dest, op_name(ev),
+			 ev->pid, (int)sizeof(ev->comm), ev->comm, ev->uid, remap, ev->gid,
+			 cg ? cg : "?", names.rule, suppressed);
+}
+
+int dg_event_journal(struct dg_namer *n, const struct dg_event *ev)
+{
+	char dest[160];
+	struct event_names names;
+	const char *cg = cgroup_path(n, ev->cgroup_id);
+	char *text = dg_event_text(n, ev);
+
+	event_dest(ev, dest, sizeof(dest));
+	event_names(n, ev, &names);
+	/* deny is a warning, an audited allow is information */
+	int ret = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", ev->verdict == DG_ACT_ALLOW ? 6 : 4,
+				  "SYSLOG_IDENTIFIER=dockguard", "DOCKGUARD_VERDICT=%s", verdict_name(ev),
+				  "DOCKGUARD_ENDPOINT=%s", names.endpoint ? names.endpoint : "",
+				  "DOCKGUARD_DEST=%s", dest, "DOCKGUARD_OP=%s", op_name(ev),
+				  "DOCKGUARD_RULE=%s", names.rule, "DOCKGUARD_PID=%u", ev->pid,
+				  "DOCKGUARD_COMM=%.*s", (int)sizeof(ev->comm), ev->comm,
+				  "DOCKGUARD_UID=%u", ev->uid, "DOCKGUARD_GID=%u", ev->gid,
+				  "DOCKGUARD_CGROUP=%s", cg ? cg : "",
+				  "DOCKGUARD_SUPPRESSED=%u", ev->suppressed, NULL);
+	free(text);
+	return ret;
+}
