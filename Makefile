@@ -1,6 +1,6 @@
 # dockguard — build, test and install.
 #
-#   make run        install missing packages, build, enforce policies/default.conf
+#   make run        install missing packages, build, run the daemon on policies/default.conf
 #   make            build/dockguard (BPF object embedded through its skeleton)
 #   make test       every test: unit, kernel (needs root), CLI
 #   make asan       ASan + UBSan build of the userspace and its unit tests, run
@@ -79,7 +79,9 @@ $(BUILD)/%: tests/tools/%.c
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
 # The README's test command. Runs every suite and ends with `N passed, N failed`.
-test: all asan-build
+# Installs missing packages first, so that it works on a fresh machine too.
+test: deps
+	$(MAKE) all asan-build
 	tests/run-all.sh $(BUILD) build-asan
 
 unit-test: $(BUILD)/unit-tests
@@ -102,11 +104,12 @@ asan: asan-build
 deps:
 	tools/install-deps.sh
 
-# The main job: enforce the shipped default policy at the cgroup v2 root.
+# The main job: the daemon in the foreground on the shipped default policy,
+# enforcing at the cgroup v2 root and printing every denial as it happens.
+# Ctrl-C stops the daemon; enforcement stays (`build/dockguard unload` ends it).
 run: deps
 	$(MAKE) all
-	$(BUILD)/dockguard -c policies/default.conf load
-	$(BUILD)/dockguard status
+	$(BUILD)/dockguard -c policies/default.conf run
 
 install: $(BUILD)/dockguard
 	install -D -m 0755 $(BUILD)/dockguard $(DESTDIR)$(SBINDIR)/dockguard

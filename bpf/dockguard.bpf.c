@@ -429,6 +429,11 @@ __noinline int decide(const struct decision *d, const struct dest_info *di)
 			return VERDICT_DENY;
 		allowed = r->action == DG_ACT_ALLOW;
 		log = allowed ? (r->flags & DG_RULE_LOG) : !(r->flags & DG_RULE_QUIET);
+	} else if (d->op == DG_OP_BIND) {
+		/* no listen rule allows it: refused even in audit mode, or the
+		 * learning phase would leave the port open to squatters */
+		allowed = false;
+		log = true;
 	} else {
 		allowed = d->default_action == DG_ACT_ALLOW;
 		log = d->default_log;

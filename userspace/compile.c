@@ -946,6 +946,8 @@ void dg_image_evaluate(const struct dg_image *img, const struct dg_subject_id *w
 	}
 	if (out->rule < DG_MAX_RULES)
 		out->allowed = img->rules[out->rule].action == DG_ACT_ALLOW;
+	else if (op == DG_OP_BIND)
+		out->allowed = false;	/* as the BPF program: listen has no default */
 	else
 		out->allowed = img->hdr.default_action == DG_ACT_ALLOW;
 }

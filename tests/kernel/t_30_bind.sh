@@ -8,3 +8,10 @@ expect "bind guarded address from the listen cgroup allowed" ok --cgroup "$CG/a"
 expect "bind an address without listen rules untouched" ok --cgroup "$CG/c" bind tcp 127.0.0.1 "$((P + 3))"
 start_listener --cgroup "$CG/a" listen tcp 127.0.0.1 "$P2"
 expect "connect to the guarded endpoint (allow any)" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P2"
+
+# audit mode (learning) does not open a guarded port to squatters
+sed -e '1i set default audit' "$TMP/p1.conf" >"$TMP/p1-audit.conf"
+dg load "$TMP/p1-audit.conf" >/dev/null 2>&1
+expect "audit mode: uid 1002 connect allowed (and logged)" ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+expect "audit mode: bind of a guarded address still refused" EPERM --cgroup "$CG/c" bind tcp 127.0.0.1 "$((P2 + 0))"
+dg load "$TMP/p1.conf" >/dev/null 2>&1
