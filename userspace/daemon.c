@@ -97,19 +97,6 @@ struct daemon {
 	int exit_status;
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("dockguard: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
-
 /* Reads the generation and policy file in force back from the kernel. */
 static void refresh_state(struct daemon *d)
 {
@@ -117,7 +104,7 @@ static void refresh_state(struct daemon *d)
 	struct dg_err err = { "" };
 
 	if (dg_kernel_read_state(d->cli->bpffs, &st, &err)) {
-		logf_("cannot read the pinned state in %s: %s", d->cli->bpffs, err.msg);
+		dg_cli_error("cannot read the pinned state in %s: %s", d->cli->bpffs, err.msg);
 		return;
 	}
 	if (st.loaded) {
@@ -332,7 +319,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				logf_("cannot accept a control connection on %s: %s; "
+				dg_cli_error("cannot accept a control connection on %s: %s; "
 				      "raise the open-files limit if this repeats",
 				      d->sock_path, strerror(errno));
 			return;
@@ -349,7 +336,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		struct bufferevent *bev =
 			c ? bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
 		if (!bev) {
-			logf_("out of memory for a control connection; refused it");
+			dg_cli_error("out of memory for a control connection; refused it");
 			free(c);
 			close(fd);
 			continue;
@@ -419,7 +406,7 @@ static void ring_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	int n = dg_events_consume(d->reader);
 	if (n < 0 && n != -EINTR)
-		logf_("reading the event ring buffer failed: %s; events may be missing",
+		dg_cli_error("reading the event ring buffer failed: %s; events may be missing",
 		      strerror(-n));
 }
 
@@ -433,15 +420,15 @@ static void reload(struct daemon *d)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
-	logf_("SIGHUP: reloading %s", d->policy_path);
+	dg_cli_error("SIGHUP: reloading %s", d->policy_path);
 	int ret = dg_cli_load(d->cli, d->policy_path, stderr, &err);
 	if (ret) {
-		logf_("reload failed, keeping generation %llu: %s",
+		dg_cli_error("reload failed, keeping generation %llu: %s",
 		      (unsigned long long)d->generation, err.msg);
 	} else {
 		dg_namer_reset(d->namer);
 		refresh_state(d);
-		logf_("reloaded %s: generation %llu", d->policy_file ? d->policy_file : d->policy_path,
+		dg_cli_error("reloaded %s: generation %llu", d->policy_file ? d->policy_file : d->policy_path,
 		      (unsigned long long)d->generation);
 	}
 	notify_ready(d);
@@ -462,14 +449,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	dg_events_consume(d->reader);
 	if (d->cli->unload_on_exit) {
 		if (dg_kernel_unload(d->cli->bpffs, &err)) {
-			logf_("exiting; unload failed, enforcement may stay in place: %s", err.msg);
+			dg_cli_error("exiting; unload failed, enforcement may stay in place: %s", err.msg);
 			d->exit_status = DG_EXIT_SYSTEM;
 		} else {
-			logf_("exiting; unloaded: hooks detached and pins removed from %s",
+			dg_cli_error("exiting; unloaded: hooks detached and pins removed from %s",
 			      d->cli->bpffs);
 		}
 	} else {
-		logf_("exiting; enforcement stays in place (pinned in %s)", d->cli->bpffs);
+		dg_cli_error("exiting; enforcement stays in place (pinned in %s)", d->cli->bpffs);
 	}
 	event_base_loopbreak(d->base);
 }
@@ -483,20 +470,20 @@ static int control_socket(struct daemon *d)
 	int n = snprintf(d->sock_path, sizeof(d->sock_path), "%s/control.sock", dir);
 
 	if (n < 0 || (size_t)n >= sizeof(d->sock_path)) {
-		logf_("--run-dir %s is too long for a unix socket path (at most %zu bytes); "
+		dg_cli_error("--run-dir %s is too long for a unix socket path (at most %zu bytes); "
 		      "choose a shorter directory", dir, sizeof(d->sock_path) - sizeof("/control.sock"));
 		d->sock_path[0] = 0;
 		return -1;
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		logf_("cannot create the run directory %s: %s; create its parent or give "
+		dg_cli_error("cannot create the run directory %s: %s; create its parent or give "
 		      "--run-dir DIR", dir, strerror(errno));
 		d->sock_path[0] = 0;
 		return -1;
 	}
 	/* the control socket is for root only */
 	if (chmod(dir, 0700)) {
-		logf_("cannot make the run directory %s private (mode 0700): %s", dir,
+		dg_cli_error("cannot make the run directory %s private (mode 0700): %s", dir,
 		      strerror(errno));
 		d->sock_path[0] = 0;
 		return -1;
@@ -505,7 +492,7 @@ static int control_socket(struct daemon *d)
 
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		logf_("cannot create the control socket: %s", strerror(errno));
+		dg_cli_error("cannot create the control socket: %s", strerror(errno));
 		d->sock_path[0] = 0;
 		return -1;
 	}
@@ -514,7 +501,7 @@ static int control_socket(struct daemon *d)
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(probe);
 		close(fd);
-		logf_("another dockguard daemon already serves %s; stop it first "
+		dg_cli_error("another dockguard daemon already serves %s; stop it first "
 		      "(systemctl stop dockguard) or give another --run-dir", d->sock_path);
 		d->sock_path[0] = 0;	/* not ours to unlink */
 		return -1;
@@ -522,20 +509,20 @@ static int control_socket(struct daemon *d)
 	if (probe >= 0)
 		close(probe);
 	if (unlink(d->sock_path) && errno != ENOENT) {
-		logf_("cannot remove the stale control socket %s: %s", d->sock_path,
+		dg_cli_error("cannot remove the stale control socket %s: %s", d->sock_path,
 		      strerror(errno));
 		close(fd);
 		d->sock_path[0] = 0;
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		logf_("cannot bind the control socket %s: %s", d->sock_path, strerror(errno));
+		dg_cli_error("cannot bind the control socket %s: %s", d->sock_path, strerror(errno));
 		close(fd);
 		d->sock_path[0] = 0;
 		return -1;
 	}
 	if (chmod(d->sock_path, 0600) || listen(fd, 64)) {
-		logf_("cannot set up the control socket %s: %s", d->sock_path, strerror(errno));
+		dg_cli_error("cannot set up the control socket %s: %s", d->sock_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -577,18 +564,18 @@ static int setup(struct daemon *d)
 
 	d->base = event_base_new();
 	if (!d->base) {
-		logf_("cannot create the event loop (libevent); out of memory or file descriptors");
+		dg_cli_error("cannot create the event loop (libevent); out of memory or file descriptors");
 		return DG_EXIT_SYSTEM;
 	}
 	d->backlog = calloc(DG_BACKLOG, sizeof(*d->backlog));
 	d->namer = dg_namer_new(d->cli->bpffs);
 	if (!d->backlog || !d->namer) {
-		logf_("out of memory");
+		dg_cli_error("out of memory");
 		return DG_EXIT_SYSTEM;
 	}
 	d->reader = dg_events_open(d->cli->bpffs, on_event, d, &err);
 	if (!d->reader) {
-		logf_("cannot read kernel events: %s", err.msg);
+		dg_cli_error("cannot read kernel events: %s", err.msg);
 		return DG_EXIT_SYSTEM;
 	}
 	if (control_socket(d))
@@ -603,7 +590,7 @@ static int setup(struct daemon *d)
 	    event_add(d->ev_ring, NULL) || event_add(d->ev_listen, NULL) ||
 	    event_add(d->ev_hup, NULL) || event_add(d->ev_term, NULL) ||
 	    event_add(d->ev_int, NULL)) {
-		logf_("cannot set up the event loop (libevent); out of memory or file descriptors");
+		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
 		return DG_EXIT_SYSTEM;
 	}
 	return 0;
@@ -639,8 +626,8 @@ int do_run(struct dg_cli *cli)
 			dg_cli_error("run: %s", err.msg);
 			return ret;
 		}
-		logf_("run: %s", err.msg);
-		logf_("continuing with the policy already pinned in %s", cli->bpffs);
+		dg_cli_error("run: %s", err.msg);
+		dg_cli_error("continuing with the policy already pinned in %s", cli->bpffs);
 	}
 	refresh_state(&d);
 
@@ -649,7 +636,7 @@ int do_run(struct dg_cli *cli)
 		daemon_free(&d);
 		return ret;
 	}
-	logf_("enforcing %s, generation %llu; control socket %s",
+	dg_cli_error("enforcing %s, generation %llu; control socket %s",
 	      d.policy_file ? d.policy_file : d.policy_path, (unsigned long long)d.generation,
 	      d.sock_path);
 	notify_ready(&d);
@@ -657,7 +644,7 @@ int do_run(struct dg_cli *cli)
 	/* events that came before we listened */
 	dg_events_consume(d.reader);
 	if (event_base_dispatch(d.base) < 0) {
-		logf_("the event loop failed; exiting, enforcement stays in place");
+		dg_cli_error("the event loop failed; exiting, enforcement stays in place");
 		d.exit_status = DG_EXIT_SYSTEM;
 	}
 	ret = d.exit_status;
