@@ -42,7 +42,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
 .PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
-all: $(BUILD)/dockguard $(BUILD)/unit-tests $(TOOL_BINS)
+all: $(BUILD)/dockguard $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
@@ -78,6 +78,10 @@ $(BUILD)/%: tests/tools/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
+# the test client, static, for the end-to-end tests' container image
+$(BUILD)/dg-probe-static: tests/tools/dg-probe.c tests/tools/static/build.sh
+	tests/tools/static/build.sh $(BUILD)
+
 # The README's test command. Runs every suite and ends with `N passed, N failed`.
 # Installs missing packages first, so that it works on a fresh machine too.
 test: deps
@@ -96,7 +100,7 @@ asan-build:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		build-asan/unit-tests build-asan/dockguard
 
-asan: asan-build
+asan: asan-build $(BUILD)/fake-dockerd
 	cd tests/unit && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		../../build-asan/unit-tests
 	tests/cli/run.sh build-asan

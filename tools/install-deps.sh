@@ -8,7 +8,7 @@ packages=(
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libjansson-dev libssl-dev libevent-dev libsystemd-dev
 	# run and test
-	iproute2 util-linux procps
+	iproute2 util-linux procps busybox-static
 	# the engine dockguard protects: its docker group and unit are in the
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io

@@ -34,6 +34,8 @@ struct dg_cli {
 	const char *uid;
 	const char *gid;
 	const char *container;
+	/* the daemon's view of the host's containers (NULL: ask Docker once) */
+	const struct dg_container_set *containers;
 	/* positional arguments after the command */
 	char **args;
 	int n_args;
@@ -43,6 +45,8 @@ struct dg_cli {
 struct dg_loaded_policy {
 	struct dg_policy *policy;
 	struct dg_image *image;
+	struct dg_container_set *containers_owned;	/* listed for this compile */
+	bool docker_unreachable;			/* container rules failed closed */
 	char sha256[65];
 	char cgroup_root[4096];
 	struct dg_remap_info {
@@ -54,9 +58,12 @@ struct dg_loaded_policy {
 
 /*
  * Parses and compiles `path`; prints every diagnostic (warnings too) to
- * stderr. Returns 0, or DG_EXIT_INVALID.
+ * stderr. Container subjects and bind-mounted sockets use cli->containers,
+ * or, with `ask_docker`, the containers Docker lists now (when the policy
+ * needs them). Returns 0, or DG_EXIT_INVALID.
  */
-int dg_cli_compile(const char *path, struct dg_loaded_policy *out);
+int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
+		   struct dg_loaded_policy *out);
 void dg_cli_policy_free(struct dg_loaded_policy *lp);
 
 /* The policy file a command works on: FILE argument, -c, or the default. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "docker.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -49,7 +50,34 @@ int dg_sha256_file(const char *path, char hex[65])
 	return 0;
 }
 
-int dg_cli_compile(const char *path, struct dg_loaded_policy *out)
+/* Lists the containers when the policy names any or has a unix endpoint
+ * (which containers may bind-mount). Docker unreachable: a warning. */
+static void list_containers(const struct dg_policy *pol, struct dg_loaded_policy *out)
+{
+	bool needed = dg_policy_names_containers(pol);
+
+	for (size_t e = 0; e < pol->n_endpoints && !needed; e++)
+		for (size_t a = 0; a < pol->endpoints[e].n_addrs; a++)
+			needed |= pol->endpoints[e].addrs[a].kind == DG_ADDR_UNIX;
+	if (!needed)
+		return;
+
+	const char *host = pol->docker_host ? pol->docker_host : DG_DEFAULT_DOCKER_HOST;
+	char err[512];
+	struct dg_container_set *set = xcalloc(1, sizeof(*set));
+	if (dg_docker_list(host, 3000, set, err, sizeof(err)) == 0) {
+		out->containers_owned = set;
+		return;
+	}
+	free(set);
+	out->docker_unreachable = dg_policy_names_containers(pol);
+	if (out->docker_unreachable)
+		fprintf(stderr, "dockguard: warning: %s; container rules match no container until "
+			"Docker answers (allow rules fail closed)\n", err);
+}
+
+int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
+		   struct dg_loaded_policy *out)
 {
 	struct dg_diag diag;
 	struct dg_remap remap;
@@ -72,6 +100,12 @@ int dg_cli_compile(const char *path, struct dg_loaded_policy *out)
 		snprintf(out->remap.user, sizeof(out->remap.user), "%s", remap.user);
 		out->remap.lo = remap.uid_lo;
 		out->remap.hi = remap.uid_hi;
+		if (cli && cli->containers)
+			env.containers = cli->containers;
+		else if (ask_docker)
+			list_containers(out->policy, out);
+		if (out->containers_owned)
+			env.containers = out->containers_owned;
 		out->image = dg_compile(out->policy, &env, &diag);
 	}
 	dg_diag_print(&diag, stderr, 1);
@@ -90,6 +124,11 @@ void dg_cli_policy_free(struct dg_loaded_policy *lp)
 {
 	dg_image_free(lp->image);
 	dg_policy_free(lp->policy);
+	if (lp->containers_owned) {
+		dg_container_set_free(lp->containers_owned);
+		free(lp->containers_owned);
+	}
 	lp->image = NULL;
 	lp->policy = NULL;
+	lp->containers_owned = NULL;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "docker.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -121,9 +122,8 @@ int do_explain(struct dg_cli *cli)
 			     "unix:PATH", cli->to);
 		return DG_EXIT_USAGE;
 	}
-	if (cli->container) {
-		dg_cli_error("--container needs the container's identity from Docker, which only "
-			     "`dockguard run` follows; give its --cgroup (/docker/ID) instead");
+	if (cli->container && cli->cgroup) {
+		dg_cli_error("give --container or --cgroup, not both: a container is its cgroup");
 		return DG_EXIT_USAGE;
 	}
 
@@ -158,7 +158,9 @@ int do_explain(struct dg_cli *cli)
 		groups32[i] = groups[i];
 	who.groups = groups32;
 	who.n_groups = (size_t)n_groups;
-	if (cli->cgroup) {
+	if (cli->container) {
+		cgroup = NULL;	/* from Docker, below */
+	} else if (cli->cgroup) {
 		if (cli->cgroup[0] != '/') {
 			dg_cli_error("--cgroup '%s' must be an absolute cgroup v2 path such as "
 				     "/system.slice/nginx.service", cli->cgroup);
@@ -172,11 +174,50 @@ int do_explain(struct dg_cli *cli)
 
 	char *path = explain_policy_path(cli);
 	struct dg_loaded_policy lp;
-	int ret = dg_cli_compile(path, &lp);
+	int ret = dg_cli_compile(cli, path, true, &lp);
 	if (ret) {
 		free(path);
 		free(cgroup);
 		return DG_EXIT_SYSTEM;
+	}
+
+	if (cli->container) {
+		struct dg_container_set own = { 0 };
+		const struct dg_container_set *set = lp.containers_owned;
+		char err[512] = "";
+		if (!set) {
+			const char *host = lp.policy->docker_host ? lp.policy->docker_host
+								  : DG_DEFAULT_DOCKER_HOST;
+			if (dg_docker_list(host, 3000, &own, err, sizeof(err)) == 0)
+				set = &own;
+		}
+		const struct dg_container *ct = set ? dg_container_find(set, cli->container) : NULL;
+		if (!ct || !ct->cgroup) {
+			if (set)
+				dg_cli_error("no container '%s' on this host; give its name or id prefix "
+					     "as `docker ps -a` shows it", cli->container);
+			else
+				dg_cli_error("cannot ask Docker about container '%s': %s",
+					     cli->container, err);
+			dg_container_set_free(&own);
+			dg_cli_policy_free(&lp);
+			free(path);
+			return DG_EXIT_USAGE;
+		}
+		cgroup = xstrdup(ct->cgroup);
+		if (!cli->uid && lp.remap.have_range) {
+			/* the container's root, as the host sees it */
+			who.uid = lp.remap.lo;
+			who.gid = lp.remap.lo;
+			who.n_groups = 0;
+		} else if (!cli->uid) {
+			who.uid = 0;
+			who.gid = 0;
+			who.n_groups = 0;
+		}
+		printf("container %s (%.12s) in cgroup %s\n", ct->name, ct->id, ct->cgroup);
+		dg_container_set_free(&own);
+		who.cgroup = cgroup;
 	}
 
 	struct dg_verdict v;

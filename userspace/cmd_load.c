@@ -18,7 +18,7 @@ int do_check(struct dg_cli *cli)
 {
 	const char *path = dg_cli_policy_path(cli);
 	struct dg_loaded_policy lp;
-	int ret = dg_cli_compile(path, &lp);
+	int ret = dg_cli_compile(cli, path, false, &lp);
 
 	if (ret)
 		return ret;
@@ -74,6 +74,9 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 	json_object_set_new(root, "cgroup", json_string(cgroup));
 	json_object_set_new(root, "unix_enforced", json_boolean(unix_enforced));
 	json_object_set_new(root, "container_rules", json_boolean(lp->image->has_container_rules));
+	json_object_set_new(root, "docker_host", json_string(lp->policy->docker_host
+								     ? lp->policy->docker_host
+								     : DG_DEFAULT_DOCKER_HOST));
 	free(now);
 	for (size_t e = 0; e < lp->policy->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &lp->policy->endpoints[e];
@@ -118,7 +121,7 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	struct dg_features f;
 	char cgroup_buf[4096];
 	const char *cgroup = cli->cgroup;
-	int ret = dg_cli_compile(path, &lp);
+	int ret = dg_cli_compile(cli, path, true, &lp);
 
 	if (ret) {
 		dg_err_set(err, "%s is not a valid policy; the policy in force is unchanged", path);
@@ -163,10 +166,12 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
 			"cgroup/connect_unix hook (Linux 6.7+); the socket's file permissions are "
 			"the only control\n");
-	if (lp.image->has_container_rules)
+	if (lp.image->has_container_rules && !cli->containers)
 		fprintf(stderr,
-			"dockguard: warning: container rules match no container yet: they are "
-			"resolved by the daemon (dockguard run)\n");
+			"dockguard: warning: container rules were resolved for the %zu containers "
+			"that exist now; containers created later are matched only while "
+			"`dockguard run` follows Docker\n",
+			lp.containers_owned ? lp.containers_owned->n : 0);
 	dg_cli_policy_free(&lp);
 	return DG_EXIT_OK;
 }

@@ -13,21 +13,39 @@
 #include "kernel.h"
 #include "util.h"
 
-/* The daemon runs when its control socket accepts a connection. */
-static bool daemon_running(const char *run_dir)
+/* The daemon's own status line, or NULL when no daemon answers. */
+static json_t *daemon_status(const char *run_dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", run_dir);
-	bool up = false;
+	char buf[8192];
+	size_t len = 0;
 
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-		return false;
+		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return false;
-	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		return NULL;
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, "status\n", 7) != 7) {
+		close(fd);
+		return NULL;
+	}
+	for (ssize_t r; len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0;)
+		len += (size_t)r;
 	close(fd);
-	return up;
+	buf[len] = '\0';
+	json_t *o = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	return o ? o : json_object();	/* it answered, if not with JSON */
+}
+
+static bool daemon_running(const char *run_dir)
+{
+	json_t *o = daemon_status(run_dir);
+	json_decref(o);
+	return o != NULL;
 }
 
 static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
@@ -96,7 +114,11 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(kf, "connect_unix", json_boolean(f->connect_unix));
 	json_object_set_new(kf, "bpf_lsm", json_boolean(f->lsm));
 	json_object_set_new(root, "kernel", kf);
-	json_object_set_new(root, "daemon", json_boolean(daemon_running(cli->run_dir)));
+	json_t *ds = daemon_status(cli->run_dir);
+	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
+	if (ds && json_object_get(ds, "docker"))
+		json_object_set(root, "docker", json_object_get(ds, "docker"));
+	json_decref(ds);
 	return root;
 }
 
@@ -119,6 +141,15 @@ static void print_text(const json_t *s)
 	       json_is_true(json_object_get(k, "connect_unix")) ? "yes" : "no",
 	       json_is_true(json_object_get(k, "bpf_lsm")) ? "yes" : "no");
 	printf("daemon:      %s\n", json_is_true(json_object_get(s, "daemon")) ? "running" : "not running");
+	json_t *dk = json_object_get(s, "docker");
+	if (dk)
+		printf("docker:      %s, %lld containers known%s%s\n",
+		       json_is_true(json_object_get(dk, "connected")) ? "following" : "UNREACHABLE",
+		       (long long)json_integer_value(json_object_get(dk, "containers")),
+		       json_is_true(json_object_get(dk, "connected")) ? "" : ": ",
+		       json_is_true(json_object_get(dk, "connected"))
+			       ? ""
+			       : json_string_value(json_object_get(dk, "error")));
 	json_t *ev = json_object_get(s, "events");
 	printf("events:      %lld reported, %lld suppressed by the rate limit, %lld dropped "
 	       "(ring buffer full)\n",

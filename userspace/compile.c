@@ -14,8 +14,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "resolve.h"
 #include "util.h"
@@ -191,32 +193,85 @@ static void paths_intersect(char ***a, size_t *na, char **b, size_t nb)
 	*na = n;
 }
 
+bool dg_policy_names_containers(const struct dg_policy *pol)
+{
+	for (size_t r = 0; r < pol->n_rules; r++)
+		for (size_t s = 0; s < pol->rules[r].n_subjects; s++)
+			if (pol->rules[r].subjects[s].kind == DG_SUBJ_CONTAINER)
+				return true;
+	return false;
+}
+
+static bool container_matches(const struct dg_container *c, enum dg_container_key key,
+			      const struct dg_item *it)
+{
+	switch (key) {
+	case DG_CT_NAME:
+		return c->name && fnmatch(it->str, c->name, 0) == 0;
+	case DG_CT_ID:
+		return !strncmp(c->id, it->str, strlen(it->str));
+	case DG_CT_LABEL:
+		for (size_t l = 0; l < c->n_labels; l++)
+			if (!strcmp(c->labels[l].key, it->str) &&
+			    !strcmp(c->labels[l].value, it->value ? it->value : ""))
+				return true;
+		return false;
+	case DG_CT_IMAGE:
+		return c->image && fnmatch(it->str, c->image, 0) == 0;
+	case DG_CT_SERVICE:
+		return c->service && !strcmp(c->service, it->str);
+	}
+	return false;
+}
+
+static void add_path(char ***paths, size_t *n, size_t *cap, char *path)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (!strcmp((*paths)[i], path)) {
+			free(path);
+			return;
+		}
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*paths = xreallocarray(*paths, *cap, sizeof(**paths));
+	}
+	(*paths)[(*n)++] = path;
+}
+
 /* The cgroup paths of one subject (cgroup, unit or container). */
 static char **subject_paths(const struct dg_subject *s, const struct dg_compile_env *env,
 			    struct dg_diag *diag, size_t *n)
 {
-	char **paths = xcalloc(s->n_items + 1, sizeof(*paths));
+	char **paths = NULL;
+	size_t cap = 0;
 
 	*n = 0;
 	for (size_t i = 0; i < s->n_items; i++) {
 		const struct dg_item *it = &s->items[i];
-		char *path = NULL;
 
 		switch (s->kind) {
 		case DG_SUBJ_CGROUP:
-			path = xstrdup(it->str);
+			add_path(&paths, n, &cap, xstrdup(it->str));
 			break;
 		case DG_SUBJ_UNIT:
-			path = dg_resolve_unit(env->cgroup_root, it->str, diag, &it->loc);
+			add_path(&paths, n, &cap, dg_resolve_unit(env->cgroup_root, it->str, diag, &it->loc));
+			break;
+		case DG_SUBJ_CONTAINER:
+			/* A container is its cgroup. Unknown containers (no
+			 * Docker answer) match nothing. */
+			for (size_t c = 0; env->containers && c < env->containers->n; c++) {
+				const struct dg_container *ct = &env->containers->v[c];
+				if (ct->cgroup && container_matches(ct, s->ckey, it))
+					add_path(&paths, n, &cap, xstrdup(ct->cgroup));
+			}
 			break;
 		default:
-			/* Containers are cgroups too, resolved by the daemon from
-			 * the Docker API; without it they match nothing. */
 			break;
 		}
-		if (path)
-			paths[(*n)++] = path;
 	}
+	if (!paths)
+		paths = xcalloc(1, sizeof(*paths));
 	return paths;
 }
 
@@ -345,6 +400,15 @@ static const char *file_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+static void add_unix_name(struct dg_image *img, const char *name, uint8_t ep)
+{
+	img->unix_names = xreallocarray(img->unix_names, img->n_unix + 1, sizeof(*img->unix_names));
+	struct dg_unix_entry *u = &img->unix_names[img->n_unix++];
+	memset(u, 0, sizeof(*u));
+	strncpy(u->key.name, name, sizeof(u->key.name) - 1);
+	u->ep = ep;
+}
+
 static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 			      struct dg_diag *diag)
 {
@@ -391,16 +455,56 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 					dup |= !strcmp(img->unix_names[i].key.name, name);
 				if (dup)
 					break;
-				img->unix_names = xreallocarray(img->unix_names, img->n_unix + 1,
-								sizeof(*img->unix_names));
-				struct dg_unix_entry *u = &img->unix_names[img->n_unix++];
-				memset(u, 0, sizeof(*u));
-				strncpy(u->key.name, name, sizeof(u->key.name) - 1);
-				u->ep = id;
+				add_unix_name(img, name, id);
 				ie->unix_socket = true;
 				img->has_unix = true;
 				break;
 			}
+			}
+		}
+	}
+}
+
+
+/*
+ * Sockets bind-mounted into containers (`-v /var/run/docker.sock:/x.sock`)
+ * are the same file under another name: found by device and inode, their
+ * file names inside containers are judged as the endpoint too.
+ */
+static void compile_bind_mounts(const struct dg_policy *pol, const struct dg_compile_env *env,
+				struct dg_image *img, struct dg_diag *diag)
+{
+	if (!env->containers)
+		return;
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		for (size_t a = 0; a < pol->endpoints[e].n_addrs; a++) {
+			const struct dg_addr *ad = &pol->endpoints[e].addrs[a];
+			struct stat ep_st;
+
+			if (ad->kind != DG_ADDR_UNIX || stat(ad->path, &ep_st) < 0)
+				continue;
+			for (size_t c = 0; c < env->containers->n; c++) {
+				const struct dg_container *ct = &env->containers->v[c];
+				for (size_t m = 0; m < ct->n_mounts; m++) {
+					struct stat st;
+					if (stat(ct->mounts[m].source, &st) < 0 ||
+					    st.st_dev != ep_st.st_dev || st.st_ino != ep_st.st_ino)
+						continue;
+					const char *name = file_name(ct->mounts[m].destination);
+					int owner = 0;
+					for (size_t i = 0; i < img->n_unix; i++)
+						if (!strcmp(img->unix_names[i].key.name, name))
+							owner = img->unix_names[i].ep;
+					if (!owner && strlen(name) < DG_UNIX_NAME_LEN && *name)
+						add_unix_name(img, name, (uint8_t)(e + 1));
+					else if (owner && owner != (int)(e + 1))
+						dg_diag_warning(diag, &ad->loc,
+								"container %s mounts this socket at %s, whose "
+								"file name is endpoint '%s''s; not judged as "
+								"'%s' there", ct->name, ct->mounts[m].destination,
+								img->endpoints[owner].name,
+								pol->endpoints[e].name);
+				}
 			}
 		}
 	}
@@ -640,6 +744,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	}
 
 	compile_endpoints(pol, img, diag);
+	compile_bind_mounts(pol, env, img, diag);
 	/* Both slots share these tables, so a policy may use half of each. */
 	if (img->n_tcp > DG_MAX_TCP_DESTS / DG_SLOTS || img->n_unix > DG_MAX_UNIX_NAMES / DG_SLOTS) {
 		dg_diag_error(diag, &pol->endpoints[0].loc,

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "docker.h"
 #include "dockguard_abi.h"
 #include "policy.h"
 
@@ -98,7 +99,14 @@ struct dg_compile_env {
 	uint32_t remap_lo, remap_hi;	/* subordinate uid range of the remap user */
 	const char *remap_user;
 	const char *remap_why;		/* when !have_remap_range */
+	/* The host's containers, for container subjects and for sockets
+	 * bind-mounted into containers; NULL when Docker could not be asked
+	 * (container subjects then match nothing: allow rules fail closed). */
+	const struct dg_container_set *containers;
 };
+
+/* Does the policy name containers anywhere? (Then the caller asks Docker.) */
+bool dg_policy_names_containers(const struct dg_policy *policy);
 
 /* Compiles `policy`; errors and warnings go to `diag`. NULL on error. */
 struct dg_image *dg_compile(const struct dg_policy *policy, const struct dg_compile_env *env,

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "docker.h"
 #include "events.h"
 #include "kernel.h"
 #include "util.h"
@@ -95,6 +96,13 @@ struct daemon {
 	uint64_t events;
 	uint64_t client_drops;
 	int exit_status;
+
+	/* Docker: the follower and what it last said */
+	char *docker_host;
+	struct dg_docker *docker;
+	const struct dg_container_set *containers;	/* owned by the follower */
+	bool docker_connected;
+	char docker_why[512];
 };
 
 /* Reads the generation and policy file in force back from the kernel. */
@@ -111,8 +119,11 @@ static void refresh_state(struct daemon *d)
 		d->generation = st.hdr.generation;
 		json_t *meta = st.meta_json ? json_loads(st.meta_json, 0, NULL) : NULL;
 		const char *file = json_string_value(json_object_get(meta, "file"));
+		const char *host = json_string_value(json_object_get(meta, "docker_host"));
 		free(d->policy_file);
 		d->policy_file = xstrdup(file ? file : d->policy_path);
+		free(d->docker_host);
+		d->docker_host = xstrdup(host ? host : DG_DEFAULT_DOCKER_HOST);
 		json_decref(meta);
 	}
 	dg_kernel_state_free(&st);
@@ -228,14 +239,19 @@ static void answer_status(struct client *c)
 
 	for (struct client *o = d->clients; o; o = o->next)
 		followers += o->state == CLIENT_FOLLOW;
-	json_t *s = json_pack("{s:i, s:s, s:I, s:s, s:I, s:i, s:I}",
+	json_t *s = json_pack("{s:i, s:s, s:I, s:s, s:I, s:i, s:I, s:{s:s, s:b, s:I, s:s}}",
 			      "pid", (int)getpid(),
 			      "policy", d->policy_file ? d->policy_file : d->policy_path,
 			      "generation", (json_int_t)d->generation,
 			      "started_at", d->started_at,
 			      "events", (json_int_t)d->events,
 			      "clients", followers,
-			      "client_drops", (json_int_t)d->client_drops);
+			      "client_drops", (json_int_t)d->client_drops,
+			      "docker",
+			      "host", d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
+			      "connected", d->docker_connected,
+			      "containers", (json_int_t)(d->containers ? d->containers->n : 0),
+			      "error", d->docker_connected ? "" : d->docker_why);
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
@@ -410,6 +426,49 @@ static void ring_cb(evutil_socket_t fd, short what, void *arg)
 		      strerror(-n));
 }
 
+/* ---- Docker ----------------------------------------------------------- */
+
+/*
+ * The containers changed: compile the policy for the new set and swap it in,
+ * so that a container a rule allows is allowed before its first connect.
+ */
+static void containers_changed(void *ctx, const struct dg_container_set *set)
+{
+	struct daemon *d = ctx;
+	struct dg_err err = { "" };
+
+	d->containers = set;
+	d->cli->containers = set;
+	dg_namer_set_containers(d->namer, set);
+	int ret = dg_cli_load(d->cli, d->policy_path, NULL, &err);
+	if (ret) {
+		dg_cli_error("cannot apply the new container list, keeping generation %llu: %s",
+			     (unsigned long long)d->generation, err.msg);
+		return;
+	}
+	refresh_state(d);
+}
+
+/* The Docker API came or went. Containers known before stay known: their
+ * cgroups do not change while dockerd is away, and new ones are unknown, so
+ * rules that allow containers fail closed for them. */
+static void docker_state(void *ctx, bool connected, const char *why)
+{
+	struct daemon *d = ctx;
+
+	if (connected == d->docker_connected && connected)
+		return;
+	d->docker_connected = connected;
+	snprintf(d->docker_why, sizeof(d->docker_why), "%s", why ? why : "");
+	if (connected)
+		dg_cli_error("following Docker at %s", d->docker_host);
+	else
+		dg_cli_error("lost the Docker API at %s: %s; container rules keep the %zu containers "
+			     "known, new containers match no container rule until it answers",
+			     d->docker_host, why ? why : "unknown error",
+			     d->containers ? d->containers->n : (size_t)0);
+}
+
 /* ---- signals ---------------------------------------------------------- */
 
 static void reload(struct daemon *d)
@@ -548,10 +607,14 @@ static void daemon_free(struct daemon *d)
 		close(d->listen_fd);
 	if (d->sock_path[0])
 		unlink(d->sock_path);
+	if (d->docker)
+		dg_docker_free(d->docker);
+	d->cli->containers = NULL;
 	if (d->reader)
 		dg_events_close(d->reader);
 	if (d->namer)
 		dg_namer_free(d->namer);
+	free(d->docker_host);
 	if (d->base)
 		event_base_free(d->base);
 	free(d->backlog);
@@ -591,6 +654,12 @@ static int setup(struct daemon *d)
 	    event_add(d->ev_hup, NULL) || event_add(d->ev_term, NULL) ||
 	    event_add(d->ev_int, NULL)) {
 		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
+		return DG_EXIT_SYSTEM;
+	}
+	d->docker = dg_docker_follow(d->base, d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
+				     containers_changed, docker_state, d);
+	if (!d->docker) {
+		dg_cli_error("cannot follow Docker at %s; out of memory", d->docker_host);
 		return DG_EXIT_SYSTEM;
 	}
 	return 0;

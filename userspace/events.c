@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "docker.h"
 #include "kernel.h"
 #include "resolve.h"
 #include "util.h"
@@ -44,7 +45,13 @@ struct dg_namer {
 	struct cgroup_name cgroups[CGROUP_CACHE];
 	unsigned int cgroup_next;
 	struct dg_remap remap;
+	const struct dg_container_set *containers;
 };
+
+void dg_namer_set_containers(struct dg_namer *n, const struct dg_container_set *set)
+{
+	n->containers = set;
+}
 
 struct dg_namer *dg_namer_new(const char *bpffs)
 {
@@ -246,6 +253,19 @@ json_t *dg_event_json(struct dg_namer *n, const struct dg_event *ev)
 	const char *cg = cgroup_path(n, ev->cgroup_id);
 	if (cg)
 		json_object_set_new(o, "cgroup", json_string(cg));
+	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
+							   : NULL;
+	if (ct) {
+		json_t *c = json_object();
+		json_object_set_new(c, "id", json_string(ct->id));
+		if (ct->name)
+			json_object_set_new(c, "name", json_string(ct->name));
+		if (ct->image)
+			json_object_set_new(c, "image", json_string(ct->image));
+		if (ct->service)
+			json_object_set_new(c, "service", json_string(ct->service));
+		json_object_set_new(o, "container", c);
+	}
 	if (remapped(n, ev->uid)) {
 		json_t *r = json_object();
 		json_object_set_new(r, "user", json_string(n->remap.user));
@@ -261,7 +281,7 @@ char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
 	char when[48], dest[160];
 	struct event_names names;
 	const char *cg = cgroup_path(n, ev->cgroup_id);
-	char remap[96] = "", suppressed[48] = "";
+	char remap[96] = "", suppressed[48] = "", container[300] = "";
 
 	event_time(ev, when, sizeof(when));
 	event_dest(ev, dest, sizeof(dest));
@@ -271,9 +291,14 @@ char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
 			 ev->uid - n->remap.uid_lo);
 	if (ev->suppressed)
 		snprintf(suppressed, sizeof(suppressed), " (+%u suppressed)", ev->suppressed);
-	return xasprintf("%s %s %s %s %s pid %u (%.*s) uid %u%s gid %u cgroup %s rule %s%s", when,
+	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
+							   : NULL;
+	if (ct)
+		snprintf(container, sizeof(container), " container %s (%.12s)",
+			 ct->name ? ct->name : "?", ct->id);
+	return xasprintf("%s %s %s %s %s pid %u (%.*s) uid %u%s gid %u%s cgroup %s rule %s%s", when,
 			 verdict_name(ev), names.endpoint ? names.endpoint : "?", dest, op_name(ev),
-			 ev->pid, (int)sizeof(ev->comm), ev->comm, ev->uid, remap, ev->gid,
+			 ev->pid, (int)sizeof(ev->comm), ev->comm, ev->uid, remap, ev->gid, container,
 			 cg ? cg : "?", names.rule, suppressed);
 }
 

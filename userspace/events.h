@@ -19,6 +19,11 @@ struct dg_namer;
 struct dg_namer *dg_namer_new(const char *bpffs);
 void dg_namer_free(struct dg_namer *n);
 
+/* The containers events are attributed to (by cgroup); NULL for none. The
+ * set must stay valid until the next call. */
+struct dg_container_set;
+void dg_namer_set_containers(struct dg_namer *n, const struct dg_container_set *set);
+
 /* Forget cached policy descriptions (after a load). */
 void dg_namer_reset(struct dg_namer *n);
 
