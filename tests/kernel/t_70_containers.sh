@@ -1,0 +1,147 @@
+# Container subjects, resolved from a (fake) Docker Engine API: at load, and
+# followed by the daemon as containers come and go.
+FAKE=$TMP/fake
+mkdir -p "$FAKE"
+idA=$(printf 'a%.0s' {1..64})
+idB=$(printf 'b%.0s' {1..64})
+idC=$(printf 'c%.0s' {1..64})
+idD=$(printf 'd%.0s' {1..64})
+for id in $idA $idB $idC $idD; do mkdir -p "$CG/ct/$id"; done
+
+inspect() {	# inspect ID NAME LABELS MOUNTS
+	printf '{"Id":"%s","Name":"/%s","State":{"Status":"created","Running":false,"Pid":0},"HostConfig":{"CgroupParent":"%s/ct"},"Config":{"Image":"dgtest:latest","Labels":%s},"Mounts":%s}\n' \
+		"$1" "$2" "$CGPATH" "$3" "$4" >"$FAKE/inspect-$1.json.tmp"
+	mv "$FAKE/inspect-$1.json.tmp" "$FAKE/inspect-$1.json"
+}
+listed() {	# listed ID...: containers.json
+	local first=1
+	{
+		printf '['
+		for id in "$@"; do
+			((first)) || printf ','
+			first=0
+			printf '{"Id":"%s"}' "$id"
+		done
+		printf ']\n'
+	} >"$FAKE/containers.json.tmp"
+	mv "$FAKE/containers.json.tmp" "$FAKE/containers.json"
+}
+event() {	# event ACTION ID
+	printf '{"Type":"container","Action":"%s","Actor":{"ID":"%s","Attributes":{}},"time":1}\n' "$1" "$2" >>"$FAKE/events.jsonl"
+}
+printf '{"CgroupDriver":"cgroupfs","CgroupVersion":"2"}\n' >"$FAKE/info.json"
+: >"$FAKE/events.jsonl"
+inspect "$idA" allowed-web '{"dg.role":"web"}' '[]'
+inspect "$idC" denied-one '{}' '[]'
+listed "$idA" "$idC"
+
+"$build/fake-dockerd" "$FAKE/docker.sock" "$FAKE" >"$TMP/fake.log" 2>&1 &
+FAKEPID=$!
+PIDS+=($FAKEPID)
+for _ in $(seq 50); do [[ -S $FAKE/docker.sock ]] && break; sleep 0.1; done
+
+cat >"$TMP/c.conf" <<CONF
+endpoint api {
+    tcp 127.0.0.1:$P
+    tcp [::1]:$P
+}
+endpoint sock unix $SOCKDIR/api.sock
+set docker-host unix://$FAKE/docker.sock
+set log-rate 1000/s
+allow api from container name allowed-*
+allow api from container label dg.role=api2
+deny { api, sock } from container name *
+allow sock from any
+CONF
+
+out=$(dg load "$TMP/c.conf" 2>&1)
+check "load resolves container rules from Docker" test $? -eq 0
+check "load says containers created later need the daemon" grep -q "containers created later" <<<"$out"
+expect "container allowed by name glob" ok --cgroup "$CG/ct/$idA" --uid 100000 connect tcp 127.0.0.1 "$P"
+expect "container denied by name *" EPERM --cgroup "$CG/ct/$idC" --uid 100000 connect tcp 127.0.0.1 "$P"
+expect "unknown container: default deny" EPERM --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
+out=$("$DG" explain -c "$TMP/c.conf" --to "tcp:127.0.0.1:$P" --container allowed-web 2>/dev/null)
+check "explain --container: allowed, by rule line 8" bash -c "grep -q '^allow tcp:127.0.0.1:$P' <<<'$out' && grep -q '^rule: $TMP/c.conf:8$' <<<'$out'"
+out=$("$DG" explain -c "$TMP/c.conf" --to "tcp:127.0.0.1:$P" --container denied-one 2>/dev/null)
+check "explain --container: denied by line 10" grep -q "^rule: $TMP/c.conf:10$" <<<"$out"
+"$DG" explain -c "$TMP/c.conf" --to "tcp:127.0.0.1:$P" --container nosuch >/dev/null 2>&1
+check "explain --container of an unknown container: exit 2" test $? -eq 2
+
+# the daemon follows Docker
+RUN4=$TMP/run4
+"$DG" --bpffs "$BPFFS" --cgroup "$CG" --run-dir "$RUN4" run "$TMP/c.conf" 2>"$TMP/daemon4.log" &
+D4=$!
+PIDS+=($D4)
+for _ in $(seq 50); do [[ -S $RUN4/control.sock ]] && break; sleep 0.1; done
+"$DG" --run-dir "$RUN4" --bpffs "$BPFFS" tail --json >"$TMP/tail4.json" 2>/dev/null &
+T4=$!
+PIDS+=($T4)
+sleep 0.3
+
+# a new container, allowed by label: allowed once the create event is seen
+inspect "$idB" other-api '{"dg.role":"api2"}' '[]'
+listed "$idA" "$idB" "$idC"
+t0=$(date +%s%N)
+event create "$idB"
+ok=0
+for _ in $(seq 100); do
+	if [[ $("$PROBE" --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P") == ok ]]; then ok=1; break; fi
+	sleep 0.02
+done
+t1=$(date +%s%N)
+check "daemon: a created container allowed by label within 2 s of its create event" test $ok -eq 1
+echo "    create event -> identity in force: $(((t1 - t0) / 1000000)) ms (fake Engine API, includes the polling)"
+
+# events name the container
+"$PROBE" --cgroup "$CG/ct/$idC" --uid 100005 connect tcp 127.0.0.1 "$P" >/dev/null
+sleep 0.3
+line=$(grep "\"uid\":100005" "$TMP/tail4.json" | tail -n 1)
+check "event names the container: id, name, image" grep -q "\"container\":{\"id\":\"$idC\",\"name\":\"denied-one\",\"image\":\"dgtest:latest\"}" <<<"$line"
+check "daemon log line names the container" grep -q "container denied-one (cccccccccccc)" "$TMP/daemon4.log"
+
+# a socket bind-mounted into a container under another name
+expect "before the mount: dg-mounted.sock is not judged" '!EPERM' --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
+inspect "$idD" mounter '{}' "[{\"Type\":\"bind\",\"Source\":\"$SOCKDIR/api.sock\",\"Destination\":\"/run/dg-mounted.sock\",\"Mode\":\"\",\"RW\":true}]"
+listed "$idA" "$idB" "$idC" "$idD"
+event create "$idD"
+judged=0
+for _ in $(seq 100); do
+	if [[ $("$PROBE" --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock") == EPERM ]]; then judged=1; break; fi
+	sleep 0.02
+done
+check "a bind-mounted docker socket is judged at its name in the container" test $judged -eq 1
+expect "... and allowed where the policy allows the socket" '!EPERM' --cgroup "$CG/c" --uid 1002 connect unix "$TMP/nowhere/dg-mounted.sock"
+
+# the container goes away: its rules go with it
+rm -f "$FAKE/inspect-$idB.json"
+listed "$idA" "$idC" "$idD"
+event destroy "$idB"
+gone=0
+for _ in $(seq 100); do
+	if [[ $("$PROBE" --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P") == EPERM ]]; then gone=1; break; fi
+	sleep 0.02
+done
+check "a destroyed container's cgroup is no longer allowed" test $gone -eq 1
+
+# Docker goes away: status says so; known containers keep their rules
+kill "$FAKEPID"
+wait "$FAKEPID" 2>/dev/null
+down=0
+for _ in $(seq 100); do
+	if dg --run-dir "$RUN4" status 2>/dev/null | grep -q "^docker: *UNREACHABLE"; then down=1; break; fi
+	sleep 0.05
+done
+check "status: docker UNREACHABLE when the API is gone" test $down -eq 1
+expect "API gone: a known allowed container stays allowed" ok --cgroup "$CG/ct/$idA" --uid 100000 connect tcp 127.0.0.1 "$P"
+"$build/fake-dockerd" "$FAKE/docker.sock" "$FAKE" >>"$TMP/fake.log" 2>&1 &
+FAKEPID=$!
+PIDS+=($FAKEPID)
+up=0
+for _ in $(seq 100); do
+	if dg --run-dir "$RUN4" status 2>/dev/null | grep -q "^docker: *following"; then up=1; break; fi
+	sleep 0.1
+done
+check "status: following again once the API is back (reconnect with backoff)" test $up -eq 1
+
+kill "$T4" "$D4" "$FAKEPID" 2>/dev/null
+wait "$T4" "$D4" "$FAKEPID" 2>/dev/null
