@@ -33,9 +33,9 @@
  * 3. Atomic swap: every policy lives in one of two slots. The per-slot maps
  *    are reached through ARRAY_OF_MAPS (index = slot) or indexed by slot; the
  *    program reads config.active_slot once and uses only that slot. The
- *    loader fills the inactive slot, flips active_slot, then waits for an RCU
- *    grace period (membarrier) so that no program still runs on the old slot
- *    before that slot is ever written again.
+ *    loader fills the inactive slot and flips active_slot. Before a slot is
+ *    written again (at the next load), the loader waits for an RCU grace
+ *    period (membarrier), so that no program still runs on its old contents.
  */
 #ifndef DOCKGUARD_ABI_H
 #define DOCKGUARD_ABI_H
@@ -88,7 +88,8 @@
 /* `config` (ARRAY, 1 entry): global, written by the loader only. */
 struct dg_config {
 	__u32 active_slot;	/* 0 or 1 */
-	__u32 pad;
+	__u32 stale_slot;	/* slot + 1 whose old entries the next load must
+				 * clear after a grace period; 0 = none */
 	__u64 host_netns_cookie; /* loopback endpoints are judged in this netns */
 };
 

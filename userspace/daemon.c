@@ -103,6 +103,9 @@ struct daemon {
 	const struct dg_container_set *containers;	/* owned by the follower */
 	bool docker_connected;
 	char docker_why[512];
+	uint64_t *applied;		/* fingerprints of the containers in force, sorted */
+	size_t n_applied;
+	struct event *ev_settle;	/* a deferred swap for departures */
 };
 
 /* Reads the generation and policy file in force back from the kernel. */
@@ -428,25 +431,88 @@ static void ring_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Docker ----------------------------------------------------------- */
 
-/*
- * The containers changed: compile the policy for the new set and swap it in,
- * so that a container a rule allows is allowed before its first connect.
- */
-static void containers_changed(void *ctx, const struct dg_container_set *set)
+static uint64_t fnv(uint64_t h, const char *s)
 {
-	struct daemon *d = ctx;
-	struct dg_err err = { "" };
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (h ^ 0xff) * 1099511628211ULL;
+}
 
-	d->containers = set;
-	d->cli->containers = set;
-	dg_namer_set_containers(d->namer, set);
+/* What a policy can see of a container, hashed. */
+static uint64_t container_fingerprint(const struct dg_container *c)
+{
+	uint64_t h = fnv(1469598103934665603ULL, c->id);
+
+	h = fnv(fnv(fnv(fnv(h, c->name), c->image), c->service), c->cgroup);
+	for (size_t i = 0; i < c->n_labels; i++)
+		h = fnv(fnv(h, c->labels[i].key), c->labels[i].value);
+	for (size_t i = 0; i < c->n_mounts; i++)
+		h = fnv(fnv(h, c->mounts[i].source), c->mounts[i].destination);
+	return h;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void apply_containers(struct daemon *d)
+{
+	struct dg_err err = { "" };
+	const struct dg_container_set *set = d->containers;
+
 	int ret = dg_cli_load(d->cli, d->policy_path, NULL, &err);
 	if (ret) {
 		dg_cli_error("cannot apply the new container list, keeping generation %llu: %s",
 			     (unsigned long long)d->generation, err.msg);
 		return;
 	}
+	free(d->applied);
+	d->n_applied = set ? set->n : 0;
+	d->applied = xcalloc(d->n_applied + 1, sizeof(*d->applied));
+	for (size_t i = 0; i < d->n_applied; i++)
+		d->applied[i] = container_fingerprint(&set->v[i]);
+	qsort(d->applied, d->n_applied, sizeof(*d->applied), u64_cmp);
 	refresh_state(d);
+}
+
+static void settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	apply_containers(arg);
+}
+
+/*
+ * The containers changed. A new or changed container is swapped in at once,
+ * so that a container a rule allows is allowed from its first connect (the
+ * create event comes before its process starts). Departures only leave
+ * rules for cgroups that no longer exist and whose ids never come back, so
+ * they are applied a moment later, in one swap for a burst of them.
+ */
+static void containers_changed(void *ctx, const struct dg_container_set *set)
+{
+	struct daemon *d = ctx;
+	bool news = false;
+
+	d->containers = set;
+	d->cli->containers = set;
+	dg_namer_set_containers(d->namer, set);
+	for (size_t i = 0; i < set->n && !news; i++) {
+		uint64_t f = container_fingerprint(&set->v[i]);
+		news = !bsearch(&f, d->applied, d->n_applied, sizeof(f), u64_cmp);
+	}
+	if (news || !d->ev_settle) {
+		if (d->ev_settle)
+			evtimer_del(d->ev_settle);
+		apply_containers(d);
+		return;
+	}
+	struct timeval later = { .tv_sec = 2 };
+	evtimer_add(d->ev_settle, &later);
 }
 
 /* The Docker API came or went. Containers known before stay known: their
@@ -609,6 +675,9 @@ static void daemon_free(struct daemon *d)
 		unlink(d->sock_path);
 	if (d->docker)
 		dg_docker_free(d->docker);
+	if (d->ev_settle)
+		event_free(d->ev_settle);
+	free(d->applied);
 	d->cli->containers = NULL;
 	if (d->reader)
 		dg_events_close(d->reader);
@@ -656,6 +725,7 @@ static int setup(struct daemon *d)
 		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
 		return DG_EXIT_SYSTEM;
 	}
+	d->ev_settle = evtimer_new(d->base, settle_cb, d);
 	d->docker = dg_docker_follow(d->base, d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
 				     containers_changed, docker_state, d);
 	if (!d->docker) {

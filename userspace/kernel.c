@@ -114,6 +114,14 @@ static int btf_enum_value(const struct btf *btf, const char *enum_name, const ch
 
 void dg_kernel_probe(struct dg_features *f)
 {
+	/* Parsing the kernel's BTF takes ~8 ms; the answer does not change. */
+	static struct dg_features cached;
+	static bool probed;
+
+	if (probed) {
+		*f = cached;
+		return;
+	}
 	struct btf *btf = btf__load_vmlinux_btf();
 
 	memset(f, 0, sizeof(*f));
@@ -139,6 +147,8 @@ void dg_kernel_probe(struct dg_features *f)
 	for (char *p = lsm, *save = NULL, *tok; (tok = strtok_r(p, ",\n", &save)); p = NULL)
 		if (!strcmp(tok, "bpf"))
 			f->lsm = true;
+	cached = *f;
+	probed = true;
 }
 
 /* libbpf 1.1 has no section name for connect_unix (kernel 6.7): teach it. */
@@ -289,9 +299,58 @@ static int add_uid_prefixes(int fd, uint32_t lo, uint32_t hi, uint32_t bm, size_
 	return 0;
 }
 
-static int set_inner(int outer_fd, uint32_t slot, int inner_fd)
+/* Deletes every key (hash and LPM maps; arrays are overwritten instead). */
+static int clear_map(int fd, enum bpf_map_type type, uint32_t key_size)
 {
-	int ret = bpf_map_update_elem(outer_fd, &slot, &inner_fd, BPF_ANY) < 0 ? -errno : 0;
+	char key[sizeof(struct dg_cgroup_key)];
+
+	if (type == BPF_MAP_TYPE_ARRAY || key_size > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		if (bpf_map_delete_elem(fd, key) < 0)
+			return -errno;
+	return 0;
+}
+
+/*
+ * An empty inner map with room for `entries`, for the inactive `slot`: the
+ * one the slot already has, emptied in place, or a new one with headroom.
+ * Replacing an inner map costs a synchronize_rcu() in the kernel (the map
+ * update waits for programs that may see the old one, ~10 ms each), so a
+ * reload that fits, such as a container coming or going, reuses the maps.
+ */
+static int slot_inner(int outer_fd, uint32_t slot, enum bpf_map_type type, const char *name,
+		      uint32_t key_size, uint32_t value_size, size_t entries, uint32_t flags,
+		      bool *fresh)
+{
+	uint32_t id;
+
+	if (bpf_map_lookup_elem(outer_fd, &slot, &id) == 0) {
+		int fd = bpf_map_get_fd_by_id(id);
+		if (fd >= 0) {
+			struct bpf_map_info info;
+			uint32_t len = sizeof(info);
+			memset(&info, 0, sizeof(info));
+			if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.max_entries >= entries &&
+			    clear_map(fd, type, key_size) == 0) {
+				*fresh = false;
+				return fd;
+			}
+			close(fd);
+		}
+	}
+	*fresh = true;
+	return create_inner(type, name, key_size, value_size,
+			    entries < 64 ? 64 : entries + entries / 2, flags);
+}
+
+/* Puts a filled inner map in place (a new one) and closes our descriptor. */
+static int set_inner(int outer_fd, uint32_t slot, int inner_fd, bool fresh)
+{
+	int ret = 0;
+
+	if (fresh && bpf_map_update_elem(outer_fd, &slot, &inner_fd, BPF_ANY) < 0)
+		ret = -errno;
 	close(inner_fd);
 	return ret;
 }
@@ -301,23 +360,24 @@ static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct 
 {
 	int fd, ret;
 	size_t n_prefixes = 0;
+	bool fresh;
 
 	/* bitmaps */
-	fd = create_inner(BPF_MAP_TYPE_ARRAY, "dg_bitmaps", 4, sizeof(struct dg_bitmap),
-			  img->n_bitmaps, BPF_F_INNER_MAP);
+	fd = slot_inner(m->fd[M_BITMAPS], slot, BPF_MAP_TYPE_ARRAY, "dg_bitmaps", 4,
+			sizeof(struct dg_bitmap), img->n_bitmaps, BPF_F_INNER_MAP, &fresh);
 	if (fd < 0)
 		goto create_failed;
 	for (uint32_t i = 0; i < img->n_bitmaps; i++)
 		if (bpf_map_update_elem(fd, &i, &img->bitmaps[i], BPF_ANY) < 0)
 			goto fill_failed;
-	if ((ret = set_inner(m->fd[M_BITMAPS], slot, fd)))
+	if ((ret = set_inner(m->fd[M_BITMAPS], slot, fd, fresh)))
 		goto set_failed;
 
 	/* uid ranges */
 	for (size_t i = 0; i < img->n_uids; i++)
 		add_uid_prefixes(-1, img->uids[i].lo, img->uids[i].hi, 0, &n_prefixes);
-	fd = create_inner(BPF_MAP_TYPE_LPM_TRIE, "dg_uids", sizeof(struct dg_uid_key), 4,
-			  n_prefixes, BPF_F_NO_PREALLOC);
+	fd = slot_inner(m->fd[M_UID_RANGES], slot, BPF_MAP_TYPE_LPM_TRIE, "dg_uids",
+			sizeof(struct dg_uid_key), 4, n_prefixes, BPF_F_NO_PREALLOC, &fresh);
 	if (fd < 0)
 		goto create_failed;
 	n_prefixes = 0;
@@ -325,28 +385,30 @@ static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct 
 		if (add_uid_prefixes(fd, img->uids[i].lo, img->uids[i].hi, img->uids[i].bm,
 				     &n_prefixes))
 			goto fill_failed;
-	if ((ret = set_inner(m->fd[M_UID_RANGES], slot, fd)))
+	if ((ret = set_inner(m->fd[M_UID_RANGES], slot, fd, fresh)))
 		goto set_failed;
 
 	/* gids */
-	fd = create_inner(BPF_MAP_TYPE_HASH, "dg_gids", 4, 4, img->n_gids, 0);
+	fd = slot_inner(m->fd[M_GIDS], slot, BPF_MAP_TYPE_HASH, "dg_gids", 4, 4, img->n_gids, 0,
+			&fresh);
 	if (fd < 0)
 		goto create_failed;
 	for (size_t i = 0; i < img->n_gids; i++)
 		if (bpf_map_update_elem(fd, &img->gids[i].gid, &img->gids[i].bm, BPF_ANY) < 0)
 			goto fill_failed;
-	if ((ret = set_inner(m->fd[M_GIDS], slot, fd)))
+	if ((ret = set_inner(m->fd[M_GIDS], slot, fd, fresh)))
 		goto set_failed;
 
 	/* cgroup trie */
-	fd = create_inner(BPF_MAP_TYPE_HASH, "dg_cgroups", sizeof(struct dg_cgroup_key),
-			  sizeof(struct dg_cgroup_node), img->n_cgroups, 0);
+	fd = slot_inner(m->fd[M_CGROUP_NODES], slot, BPF_MAP_TYPE_HASH, "dg_cgroups",
+			sizeof(struct dg_cgroup_key), sizeof(struct dg_cgroup_node), img->n_cgroups, 0,
+			&fresh);
 	if (fd < 0)
 		goto create_failed;
 	for (size_t i = 0; i < img->n_cgroups; i++)
 		if (bpf_map_update_elem(fd, &img->cgroups[i].key, &img->cgroups[i].node, BPF_ANY) < 0)
 			goto fill_failed;
-	if ((ret = set_inner(m->fd[M_CGROUP_NODES], slot, fd)))
+	if ((ret = set_inner(m->fd[M_CGROUP_NODES], slot, fd, fresh)))
 		goto set_failed;
 	return 0;
 
@@ -517,11 +579,7 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 			bpf_map_delete_elem(hashes[h], stale[i]);
 		free(stale);
 	}
-
-	/* the old slot's inner maps: free their memory */
-	int outers[] = { m->fd[M_BITMAPS], m->fd[M_UID_RANGES], m->fd[M_GIDS], m->fd[M_CGROUP_NODES] };
-	for (size_t i = 0; i < ARRAY_SIZE(outers); i++)
-		bpf_map_delete_elem(outers[i], &slot);
+	/* The old slot's inner maps stay, to be refilled by the next load. */
 }
 
 /* Puts `img` into the inactive slot and makes it the active one. */
@@ -546,6 +604,13 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	hdr.generation = old_hdr.generation + 1;
 
 	double t0 = now_ms();
+	/* The slot we fill was active until the last flip: once every program
+	 * that may still run on it has returned, its old entries go. Deferred
+	 * from that flip to here, so that a swap takes effect without waiting. */
+	if (!first && cfg.stale_slot == slot + 1) {
+		wait_grace_period();
+		clear_shared(m, slot);
+	}
 	if ((ret = fill_per_slot_maps(m, slot, img, err)) ||
 	    (ret = fill_slot_arrays(m, slot, img, &hdr, meta, err)) ||
 	    (ret = fill_shared(m, slot, img, err))) {
@@ -555,14 +620,11 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	}
 
 	cfg.active_slot = slot;
+	cfg.stale_slot = first ? 0 : !slot + 1;
 	cfg.host_netns_cookie = netns_cookie();
 	if ((ret = update(m->fd[M_CONFIG], &zero, &cfg, "the active policy slot", err))) {
 		clear_shared(m, slot);
 		return ret;
-	}
-	if (!first) {
-		wait_grace_period();
-		clear_shared(m, !slot);
 	}
 	res->swap_ms = now_ms() - t0;
 	res->slot = slot;

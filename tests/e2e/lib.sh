@@ -213,13 +213,18 @@ e2e_start_dockerd() {
 	_e2e_bridge_up || return 1
 
 	E2E_DAEMON_JSON=$E2E_TMP/daemon.json
+	export E2E_DAEMON_JSON
+	# E2E_TCP_HOST=127.0.0.1:PORT: the API on TCP too, as the hardening
+	# guides expose it (loopback only)
+	local tcp_host=""
+	[[ -n ${E2E_TCP_HOST:-} ]] && tcp_host=", \"tcp://$E2E_TCP_HOST\""
 	cat >"$E2E_DAEMON_JSON" <<EOF
 {
 	"userns-remap": "default",
 	"data-root": "$E2E_DATA_ROOT",
 	"exec-root": "$E2E_EXEC_ROOT",
 	"pidfile": "$E2E_TMP/dockerd.pid",
-	"hosts": ["unix://$E2E_SOCK"],
+	"hosts": ["unix://$E2E_SOCK"$tcp_host],
 	"bridge": "$E2E_BRIDGE",
 	"iptables": false,
 	"ip-forward": false,
@@ -267,6 +272,28 @@ EOF
 	E2E_REMAP_UID=$(awk -F: '$1 == "dockremap" { print $2; exit }' /etc/subuid)
 	export E2E_REMAP_UID
 	return 0
+}
+
+# e2e_restart_dockerd: stops the private dockerd (by pid) and starts it
+# again with the same configuration, socket and roots: "the Docker API went
+# away and came back".
+e2e_restart_dockerd() {
+	local pid=$E2E_DOCKERD_PID
+	kill -TERM "$pid" 2>/dev/null
+	local deadline=$((SECONDS + 30))
+	while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && return 1
+	DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
+		"$E2E_DOCKERD" --config-file "$E2E_DAEMON_JSON" >>"$E2E_TMP/dockerd.log" 2>&1 &
+	E2E_DOCKERD_PID=$!
+	export E2E_DOCKERD_PID
+	deadline=$((SECONDS + E2E_START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		timeout 10 "$E2E_DOCKER" -H "unix://$E2E_SOCK" version >/dev/null 2>&1 && return 0
+		kill -0 "$E2E_DOCKERD_PID" 2>/dev/null || return 1
+		sleep 0.25
+	done
+	return 1
 }
 
 # e2e_image [BUILD_DIR]: imports E2E_IMAGE: a static busybox with its applets

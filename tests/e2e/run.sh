@@ -1,0 +1,227 @@
+#!/bin/bash
+# End-to-end: dockguard against a real Docker engine running with
+# userns-remap (a private dockerd: own roots, socket, bridge), containers
+# allowed by name, label, image and swarm service, the docker CLI as a
+# client, a bind-mounted socket, the first-connect race, and the API going
+# away and coming back. Hooks attach at the engine's /docker cgroup (the
+# parent of its containers), never at the root.
+#
+#   tests/e2e/run.sh [BUILD_DIR]        ends with `e2e: N passed, N failed`
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$root/$build
+DG=$build/dockguard
+PROBE=$build/dg-probe
+source "$here/lib.sh"
+
+PASS=0
+FAIL=0
+pass() { PASS=$((PASS + 1)); echo "ok   $*"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+if ! e2e_skip_unless_possible; then
+	echo "e2e: 0 passed, 0 failed"
+	exit 0
+fi
+
+P=$((22000 + RANDOM % 8000))	# the protected listener on the bridge gateway
+DP=$((P + 1))			# the private dockerd's own TCP listener
+export E2E_TCP_HOST=127.0.0.1:$DP
+T=$(mktemp -d /tmp/dge2e-dg.XXXXXX)
+chmod 755 "$T"
+BPFFS=$T/bpffs/dg
+RUN=$T/run
+DGPIDS=()
+made_docker_cg=0
+
+cleanup() {
+	local p
+	for p in "${DGPIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${DGPIDS[@]}"; do wait "$p" 2>/dev/null; done
+	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
+	umount "$T/bpffs" 2>/dev/null
+	cp "$T/daemon.log" /tmp/dockguard-e2e-daemon.log 2>/dev/null	# for a look after a failure
+	e2e_cleanup
+	rmdir "$CGD/dg-cli-allowed" "$CGD/dg-cli-denied" 2>/dev/null
+	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+t_begin=$(now_ms)
+e2e_start_dockerd || { fail "private dockerd starts"; echo "e2e: $PASS passed, $FAIL failed"; exit 1; }
+e2e_image "$build" || { fail "test image"; echo "e2e: $PASS passed, $FAIL failed"; exit 1; }
+e2e_docker tag "$E2E_IMAGE" dgtest-allowed:v1
+pass "private dockerd with userns-remap and the test image"
+
+# the attach point: the engine's container parent, below the cgroup v2 root
+CGD=$E2E_CGROOT/docker
+[[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
+mkdir -p "$CGD/dg-cli-allowed" "$CGD/dg-cli-denied" "$T/sock" "$T/bpffs"
+mount -t bpf bpf "$T/bpffs"
+e2e_listen "$PROBE" "$E2E_GW" "$P" || fail "listener on $E2E_GW:$P"
+"$PROBE" listen unix "$T/sock/e2e.sock" >/dev/null 2>&1 &
+DGPIDS+=($!)
+sleep 0.3
+chmod 777 "$T/sock/e2e.sock"
+
+cat >"$T/e2e.conf" <<CONF
+endpoint api tcp $E2E_GW:$P
+endpoint dapi tcp 127.0.0.1:$DP
+endpoint sock unix $T/sock/e2e.sock
+set docker-host unix://$E2E_SOCK
+set log-rate 1000/s
+allow api from container name allowed-*
+allow api from container label dgtest.role=api
+allow api from container image dgtest-allowed*
+audit api from container service web
+allow sock from container name sockuser
+allow dapi from cgroup /docker/dg-cli-allowed
+deny { api, dapi, sock } from remapped
+deny { api, dapi, sock } from container name *
+CONF
+
+export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON	# the private engine's remap
+dgc() { "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" "$@"; }
+# not through dgc: $! must be dockguard's own pid, to stop it
+"$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/e2e.conf" 2>"$T/daemon.log" &
+DGPIDS+=($!)
+for _ in $(seq 100); do [[ -S $RUN/control.sock ]] && break; sleep 0.1; done
+check "dockguard daemon runs and follows the engine" bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$RUN' status | grep -q '^docker: *following'"
+"$DG" --bpffs "$BPFFS" --run-dir "$RUN" tail --json >"$T/tail.json" 2>/dev/null &
+DGPIDS+=($!)
+
+# run NAME [docker run options...] -- ARGS: a container's dg-probe verdict
+run() {
+	local name=$1
+	shift
+	e2e_docker run --rm --name "$name" "$@" 2>&1 | tail -n 1
+}
+expect_run() {
+	local what=$1 want=$2
+	shift 2
+	local out
+	out=$(run "$@")
+	if [[ $out == "$want" ]]; then pass "$what"; else fail "$what: want $want, got '$out'"; fi
+}
+
+GW=$E2E_GW
+expect_run "container allowed by name (allowed-*)" ok allowed-1 "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P"
+expect_run "container allowed by label" ok lab-1 --label dgtest.role=api "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P"
+expect_run "container allowed by image" ok img-1 dgtest-allowed:v1 /bin/dg-probe connect tcp "$GW" "$P"
+expect_run "other container denied" EPERM other-1 "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P"
+sleep 0.5
+ev=$(grep '"name":"other-1"' "$T/tail.json" | head -n 1)
+check "the denial's event names the container" grep -q '"verdict":"deny"' <<<"$ev"
+check "... with its host uid 100000-range and remap.uid 0" \
+	grep -qE "\"uid\":$E2E_REMAP_UID,.*\"remap\":\{\"user\":\"dockremap\",\"uid\":0\}" <<<"$ev"
+check "... its image and cgroup" grep -qE '"cgroup":"/docker/[0-9a-f]{64}",.*"image":"dgtest:latest"' <<<"$ev"
+check "the daemon's log line names the container" grep -q "container other-1 (" "$T/daemon.log"
+
+# the real docker CLI as a client of the TCP API
+cli_in() {	# cli_in CGROUP: docker version over TCP from that cgroup
+	bash -c "echo \$\$ >'$1/cgroup.procs' && exec '$E2E_DOCKER' -H tcp://127.0.0.1:$DP version -f '{{.Server.Version}}'" 2>&1
+}
+out=$(cli_in "$CGD/dg-cli-allowed")
+check "docker CLI over tcp://127.0.0.1:$DP from an allowed cgroup" grep -qE '^[0-9]+\.[0-9]+' <<<"$out"
+out=$(cli_in "$CGD/dg-cli-denied")
+check "docker CLI from a denied cgroup is refused" grep -qi "permission denied\|operation not permitted" <<<"$out"
+
+# a socket bind-mounted into --userns=host containers
+expect_run "bind-mounted socket: the allowed container connects" ok sockuser --userns=host \
+	-v "$T/sock/e2e.sock:/var/run/other.sock" "$E2E_IMAGE" /bin/dg-probe connect unix /var/run/other.sock
+expect_run "bind-mounted socket: another container is refused" EPERM sockother --userns=host \
+	-v "$T/sock/e2e.sock:/var/run/other.sock" "$E2E_IMAGE" /bin/dg-probe connect unix /var/run/other.sock
+
+# the first-connect race: 100 containers started back to back, each
+# connecting the instant it starts
+t0=$(now_ms)
+ok=0
+bad=0
+other=0
+for i in $(seq 1 100); do
+	out=$(run "allowed-race-$i" "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P")
+	case $out in
+	ok) ok=$((ok + 1)) ;;
+	EPERM) bad=$((bad + 1)) ;;
+	*)	# docker itself failed: not a verdict
+		other=$((other + 1))
+		echo "     allowed-race-$i: $out" ;;
+	esac
+done
+t1=$(now_ms)
+echo "     100 back-to-back starts: $ok allowed, $bad refused, $other docker errors ($((t1 - t0)) ms)"
+check "first-connect race: 0 false denials" test $bad -eq 0
+check "first-connect race: at least 95 of 100 containers ran" test $ok -ge 95
+
+# container start -> identity in force: docker create, then the policy swap
+gen() { "$DG" --bpffs "$BPFFS" status --json | grep -o '"generation":[0-9]*' | cut -d: -f2; }
+g0=$(gen)
+t0=$(now_ms)
+e2e_docker create --name allowed-timed "$E2E_IMAGE" /bin/true >/dev/null
+for _ in $(seq 200); do [[ $(gen) != "$g0" ]] && break; sleep 0.01; done
+t1=$(now_ms)
+echo "     docker create -> new policy generation in force: $((t1 - t0)) ms (includes the CLI round trip)"
+check "a created container's identity is in force before it starts" test "$(gen)" != "$g0"
+e2e_docker rm allowed-timed >/dev/null 2>&1
+
+# swarm: a real service, allowed (and audited) by its service name
+if e2e_swarm_init; then
+	service() {	# service NAME: created, retried while the new swarm settles
+		local i
+		for i in 1 2 3 4 5; do
+			e2e_docker service create --detach --no-resolve-image --name "$1" \
+				--restart-condition none "$E2E_IMAGE" \
+				/bin/dg-probe connect tcp "$GW" "$P" >>"$T/service.log" 2>&1 && return 0
+			sleep 1
+		done
+		return 1
+	}
+	service web || fail "docker service create web: $(tail -n 1 "$T/service.log")"
+	service web2 || fail "docker service create web2: $(tail -n 1 "$T/service.log")"
+	seen=0
+	for _ in $(seq 150); do
+		grep -q '"service":"web"' "$T/tail.json" && grep -q '"service":"web2"' "$T/tail.json" && { seen=1; break; }
+		sleep 0.2
+	done
+	if grep -qE '"verdict":"allow".*"service":"web"' "$T/tail.json"; then
+		pass "swarm service web: allowed and audited by service name"
+	else
+		fail "swarm service web: allowed and audited by service name"
+		e2e_docker service ps web --no-trunc --format '     {{.Name}} {{.CurrentState}} {{.Error}}' 2>&1
+		grep '"service":"web' "$T/tail.json" | cut -c1-300
+	fi
+	check "swarm service web2: refused, the event names the service" \
+		grep -qE '"verdict":"deny".*"service":"web2"' "$T/tail.json"
+	e2e_docker service rm web web2 >/dev/null 2>&1
+	e2e_swarm_leave
+else
+	fail "docker swarm init on the private engine"
+fi
+
+# the Docker API goes away and comes back
+if e2e_restart_dockerd; then
+	up=0
+	for _ in $(seq 100); do
+		if "$DG" --bpffs "$BPFFS" --run-dir "$RUN" status | grep -q '^docker: *following'; then up=1; break; fi
+		sleep 0.2
+	done
+	check "after the engine restarts, the daemon follows it again" test $up -eq 1
+	grep -q "lost the Docker API" "$T/daemon.log" && pass "the daemon logged the loss of the API" || fail "the daemon logged the loss of the API"
+	expect_run "after the restart: a new allowed container connects" ok allowed-after "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P"
+	expect_run "after the restart: other containers are still refused" EPERM other-after "$E2E_IMAGE" /bin/dg-probe connect tcp "$GW" "$P"
+else
+	fail "the private dockerd restarts"
+fi
+
+echo "e2e: $PASS passed, $FAIL failed ($(( ($(now_ms) - t_begin) / 1000 )) s)"
+((FAIL == 0))
