@@ -106,6 +106,7 @@ struct daemon {
 	uint64_t *applied;		/* fingerprints of the containers in force, sorted */
 	size_t n_applied;
 	struct event *ev_settle;	/* a deferred swap for departures */
+	struct event *ev_idle;		/* finish the last swap's clean-up */
 };
 
 /* Reads the generation and policy file in force back from the kernel. */
@@ -477,6 +478,21 @@ static void apply_containers(struct daemon *d)
 		d->applied[i] = container_fingerprint(&set->v[i]);
 	qsort(d->applied, d->n_applied, sizeof(*d->applied), u64_cmp);
 	refresh_state(d);
+	/* the previous policy's clean-up, off the path of the next swap */
+	struct timeval soon = { .tv_usec = 50 * 1000 };
+	if (d->ev_idle)
+		evtimer_add(d->ev_idle, &soon);
+}
+
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct dg_err err = { "" };
+
+	(void)fd;
+	(void)what;
+	if (dg_kernel_settle(d->cli->bpffs, &err))
+		dg_cli_error("cannot clear the previous policy's entries: %s", err.msg);
 }
 
 static void settle_cb(evutil_socket_t fd, short what, void *arg)
@@ -531,8 +547,7 @@ static void docker_state(void *ctx, bool connected, const char *why)
 	else
 		dg_cli_error("lost the Docker API at %s: %s; container rules keep the %zu containers "
 			     "known, new containers match no container rule until it answers",
-			     d->docker_host, why ? why : "unknown error",
-			     d->containers ? d->containers->n : (size_t)0);
+			     d->docker_host, why ? why : "unknown error", d->n_applied);
 }
 
 /* ---- signals ---------------------------------------------------------- */
@@ -677,6 +692,8 @@ static void daemon_free(struct daemon *d)
 		dg_docker_free(d->docker);
 	if (d->ev_settle)
 		event_free(d->ev_settle);
+	if (d->ev_idle)
+		event_free(d->ev_idle);
 	free(d->applied);
 	d->cli->containers = NULL;
 	if (d->reader)
@@ -726,6 +743,7 @@ static int setup(struct daemon *d)
 		return DG_EXIT_SYSTEM;
 	}
 	d->ev_settle = evtimer_new(d->base, settle_cb, d);
+	d->ev_idle = evtimer_new(d->base, idle_cb, d);
 	d->docker = dg_docker_follow(d->base, d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
 				     containers_changed, docker_state, d);
 	if (!d->docker) {

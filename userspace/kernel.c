@@ -969,6 +969,33 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 	return ret;
 }
 
+/* ---- settle --------------------------------------------------------------- */
+
+int dg_kernel_settle(const char *bpffs, struct dg_err *err)
+{
+	struct maps m;
+	struct dg_config cfg;
+	uint32_t zero = 0;
+	int lock, ret;
+
+	if ((lock = lock_pin_dir(bpffs, err)) < 0)
+		return lock;
+	ret = open_pinned_maps(bpffs, &m);
+	if (ret) {
+		close(lock);
+		return ret == -ENOENT ? 0 : ret;
+	}
+	if (bpf_map_lookup_elem(m.fd[M_CONFIG], &zero, &cfg) == 0 && cfg.stale_slot) {
+		wait_grace_period();
+		clear_shared(&m, cfg.stale_slot - 1);
+		cfg.stale_slot = 0;
+		ret = update(m.fd[M_CONFIG], &zero, &cfg, "the active policy slot", err);
+	}
+	maps_close(&m);
+	close(lock);
+	return ret;
+}
+
 /* ---- unload --------------------------------------------------------------- */
 
 int dg_kernel_unload(const char *bpffs, struct dg_err *err)

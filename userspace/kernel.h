@@ -62,6 +62,11 @@ struct dg_load_result {
 int dg_kernel_load(const struct dg_load_opts *opts, const struct dg_image *img,
 		   struct dg_load_result *res, struct dg_err *err);
 
+/* Does now what the next load would otherwise do first: wait for programs
+ * still on the previous policy, then clear its entries. For idle moments, so
+ * that the next swap takes effect sooner. */
+int dg_kernel_settle(const char *bpffs, struct dg_err *err);
+
 /* Detaches every hook and removes the pins. 0 also when nothing was loaded. */
 int dg_kernel_unload(const char *bpffs, struct dg_err *err);
 
