@@ -19,7 +19,7 @@ run_suite() {
 	"$@" 2>&1 | tee "$log"
 	local status=${PIPESTATUS[0]}
 	local line
-	line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [[ -z $line ]]; then
 		echo "$name: suite did not report (exit $status)"
 		total_fail=$((total_fail + 1))
