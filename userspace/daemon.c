@@ -537,17 +537,22 @@ static void containers_changed(void *ctx, const struct dg_container_set *set)
 static void docker_state(void *ctx, bool connected, const char *why)
 {
 	struct daemon *d = ctx;
+	bool was = d->docker_connected;
+	char reason[sizeof(d->docker_why)];
 
-	if (connected == d->docker_connected && connected)
+	snprintf(reason, sizeof(reason), "%s", why ? why : "unknown error");
+	/* the follower retries with backoff: say it once per change */
+	if (connected == was && (connected || !strcmp(reason, d->docker_why)))
 		return;
 	d->docker_connected = connected;
-	snprintf(d->docker_why, sizeof(d->docker_why), "%s", why ? why : "");
+	snprintf(d->docker_why, sizeof(d->docker_why), "%s", connected ? "" : reason);
 	if (connected)
 		dg_cli_error("following Docker at %s", d->docker_host);
 	else
-		dg_cli_error("lost the Docker API at %s: %s; container rules keep the %zu containers "
-			     "known, new containers match no container rule until it answers",
-			     d->docker_host, why ? why : "unknown error", d->n_applied);
+		dg_cli_error("%s the Docker API at %s: %s; the policy in force keeps the %zu "
+			     "containers known, new containers match no container rule until it "
+			     "answers (retrying)",
+			     was ? "lost" : "cannot reach", d->docker_host, reason, d->n_applied);
 }
 
 /* ---- signals ---------------------------------------------------------- */
