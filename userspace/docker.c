@@ -1510,6 +1510,37 @@ static bool relevant_action(const char *action)
 	return false;
 }
 
+/*
+ * A create event carries what a policy can name (name, image, labels, in
+ * Actor.Attributes): the container goes into the set at once, without the
+ * inspect round trip, because its first connect may follow within
+ * milliseconds. The inspect queued after it fills in the rest (bind mounts,
+ * a custom cgroup parent).
+ */
+static void follow_created(struct dg_docker *d, const char *id, json_t *attrs)
+{
+	if (!json_is_object(attrs) || set_lookup(&d->set, id))
+		return;
+	json_t *labels = json_object(), *v;
+	const char *key;
+	json_object_foreach(attrs, key, v)
+		if (strcmp(key, "name") && strcmp(key, "image"))
+			json_object_set(labels, key, v);
+	const char *name = json_string_value(json_object_get(attrs, "name"));
+	const char *image = json_string_value(json_object_get(attrs, "image"));
+	char *slash_name = xasprintf("/%s", name ? name : "");
+	json_t *j = json_pack("{s:s, s:s, s:{s:s, s:o}, s:{s:i}, s:{}, s:[]}", "Id", id, "Name",
+			      slash_name, "Config", "Image", image ? image : "", "Labels", labels,
+			      "State", "Pid", 0, "HostConfig", "Mounts");
+	free(slash_name);
+	struct dg_container c;
+	if (j && container_from_json(j, id, d->set.cgroup_driver, &c) == 0) {
+		set_upsert(d, &c);
+		follow_announce(d);
+	}
+	json_decref(j);
+}
+
 static int follow_event(struct dg_docker *d, const char *text, size_t len)
 {
 	json_t *j = json_loadb(text, len, 0, NULL);
@@ -1533,6 +1564,9 @@ static int follow_event(struct dg_docker *d, const char *text, size_t len)
 			if (!d->nq && !d->inspect)
 				follow_announce(d);
 		} else {
+			if (!strcmp(action, "create") && d->listed)
+				follow_created(d, id, json_object_get(json_object_get(j, "Actor"),
+								      "Attributes"));
 			/* While listing, destroy too: the inspect will find it gone. */
 			r = queue_add(d, id);
 			follow_pump(d);

@@ -620,13 +620,17 @@ TEST(docker_follow_events)
 	CHECK_STR(w.states, "U");
 	CHECK_STR(w.names, "web@4242");
 
-	/* create: announced with the computed cgroup, fast */
+	/* create: announced from the event itself (its attributes name the
+	 * container "x"), with the computed cgroup, before any inspect; then
+	 * the inspect's answer (name "ci") replaces it */
 	put_inspect(&f, ID2, "ci", 0, "", "{\"role\":\"ci\"}", "[]");
 	long long t0 = now_ms();
 	event_line(&f, "create", ID2);
 	CHECK(RUN_UNTIL(base, w.changed == 2, 2000));
-	CHECK_STR(w.names, "web@4242,ci@0");
+	CHECK_STR(w.names, "web@4242,x@0");
 	CHECK(w.t_changed - t0 < 500);
+	CHECK(RUN_UNTIL(base, w.changed == 3, 2000));
+	CHECK_STR(w.names, "web@4242,ci@0");
 
 	/* noise: other actions, other types, junk lines; then start */
 	event_line(&f, "exec_start: sh -c true", ID2);
@@ -637,7 +641,7 @@ TEST(docker_follow_events)
 	snprintf(line, sizeof(line), "0::/docker/%s\n", ID2);
 	put_proc(&f, 5555, line);
 	event_line(&f, "start", ID2);
-	CHECK(RUN_UNTIL(base, w.changed == 3, 2000));
+	CHECK(RUN_UNTIL(base, w.changed == 4, 2000));
 	CHECK_STR(w.names, "web@4242,ci@5555");
 
 	/* a start that changes nothing is not announced */
@@ -645,7 +649,7 @@ TEST(docker_follow_events)
 	/* rename */
 	put_inspect(&f, ID2, "ci2", 5555, "", "{\"role\":\"ci\"}", "[]");
 	event_line(&f, "rename", ID2);
-	CHECK(RUN_UNTIL(base, w.changed == 4, 2000));
+	CHECK(RUN_UNTIL(base, w.changed == 5, 2000));
 	CHECK_STR(w.names, "web@4242,ci2@5555");
 
 	/* destroy: gone without asking */
@@ -656,7 +660,7 @@ TEST(docker_follow_events)
 	event_line(&f, "destroy", ID2);
 	CHECK(RUN_UNTIL(base, !strcmp(w.names, "web@4242"), 2000));
 	RUN_UNTIL(base, false, 150);
-	CHECK_INT(w.changed, 5);
+	CHECK_INT(w.changed, 6);
 	CHECK_STR(w.names, "web@4242");
 	CHECK_STR(w.states, "U");
 
