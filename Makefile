@@ -42,7 +42,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
 .PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
-all: $(BUILD)/dockguard $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
+all: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
@@ -75,6 +75,11 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libdockguard.a
 	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/%: tests/tools/%.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
+# the OCI runtime shim that closes the first-connect race (tools/runc-shim)
+$(BUILD)/dockguard-runc: tools/runc-shim/dockguard-runc.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
@@ -115,8 +120,9 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/dockguard -c policies/default.conf run
 
-install: $(BUILD)/dockguard
+install: $(BUILD)/dockguard $(BUILD)/dockguard-runc
 	install -D -m 0755 $(BUILD)/dockguard $(DESTDIR)$(SBINDIR)/dockguard
+	install -D -m 0755 $(BUILD)/dockguard-runc $(DESTDIR)$(PREFIX)/libexec/dockguard-runc
 	install -D -m 0644 policies/default.conf $(DESTDIR)$(PREFIX)/share/dockguard/default.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf || \
 		install -D -m 0644 policies/default.conf $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf

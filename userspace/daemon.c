@@ -58,6 +58,7 @@
 enum client_state {
 	CLIENT_REQUEST,		/* waiting for the request line */
 	CLIENT_FOLLOW,		/* tail: gets every new event */
+	CLIENT_PREPARE,		/* prepare: waits for a container's identity */
 	CLIENT_CLOSING,		/* answer queued: freed once it is written */
 };
 
@@ -68,6 +69,9 @@ struct client {
 	struct bufferevent *bev;
 	struct client *prev, *next;
 	enum client_state state;
+	char prepare_id[65];		/* `prepare ID`: the container awaited */
+	struct event *prepare_timer;
+	int prepare_polls;
 	bool json;
 	uint64_t dropped;	/* lines lost since the last notice */
 };
@@ -107,6 +111,7 @@ struct daemon {
 	size_t n_applied;
 	struct event *ev_settle;	/* a deferred swap for departures */
 	struct event *ev_idle;		/* finish the last swap's clean-up */
+	uint64_t prepared;		/* containers confirmed to dockguard-runc */
 };
 
 /* Reads the generation and policy file in force back from the kernel. */
@@ -153,6 +158,8 @@ static void client_free(struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->n_clients--;
+	if (c->prepare_timer)
+		event_free(c->prepare_timer);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -243,7 +250,7 @@ static void answer_status(struct client *c)
 
 	for (struct client *o = d->clients; o; o = o->next)
 		followers += o->state == CLIENT_FOLLOW;
-	json_t *s = json_pack("{s:i, s:s, s:I, s:s, s:I, s:i, s:I, s:{s:s, s:b, s:I, s:s}}",
+	json_t *s = json_pack("{s:i, s:s, s:I, s:s, s:I, s:i, s:I, s:{s:s, s:b, s:I, s:s, s:I}}",
 			      "pid", (int)getpid(),
 			      "policy", d->policy_file ? d->policy_file : d->policy_path,
 			      "generation", (json_int_t)d->generation,
@@ -255,7 +262,8 @@ static void answer_status(struct client *c)
 			      "host", d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
 			      "connected", d->docker_connected,
 			      "containers", (json_int_t)(d->containers ? d->containers->n : 0),
-			      "error", d->docker_connected ? "" : d->docker_why);
+			      "error", d->docker_connected ? "" : d->docker_why,
+			      "prepared", (json_int_t)d->prepared);
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
@@ -278,6 +286,68 @@ static void answer_tail(struct client *c, bool follow)
 	}
 	c->state = CLIENT_FOLLOW;
 	bufferevent_setwatermark(c->bev, EV_WRITE, DG_CLIENT_RESUME, 0);
+}
+
+static uint64_t container_fingerprint(const struct dg_container *c);
+static int u64_cmp(const void *a, const void *b);
+
+/* Is container `id` known, as it is now, to the policy in force? */
+static bool container_in_force(const struct daemon *d, const char *id)
+{
+	for (size_t i = 0; d->containers && i < d->containers->n; i++) {
+		if (strcmp(d->containers->v[i].id, id))
+			continue;
+		uint64_t f = container_fingerprint(&d->containers->v[i]);
+		return bsearch(&f, d->applied, d->n_applied, sizeof(f), u64_cmp) != NULL;
+	}
+	return false;
+}
+
+#define PREPARE_POLL_US 5000
+#define PREPARE_MAX_POLLS 400	/* 2 s */
+
+/*
+ * `prepare ID`, from the OCI runtime shim (tools/runc-shim) before runc
+ * creates the container: answered `ok` once the container's identity is in
+ * the policy in force, so that its first connect is judged as itself. The
+ * create event that brings it is normally already here or on its way.
+ */
+static void prepare_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct timeval tv = { .tv_usec = PREPARE_POLL_US };
+
+	(void)fd;
+	(void)what;
+	if (container_in_force(c->d, c->prepare_id)) {
+		c->d->prepared++;
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "ok\n");
+		client_close_after_write(c);
+	} else if (++c->prepare_polls >= PREPARE_MAX_POLLS) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "unknown\n");
+		client_close_after_write(c);
+	} else {
+		evtimer_add(c->prepare_timer, &tv);
+	}
+}
+
+static void answer_prepare(struct client *c, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n != 64 || strspn(id, "0123456789abcdef") != n) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "error: not a container id\n");
+		client_close_after_write(c);
+		return;
+	}
+	memcpy(c->prepare_id, id, n + 1);
+	c->state = CLIENT_PREPARE;
+	c->prepare_timer = evtimer_new(c->d->base, prepare_cb, c);
+	if (!c->prepare_timer) {
+		client_free(c);
+		return;
+	}
+	prepare_cb(-1, 0, c);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)
@@ -308,6 +378,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	} else if (!strcmp(line, "tail json no-follow") || !strcmp(line, "tail text no-follow")) {
 		c->json = line[5] == 'j';
 		answer_tail(c, false);
+	} else if (!strncmp(line, "prepare ", 8)) {
+		answer_prepare(c, line + 8);
 	} else {
 		evbuffer_add_printf(bufferevent_get_output(bev), "error: unknown request\n");
 		client_close_after_write(c);

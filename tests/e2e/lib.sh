@@ -234,6 +234,7 @@ e2e_start_dockerd() {
 	"exec-opts": ["native.cgroupdriver=cgroupfs"],
 	"live-restore": false,
 	"max-concurrent-downloads": 1,
+	${E2E_DAEMON_EXTRA:-}
 	"log-level": "info"
 }
 EOF

@@ -121,7 +121,7 @@ check "daemon: control socket is 0600 in a 0700 run dir" \
 check "status: daemon: running" bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$RUN' status | grep -q '^daemon: *running$'"
 out=$(ctl status)
 check "control status: pid, policy, generation, counters" \
-	grep -qE "^\{\"pid\":$DPID,\"policy\":\"$TMP/d.conf\",\"generation\":[0-9]+,\"started_at\":\"[0-9T:-]+Z\",\"events\":[0-9]+,\"clients\":0,\"client_drops\":0,\"docker\":\{\"host\":\"[^\"]*\",\"connected\":(true|false),\"containers\":[0-9]+,\"error\":\"[^\"]*\"\}\}$" <<<"$out"
+	grep -qE "^\{\"pid\":$DPID,\"policy\":\"$TMP/d.conf\",\"generation\":[0-9]+,\"started_at\":\"[0-9T:-]+Z\",\"events\":[0-9]+,\"clients\":0,\"client_drops\":0,\"docker\":\{\"host\":\"[^\"]*\",\"connected\":(true|false),\"containers\":[0-9]+,\"error\":\"[^\"]*\",\"prepared\":[0-9]+\}\}$" <<<"$out"
 check "control: unknown request refused" test "$(ctl 'tail yaml')" = "error: unknown request"
 
 # ---- events: to tail clients and to the log ---------------------------

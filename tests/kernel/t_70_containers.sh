@@ -78,6 +78,14 @@ T4=$!
 PIDS+=($T4)
 sleep 0.3
 
+# the runtime shim's question: a known container is confirmed at once
+if command -v python3 >/dev/null; then
+	ans=$(python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'prepare $idA\n'); print(s.recv(64).decode().strip())")
+	check "prepare ID of a known container: ok" test "$ans" = ok
+	ans=$(python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'prepare nothex\n'); print(s.recv(64).decode().strip())")
+	check "prepare with a malformed id: refused" test "$ans" = "error: not a container id"
+fi
+
 # a new container, allowed by label: allowed once the create event is seen
 inspect "$idB" other-api '{"dg.role":"api2"}' '[]'
 listed "$idA" "$idB" "$idC"
