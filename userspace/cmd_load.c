@@ -28,26 +28,6 @@ int do_check(struct dg_cli *cli)
 	return DG_EXIT_OK;
 }
 
-/* `tcp:127.0.0.1:2375`, `tcp:[::1]:2375`, `tcp:*:2375`, `unix:/path` */
-static char *addr_text(const struct dg_addr *a)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	switch (a->kind) {
-	case DG_ADDR_TCP4:
-		inet_ntop(AF_INET, a->addr + 12, buf, sizeof(buf));
-		return xasprintf("tcp:%s:%u", buf, a->port);
-	case DG_ADDR_TCP6:
-		inet_ntop(AF_INET6, a->addr, buf, sizeof(buf));
-		return xasprintf("tcp:[%s]:%u", buf, a->port);
-	case DG_ADDR_TCP_ANY:
-		return xasprintf("tcp:*:%u", a->port);
-	case DG_ADDR_UNIX:
-		return xasprintf("unix:%s", a->path);
-	}
-	return xstrdup("?");
-}
-
 static char *iso_time(time_t t)
 {
 	char buf[32];
@@ -84,9 +64,9 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 		json_object_set_new(o, "id", json_integer((json_int_t)e + 1));
 		json_object_set_new(o, "name", json_string(ep->name));
 		for (size_t a = 0; a < ep->n_addrs; a++) {
-			char *t = addr_text(&ep->addrs[a]);
-			json_array_append_new(dests, json_string(t));
-			free(t);
+			char t[DG_UNIX_PATH_MAX + 64];
+			json_array_append_new(dests, json_string(dg_addr_format_sep(&ep->addrs[a], ':',
+										       t, sizeof(t))));
 		}
 		json_object_set_new(o, "dests", dests);
 		json_array_append_new(eps, o);

@@ -65,27 +65,32 @@ const char *dg_action_name(enum dg_action action)
 	return "?";
 }
 
-const char *dg_addr_format(const struct dg_addr *addr, char *buf, size_t size)
+const char *dg_addr_format_sep(const struct dg_addr *addr, char sep, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
 
 	switch (addr->kind) {
 	case DG_ADDR_TCP4:
 		inet_ntop(AF_INET, addr->addr + 12, ip, sizeof(ip));
-		snprintf(buf, size, "tcp %s:%u", ip, addr->port);
+		snprintf(buf, size, "tcp%c%s:%u", sep, ip, addr->port);
 		break;
 	case DG_ADDR_TCP6:
 		inet_ntop(AF_INET6, addr->addr, ip, sizeof(ip));
-		snprintf(buf, size, "tcp [%s]:%u", ip, addr->port);
+		snprintf(buf, size, "tcp%c[%s]:%u", sep, ip, addr->port);
 		break;
 	case DG_ADDR_TCP_ANY:
-		snprintf(buf, size, "tcp *:%u", addr->port);
+		snprintf(buf, size, "tcp%c*:%u", sep, addr->port);
 		break;
 	case DG_ADDR_UNIX:
-		snprintf(buf, size, "unix %s", addr->path ? addr->path : "?");
+		snprintf(buf, size, "unix%c%s", sep, addr->path ? addr->path : "?");
 		break;
 	}
 	return buf;
+}
+
+const char *dg_addr_format(const struct dg_addr *addr, char *buf, size_t size)
+{
+	return dg_addr_format_sep(addr, ' ', buf, size);
 }
 
 /* FNV-1a */

@@ -152,4 +152,8 @@ void dg_policy_free(struct dg_policy *policy);
 
 const char *dg_action_name(enum dg_action action);
 
+/* An address as a destination: `tcp:127.0.0.1:2375`, `tcp:[::1]:2375`,
+ * `tcp:*:2375`, `unix:/path` (`sep` ':'), or as written in a policy (' '). */
+const char *dg_addr_format_sep(const struct dg_addr *addr, char sep, char *buf, size_t size);
+
 #endif
