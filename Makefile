@@ -40,6 +40,21 @@ UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
+.PHONY: fuzz
+# libFuzzer on the policy parser and compiler; FUZZ_SECONDS=N (default 60).
+# The corpus starts from the shipped policies.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+		build-fuzz/libdockguard.a
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Ibuild-fuzz -Ibpf \
+		-Iuserspace tests/fuzz/fuzz_policy.c build-fuzz/libdockguard.a $(LIBS) -o build-fuzz/fuzz-policy
+	mkdir -p build-fuzz/corpus
+	cp policies/*.conf policies/examples/*.conf build-fuzz/corpus/
+	build-fuzz/fuzz-policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+		-rss_limit_mb=2048 build-fuzz/corpus
+
 .PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
 all: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
