@@ -318,37 +318,6 @@ static void text_add(struct text *t, const char *fmt, ...)
 	free(m);
 }
 
-static char *make_tmpdir(void)
-{
-	char *dir = xstrdup("/tmp/dg-compile-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-static void make_dirs(const char *root, const char *rel)
-{
-	char *path = xasprintf("%s%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
-	free(path);
-}
-
-static void remove_tree(const char *dir)
-{
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
-	free(cmd);
-}
-
 /* ---- first match, default, rule indexes -------------------------------- */
 
 TEST(compile_first_match_and_indexes)
@@ -869,14 +838,14 @@ TEST(compile_cgroup_never_matches_warning_after_container_rule)
 
 TEST(compile_unit_resolution)
 {
-	char *root = make_tmpdir();
+	char *root = dg_test_tmpdir();
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	make_dirs(root, "/system.slice/nginx.service");
-	make_dirs(root, "/custom.slice/web.service/inner");
-	make_dirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/deep.service");
-	make_dirs(root, "/other.slice");
+	dg_test_mkdirs(root, "/system.slice/nginx.service");
+	dg_test_mkdirs(root, "/custom.slice/web.service/inner");
+	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/deep.service");
+	dg_test_mkdirs(root, "/other.slice");
 	/* a file named like a unit is no cgroup */
 	char *file = xasprintf("%s/other.slice/file.service", root);
 	FILE *fp = fopen(file, "w");
@@ -935,7 +904,7 @@ TEST(compile_unit_resolution)
 		CHECK(c && bm_is(img, c->node.bm, BITS(1, 6)));
 	}
 	fixture_free(&f);
-	remove_tree(root);
+	dg_test_rmtree(root);
 	free(root);
 }
 

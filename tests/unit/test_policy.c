@@ -80,35 +80,6 @@ static bool addr_is_v6(const struct dg_addr *a, const char *ip)
 	return a->kind == DG_ADDR_TCP6 && !memcmp(a->addr, want, 16);
 }
 
-static char *make_tmpdir(void)
-{
-	char *dir = xstrdup("/tmp/dg-policy-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-static void write_text(const char *dir, const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-	free(path);
-}
-
-static void remove_tree(const char *dir)
-{
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
-	free(cmd);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -1004,7 +975,7 @@ TEST(policy_limit_file_size)
 	dg_policy_free(p);
 	dg_diag_fini(&d);
 
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (dir) {
 		char *path = xasprintf("%s/big.conf", dir);
@@ -1020,7 +991,7 @@ TEST(policy_limit_file_size)
 		dg_diag_fini(&d);
 
 		/* as an include: an error at the include */
-		write_text(dir, "main.conf", "include big.conf\n");
+		dg_test_write(dir, "main.conf", "include big.conf\n");
 		char *main_path = xasprintf("%s/main.conf", dir);
 		dg_diag_init(&d);
 		p = dg_policy_parse_file(main_path, &d);
@@ -1029,7 +1000,7 @@ TEST(policy_limit_file_size)
 		dg_diag_fini(&d);
 		free(main_path);
 		free(path);
-		remove_tree(dir);
+		dg_test_rmtree(dir);
 		free(dir);
 	}
 	free(buf);
@@ -1207,13 +1178,13 @@ TEST(policy_parse_file_errors)
 
 TEST(policy_include)
 {
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
 	char *sub = xasprintf("%s/conf.d", dir);
 	CHECK(mkdir(sub, 0700) == 0);
-	write_text(dir, "main.conf",
+	dg_test_write(dir, "main.conf",
 		   "endpoint a tcp 127.0.0.1:1\n"
 		   "allow b from user root\n"
 		   "include \"conf.d/*.conf\"\n"
@@ -1221,10 +1192,10 @@ TEST(policy_include)
 		   "include no-such-dir/*.conf\n"
 		   "include empty.conf\n"
 		   "deny any\n");
-	write_text(dir, "empty.conf", "");
-	write_text(sub, "20-b.conf", "allow a from user daemon\n");
-	write_text(sub, "10-a.conf", "endpoint b unix /run/docker.sock\nallow a from user nobody\n");
-	write_text(sub, "x.conf.disabled", "this is not a policy\n");
+	dg_test_write(dir, "empty.conf", "");
+	dg_test_write(sub, "20-b.conf", "allow a from user daemon\n");
+	dg_test_write(sub, "10-a.conf", "endpoint b unix /run/docker.sock\nallow a from user nobody\n");
+	dg_test_write(sub, "x.conf.disabled", "this is not a policy\n");
 
 	char *path = xasprintf("%s/main.conf", dir);
 	struct dg_diag d;
@@ -1250,8 +1221,8 @@ TEST(policy_include)
 	dg_diag_fini(&d);
 
 	/* errors inside an include are reported in that file */
-	write_text(sub, "30-c.conf", "\nallow a from user dg-no-such-user\n");
-	write_text(dir, "main2.conf", "endpoint a tcp 127.0.0.1:1\ninclude missing.conf\n"
+	dg_test_write(sub, "30-c.conf", "\nallow a from user dg-no-such-user\n");
+	dg_test_write(dir, "main2.conf", "endpoint a tcp 127.0.0.1:1\ninclude missing.conf\n"
 		   "include conf.d/30-c.conf\nallow a\n");
 	char *path2 = xasprintf("%s/main2.conf", dir);
 	dg_diag_init(&d);
@@ -1269,7 +1240,7 @@ TEST(policy_include)
 	dg_diag_fini(&d);
 
 	/* a rule in the including file after the include keeps its place */
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(path);
 	free(path2);
 	free(sub);
@@ -1278,13 +1249,13 @@ TEST(policy_include)
 
 TEST(policy_include_loop_depth_files)
 {
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
-	write_text(dir, "a.conf", "include b.conf\n");
-	write_text(dir, "b.conf", "include c.conf\n");
-	write_text(dir, "c.conf", "include a.conf\n");
+	dg_test_write(dir, "a.conf", "include b.conf\n");
+	dg_test_write(dir, "b.conf", "include c.conf\n");
+	dg_test_write(dir, "c.conf", "include a.conf\n");
 
 	char *path = xasprintf("%s/a.conf", dir);
 	struct dg_diag d;
@@ -1300,7 +1271,7 @@ TEST(policy_include_loop_depth_files)
 	free(path);
 
 	/* self include */
-	write_text(dir, "self.conf", "\n include \"self.conf\"\n");
+	dg_test_write(dir, "self.conf", "\n include \"self.conf\"\n");
 	path = xasprintf("%s/self.conf", dir);
 	dg_diag_init(&d);
 	p = dg_policy_parse_file(path, &d);
@@ -1314,9 +1285,9 @@ TEST(policy_include_loop_depth_files)
 		char name[32], text[64];
 		snprintf(name, sizeof(name), "d%d.conf", i);
 		snprintf(text, sizeof(text), "include d%d.conf\n", i + 1);
-		write_text(dir, name, text);
+		dg_test_write(dir, name, text);
 	}
-	write_text(dir, "d10.conf", "");
+	dg_test_write(dir, "d10.conf", "");
 	path = xasprintf("%s/d0.conf", dir);
 	dg_diag_init(&d);
 	p = dg_policy_parse_file(path, &d);
@@ -1343,9 +1314,9 @@ TEST(policy_include_loop_depth_files)
 	for (int i = 0; i < DG_POLICY_MAX_FILES + 5; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "f%03d.conf", i);
-		write_text(many, name, "# nothing\n");
+		dg_test_write(many, name, "# nothing\n");
 	}
-	write_text(dir, "many.conf", "include many/*.conf\n");
+	dg_test_write(dir, "many.conf", "include many/*.conf\n");
 	path = xasprintf("%s/many.conf", dir);
 	dg_diag_init(&d);
 	p = dg_policy_parse_file(path, &d);
@@ -1356,6 +1327,6 @@ TEST(policy_include_loop_depth_files)
 	free(path);
 	free(many);
 
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }

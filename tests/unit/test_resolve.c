@@ -22,51 +22,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char *make_tmpdir(void)
-{
-	char *dir = xstrdup("/tmp/dg-resolve-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-static void remove_tree(const char *dir)
-{
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
-	free(cmd);
-}
-
-/* mkdir -p ROOT/REL */
-static void make_dirs(const char *root, const char *rel)
-{
-	char *path = xasprintf("%s%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
-	free(path);
-}
-
-/* Writes DIR/NAME and returns its path (malloc'd). */
-static char *write_text(const char *dir, const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-	return path;
-}
-
 static bool has_warning(const struct dg_diag *d, const char *sub)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -122,7 +77,7 @@ static void env_point(const char *dir)
 
 static void put(const char *dir, const char *name, const char *text)
 {
-	free(write_text(dir, name, text));
+	free(dg_test_write_path(dir, name, text));
 }
 
 static void drop(const char *dir, const char *name)
@@ -165,18 +120,18 @@ TEST(resolve_unit_default_paths)
 
 TEST(resolve_unit_in_tree)
 {
-	char *root = make_tmpdir();
+	char *root = dg_test_tmpdir();
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	make_dirs(root, "/system.slice/nginx.service");
-	make_dirs(root, "/system.slice/docker-0123abcd.scope");
-	make_dirs(root, "/custom.slice/web.service/sub");
-	make_dirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/five.service");
+	dg_test_mkdirs(root, "/system.slice/nginx.service");
+	dg_test_mkdirs(root, "/system.slice/docker-0123abcd.scope");
+	dg_test_mkdirs(root, "/custom.slice/web.service/sub");
+	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/five.service");
 	/* deeper than any cgroup the BPF trie can follow (DG_CGROUP_MAX_DEPTH) */
-	make_dirs(root, "/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15/l16/deep.service");
-	make_dirs(root, "/other.slice");
-	make_dirs(root, "/.hidden/hidden.service");
+	dg_test_mkdirs(root, "/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15/l16/deep.service");
+	dg_test_mkdirs(root, "/other.slice");
+	dg_test_mkdirs(root, "/.hidden/hidden.service");
 	put(root, "other.slice/file.service", "not a cgroup\n");
 
 	static const struct { const char *unit, *path; bool warn; } cases[] = {
@@ -229,7 +184,7 @@ TEST(resolve_unit_in_tree)
 	free(missing);
 	dg_diag_fini(&d);
 
-	remove_tree(root);
+	dg_test_rmtree(root);
 	free(root);
 }
 
@@ -243,15 +198,15 @@ TEST(resolve_unit_in_tree)
  */
 TEST(resolve_unit_prefers_the_shallowest_cgroup)
 {
-	char *root = make_tmpdir();
+	char *root = dg_test_tmpdir();
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	make_dirs(root, "/system.slice/nginx.service");
-	make_dirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/nginx.service");
+	dg_test_mkdirs(root, "/system.slice/nginx.service");
+	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/nginx.service");
 	for (int i = 0; i < 40; i++) {
 		char *rel = xasprintf("/decoy%02d.slice/x/nginx.service", i);
-		make_dirs(root, rel);
+		dg_test_mkdirs(root, rel);
 		free(rel);
 	}
 	struct dg_diag d;
@@ -264,7 +219,7 @@ TEST(resolve_unit_prefers_the_shallowest_cgroup)
 	CHECK_INT(d.n_warnings, 0);
 	free(path);
 	dg_diag_fini(&d);
-	remove_tree(root);
+	dg_test_rmtree(root);
 	free(root);
 }
 
@@ -273,7 +228,7 @@ TEST(resolve_unit_prefers_the_shallowest_cgroup)
 TEST(resolve_remap_default_user)
 {
 	struct saved_env saved;
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
@@ -321,14 +276,14 @@ TEST(resolve_remap_default_user)
 	CHECK(strstr(r.why, "has no range for user 'dockremap'") != NULL);
 
 	env_restore(&saved);
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }
 
 TEST(resolve_remap_user_group_and_malformed_lines)
 {
 	struct saved_env saved;
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
@@ -387,7 +342,7 @@ TEST(resolve_remap_user_group_and_malformed_lines)
 	CHECK_INT(r.uid_hi, 600099);
 
 	env_restore(&saved);
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }
 
@@ -395,7 +350,7 @@ TEST(resolve_remap_user_group_and_malformed_lines)
 TEST(resolve_remap_numeric_uid_lines)
 {
 	struct saved_env saved;
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
@@ -422,14 +377,14 @@ TEST(resolve_remap_numeric_uid_lines)
 	CHECK_INT(r.uid_hi, 800009);
 
 	env_restore(&saved);
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }
 
 TEST(resolve_remap_not_configured)
 {
 	struct saved_env saved;
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
@@ -471,7 +426,7 @@ TEST(resolve_remap_not_configured)
 	CHECK(strstr(r.why, "daemon.json") != NULL);
 
 	env_restore(&saved);
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }
 
@@ -494,7 +449,7 @@ TEST(resolve_remap_env_restored)
 TEST(resolve_remap_into_compile)
 {
 	struct saved_env saved;
-	char *dir = make_tmpdir();
+	char *dir = dg_test_tmpdir();
 	CHECK(dir != NULL);
 	if (!dir)
 		return;
@@ -555,6 +510,6 @@ TEST(resolve_remap_into_compile)
 	dg_diag_fini(&d);
 
 	env_restore(&saved);
-	remove_tree(dir);
+	dg_test_rmtree(dir);
 	free(dir);
 }

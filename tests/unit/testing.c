@@ -2,7 +2,11 @@
 /* Runs every registered test, or those whose name contains argv[1]. */
 #include "testing.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+
+#include "util.h"
 
 struct dg_test *dg_tests;
 int dg_test_failed_checks;
@@ -14,6 +18,54 @@ void dg_test_register(struct dg_test *t)
 	while (*p)
 		p = &(*p)->next;
 	*p = t;
+}
+
+char *dg_test_tmpdir(void)
+{
+	char *dir = xstrdup("/tmp/dockguard-unit.XXXXXX");
+	if (!mkdtemp(dir)) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+void dg_test_mkdirs(const char *root, const char *rel)
+{
+	char *path = xasprintf("%s%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	free(path);
+}
+
+char *dg_test_write_path(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+void dg_test_write(const char *dir, const char *name, const char *text)
+{
+	free(dg_test_write_path(dir, name, text));
+}
+
+void dg_test_rmtree(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(cmd);
 }
 
 int main(int argc, char **argv)

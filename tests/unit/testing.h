@@ -60,4 +60,13 @@ void dg_test_register(struct dg_test *t);
 		}                                                            \
 	} while (0)
 
+/* Temp files for tests: a fresh directory under /tmp (NULL on failure),
+ * mkdir -p ROOT/REL, DIR/NAME written with TEXT (the _path variant returns
+ * the malloc'd path), rm -rf DIR. Failures are recorded as failed checks. */
+char *dg_test_tmpdir(void);
+void dg_test_mkdirs(const char *root, const char *rel);
+void dg_test_write(const char *dir, const char *name, const char *text);
+char *dg_test_write_path(const char *dir, const char *name, const char *text);
+void dg_test_rmtree(const char *dir);
+
 #endif
