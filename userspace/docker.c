@@ -1157,15 +1157,22 @@ static void lister_pump(struct lister *l)
 	lister_end(l, 0);
 }
 
+/* A lister's answer as JSON, or the error (in l->err) that ended it. */
+static int lister_answer(struct lister *l, struct http *h, int err, const char *msg, json_t **j)
+{
+	*j = NULL;
+	l->req = NULL;
+	if (!err)
+		return http_json(h, j, l->err, sizeof(l->err));
+	snprintf(l->err, sizeof(l->err), "%s", msg);
+	return err;
+}
+
 static void lister_listed(struct http *h, int err, const char *msg, void *arg)
 {
 	struct lister *l = arg;
-	json_t *j = NULL;
-	l->req = NULL;
-	if (!err)
-		err = http_json(h, &j, l->err, sizeof(l->err));
-	else
-		snprintf(l->err, sizeof(l->err), "%s", msg);
+	json_t *j;
+	err = lister_answer(l, h, err, msg, &j);
 	if (!err && !json_is_array(j)) {
 		snprintf(l->err, sizeof(l->err),
 			 "the Docker API at %s answered GET %s with something else than a list "
@@ -1203,12 +1210,8 @@ static void lister_listed(struct http *h, int err, const char *msg, void *arg)
 static void lister_info(struct http *h, int err, const char *msg, void *arg)
 {
 	struct lister *l = arg;
-	json_t *j = NULL;
-	l->req = NULL;
-	if (!err)
-		err = http_json(h, &j, l->err, sizeof(l->err));
-	else
-		snprintf(l->err, sizeof(l->err), "%s", msg);
+	json_t *j;
+	err = lister_answer(l, h, err, msg, &j);
 	http_free(h);
 	if (err) {
 		lister_end(l, err);

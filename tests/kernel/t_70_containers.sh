@@ -29,6 +29,15 @@ listed() {	# listed ID...: containers.json
 event() {	# event ACTION ID
 	printf '{"Type":"container","Action":"%s","Actor":{"ID":"%s","Attributes":{}},"time":1}\n' "$1" "$2" >>"$FAKE/events.jsonl"
 }
+eventually() {	# eventually WANT PROBE-ARGS...: the verdict becomes WANT within 2 s
+	local want=$1
+	shift
+	for _ in $(seq 100); do
+		[[ $("$PROBE" "$@") == "$want" ]] && return 0
+		sleep 0.02
+	done
+	return 1
+}
 printf '{"CgroupDriver":"cgroupfs","CgroupVersion":"2"}\n' >"$FAKE/info.json"
 : >"$FAKE/events.jsonl"
 inspect "$idA" allowed-web '{"dg.role":"web"}' '[]'
@@ -79,11 +88,12 @@ PIDS+=($T4)
 sleep 0.3
 
 # the runtime shim's question: a known container is confirmed at once
+ctl4() {	# ctl4 REQUEST: the daemon's one-line answer
+	python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'$1\n'); print(s.recv(64).decode().strip())"
+}
 if command -v python3 >/dev/null; then
-	ans=$(python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'prepare $idA\n'); print(s.recv(64).decode().strip())")
-	check "prepare ID of a known container: ok" test "$ans" = ok
-	ans=$(python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'prepare nothex\n'); print(s.recv(64).decode().strip())")
-	check "prepare with a malformed id: refused" test "$ans" = "error: not a container id"
+	check "prepare ID of a known container: ok" test "$(ctl4 "prepare $idA")" = ok
+	check "prepare with a malformed id: refused" test "$(ctl4 "prepare nothex")" = "error: not a container id"
 fi
 
 # a new container, allowed by label: allowed once the create event is seen
@@ -91,13 +101,10 @@ inspect "$idB" other-api '{"dg.role":"api2"}' '[]'
 listed "$idA" "$idB" "$idC"
 t0=$(date +%s%N)
 event create "$idB"
-ok=0
-for _ in $(seq 100); do
-	if [[ $("$PROBE" --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P") == ok ]]; then ok=1; break; fi
-	sleep 0.02
-done
+eventually ok --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
+ok=$?
 t1=$(date +%s%N)
-check "daemon: a created container allowed by label within 2 s of its create event" test $ok -eq 1
+check "daemon: a created container allowed by label within 2 s of its create event" test $ok -eq 0
 echo "    create event -> identity in force: $(((t1 - t0) / 1000000)) ms (fake Engine API, includes the polling)"
 
 # events name the container
@@ -112,24 +119,16 @@ expect "before the mount: dg-mounted.sock is not judged" '!EPERM' --cgroup "$CG/
 inspect "$idD" mounter '{}' "[{\"Type\":\"bind\",\"Source\":\"$SOCKDIR/api.sock\",\"Destination\":\"/run/dg-mounted.sock\",\"Mode\":\"\",\"RW\":true}]"
 listed "$idA" "$idB" "$idC" "$idD"
 event create "$idD"
-judged=0
-for _ in $(seq 100); do
-	if [[ $("$PROBE" --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock") == EPERM ]]; then judged=1; break; fi
-	sleep 0.02
-done
-check "a bind-mounted docker socket is judged at its name in the container" test $judged -eq 1
+check "a bind-mounted docker socket is judged at its name in the container" \
+	eventually EPERM --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
 expect "... and allowed where the policy allows the socket" '!EPERM' --cgroup "$CG/c" --uid 1002 connect unix "$TMP/nowhere/dg-mounted.sock"
 
 # the container goes away: its rules go with it
 rm -f "$FAKE/inspect-$idB.json"
 listed "$idA" "$idC" "$idD"
 event destroy "$idB"
-gone=0
-for _ in $(seq 100); do
-	if [[ $("$PROBE" --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P") == EPERM ]]; then gone=1; break; fi
-	sleep 0.02
-done
-check "a destroyed container's cgroup is no longer allowed" test $gone -eq 1
+check "a destroyed container's cgroup is no longer allowed" \
+	eventually EPERM --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
 
 # Docker goes away: status says so; known containers keep their rules
 kill "$FAKEPID"
