@@ -44,6 +44,7 @@ if [[ -n $asan ]]; then
 fi
 run_suite cli tests/cli/run.sh "$build"
 run_suite kernel tests/kernel/run.sh "$build"
+run_suite security tests/security/run.sh "$build"
 run_suite e2e tests/e2e/run.sh "$build"
 
 echo
