@@ -93,6 +93,14 @@ $(BUILD)/%: tests/tools/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
+# the test client drives io_uring through liburing when liburing-dev is there
+# (without it, its uring operations report that and the tests skip them)
+URING_CFLAGS := $(shell pkg-config --exists liburing 2>/dev/null && echo -DDG_HAVE_LIBURING)
+URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null)
+$(BUILD)/dg-probe: tests/tools/dg-probe.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(URING_CFLAGS) -pthread $< $(URING_LIBS) -o $@
+
 # the OCI runtime shim that closes the first-connect race (tools/runc-shim)
 $(BUILD)/dockguard-runc: tools/runc-shim/dockguard-runc.c
 	@mkdir -p $(BUILD)

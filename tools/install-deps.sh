@@ -9,6 +9,7 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev libjansson-dev libssl-dev libevent-dev libsystemd-dev
 	# run and test
 	iproute2 util-linux procps busybox-static
+	liburing-dev	# the test client's io_uring connects (tests/security)
 	# the engine dockguard protects: its docker group and unit are in the
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io
