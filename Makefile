@@ -3,6 +3,7 @@
 #   make run        install missing packages, build, run the daemon on policies/default.conf
 #   make            build/dockguard (BPF object embedded through its skeleton)
 #   make test       every test: unit, kernel (needs root), CLI
+#   make bench      measure hook cost, connect latency, swap time, event flood (root)
 #   make asan       ASan + UBSan build of the userspace and its unit tests, run
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -121,6 +122,25 @@ unit-test: $(BUILD)/unit-tests
 
 kernel-test: all
 	tests/kernel/run.sh $(BUILD)
+
+# What dockguard costs, measured on this machine (tools/bench/run.sh): hook
+# cost per connect, end-to-end connect latency against iptables owner rules,
+# policy swap time, a denied-connect flood with the daemon, container
+# identity latency (BENCH_DOCKER=0 skips that part). Needs root; prints a
+# table and writes $(BUILD)/bench.json.
+BENCH_BINS := $(BUILD)/dg-loadgen $(BUILD)/dg-bench-bpf
+
+.PHONY: bench
+bench: all $(BENCH_BINS)
+	tools/bench/run.sh $(BUILD)
+
+$(BUILD)/dg-loadgen: tools/bench/dg-loadgen.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
+$(BUILD)/dg-bench-bpf: tools/bench/dg-bench-bpf.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< $(LIBS) -o $@
 
 # Sanitizers: the userspace and its unit tests built with ASan + UBSan.
 asan-build:

@@ -1,0 +1,192 @@
+# Hook cost per connect, from the kernel's own accounting (bpf_stats:
+# run_time_ns / run_cnt of each attached program, read by program id before
+# and after a run of connects, so only this run's connects count).
+#
+# Cases: the empty program (the floor every cgroup sock_addr program pays),
+# dockguard's fast path (unprotected destination), and protected
+# destinations under policies of growing size. Protected cases are measured
+# for an allowed and a denied subject, each connecting for real (the allowed
+# one completes the TCP or unix connect against a listener).
+#
+# Sourced by run.sh inside the private network namespace.
+
+P=$((21000 + RANDOM % 9000))	# protected
+P3=$((P + 2))			# not protected
+N_ALLOW=${BENCH_HOOK_ALLOW:-5000}
+N_DENY=${BENCH_HOOK_DENY:-20000}
+REPS=${BENCH_REPS:-5}
+
+start_listener tcp 127.0.0.1 "$P" &&
+	start_listener tcp6 ::1 "$P" &&
+	start_listener tcp 127.0.0.1 "$P3" &&
+	start_listener tcp6 ::1 "$P3" &&
+	start_listener unix "$SOCKDIR/api.sock" &&
+	start_listener unix "$SOCKDIR/free.sock" || return 1
+
+# the destinations per protocol: protected, unprotected
+declare -A DEST=(
+	[tcp4]="tcp 127.0.0.1 $P" [tcp6]="tcp6 ::1 $P" [unix]="unix $SOCKDIR/api.sock"
+)
+declare -A FREE=(
+	[tcp4]="tcp 127.0.0.1 $P3" [tcp6]="tcp6 ::1 $P3" [unix]="unix $SOCKDIR/free.sock"
+)
+declare -A HOOK=([tcp4]=connect4 [tcp6]=connect6 [unix]=connect_unix)
+PROTOS=(tcp4 tcp6 unix)
+
+# ---- the policies ---------------------------------------------------------
+ENDPOINTS="endpoint api {
+    tcp 127.0.0.1:$P
+    tcp [::1]:$P
+}
+endpoint sock unix $SOCKDIR/api.sock"
+
+# 1 rule: the allowed subject is uid 1001, the denied one (uid 1002) falls
+# to the default
+{
+	echo "$ENDPOINTS"
+	echo "allow { api, sock } from user 1001"
+} >"$TMP/p1.conf"
+
+# a small realistic policy (the README's shape): a unit-like cgroup AND a
+# user, a remapped range, root, a group. Every dimension is in play: the
+# cgroup walk, the group scan, the uid lookup.
+{
+	echo "$ENDPOINTS"
+	echo "allow { api, sock } from cgroup $BCGPATH/dg/nginx.service user 1001"
+	echo "deny { api, sock } from user 100000-165535"
+	echo "allow { api, sock } from user 0"
+	echo "allow sock from group 4242"
+} >"$TMP/mixed.conf"
+
+# 4096 rules, one uid each; the allowed subject matches the last one
+{
+	echo "$ENDPOINTS"
+	for r in $(seq 0 4094); do echo "allow { api, sock } from user $((300000 + r))"; done
+	echo "allow { api, sock } from user 1001"
+} >"$TMP/r4096.conf"
+
+# 65536 subjects: 4096 rules of 16 uids; uid 1001 is in the last rule
+{
+	echo "$ENDPOINTS"
+	for r in $(seq 0 4094); do
+		b=$((300000 + r * 16))
+		echo "allow { api, sock } from user { $(seq -s ', ' $b $((b + 15))) }"
+	done
+	echo "allow { api, sock } from user { 1001, $(seq -s ', ' 400000 400014) }"
+} >"$TMP/s65536.conf"
+
+# 4096 cgroup rules (containers and units are cgroup paths to the kernel);
+# the allowed subject is in the last one's cgroup
+{
+	echo "$ENDPOINTS"
+	for r in $(seq 0 4094); do echo "allow { api, sock } from cgroup $BCGPATH/dg/g$r"; done
+	echo "allow { api, sock } from cgroup $BCGPATH/dg/nginx.service"
+} >"$TMP/c4096.conf"
+
+# ---- measuring ------------------------------------------------------------
+# hook_run CASE LABEL PROTO SUBJECT WANT PROG_ID N LOADGEN-ARGS...
+# REPS runs of N connects; records the median ns per program run.
+hook_run() {
+	local case=$1 label=$2 proto=$3 subject=$4 want=$5 id=$6 n=$7
+	shift 7
+	local rep s0 s1 out t0 c0 t1 c1 vals=() bad=""
+	for ((rep = 0; rep < REPS; rep++)); do
+		read -r t0 c0 < <(prog_stats "$id")
+		out=$("$LOADGEN" --count "$n" "$@")
+		read -r t1 c1 < <(prog_stats "$id")
+		if [[ $(field "$want" "$out") != "$n" ]]; then
+			bad="want $n $want, got: $out"
+			break
+		fi
+		if ((c1 - c0 < n)); then
+			bad="the program ran $((c1 - c0)) times for $n connects (bpf_stats off?)"
+			break
+		fi
+		vals+=("$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", t / c }')")
+	done
+	if [[ -n $bad ]]; then
+		blog "hook $case $proto $subject: $bad"
+		record "$(jq -cn --arg c "$case" --arg l "$label" --arg p "$proto" --arg s "$subject" \
+			--arg e "$bad" '{section:"hook", case:$c, label:$l, proto:$p, subject:$s, error:$e}')"
+		return 1
+	fi
+	local med
+	med=$(printf '%s\n' "${vals[@]}" | median)
+	printf '  %-9s %-5s %-6s %8.1f ns/run   (runs: %s)\n' "$case" "$proto" "$subject" "$med" "${vals[*]}" >&2
+	record "$(jq -cn --arg c "$case" --arg l "$label" --arg p "$proto" --arg s "$subject" \
+		--argjson m "$med" --argjson n "$n" --arg v "${vals[*]}" \
+		'{section:"hook", case:$c, label:$l, proto:$p, subject:$s, ns_per_run:$m,
+		  connects_per_rep:$n, reps:($v | split(" ") | map(tonumber))}')"
+}
+
+# prog_size HOOK ID WHOSE: the verifier's view of one program
+prog_size() {
+	bpftool prog show id "$2" --json |
+		jq -c --arg h "$1" --arg w "$3" '{section:"prog", prog:$w, hook:$h, name, bytes_xlated,
+			insns_xlated:(.bytes_xlated / 8), bytes_jited}' >>"$RESULTS"
+}
+
+blog "hook cost: $REPS runs of $N_ALLOW allowed / $N_DENY denied connects per figure (median)"
+
+# the empty programs, on their own cgroup
+"$CC_BPF" -g -O2 -target bpf -Wall -Wextra -Werror -Wno-unused-parameter -I"$BUILD" \
+	-c "$BENCH_DIR/empty.bpf.c" -o "$TMP/empty.bpf.o" || return 1
+declare -A EMPTY_ID
+while read -r h id; do EMPTY_ID[$h]=$id; done < <("$BENCH_BPF" attach "$TMP/empty.bpf.o" "$BCG/empty" "$BPFMNT")
+for proto in "${PROTOS[@]}"; do
+	id=${EMPTY_ID[${HOOK[$proto]}]:-}
+	if [[ -z $id ]]; then
+		blog "no empty ${HOOK[$proto]} program (kernel without the hook?): $proto skipped"
+		continue
+	fi
+	prog_size "${HOOK[$proto]}" "$id" empty
+	# shellcheck disable=SC2086
+	hook_run empty "empty program" "$proto" any ok "$id" "$N_ALLOW" \
+		--cgroup "$BCG/empty" --uid 1002 connect ${FREE[$proto]}
+done
+
+dg load "$TMP/p1.conf" >/dev/null || { blog "dockguard load failed"; return 1; }
+declare -A DG_ID
+for proto in "${PROTOS[@]}"; do
+	DG_ID[$proto]=$(dg_prog_id "${HOOK[$proto]}")
+	[[ -n ${DG_ID[$proto]} ]] && prog_size "${HOOK[$proto]}" "${DG_ID[$proto]}" dockguard
+done
+
+# fast path: the destination is not protected
+for proto in "${PROTOS[@]}"; do
+	[[ -n ${DG_ID[$proto]} ]] || continue
+	# shellcheck disable=SC2086
+	hook_run fast "unprotected destination" "$proto" any ok "${DG_ID[$proto]}" "$N_ALLOW" \
+		--cgroup "$BCG/dg/c" --uid 1002 connect ${FREE[$proto]}
+done
+
+# protected_case CASE LABEL POLICY ALLOWED-IDENTITY DENIED-IDENTITY
+protected_case() {
+	local case=$1 label=$2 policy=$3 allow_id=$4 deny_id=$5 proto out
+	if ! out=$(dg load "$policy" 2>&1); then
+		blog "load $policy failed: $out"
+		return 1
+	fi
+	for proto in "${PROTOS[@]}"; do
+		[[ -n ${DG_ID[$proto]} ]] || continue
+		# shellcheck disable=SC2086
+		hook_run "$case" "$label" "$proto" allow ok "${DG_ID[$proto]}" "$N_ALLOW" \
+			$allow_id connect ${DEST[$proto]}
+		# shellcheck disable=SC2086
+		hook_run "$case" "$label" "$proto" deny eperm "${DG_ID[$proto]}" "$N_DENY" \
+			$deny_id connect ${DEST[$proto]}
+	done
+}
+
+protected_case p1 "protected, 1 rule" "$TMP/p1.conf" \
+	"--cgroup $BCG/dg/c --uid 1001" "--cgroup $BCG/dg/c --uid 1002"
+protected_case mixed "protected, 4 rules: cgroup+user, range, root, group" "$TMP/mixed.conf" \
+	"--cgroup $BCG/dg/nginx.service --groups 4242,100 --uid 1001" \
+	"--cgroup $BCG/dg/c --groups 100 --uid 1002"
+protected_case r4096 "protected, 4096 rules (uid)" "$TMP/r4096.conf" \
+	"--cgroup $BCG/dg/c --uid 1001" "--cgroup $BCG/dg/c --uid 1002"
+protected_case s65536 "protected, 65536 subjects (4096 rules x 16 uids)" "$TMP/s65536.conf" \
+	"--cgroup $BCG/dg/c --uid 1001" "--cgroup $BCG/dg/c --uid 1002"
+protected_case c4096 "protected, 4096 cgroup rules" "$TMP/c4096.conf" \
+	"--cgroup $BCG/dg/nginx.service --uid 1002" "--cgroup $BCG/dg/c --uid 1002"
+return 0

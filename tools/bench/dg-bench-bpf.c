@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dg-bench-bpf: the benchmark's own BPF plumbing.
+ *
+ *   dg-bench-bpf attach OBJ CGROUP PINDIR
+ *       loads the empty programs of OBJ (empty.bpf.c), attaches them to the
+ *       cgroup CGROUP with links pinned in PINDIR (removing the pins detaches
+ *       them), and prints `HOOK PROG_ID` for each: connect4, connect6 and,
+ *       when the kernel has the hook, connect_unix.
+ *   dg-bench-bpf stats
+ *       turns on the kernel's per-program run-time statistics for as long as
+ *       it runs (BPF_ENABLE_STATS: reference counted, so a concurrent
+ *       `sysctl kernel.bpf_stats_enabled=0` by someone else cannot switch
+ *       them off under the benchmark); prints `enabled`, exits when its
+ *       standard input closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* BPF_CGROUP_UNIX_CONNECT as this kernel numbers it, or -1 without it. */
+static int unix_attach_type(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, value = -1;
+
+	if (!btf)
+		return -1;
+	id = btf__find_by_name_kind(btf, "bpf_attach_type", BTF_KIND_ENUM);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(btf, (__u32)id);
+		const struct btf_enum *e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t); i++, e++)
+			if (!strcmp(btf__name_by_offset(btf, e->name_off), "BPF_CGROUP_UNIX_CONNECT"))
+				value = e->val;
+	}
+	btf__free(btf);
+	return value;
+}
+
+static int attach(const char *obj_path, const char *cgroup, const char *pindir)
+{
+	static const char *const names[] = { "empty_connect4", "empty_connect6", "empty_connect_unix" };
+	static const char *const hooks[] = { "connect4", "connect6", "connect_unix" };
+	int unix_type = unix_attach_type();
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+
+	if (!obj) {
+		fprintf(stderr, "dg-bench-bpf: cannot open %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	struct bpf_program *unix_prog = bpf_object__find_program_by_name(obj, names[2]);
+	if (!unix_prog) {
+		fprintf(stderr, "dg-bench-bpf: %s has no %s\n", obj_path, names[2]);
+		return 1;
+	}
+	if (unix_type >= 0)
+		bpf_program__set_expected_attach_type(unix_prog, (enum bpf_attach_type)unix_type);
+	else
+		bpf_program__set_autoload(unix_prog, false);
+	if (bpf_object__load(obj)) {
+		fprintf(stderr, "dg-bench-bpf: the kernel refused the empty programs: %s (root?)\n",
+			strerror(errno));
+		return 1;
+	}
+	int cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		fprintf(stderr, "dg-bench-bpf: cannot open cgroup %s: %s\n", cgroup, strerror(errno));
+		return 1;
+	}
+	for (int h = 0; h < 3; h++) {
+		if (h == 2 && unix_type < 0)
+			continue;
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, names[h]);
+		struct bpf_link *link = p ? bpf_program__attach_cgroup(p, cgfd) : NULL;
+		char pin[4096];
+		if (!link) {
+			fprintf(stderr, "dg-bench-bpf: cannot attach %s to %s: %s\n", hooks[h], cgroup,
+				strerror(errno));
+			return 1;
+		}
+		snprintf(pin, sizeof(pin), "%s/empty_%s", pindir, hooks[h]);
+		if (bpf_link__pin(link, pin)) {
+			fprintf(stderr, "dg-bench-bpf: cannot pin %s: %s\n", pin, strerror(errno));
+			return 1;
+		}
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len)) {
+			fprintf(stderr, "dg-bench-bpf: no info for %s: %s\n", hooks[h], strerror(errno));
+			return 1;
+		}
+		printf("%s %u\n", hooks[h], info.id);
+	}
+	/* the pinned links keep the programs attached after we exit */
+	close(cgfd);
+	return 0;
+}
+
+static int hold_stats(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	char buf[64];
+
+	if (fd < 0) {
+		fprintf(stderr, "dg-bench-bpf: cannot enable BPF run-time statistics: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	printf("enabled\n");
+	fflush(stdout);
+	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(silent);
+	if (argc == 5 && !strcmp(argv[1], "attach"))
+		return attach(argv[2], argv[3], argv[4]);
+	if (argc == 2 && !strcmp(argv[1], "stats"))
+		return hold_stats();
+	fprintf(stderr, "usage: dg-bench-bpf attach OBJ CGROUP PINDIR | dg-bench-bpf stats\n");
+	return 2;
+}
