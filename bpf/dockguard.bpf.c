@@ -100,6 +100,13 @@ struct {
 } counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DG_MAX_HANDSHAKES);
+	__type(key, struct dg_conn_key);
+	__type(value, __u64);
+} handshakes SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DG_SLOTS * DG_META_CHUNKS);
 	__uint(key_size, sizeof(__u32));
@@ -340,29 +347,23 @@ struct decision {
 };
 
 /*
- * Reports a decision, within the subject's budget of log_rate events per
- * second; over budget, or with the ring buffer full, the decision is counted
- * in the subject's `suppressed`, which its next event carries. A failed
- * report never changes the verdict.
+ * Takes one event from the subject's budget of log_rate events per second.
+ * NULL: over budget, and the decision was counted in the subject's
+ * `suppressed`, which its next event carries.
  */
-static __always_inline void report(const struct decision *d, const struct dest_info *di,
-				   bool allowed)
+static __always_inline struct dg_subject_budget *take_budget(struct dg_subject_key *key,
+							      __u32 log_rate, __u64 now,
+							      struct dg_counters *cnt)
 {
-	struct dg_subject_key key = { .cgroup_id = bpf_get_current_cgroup_id(), .uid = d->uid };
 	struct dg_subject_budget *b, fresh = {};
-	struct dg_counters *cnt;
-	struct dg_event *e;
-	__u32 zero = 0;
-	__u64 now = bpf_ktime_get_boot_ns();
 
-	cnt = bpf_map_lookup_elem(&counters, &zero);
-	b = bpf_map_lookup_elem(&ratelimit, &key);
+	b = bpf_map_lookup_elem(&ratelimit, key);
 	if (!b) {
 		fresh.window_ns = now;
-		bpf_map_update_elem(&ratelimit, &key, &fresh, BPF_NOEXIST);
-		b = bpf_map_lookup_elem(&ratelimit, &key);
+		bpf_map_update_elem(&ratelimit, key, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&ratelimit, key);
 		if (!b)
-			return;
+			return NULL;
 	}
 	/* A racy window reset only bends the rate; the accounting below is
 	 * exact: every decision is either reported or added to `suppressed`. */
@@ -370,19 +371,53 @@ static __always_inline void report(const struct decision *d, const struct dest_i
 		b->window_ns = now;
 		b->count = 0;
 	}
-	if (__sync_fetch_and_add(&b->count, 1) >= d->log_rate) {
+	if (__sync_fetch_and_add(&b->count, 1) >= log_rate) {
 		__sync_fetch_and_add(&b->suppressed, 1);
 		if (cnt)
 			__sync_fetch_and_add(&cnt->suppressed, 1);
-		return;
+		return NULL;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	return b;
+}
+
+/* A ring buffer record for a decision whose budget allowed it; NULL with the
+ * ring full, the decision then counted as suppressed and dropped. */
+static __always_inline struct dg_event *reserve_event(struct dg_subject_budget *b,
+						      struct dg_counters *cnt)
+{
+	struct dg_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
 	if (!e) {
 		__sync_fetch_and_add(&b->suppressed, 1);
 		if (cnt)
 			__sync_fetch_and_add(&cnt->dropped, 1);
-		return;
+		return NULL;
 	}
+	e->suppressed = (__u32)__sync_lock_test_and_set(&b->suppressed, 0);
+	return e;
+}
+
+/*
+ * Reports a decision, within the subject's budget. A failed report never
+ * changes the verdict.
+ */
+static __always_inline void report(const struct decision *d, const struct dest_info *di,
+				   bool allowed)
+{
+	struct dg_subject_key key = { .cgroup_id = bpf_get_current_cgroup_id(), .uid = d->uid };
+	struct dg_subject_budget *b;
+	struct dg_counters *cnt;
+	struct dg_event *e;
+	__u32 zero = 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	b = take_budget(&key, d->log_rate, now, cnt);
+	if (!b)
+		return;
+	e = reserve_event(b, cnt);
+	if (!e)
+		return;
 	e->time_ns = now;
 	e->cgroup_id = key.cgroup_id;
 	e->generation = d->generation;
@@ -390,7 +425,6 @@ static __always_inline void report(const struct decision *d, const struct dest_i
 	e->uid = d->uid;
 	e->gid = d->gid;
 	e->rule = d->rule;
-	e->suppressed = (__u32)__sync_lock_test_and_set(&b->suppressed, 0);
 	e->port = di->family == DG_FAMILY_UNIX ? 0 : di->tcp.port;
 	e->op = (__u8)d->op;
 	e->verdict = allowed ? DG_ACT_ALLOW : DG_ACT_DENY;
@@ -571,24 +605,15 @@ static __always_inline __u32 active_slot(struct dg_config **cfgp)
 }
 
 /*
- * A TCP destination (IPv4 as ::ffff:a.b.c.d). The port table answers for
- * every unprotected port with one array load.
+ * The endpoint a TCP destination names in `slot`, 0 for none. *host_only: the
+ * endpoint is a loopback address, which is judged only in the host's network
+ * namespace (127.0.0.1 in another namespace is that namespace's own).
  */
-static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info *di, __u32 op)
+static __always_inline __u32 tcp_endpoint(const struct dg_tcp_key *key, const struct dg_port *pi,
+					  __u32 op, __u32 slot, bool *host_only)
 {
-	struct dg_tcp_key *key = &di->tcp;
-	__u32 port = key->port;
-	struct dg_port *pi = bpf_map_lookup_elem(&ports, &port);
 	struct dg_endpoint_info *info;
-	struct dg_config *cfg;
-	__u32 slot, ep = 0, k;
-
-	if (!pi || !*(__u64 *)pi)
-		return VERDICT_ALLOW;
-
-	slot = active_slot(&cfg);
-	if (!cfg)
-		return VERDICT_DENY;
+	__u32 ep = 0, k;
 
 	if (op == DG_OP_BIND && ((__u64 *)key->addr)[0] == 0 &&
 	    (((__u32 *)key->addr)[2] == 0 || ((__u32 *)key->addr)[2] == bpf_htonl(0xffff)) &&
@@ -605,15 +630,42 @@ static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info
 			ep = pi->any_ep[slot];
 	}
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
-		return VERDICT_ALLOW;
-
+		return 0;
 	k = slot * DG_MAX_ENDPOINTS + ep;
 	info = bpf_map_lookup_elem(&endpoints, &k);
-	if (!info)
+	/* no endpoint info: judge, which fails closed */
+	*host_only = info && (info->flags & DG_EP_HOST_LOOPBACK);
+	return ep;
+}
+
+/* `ports[port]` when any slot protects the port, else NULL. */
+static __always_inline struct dg_port *protected_port(__u32 port)
+{
+	struct dg_port *pi = bpf_map_lookup_elem(&ports, &port);
+
+	return pi && *(__u64 *)pi ? pi : NULL;
+}
+
+/*
+ * A TCP destination (IPv4 as ::ffff:a.b.c.d). The port table answers for
+ * every unprotected port with one array load.
+ */
+static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info *di, __u32 op)
+{
+	struct dg_port *pi = protected_port(di->tcp.port);
+	struct dg_config *cfg;
+	bool host_only = false;
+	__u32 slot, ep;
+
+	if (!pi)
+		return VERDICT_ALLOW;
+	slot = active_slot(&cfg);
+	if (!cfg)
 		return VERDICT_DENY;
-	/* 127.0.0.1 in another network namespace is that namespace's own. */
-	if ((info->flags & DG_EP_HOST_LOOPBACK) &&
-	    bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie)
+	ep = tcp_endpoint(&di->tcp, pi, op, slot, &host_only);
+	if (!ep)
+		return VERDICT_ALLOW;
+	if (host_only && bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie)
 		return VERDICT_ALLOW;
 	return judge(slot, ep, op, di, cgroup_bitmap(slot));
 }
@@ -744,11 +796,11 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 }
 
 /*
- * Unix stream and datagram connects, judged by the socket's file name: the
- * hook runs before the path lookup and sees only the string the caller gave.
+ * Unix stream and datagram connects, and datagrams sent with an address
+ * (sendto/sendmsg without connect), judged by the socket's file name: the
+ * hooks run before the path lookup and see only the string the caller gave.
  */
-SEC("cgroup/connect_unix")
-int dg_connect_unix(struct bpf_sock_addr *ctx)
+static __always_inline int check_unix(struct bpf_sock_addr *ctx)
 {
 	struct dest_info di = { .family = DG_FAMILY_UNIX };
 	struct dg_config *cfg;
@@ -761,4 +813,273 @@ int dg_connect_unix(struct bpf_sock_addr *ctx)
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return VERDICT_ALLOW;
 	return judge(slot, ep, DG_OP_CONNECT, &di, cgroup_bitmap(slot));
+}
+
+SEC("cgroup/connect_unix")
+int dg_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return check_unix(ctx);
+}
+
+SEC("cgroup/sendmsg_unix")
+int dg_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return check_unix(ctx);
+}
+
+/* ---- handshakes: only judged connects reach a protected listener ---------
+ * See "Handshakes" in dockguard_abi.h.
+ */
+
+#define AF_INET_FAMILY		2
+#define AF_INET6_FAMILY		10
+#define IPPROTO_TCP_NUM		6
+#define TCP_FLAG_SYN		0x02
+#define TCP_FLAG_ACK		0x10
+#define SK_PASS			1
+#define SK_DROP			0
+
+static __always_inline void set_mapped4(__u8 *addr, __u32 ip4)
+{
+	((__u32 *)addr)[0] = 0;
+	((__u32 *)addr)[1] = 0;
+	((__u32 *)addr)[2] = bpf_htonl(0xffff);
+	((__u32 *)addr)[3] = ip4;
+}
+
+/* The 4-tuple of the connect a sock_ops callback is about. */
+static __always_inline void sockops_conn_key(struct bpf_sock_ops *skops, struct dg_conn_key *key)
+{
+	bool v4 = skops->family == AF_INET_FAMILY ||
+		  (skops->remote_ip6[0] == 0 && skops->remote_ip6[1] == 0 &&
+		   skops->remote_ip6[2] == bpf_htonl(0xffff));
+
+	if (v4) {
+		/* also an IPv6 socket connecting to ::ffff:a.b.c.d: its IPv6
+		 * source may not be set yet, its IPv4 one is */
+		set_mapped4(key->saddr, skops->local_ip4);
+		set_mapped4(key->daddr, skops->remote_ip4);
+	} else {
+		/* constant offsets: the verifier refuses a ctx pointer moved by a loop */
+		((__u32 *)key->saddr)[0] = skops->local_ip6[0];
+		((__u32 *)key->saddr)[1] = skops->local_ip6[1];
+		((__u32 *)key->saddr)[2] = skops->local_ip6[2];
+		((__u32 *)key->saddr)[3] = skops->local_ip6[3];
+		((__u32 *)key->daddr)[0] = skops->remote_ip6[0];
+		((__u32 *)key->daddr)[1] = skops->remote_ip6[1];
+		((__u32 *)key->daddr)[2] = skops->remote_ip6[2];
+		((__u32 *)key->daddr)[3] = skops->remote_ip6[3];
+	}
+	key->sport = (__u16)skops->local_port;
+	key->dport = (__u16)bpf_ntohl(skops->remote_port);
+}
+
+/*
+ * Records the 4-tuple of a connect() the connect hooks let through to a
+ * protected endpoint, when its SYN is sent; forgets it once the handshake is
+ * done. Connects the connect hooks do not judge (a loopback endpoint's port in
+ * another network namespace) are not recorded, so that their tuples cannot be
+ * replayed by hand in the host's namespace.
+ */
+SEC("sockops")
+int dg_sockops(struct bpf_sock_ops *skops)
+{
+	struct dg_conn_key key = {};
+	struct dg_tcp_key dest = {};
+	struct dg_config *cfg;
+	struct dg_port *pi;
+	bool host_only = false;
+	__u32 op = skops->op, slot;
+	__u64 now;
+
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	pi = protected_port(bpf_ntohl(skops->remote_port) & 0xffff);
+	if (!pi)
+		return 1;
+	sockops_conn_key(skops, &key);
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		bpf_map_delete_elem(&handshakes, &key);
+		return 1;
+	}
+	slot = active_slot(&cfg);
+	if (!cfg)
+		return 1;
+	__builtin_memcpy(dest.addr, key.daddr, sizeof(dest.addr));
+	dest.port = key.dport;
+	if (!tcp_endpoint(&dest, pi, DG_OP_CONNECT, slot, &host_only))
+		return 1;
+	if (host_only && bpf_get_netns_cookie(skops) != cfg->host_netns_cookie)
+		return 1;
+	now = bpf_ktime_get_boot_ns();
+	bpf_map_update_elem(&handshakes, &key, &now, BPF_ANY);
+	return 1;
+}
+
+/* A SYN's 4-tuple, from its IPv4 or IPv6 and TCP headers; false when the
+ * packet cannot be parsed (it is then dropped: it goes to a protected
+ * listener). *syn: SYN set, ACK clear. */
+static __always_inline bool packet_conn_key(struct __sk_buff *skb, struct dg_conn_key *key,
+					    bool *syn, __u32 *family)
+{
+	__u8 tcp[14];
+	__u32 off;
+
+	if (skb->protocol == bpf_htons(0x0800)) {
+		__u8 ip[20];
+
+		if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
+			return false;
+		if (ip[9] != IPPROTO_TCP_NUM)
+			return false;
+		off = (ip[0] & 0xf) * 4;
+		set_mapped4(key->saddr, *(__u32 *)&ip[12]);
+		set_mapped4(key->daddr, *(__u32 *)&ip[16]);
+		*family = DG_FAMILY_INET;
+	} else if (skb->protocol == bpf_htons(0x86dd)) {
+		__u8 ip6[40];
+		__u8 next;
+
+		if (bpf_skb_load_bytes(skb, 0, ip6, sizeof(ip6)))
+			return false;
+		__builtin_memcpy(key->saddr, &ip6[8], 16);
+		__builtin_memcpy(key->daddr, &ip6[24], 16);
+		next = ip6[6];
+		off = 40;
+		/* extension headers before TCP: hop-by-hop, routing, dest opts */
+		for (int i = 0; i < 4 && next != IPPROTO_TCP_NUM; i++) {
+			__u8 ext[2];
+
+			if (next != 0 && next != 43 && next != 60)
+				return false;
+			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+				return false;
+			next = ext[0];
+			off += (ext[1] + 1) * 8;
+		}
+		if (next != IPPROTO_TCP_NUM)
+			return false;
+		*family = DG_FAMILY_INET6;
+	} else {
+		return false;
+	}
+	if (off > 1024 || bpf_skb_load_bytes(skb, off & 0x7ff, tcp, sizeof(tcp)))
+		return false;
+	key->sport = (__u16)((tcp[0] << 8) | tcp[1]);
+	key->dport = (__u16)((tcp[2] << 8) | tcp[3]);
+	*syn = (tcp[13] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+	return true;
+}
+
+/* The network namespace of a full TCP socket, as bpf_get_netns_cookie() sees it. */
+static __always_inline __u64 sock_netns_cookie(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	if (!tp)
+		return 0;
+	return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, net_cookie);
+}
+
+/* Reports a dropped handshake; its subject is "no process". */
+static __noinline void report_handshake(const struct dg_conn_key *key, __u32 family, __u32 slot,
+					__u32 ep)
+{
+	struct dg_subject_key skey = { .cgroup_id = 0, .uid = DG_NO_ID };
+	struct dg_subject_budget *b;
+	struct dg_policy_hdr *hdr;
+	struct dg_counters *cnt;
+	struct dg_event *e;
+	__u32 zero = 0, k = slot;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	if (cnt)
+		__sync_fetch_and_add(&cnt->handshakes, 1);
+	hdr = bpf_map_lookup_elem(&policy, &k);
+	if (!key || !hdr)
+		return;
+	b = take_budget(&skey, hdr->log_rate, now, cnt);
+	if (!b)
+		return;
+	e = reserve_event(b, cnt);
+	if (!e)
+		return;
+	e->time_ns = now;
+	e->cgroup_id = 0;
+	e->generation = hdr->generation;
+	e->pid = 0;
+	e->uid = DG_NO_ID;
+	e->gid = DG_NO_ID;
+	e->rule = DG_RULE_DEFAULT;
+	e->port = key->dport;
+	e->op = DG_OP_HANDSHAKE;
+	e->verdict = DG_ACT_DENY;
+	e->ep = (__u8)ep;
+	e->family = (__u8)family;
+	e->slot = (__u8)slot;
+	e->pad = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	__builtin_memcpy(e->addr, key->daddr, sizeof(e->addr));
+	__builtin_memset(e->path, 0, sizeof(e->path));
+	__builtin_memcpy(e->peer.addr, key->saddr, sizeof(e->peer.addr));
+	e->peer.port = key->sport;
+	bpf_ringbuf_submit(e, 0);
+	if (cnt)
+		__sync_fetch_and_add(&cnt->events, 1);
+}
+
+/* Whether a SYN to protected port `pi` at listener `sk` was judged. */
+static __noinline int check_handshake(struct __sk_buff *skb, struct bpf_sock *sk,
+				      struct dg_port *pi)
+{
+	struct dg_conn_key key = {};
+	struct dg_tcp_key dest = {};
+	struct dg_config *cfg;
+	bool syn = false, host_only = false;
+	__u32 family = 0, slot, ep;
+	__u64 *seen;
+
+	if (!skb || !sk || !pi)
+		return SK_PASS;
+	slot = active_slot(&cfg);
+	if (!cfg)
+		return SK_DROP;
+	if (!packet_conn_key(skb, &key, &syn, &family))
+		return SK_DROP;
+	if (!syn)
+		return SK_PASS;	/* only a SYN opens a connection here */
+	__builtin_memcpy(dest.addr, key.daddr, sizeof(dest.addr));
+	dest.port = key.dport;
+	ep = tcp_endpoint(&dest, pi, DG_OP_CONNECT, slot, &host_only);
+	if (!ep)
+		return SK_PASS;
+	if (host_only && sock_netns_cookie(sk) != cfg->host_netns_cookie)
+		return SK_PASS;
+	seen = bpf_map_lookup_elem(&handshakes, &key);
+	if (seen && bpf_ktime_get_boot_ns() - *seen < DG_HANDSHAKE_TTL_NS)
+		return SK_PASS;
+	report_handshake(&key, family, slot, ep);
+	return SK_DROP;
+}
+
+/*
+ * Every packet delivered to a socket below the attach point passes here; all
+ * but those to a listening socket on a protected port leave at once.
+ */
+SEC("cgroup_skb/ingress")
+int dg_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct dg_port *pi;
+
+	if (!sk)
+		return SK_PASS;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_TCP_NUM || sk->state != BPF_TCP_LISTEN)
+		return SK_PASS;
+	pi = protected_port(sk->src_port);
+	if (!pi)
+		return SK_PASS;
+	return check_handshake(skb, sk, pi) == SK_PASS ? SK_PASS : SK_DROP;
 }

@@ -81,6 +81,7 @@
 /* ops, for counters and events */
 #define DG_OP_CONNECT		0
 #define DG_OP_BIND		1
+#define DG_OP_HANDSHAKE		2	/* a TCP SYN no connect() hook judged */
 
 /* Rule index meaning "no rule matched: the policy default decided". */
 #define DG_RULE_DEFAULT		DG_MAX_RULES
@@ -223,7 +224,42 @@ struct dg_event {
 	__u8 pad;
 	__u8 addr[16];
 	char comm[16];
-	char path[DG_UNIX_NAME_LEN];
+	union {
+		char path[DG_UNIX_NAME_LEN];	/* DG_FAMILY_UNIX */
+		struct {			/* DG_OP_HANDSHAKE: who sent the SYN */
+			__u8 addr[16];		/* as `addr` */
+			__u16 port;		/* host order */
+		} peer;
+	};
+};
+
+/* dg_event.uid and .gid of a DG_OP_HANDSHAKE event: no process is known (the
+ * SYN was handed to the listener without a connect() of its own). */
+#define DG_NO_ID		0xffffffffu
+
+/*
+ * Handshakes
+ * ----------
+ * A process with CAP_NET_RAW can write a TCP SYN to a protected endpoint
+ * itself and never call connect(). So the listener's side admits only the
+ * handshakes that the connect side judged: the sock_ops program records the
+ * 4-tuple of every connect() that reaches a protected endpoint (it runs
+ * after connect4/connect6 allowed it, when the kernel sends the SYN), and
+ * the cgroup_skb ingress program drops a SYN to a protected endpoint whose
+ * 4-tuple is not recorded. The record is removed when the connection is
+ * established (no SYN is needed after that) and is honoured for
+ * DG_HANDSHAKE_TTL_NS at most (a SYN is retried for ~127 s by default).
+ */
+#define DG_MAX_HANDSHAKES	65536
+#define DG_HANDSHAKE_TTL_NS	(130ULL * 1000000000ULL)
+
+/* `handshakes` (LRU_HASH): key of a judged connect, value = boot time in ns
+ * when its SYN was sent. */
+struct dg_conn_key {
+	__u8 saddr[16];		/* the client; IPv4 as ::ffff:a.b.c.d */
+	__u8 daddr[16];		/* the protected endpoint */
+	__u16 sport;		/* host order */
+	__u16 dport;		/* host order */
 };
 
 struct dg_subject_key {
@@ -244,6 +280,7 @@ struct dg_counters {
 	__u64 events;		/* reported */
 	__u64 suppressed;	/* over budget (each also in a subject's count) */
 	__u64 dropped;		/* ring buffer full (likewise) */
+	__u64 handshakes;	/* SYNs to protected endpoints dropped: no connect() judged them */
 };
 
 /* `meta` (ARRAY, DG_SLOTS * DG_META_CHUNKS entries of DG_META_CHUNK bytes):

@@ -108,6 +108,8 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(ev, "reported", json_integer((json_int_t)st->counters.events));
 	json_object_set_new(ev, "suppressed", json_integer((json_int_t)st->counters.suppressed));
 	json_object_set_new(ev, "dropped", json_integer((json_int_t)st->counters.dropped));
+	json_object_set_new(ev, "handshakes_dropped",
+			    json_integer((json_int_t)st->counters.handshakes));
 	json_object_set_new(root, "events", ev);
 
 	json_t *kf = json_object();
@@ -156,6 +158,8 @@ static void print_text(const json_t *s)
 	       (long long)json_integer_value(json_object_get(ev, "reported")),
 	       (long long)json_integer_value(json_object_get(ev, "suppressed")),
 	       (long long)json_integer_value(json_object_get(ev, "dropped")));
+	printf("handshakes:  %lld SYNs dropped that no connect() was judged for (raw sockets)\n",
+	       (long long)json_integer_value(json_object_get(ev, "handshakes_dropped")));
 	printf("endpoints:\n");
 	json_t *e;
 	json_array_foreach(json_object_get(s, "endpoints"), i, e) {

@@ -161,18 +161,32 @@ static void event_time(const struct dg_event *ev, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06ldZ", date, (long)(t % 1000000000) / 1000);
 }
 
-static void event_dest(const struct dg_event *ev, char *buf, size_t len)
+static void tcp_address(uint32_t family, const uint8_t addr[16], unsigned port, char *buf,
+			size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
+	if (family == DG_FAMILY_INET) {
+		inet_ntop(AF_INET, addr + 12, a, sizeof(a));
+		snprintf(buf, len, "tcp:%s:%u", a, port);
+	} else {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		snprintf(buf, len, "tcp:[%s]:%u", a, port);
+	}
+}
+
+/* Where a handshake no connect() judged came from (DG_OP_HANDSHAKE). */
+static void event_source(const struct dg_event *ev, char *buf, size_t len)
+{
+	tcp_address(ev->family, ev->peer.addr, ev->peer.port, buf, len);
+}
+
+static void event_dest(const struct dg_event *ev, char *buf, size_t len)
+{
 	switch (ev->family) {
 	case DG_FAMILY_INET:
-		inet_ntop(AF_INET, ev->addr + 12, a, sizeof(a));
-		snprintf(buf, len, "tcp:%s:%u", a, ev->port);
-		break;
 	case DG_FAMILY_INET6:
-		inet_ntop(AF_INET6, ev->addr, a, sizeof(a));
-		snprintf(buf, len, "tcp:[%s]:%u", a, ev->port);
+		tcp_address(ev->family, ev->addr, ev->port, buf, len);
 		break;
 	default:
 		snprintf(buf, len, "unix:%.*s", (int)sizeof(ev->path), ev->path);
@@ -217,7 +231,14 @@ static bool remapped(const struct dg_namer *n, uint32_t uid)
 
 static const char *op_name(const struct dg_event *ev)
 {
-	return ev->op == DG_OP_BIND ? "bind" : "connect";
+	switch (ev->op) {
+	case DG_OP_BIND:
+		return "bind";
+	case DG_OP_HANDSHAKE:
+		return "handshake";
+	default:
+		return "connect";
+	}
 }
 
 static const char *verdict_name(const struct dg_event *ev)
@@ -244,6 +265,14 @@ json_t *dg_event_json(struct dg_namer *n, const struct dg_event *ev)
 	json_object_set_new(o, "dest", json_string(dest));
 	json_object_set_new(o, "op", json_string(op_name(ev)));
 	json_object_set_new(o, "rule", json_string(names.rule));
+	if (ev->op == DG_OP_HANDSHAKE) {
+		/* a SYN handed in without connect(): no process to name */
+		char src[160];
+		event_source(ev, src, sizeof(src));
+		json_object_set_new(o, "source", json_string(src));
+		json_object_set_new(o, "suppressed", json_integer(ev->suppressed));
+		return o;
+	}
 	json_object_set_new(o, "pid", json_integer(ev->pid));
 	/* comm is the task's name, any bytes: jansson needs valid UTF-8 */
 	json_t *jc = json_string(comm);
@@ -286,11 +315,19 @@ char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
 	event_time(ev, when, sizeof(when));
 	event_dest(ev, dest, sizeof(dest));
 	event_names(n, ev, &names);
+	if (ev->suppressed)
+		snprintf(suppressed, sizeof(suppressed), " (+%u suppressed)", ev->suppressed);
+	if (ev->op == DG_OP_HANDSHAKE) {
+		char src[160];
+		event_source(ev, src, sizeof(src));
+		return xasprintf("%s %s %s %s handshake from %s: a SYN no connect() was judged for "
+				 "(a raw or packet socket)%s",
+				 when, verdict_name(ev), names.endpoint ? names.endpoint : "?", dest, src,
+				 suppressed);
+	}
 	if (remapped(n, ev->uid))
 		snprintf(remap, sizeof(remap), " (%s, uid %u in the container)", n->remap.user,
 			 ev->uid - n->remap.uid_lo);
-	if (ev->suppressed)
-		snprintf(suppressed, sizeof(suppressed), " (+%u suppressed)", ev->suppressed);
 	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
 							   : NULL;
 	if (ct)

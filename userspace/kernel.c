@@ -59,6 +59,9 @@ static const char *const hook_names[DG_HOOK_COUNT] = {
 	[DG_HOOK_CONNECT_UNIX] = "connect_unix",
 	[DG_HOOK_BIND4] = "bind4",
 	[DG_HOOK_BIND6] = "bind6",
+	[DG_HOOK_SENDMSG_UNIX] = "sendmsg_unix",
+	[DG_HOOK_SOCK_OPS] = "sock_ops",
+	[DG_HOOK_INGRESS] = "ingress",
 };
 
 const char *dg_hook_name(enum dg_hook hook)
@@ -70,7 +73,7 @@ const char *dg_hook_name(enum dg_hook hook)
 enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
-	M_COUNTERS, M_COUNT,
+	M_COUNTERS, M_HANDSHAKES, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -79,6 +82,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_RULES] = "rules", [M_STATS] = "stats", [M_META] = "meta", [M_BITMAPS] = "bitmaps",
 	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
 	[M_EVENTS] = "events", [M_RATELIMIT] = "ratelimit", [M_COUNTERS] = "counters",
+	[M_HANDSHAKES] = "handshakes",
 };
 
 struct maps {
@@ -128,12 +132,18 @@ void dg_kernel_probe(struct dg_features *f)
 	snprintf(f->libbpf, sizeof(f->libbpf), "%u.%u", libbpf_major_version(),
 		 libbpf_minor_version());
 	f->unix_attach_type = -1;
+	f->unix_sendmsg_attach_type = -1;
 	if (btf) {
 		int v = btf_enum_value(btf, "bpf_attach_type", "BPF_CGROUP_UNIX_CONNECT");
+		int sv = btf_enum_value(btf, "bpf_attach_type", "BPF_CGROUP_UNIX_SENDMSG");
 		f->kern_ctx_kfunc = btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
 		if (v >= 0) {
 			f->unix_attach_type = v;
 			f->connect_unix = f->kern_ctx_kfunc;
+		}
+		if (sv >= 0) {
+			f->unix_sendmsg_attach_type = sv;
+			f->sendmsg_unix = f->kern_ctx_kfunc;
 		}
 		btf__free(btf);
 	}
@@ -151,8 +161,10 @@ void dg_kernel_probe(struct dg_features *f)
 	probed = true;
 }
 
-/* libbpf 1.1 has no section name for connect_unix (kernel 6.7): teach it. */
-static int register_unix_section(int attach_type)
+/* libbpf 1.1 has no section names for the unix hooks (kernel 6.7): teach
+ * it. Their attach types come from the kernel's BTF; on a kernel without
+ * them the programs are never loaded, and any value will do. */
+static int register_unix_sections(const struct dg_features *f)
 {
 	static bool done;
 	LIBBPF_OPTS(libbpf_prog_handler_opts, opts);
@@ -160,7 +172,15 @@ static int register_unix_section(int attach_type)
 	if (done)
 		return 0;
 	int id = libbpf_register_prog_handler("cgroup/connect_unix", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-					      (enum bpf_attach_type)attach_type, &opts);
+					      (enum bpf_attach_type)(f->unix_attach_type >= 0
+								     ? f->unix_attach_type : 49),
+					      &opts);
+	if (id < 0)
+		return id;
+	id = libbpf_register_prog_handler("cgroup/sendmsg_unix", BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+					  (enum bpf_attach_type)(f->unix_sendmsg_attach_type >= 0
+								 ? f->unix_sendmsg_attach_type : 50),
+					  &opts);
 	if (id < 0)
 		return id;
 	done = true;
@@ -664,6 +684,12 @@ static struct bpf_program *hook_prog(struct dockguard_bpf *skel, enum dg_hook h)
 		return skel->progs.dg_bind4;
 	case DG_HOOK_BIND6:
 		return skel->progs.dg_bind6;
+	case DG_HOOK_SENDMSG_UNIX:
+		return skel->progs.dg_sendmsg_unix;
+	case DG_HOOK_SOCK_OPS:
+		return skel->progs.dg_sockops;
+	case DG_HOOK_INGRESS:
+		return skel->progs.dg_ingress;
 	default:
 		return NULL;
 	}
@@ -680,8 +706,14 @@ static enum bpf_attach_type hook_attach_type(enum dg_hook h, const struct dg_fea
 		return (enum bpf_attach_type)f->unix_attach_type;
 	case DG_HOOK_BIND4:
 		return BPF_CGROUP_INET4_BIND;
-	default:
+	case DG_HOOK_BIND6:
 		return BPF_CGROUP_INET6_BIND;
+	case DG_HOOK_SENDMSG_UNIX:
+		return (enum bpf_attach_type)f->unix_sendmsg_attach_type;
+	case DG_HOOK_SOCK_OPS:
+		return BPF_CGROUP_SOCK_OPS;
+	default:
+		return BPF_CGROUP_INET_INGRESS;
 	}
 }
 
@@ -739,8 +771,9 @@ static int create_objects(const char *dir, const struct dg_features *f, struct m
 	int ret;
 
 	libbpf_set_print(libbpf_print);
-	if ((ret = register_unix_section(f->unix_attach_type >= 0 ? f->unix_attach_type : 49))) {
-		dg_err_set(err, "libbpf refused the cgroup/connect_unix section: %s", strerror(-ret));
+	if ((ret = register_unix_sections(f))) {
+		dg_err_set(err, "libbpf refused the cgroup/connect_unix or sendmsg_unix section: %s",
+			   strerror(-ret));
 		return ret;
 	}
 	skel = dockguard_bpf__open();
@@ -750,6 +783,7 @@ static int create_objects(const char *dir, const struct dg_features *f, struct m
 		return ret;
 	}
 	bpf_program__set_autoload(skel->progs.dg_connect_unix, f->connect_unix);
+	bpf_program__set_autoload(skel->progs.dg_sendmsg_unix, f->sendmsg_unix);
 	ret = dockguard_bpf__load(skel);
 	if (ret) {
 		dg_err_set(err,
@@ -1184,6 +1218,7 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 			st->counters.events += pc[c].events;
 			st->counters.suppressed += pc[c].suppressed;
 			st->counters.dropped += pc[c].dropped;
+			st->counters.handshakes += pc[c].handshakes;
 		}
 	}
 	free(pc);

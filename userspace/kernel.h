@@ -24,6 +24,8 @@ __attribute__((format(printf, 2, 3))) void dg_err_set(struct dg_err *err, const 
 struct dg_features {
 	bool connect_unix;		/* cgroup/connect_unix can be attached */
 	int unix_attach_type;		/* its value, from kernel BTF */
+	bool sendmsg_unix;		/* cgroup/sendmsg_unix can be attached */
+	int unix_sendmsg_attach_type;	/* its value, from kernel BTF */
 	bool kern_ctx_kfunc;		/* bpf_cast_to_kern_ctx, to read sun_path */
 	bool lsm;			/* BPF LSM active (informational) */
 	char libbpf[32];
@@ -38,6 +40,9 @@ enum dg_hook {
 	DG_HOOK_CONNECT_UNIX,
 	DG_HOOK_BIND4,
 	DG_HOOK_BIND6,
+	DG_HOOK_SENDMSG_UNIX,		/* unix datagrams sent with an address */
+	DG_HOOK_SOCK_OPS,		/* records the connects the hooks above judged */
+	DG_HOOK_INGRESS,		/* drops SYNs to protected endpoints no connect judged */
 	DG_HOOK_COUNT,
 };
 
