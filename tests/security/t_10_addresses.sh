@@ -46,30 +46,30 @@ form() {
 
 # `*` endpoint, dual-stack listener: every address of the host
 for a in 127.0.0.1 127.0.0.2 127.255.255.254 0.0.0.0 "$HOST4"; do
-	form "$PW" "tcp *:$PW" tcp "$a"
+	form "$PW" "tcp *:P" tcp "$a"
 done
 for a in ::1 :: 0:0:0:0:0:0:0:1 "$HOST6" \
 	::ffff:127.0.0.1 ::ffff:7f00:1 0:0:0:0:0:ffff:127.0.0.1 0:0:0:0:0:FFFF:7F00:0001 \
 	::ffff:127.0.0.2 ::ffff:127.255.255.254 ::ffff:0.0.0.0 ::ffff:0:0 "::ffff:$HOST4"; do
-	form "$PW" "tcp *:$PW" tcp6 "$a"
+	form "$PW" "tcp *:P" tcp6 "$a"
 done
 # IPv4-compatible (deprecated) is a plain IPv6 address: it reaches nothing
-expect_v "no path: tcp6 ::127.0.0.1 (IPv4-compatible) to tcp *:$PW does not connect" '!connect' \
+expect_v "no path: tcp6 ::127.0.0.1 (IPv4-compatible) to tcp *:P does not connect" '!connect' \
 	"${A[@]}" connect tcp6 ::127.0.0.1 "$PW"
 
 # `*` endpoint, 0.0.0.0 listener
 for a in "$HOST4" 127.0.0.2 0.0.0.0; do
-	form "$PW4" "tcp *:$PW4 (0.0.0.0 listener)" tcp "$a"
+	form "$PW4" "tcp *:P (0.0.0.0 listener)" tcp "$a"
 done
 for a in "::ffff:$HOST4" ::ffff:127.0.0.3; do
-	form "$PW4" "tcp *:$PW4 (0.0.0.0 listener)" tcp6 "$a"
+	form "$PW4" "tcp *:P (0.0.0.0 listener)" tcp6 "$a"
 done
 
 # exact 127.0.0.1 endpoint: the forms the kernel delivers to 127.0.0.1
-form "$PL" "tcp 127.0.0.1:$PL" tcp 127.0.0.1
-form "$PL" "tcp 127.0.0.1:$PL" tcp 0.0.0.0
+form "$PL" "tcp 127.0.0.1:P" tcp 127.0.0.1
+form "$PL" "tcp 127.0.0.1:P" tcp 0.0.0.0
 for a in ::ffff:127.0.0.1 ::ffff:7f00:1 0:0:0:0:0:ffff:127.0.0.1 ::ffff:0.0.0.0; do
-	form "$PL" "tcp 127.0.0.1:$PL" tcp6 "$a"
+	form "$PL" "tcp 127.0.0.1:P" tcp6 "$a"
 done
 # ... and forms that do not reach a 127.0.0.1 listener, whoever asks
 for a in 127.0.0.2 "$HOST4"; do
@@ -81,6 +81,6 @@ done
 
 # exact ::1 endpoint
 for a in ::1 0:0:0:0:0:0:0:1 :: ; do
-	form "$PL6" "tcp [::1]:$PL6" tcp6 "$a"
+	form "$PL6" "tcp [::1]:P" tcp6 "$a"
 done
 expect_v "no path: tcp 127.0.0.1 to a ::1 listener does not connect" '!connect' "${D[@]}" connect tcp 127.0.0.1 "$PL6"
