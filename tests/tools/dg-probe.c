@@ -15,6 +15,7 @@
  *   sendto       unixdg: sendto() with the address, no connect()
  *   tfo          sendto(MSG_FASTOPEN): TCP Fast Open's implicit connect
  *   tfo-connect  setsockopt(TCP_FASTOPEN_CONNECT), connect(), write()
+ *   repair       setsockopt(TCP_REPAIR) (CAP_NET_ADMIN), connect(): no SYN
  *   uring        io_uring IORING_OP_CONNECT, issued inline by the caller
  *   uring-async  the same with IOSQE_ASYNC: issued by an io-wq worker
  *   uring-sqpoll the same on an IORING_SETUP_SQPOLL ring (kernel SQ thread)
@@ -531,6 +532,12 @@ static int run(const struct opts *o, const struct target *t, int fd)
 			return report(-1);
 		/* the SYN (with the data) leaves at the first write */
 		return report(write(fd, "x", 1) == 1 ? 0 : -1);
+	}
+	if (!strcmp(op, "repair")) {
+		int one = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) < 0)
+			die("TCP_REPAIR");
+		return report(connect(fd, &t->sa.sa, t->len));
 	}
 	if (!strncmp(op, "uring", 5))
 		return report_errno(uring_connect(op, fd, t));
