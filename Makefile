@@ -41,20 +41,27 @@ UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: fuzz
-# libFuzzer on the policy parser and compiler; FUZZ_SECONDS=N (default 60).
-# The corpus starts from the shipped policies.
+.PHONY: fuzz fuzz-build
+# libFuzzer + ASan + UBSan: the policy parser and compiler (fuzz-policy), and
+# the Docker Engine API client against a fuzzed API (fuzz-docker).
+# `make fuzz FUZZ_SECONDS=N` runs each for N seconds (default 60) through
+# tests/fuzz/run.sh, which the test suite also runs briefly. Corpora start
+# from the shipped policies and tests/fuzz/corpus-docker.
 FUZZ_SECONDS ?= 60
-fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang \
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS := policy docker
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
-		build-fuzz/libdockguard.a
-	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Ibuild-fuzz -Ibpf \
-		-Iuserspace tests/fuzz/fuzz_policy.c build-fuzz/libdockguard.a $(LIBS) -o build-fuzz/fuzz-policy
-	mkdir -p build-fuzz/corpus
-	cp policies/*.conf policies/examples/*.conf build-fuzz/corpus/
-	build-fuzz/fuzz-policy -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-		-rss_limit_mb=2048 build-fuzz/corpus
+		$(FUZZ_BUILD)/libdockguard.a
+	for t in $(FUZZ_TARGETS); do \
+		clang -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -fsanitize=fuzzer,address,undefined \
+			-I$(FUZZ_BUILD) -Ibpf -Iuserspace tests/fuzz/fuzz_$$t.c \
+			$(FUZZ_BUILD)/libdockguard.a $(LIBS) -o $(FUZZ_BUILD)/fuzz-$$t || exit 1; \
+	done
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)
 
 .PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
