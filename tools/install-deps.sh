@@ -10,6 +10,10 @@ packages=(
 	# run and test
 	iproute2 util-linux procps busybox-static
 	liburing-dev	# the test client's io_uring connects (tests/security)
+	# clang's sanitizer and libFuzzer runtimes (make asan, make fuzz): only a
+	# Recommends of clang, which --no-install-recommends below leaves out
+	libclang-rt-14-dev
+	valgrind	# the daemon under memcheck (tests/security/t_60_valgrind.sh)
 	# the engine dockguard protects: its docker group and unit are in the
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io
