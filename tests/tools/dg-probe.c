@@ -45,6 +45,8 @@
  *   --fork                fork just before OP; the child performs it
  *   --peer-uid U          scm: the child's uid
  *   --addrlen N           unix: pass N as the address length
+ *   --opath FILE          after the identity change, open FILE with O_PATH as
+ *                         descriptor 9 (for /proc/self/fd/9 as ADDR)
  *   --repeat N            connect N times (a new socket each) and report the
  *                         last outcome: a load generator for benchmarks
  * A pause prints `paused` (and `fd N` for the socket) on stderr first.
@@ -81,7 +83,7 @@
 
 struct opts {
 	const char *cgroup, *groups, *chdir_to, *move_cg;
-	const char *pause_socket, *pause_connect, *pause_after;
+	const char *pause_socket, *pause_connect, *pause_after, *opath;
 	long uid, euid, gid, thread_euid, peer_uid, addrlen, repeat;
 	int ring_early, fork_op;
 	const char *op, *proto, *addr;
@@ -633,6 +635,8 @@ int main(int argc, char **argv)
 			o.thread_euid = atol(val);
 		else if (!strcmp(opt, "--peer-uid"))
 			o.peer_uid = atol(val);
+		else if (!strcmp(opt, "--opath"))
+			o.opath = val;
 		else if (!strcmp(opt, "--addrlen"))
 			o.addrlen = atol(val);
 		else if (!strcmp(opt, "--pause-before-socket"))
@@ -699,6 +703,11 @@ int main(int argc, char **argv)
 	set_identity(&o);
 	if (o.chdir_to && chdir(o.chdir_to) < 0)
 		die("chdir");
+	if (o.opath) {
+		int p = open(o.opath, O_PATH);
+		if (p < 0 || dup2(p, 9) < 0)
+			die("open O_PATH");
+	}
 
 	if (o.thread_euid < 0)
 		return run(&o, &t, fd);
