@@ -38,7 +38,11 @@
  *   --move-cgroup DIR     socket() in the first cgroup, then join DIR
  *   --thread-euid U       OP runs in a second thread that alone switches its
  *                         effective uid to U (raw setresuid is per thread)
+ *   --thread-cgroup DIR   OP runs in a second thread that alone joins DIR (a
+ *                         threaded cgroup, through cgroup.threads)
  *   --ring-early          set the io_uring ring up before the identity change
+ *   --warm-ring           --ring-early, plus an IOSQE_ASYNC no-op, so that an
+ *                         io-wq worker exists before --move-cgroup
  *   --pause-before-socket F   wait until file F exists, then socket()
  *   --pause-before-connect F  socket(), wait for F, then OP
  *   --pause-after-connect F   ping: connect(), wait for F, then the round trip
@@ -83,9 +87,9 @@
 
 struct opts {
 	const char *cgroup, *groups, *chdir_to, *move_cg;
-	const char *pause_socket, *pause_connect, *pause_after, *opath;
+	const char *pause_socket, *pause_connect, *pause_after, *opath, *thread_cg;
 	long uid, euid, gid, thread_euid, peer_uid, addrlen, repeat;
-	int ring_early, fork_op;
+	int ring_early, warm_ring, fork_op;
 	const char *op, *proto, *addr;
 	int port;
 };
@@ -127,14 +131,20 @@ static int report(int ret)
 	return report_errno(ret == 0 ? 0 : errno);
 }
 
-static void join_cgroup(const char *dir)
+/* Moves the process (cgroup.procs) or the calling thread (cgroup.threads). */
+static void join_cgroup_file(const char *dir, const char *file)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		die("join cgroup");
 	close(fd);
+}
+
+static void join_cgroup(const char *dir)
+{
+	join_cgroup_file(dir, "cgroup.procs");
 }
 
 /* Waits (up to a minute) for the test to create `file`. */
@@ -290,6 +300,23 @@ static int ring_setup(const char *op)
 	return 0;
 }
 
+/* An IOSQE_ASYNC no-op: starts an io-wq worker in the current cgroup. */
+static void ring_warm(void)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	struct io_uring_cqe *cqe;
+
+	if (!sqe)
+		return;
+	io_uring_prep_nop(sqe);
+	sqe->flags |= IOSQE_ASYNC;
+	if (io_uring_submit(&ring) < 0 || io_uring_wait_cqe(&ring, &cqe) < 0) {
+		printf("error io_uring warm-up\n");
+		exit(2);
+	}
+	io_uring_cqe_seen(&ring, cqe);
+}
+
 /* IORING_OP_CONNECT through the ring: 0 or an errno. */
 static int uring_connect(const char *op, int fd, const struct target *t)
 {
@@ -328,6 +355,10 @@ static int ring_setup(const char *op)
 {
 	(void)op;
 	return -1;
+}
+
+static void ring_warm(void)
+{
 }
 
 static int uring_connect(const char *op, int fd, const struct target *t)
@@ -566,8 +597,9 @@ struct thread_job {
 	const struct target *t;
 	int fd;
 	int result;
-	int ready;		/* the thread switched its euid */
+	int ready;		/* the thread is waiting for go */
 	int go;			/* the main thread took its own identity */
+	long main_euid, op_euid;	/* reported after the verdict */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -576,14 +608,18 @@ static void *thread_main(void *arg)
 {
 	struct thread_job *j = arg;
 
-	if (syscall(SYS_setresuid, -1, j->o->thread_euid, -1) < 0)
-		die("thread seteuid");
 	pthread_mutex_lock(&j->mu);
 	j->ready = 1;
 	pthread_cond_broadcast(&j->cv);
 	while (!j->go)
 		pthread_cond_wait(&j->cv, &j->mu);
 	pthread_mutex_unlock(&j->mu);
+	/* after the main thread's changes, which were its own */
+	if (j->o->thread_cg)
+		join_cgroup_file(j->o->thread_cg, "cgroup.threads");
+	if (j->o->thread_euid >= 0 && syscall(SYS_setresuid, -1, j->o->thread_euid, -1) < 0)
+		die("thread seteuid");
+	j->op_euid = syscall(SYS_geteuid);
 	j->result = run(j->o, j->t, j->fd);
 	return NULL;
 }
@@ -606,6 +642,10 @@ int main(int argc, char **argv)
 		const char *opt = argv[i];
 		if (!strcmp(opt, "--ring-early")) {
 			o.ring_early = 1;
+			continue;
+		}
+		if (!strcmp(opt, "--warm-ring")) {
+			o.ring_early = o.warm_ring = 1;
 			continue;
 		}
 		if (!strcmp(opt, "--fork")) {
@@ -635,6 +675,8 @@ int main(int argc, char **argv)
 			o.thread_euid = atol(val);
 		else if (!strcmp(opt, "--peer-uid"))
 			o.peer_uid = atol(val);
+		else if (!strcmp(opt, "--thread-cgroup"))
+			o.thread_cg = val;
 		else if (!strcmp(opt, "--opath"))
 			o.opath = val;
 		else if (!strcmp(opt, "--addrlen"))
@@ -672,10 +714,11 @@ int main(int argc, char **argv)
 #endif
 
 	/* The thread starts before any identity change, so that it may take
-	 * any euid; the main thread's change below is its own. */
+	 * any euid; the main thread's change below is its own (raw syscalls). */
 	struct thread_job job = { .o = &o, .t = &t, .fd = -1 };
 	pthread_t th;
-	if (o.thread_euid >= 0) {
+	int threaded = o.thread_euid >= 0 || o.thread_cg;
+	if (threaded) {
 		pthread_mutex_init(&job.mu, NULL);
 		pthread_cond_init(&job.cv, NULL);
 		if (pthread_create(&th, NULL, thread_main, &job) != 0)
@@ -692,6 +735,8 @@ int main(int argc, char **argv)
 		return scm(&o, &t);
 	if (o.ring_early)
 		ring_setup(o.op);
+	if (o.warm_ring)
+		ring_warm();
 
 	/* With --move-cgroup the socket is made in the first cgroup and the
 	 * process moves (as root, which may) before it takes on the identity. */
@@ -709,13 +754,15 @@ int main(int argc, char **argv)
 			die("open O_PATH");
 	}
 
-	if (o.thread_euid < 0)
+	if (!threaded)
 		return run(&o, &t, fd);
 	job.fd = fd;
+	job.main_euid = syscall(SYS_geteuid);
 	pthread_mutex_lock(&job.mu);
 	job.go = 1;
 	pthread_cond_broadcast(&job.cv);
 	pthread_mutex_unlock(&job.mu);
 	pthread_join(th, NULL);
+	printf("main thread euid %ld, op thread euid %ld\n", job.main_euid, job.op_euid);
 	return job.result;
 }
