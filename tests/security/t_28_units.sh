@@ -1,0 +1,47 @@
+# Bypass catalog: `unit NAME` subjects and cgroups that a user controls.
+# systemd delegates a user's subtree (user@UID.service) to that user, who may
+# create cgroups with any name in it and move its own processes there. Such a
+# cgroup named like a system unit must not be taken for that unit.
+# The tree is modelled under the test cgroup: system.slice/UNIT (root's) and
+# user.slice/user-1010.slice/user@1010.service (delegated to uid 1010).
+source "$root/tests/tools/bypass-lib.sh"
+
+B=$(catalog_port 28)
+P=$B
+RUNNING=dgsec-running-$$.service	# has its system cgroup at load
+STOPPED=dgsec-stopped-$$.service	# does not run at load (not started yet, restarting)
+DELEG=$CG/user.slice/user-1010.slice/user@1010.service
+mkdir -p "$CG/system.slice/$RUNNING" "$DELEG"
+# what systemd does for Delegate=yes: the user owns the directory and its
+# process and control files
+chown 1010:1010 "$DELEG" "$DELEG/cgroup.procs" "$DELEG/cgroup.threads" "$DELEG/cgroup.subtree_control"
+
+# as uid 1010: cgroups named like both units in its own subtree
+in_cgroup "$DELEG" setpriv --reuid 1010 --regid 1010 --clear-groups \
+	mkdir "$DELEG/$RUNNING" "$DELEG/$STOPPED"
+made=$?
+check "units: uid 1010 created cgroups named like system units in its delegated subtree" test $made -eq 0
+
+cat >"$TMP/t28.conf" <<CONF
+endpoint api tcp 127.0.0.1:$P
+allow api from unit $RUNNING
+allow api from unit $STOPPED
+CONF
+start_listener listen tcp 127.0.0.1 "$P"
+out=$(dg load "$TMP/t28.conf" 2>&1)
+check "units: policy loaded" test $? -eq 0
+
+# as_user_in CGROUP: uid 1010 moves itself from its subtree's root into
+# CGROUP (as a user may, in its delegated subtree) and connects
+as_user_in() {
+	in_cgroup "$DELEG" setpriv --reuid 1010 --regid 1010 --clear-groups \
+		bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$1" \
+		"$PROBE" connect tcp 127.0.0.1 "$P" 2>&1 | head -n 1
+}
+expect "control: uid 1010 in the running unit's system cgroup: ok" ok \
+	--cgroup "$CG/system.slice/$RUNNING" --uid 1010 connect tcp 127.0.0.1 "$P"
+assert_verdict "control: uid 1010 in its delegated subtree: EPERM" EPERM "$(as_user_in "$DELEG")"
+assert_verdict "bypass: uid 1010 in its own cgroup named like a running unit: EPERM" EPERM \
+	"$(as_user_in "$DELEG/$RUNNING")"
+assert_verdict "bypass: uid 1010 in its own cgroup named like a unit that was not running at load: EPERM" EPERM \
+	"$(as_user_in "$DELEG/$STOPPED")"
