@@ -53,7 +53,7 @@
  *                         descriptor 9 (for /proc/self/fd/9 as ADDR)
  *   --repeat N            connect N times (a new socket each) and report the
  *                         last outcome: a load generator for benchmarks
- * A pause prints `paused` (and `fd N` for the socket) on stderr first.
+ * A pause prints `paused`, `pid N` (and `fd N` for the socket) on stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -152,10 +152,9 @@ static void pause_for(const char *file, int fd)
 {
 	struct stat st;
 
+	fprintf(stderr, "paused\npid %ld\n", (long)getpid());
 	if (fd >= 0)
-		fprintf(stderr, "paused\nfd %d\n", fd);
-	else
-		fprintf(stderr, "paused\n");
+		fprintf(stderr, "fd %d\n", fd);
 	fflush(stderr);
 	for (int i = 0; i < 6000; i++) {
 		if (stat(file, &st) == 0)
