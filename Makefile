@@ -145,7 +145,7 @@ $(BUILD)/dg-loadgen: tools/bench/dg-loadgen.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
-$(BUILD)/dg-bench-bpf: tools/bench/dg-bench-bpf.c
+$(BUILD)/dg-bench-bpf: tools/bench/dg-bench-bpf.c bpf/dockguard_abi.h
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< $(LIBS) -o $@
 

@@ -14,6 +14,9 @@ packages=(
 	# Recommends of clang, which --no-install-recommends below leaves out
 	libclang-rt-14-dev
 	valgrind	# the daemon under memcheck (tests/security/t_60_valgrind.sh)
+	# make bench: the iptables owner-rule comparison, its JSON, the swap's
+	# grace period (strace); perf (linux-perf) is optional
+	iptables jq strace
 	# the engine dockguard protects: its docker group and unit are in the
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io

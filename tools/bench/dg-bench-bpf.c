@@ -13,17 +13,25 @@
  *       `sysctl kernel.bpf_stats_enabled=0` by someone else cannot switch
  *       them off under the benchmark); prints `enabled`, exits when its
  *       standard input closes.
+ *   dg-bench-bpf watch-gen BPFFS GEN TIMEOUT_MS
+ *       polls the policy in force in dockguard's pins BPFFS (the active
+ *       slot's generation, what the programs themselves read) every 200 us
+ *       and prints the CLOCK_REALTIME time in ns at which it first exceeds
+ *       GEN; exit 1 after TIMEOUT_MS without a change.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+
+#include "dockguard_abi.h"
 
 static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -130,6 +138,69 @@ static int hold_stats(void)
 	return 0;
 }
 
+static long long realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, "dg-bench-bpf: cannot open %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+/* The generation the programs judge by: policy[config.active_slot]. */
+static int generation_in_force(int config_fd, int policy_fd, unsigned long long *gen)
+{
+	struct dg_config cfg;
+	struct dg_policy_hdr hdr;
+	__u32 zero = 0, slot;
+
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg))
+		return -1;
+	slot = cfg.active_slot & 1;
+	if (bpf_map_lookup_elem(policy_fd, &slot, &hdr))
+		return -1;
+	*gen = hdr.generation;
+	return 0;
+}
+
+static int watch_generation(const char *bpffs, unsigned long long after, long timeout_ms)
+{
+	int config_fd = open_pin(bpffs, "map_config_map"), policy_fd = open_pin(bpffs, "map_policy");
+	long long deadline = realtime_ns() + timeout_ms * 1000000LL;
+	struct timespec pause = { 0, 200000 };
+	unsigned long long gen;
+
+	if (config_fd < 0 || policy_fd < 0)
+		return 2;
+	/* ready: the caller may now do what should change the generation */
+	printf("watching\n");
+	fflush(stdout);
+	while (realtime_ns() < deadline) {
+		if (generation_in_force(config_fd, policy_fd, &gen)) {
+			fprintf(stderr, "dg-bench-bpf: cannot read the policy in force: %s\n",
+				strerror(errno));
+			return 2;
+		}
+		if (gen > after) {
+			printf("%lld %llu\n", realtime_ns(), gen);
+			return 0;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	libbpf_set_print(silent);
@@ -137,6 +208,9 @@ int main(int argc, char **argv)
 		return attach(argv[2], argv[3], argv[4]);
 	if (argc == 2 && !strcmp(argv[1], "stats"))
 		return hold_stats();
-	fprintf(stderr, "usage: dg-bench-bpf attach OBJ CGROUP PINDIR | dg-bench-bpf stats\n");
+	if (argc == 5 && !strcmp(argv[1], "watch-gen"))
+		return watch_generation(argv[2], strtoull(argv[3], NULL, 10), atol(argv[4]));
+	fprintf(stderr, "usage: dg-bench-bpf attach OBJ CGROUP PINDIR | stats | "
+			"watch-gen BPFFS GEN TIMEOUT_MS\n");
 	return 2;
 }

@@ -26,13 +26,15 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2
 # field NAME LINE: the value of NAME=VALUE in a dg-loadgen result line
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
-# start_listener PROTO ADDR [PORT]: a dg-loadgen listener in srv/
+# start_listener PROTO ADDR [PORT]: a dg-loadgen listener in srv/; its pid
+# is left in LISTENER_PID
 start_listener() {
 	local fifo line
 	fifo=$(mktemp -u "$TMP/fifo.XXXX")
 	mkfifo "$fifo"
 	(echo 0 >"$BCG/srv/cgroup.procs" && exec "$LOADGEN" listen "$@") >"$fifo" 2>&1 &
-	PIDS+=($!)
+	LISTENER_PID=$!
+	PIDS+=("$LISTENER_PID")
 	read -r -t 5 line <"$fifo" || true
 	rm -f "$fifo"
 	if [[ $line != listening ]]; then

@@ -37,7 +37,8 @@ if [[ ${DG_BENCH_IN_NETNS:-} == 1 ]]; then
 	ip link set lo up
 	failed=0
 	for s in "$BENCH_DIR"/b_*.sh; do
-		[[ -n ${BENCH_ONLY:-} && $(basename "$s") != *"$BENCH_ONLY"* ]] && continue
+		# BENCH_ONLY=NAME: that section only (and the shared b_00)
+		[[ -n ${BENCH_ONLY:-} && $s != */b_00_* && $(basename "$s") != *"$BENCH_ONLY"* ]] && continue
 		blog "-- $(basename "$s" .sh)"
 		# shellcheck disable=SC1090
 		source "$s" || { blog "$(basename "$s") failed"; failed=1; }

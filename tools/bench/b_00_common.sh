@@ -1,0 +1,76 @@
+# Shared by every section: listeners, destinations and the policies.
+# Sourced by run.sh inside the private network namespace, before the others.
+
+P=$((21000 + RANDOM % 9000))	# protected
+P3=$((P + 2))			# not protected
+
+start_listener tcp 127.0.0.1 "$P" && LISTENER_P=$LISTENER_PID &&
+	start_listener tcp6 ::1 "$P" &&
+	start_listener tcp 127.0.0.1 "$P3" && LISTENER_P3=$LISTENER_PID &&
+	start_listener tcp6 ::1 "$P3" &&
+	start_listener unix "$SOCKDIR/api.sock" &&
+	start_listener unix "$SOCKDIR/free.sock" || return 1
+
+# the destinations per protocol: protected, unprotected
+declare -A DEST=(
+	[tcp4]="tcp 127.0.0.1 $P" [tcp6]="tcp6 ::1 $P" [unix]="unix $SOCKDIR/api.sock"
+)
+declare -A FREE=(
+	[tcp4]="tcp 127.0.0.1 $P3" [tcp6]="tcp6 ::1 $P3" [unix]="unix $SOCKDIR/free.sock"
+)
+declare -A HOOK=([tcp4]=connect4 [tcp6]=connect6 [unix]=connect_unix)
+PROTOS=(tcp4 tcp6 unix)
+
+# ---- the policies ---------------------------------------------------------
+ENDPOINTS="endpoint api {
+    tcp 127.0.0.1:$P
+    tcp [::1]:$P
+}
+endpoint sock unix $SOCKDIR/api.sock"
+
+# 1 rule: the allowed subject is uid 1001, the denied one (uid 1002) falls
+# to the default
+{
+	echo "$ENDPOINTS"
+	echo "allow { api, sock } from user 1001"
+} >"$TMP/p1.conf"
+
+# a small realistic policy (the README's shape): a unit-like cgroup AND a
+# user, a remapped range, root, a group. Every dimension is in play: the
+# cgroup walk, the group scan, the uid lookup.
+{
+	echo "$ENDPOINTS"
+	echo "allow { api, sock } from cgroup $BCGPATH/dg/nginx.service user 1001"
+	echo "deny { api, sock } from user 100000-165535"
+	echo "allow { api, sock } from user 0"
+	echo "allow sock from group 4242"
+} >"$TMP/mixed.conf"
+
+# 4096 rules, one uid each; the allowed subject matches the last one
+{
+	echo "$ENDPOINTS"
+	awk 'BEGIN { for (r = 0; r < 4095; r++) printf "allow { api, sock } from user %d\n", 300000 + r }'
+	echo "allow { api, sock } from user 1001"
+} >"$TMP/r4096.conf"
+
+# 65536 subjects: 4096 rules of 16 uids; uid 1001 is in the last rule
+{
+	echo "$ENDPOINTS"
+	awk 'BEGIN {
+		for (r = 0; r < 4096; r++) {
+			b = 300000 + r * 16
+			printf "allow { api, sock } from user { %d", r == 4095 ? 1001 : b
+			for (i = 1; i < 16; i++)
+				printf ", %d", b + i
+			printf " }\n"
+		}
+	}'
+} >"$TMP/s65536.conf"
+
+# 4096 cgroup rules (containers and units are cgroup paths to the kernel);
+# the allowed subject is in the last one's cgroup
+{
+	echo "$ENDPOINTS"
+	awk -v base="$BCGPATH/dg" 'BEGIN { for (r = 0; r < 4095; r++) printf "allow { api, sock } from cgroup %s/g%d\n", base, r }'
+	echo "allow { api, sock } from cgroup $BCGPATH/dg/nginx.service"
+} >"$TMP/c4096.conf"

@@ -1,0 +1,84 @@
+# The targets of issue 6, judged from a bench.json's results (run.sh puts
+# the outcome in .targets; report.sh prints it). Input: {results: [...]}.
+# A target whose figures are missing (section failed or skipped) is listed
+# with pass = null.
+
+def r1: . * 10 | round / 10;
+def r3: . * 1000 | round / 1000;
+
+def hook($case; $proto; $subject):
+	first(.results[] | select(.section == "hook" and .case == $case and .proto == $proto
+		and .subject == $subject and .ns_per_run != null) | .ns_per_run) // null;
+
+def row($target; $measured; $value; $limit; $ok):
+	{target: $target, measured: $measured, value: $value, limit: $limit,
+	 pass: (if $value == null then null else $ok end)};
+
+def targets:
+	. as $all
+	| ["tcp4", "tcp6", "unix"] as $protos
+	| [
+	  # fast path above the empty program
+	  ($protos[] as $p
+	   | ($all | hook("fast"; $p; "any")) as $f | ($all | hook("empty"; $p; "any")) as $e
+	   | (if $f != null and $e != null then $f - $e else null end) as $d
+	   | row("fast path <= 50 ns/run above an empty program (\($p))";
+		 (if $d == null then "n/a" else "\($d | r1) ns above (\($f) vs \($e))" end);
+		 $d; 50; ($d != null and $d <= 50))),
+
+	  # protected: the worst protocol and subject of each size
+	  (["p1", "mixed", "r4096", "s65536", "c4096"][] as $c
+	   | [$all.results[] | select(.section == "hook" and .case == $c and .ns_per_run != null)]
+	   | (max_by(.ns_per_run) // null) as $w
+	   | ($w.ns_per_run // null) as $v
+	   | row("protected <= 150 ns/run: \({p1: "1 rule", mixed: "4 rules, every dimension",
+		   r4096: "4096 rules", s65536: "65536 subjects", c4096: "4096 cgroup rules"}[$c])";
+		 (if $w == null then "n/a"
+		  else "worst \($v) ns (\($w.proto) \($w.subject)), \(($v - ($all | hook("empty"; $w.proto; "any") // 0)) | r1) above empty" end);
+		 $v; 150; ($v != null and $v <= 150))),
+
+	  # size independence: 4096 rules and 65536 subjects against 1 rule
+	  (["r4096", "s65536"][] as $c
+	   | [$protos[] as $p | ["allow", "deny"][] as $s
+	      | ($all | hook($c; $p; $s)) as $big | ($all | hook("p1"; $p; $s)) as $one
+	      | select($big != null and $one != null)
+	      | {p: $p, s: $s, ratio: ($big / $one)}]
+	   | (max_by(.ratio) // null) as $w
+	   | row("\(if $c == "r4096" then "4096 rules" else "65536 subjects" end) within 1.2x of 1 rule";
+		 (if $w == null then "n/a" else "worst x\($w.ratio | r3) (\($w.p) \($w.s))" end);
+		 ($w.ratio // null); 1.2; ($w != null and $w.ratio <= 1.2))),
+
+	  # end to end
+	  (["dg_unprotected", "dg_protected"][] as $c
+	   | first($all.results[] | select(.section == "e2e" and .config == $c)) // null
+	   | row("end to end within 2 % of no hook: \({dg_unprotected: "unprotected port",
+		   dg_protected: "protected port, allowed"}[$c])";
+		 (if . == null then "n/a"
+		  else "x\(.ratio_p50 | r3) median connect, x\(.ratio_rate | r3) rate, \(.added_us | r1) us added (\(.rounds) rounds)" end);
+		 (.ratio_p50 // null); 1.02; (. != null and .ratio_p50 <= 1.02))),
+
+	  # policy swap
+	  (["r4096", "s65536", "c4096"][] as $c
+	   | first($all.results[] | select(.section == "swap" and .case == $c)) // null
+	   | row("policy swap <= 50 ms: \({r4096: "4096 rules", s65536: "65536 subjects",
+		   c4096: "4096 cgroup rules"}[$c])";
+		 (if . == null then "n/a"
+		  else "\(.swap_ms) ms (grace period \(.grace_ms // "?") ms; load \(.load_ms) ms, compile \(.check_ms) ms)" end);
+		 (.swap_ms // null); 50; (. != null and .swap_ms <= 50))),
+
+	  # the event flood
+	  (first($all.results[] | select(.section == "flood" and .case == "paced")) // null
+	   | row("flood of >= 100k denied connects/s reached";
+		 (if . == null then "n/a" else "\(.denials_per_s)/s from \(.subjects) subjects for \(.seconds) s" end);
+		 (.denials_per_s // null); 95000; (. != null and .denials_per_s >= 95000)),
+	     row("flood: every denial counted";
+		 (if . == null then "n/a"
+		  else "\(.counted) of \(.denials) counted; events \(.events_reported) + suppressed \(.events_suppressed) + dropped \(.ring_drops)" end);
+		 (.counted // null); (.denials // null); (. != null and .all_counted and .accounted)),
+	     row("flood: daemon CPU <= 5 % of a core";
+		 (if . == null then "n/a" else "\(.daemon_cpu_pct) % (\(.daemon_cpu_s) s over \(.measured_over_s) s)" end);
+		 (.daemon_cpu_pct // null); 5; (. != null and .daemon_cpu_pct <= 5)),
+	     row("flood: daemon RSS <= 10 MB";
+		 (if . == null then "n/a" else "\(.rss_kb_peak / 1024 | r1) MB peak (VmRSS)" end);
+		 (.rss_kb_peak // null); 10240; (. != null and .rss_kb_peak <= 10240)))
+	];
