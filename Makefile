@@ -3,6 +3,7 @@
 #   make run        install missing packages, build, run the daemon on policies/default.conf
 #   make            build/dockguard (BPF object embedded through its skeleton)
 #   make test       every test: unit, kernel (needs root), CLI
+#   make kernel-matrix  the kernel suites on Linux 6.1, 6.12 (qemu) and the host's kernel
 #   make bench      measure hook cost, connect latency, swap time, event flood (root)
 #   make asan       ASan + UBSan build of the userspace and its unit tests, run
 #   make deps       install the Debian packages the build and tests need
@@ -129,6 +130,20 @@ unit-test: $(BUILD)/unit-tests
 
 kernel-test: all
 	tests/kernel/run.sh $(BUILD)
+
+# The kernel suites (kernel, security) on Debian 12's 6.1 kernel and its 6.12
+# backport, each booted under qemu, and on this host's kernel
+# (tests/kernel-matrix/run.sh). KM_KERNELS="6.1 6.12 host" chooses. Needs
+# root; prints a matrix and writes $(BUILD)/kernel-matrix/matrix.json.
+# kernel-matrix-ci: the 6.1 guest only (the host's kernel is in `make test`).
+KM_KERNELS ?= 6.1 6.12 host
+
+.PHONY: kernel-matrix kernel-matrix-ci
+kernel-matrix: all
+	KM_KERNELS="$(KM_KERNELS)" tests/kernel-matrix/run.sh $(BUILD)
+
+kernel-matrix-ci: all
+	KM_KERNELS=6.1 tests/kernel-matrix/run.sh $(BUILD)
 
 # What dockguard costs, measured on this machine (tools/bench/run.sh): hook
 # cost per connect, end-to-end connect latency against iptables owner rules,
