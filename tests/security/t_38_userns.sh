@@ -1,0 +1,67 @@
+# Bypass catalog: user namespaces. Ids are judged as the host sees them
+# (the init user namespace), so root inside a user namespace is whatever host
+# uid it maps to: the caller's own uid for an unprivileged namespace, the
+# subordinate uid for a remapped container (Docker's userns-remap).
+source "$root/tests/tools/bypass-lib.sh"
+
+B=$(catalog_port 38)
+P=$B
+mkdir -p "$CG/c"
+
+cat >"$TMP/t38.conf" <<CONF
+endpoint api {
+    tcp 127.0.0.1:$P
+    tcp [::1]:$P
+}
+endpoint remap tcp 127.0.0.1:$((P + 1))
+allow api from user { 0, 1001 }
+allow remap from user 100000
+CONF
+start_listener listen tcp 127.0.0.1 "$P"
+start_listener listen tcp 127.0.0.1 $((P + 1))
+out=$(dg load "$TMP/t38.conf" 2>&1)
+check "userns: policy loaded" test $? -eq 0
+
+# own_userns UID PROBE-ARGS...: UID makes its own user namespace, in which
+# it is root, and runs the probe there
+own_userns() {
+	local u=$1
+	shift
+	in_cgroup "$CG/c" setpriv --reuid "$u" --regid "$u" --clear-groups \
+		unshare --user --map-root-user "$PROBE" "$@" 2>&1 | head -n 1
+}
+if [[ $(own_userns 1002 bind tcp 127.0.0.1 0) != ok ]]; then
+	skip "userns: unprivileged user namespaces unavailable: user-namespace paths untested"
+else
+	assert_verdict "bypass: denied uid 1002 as root of its own user namespace: EPERM" EPERM \
+		"$(own_userns 1002 connect tcp 127.0.0.1 "$P")"
+	assert_verdict "control: allowed uid 1001 as root of its own user namespace: ok" ok \
+		"$(own_userns 1001 connect tcp 127.0.0.1 "$P")"
+	# with its own network namespace too, 127.0.0.1 is its own loopback
+	assert_verdict "no path: denied uid 1002 in its own user and network namespace reaches only its own loopback" '!connect' \
+		"$(in_cgroup "$CG/c" setpriv --reuid 1002 --regid 1002 --clear-groups \
+			unshare --user --map-root-user --net "$PROBE" connect tcp 127.0.0.1 "$P" 2>&1 | head -n 1)"
+fi
+
+# A remapped container's root: uid 0 inside maps to host uid 100000. The
+# namespace is held by a sleeping process; root writes its maps, as dockerd
+# does, and the probe enters it as uid 0 (nsenter).
+unshare --user sleep 600 >/dev/null 2>&1 &
+HOLDER=$!
+PIDS+=("$HOLDER")
+for ((i = 0; i < 500; i++)); do
+	[[ $(readlink "/proc/$HOLDER/ns/user") != "$(readlink /proc/self/ns/user)" ]] && break
+	sleep 0.01
+done
+if echo "0 100000 65536" >"/proc/$HOLDER/uid_map" && echo "0 100000 65536" >"/proc/$HOLDER/gid_map"; then
+	assert_verdict "bypass: root of a remapped user namespace (host uid 100000) under 'allow from user 0': EPERM" EPERM \
+		"$(in_cgroup "$CG/c" nsenter --user="/proc/$HOLDER/ns/user" --setuid 0 --setgid 0 \
+			"$PROBE" connect tcp 127.0.0.1 "$P" 2>&1 | head -n 1)"
+	assert_verdict "control: the same remapped root under 'allow from user 100000': ok" ok \
+		"$(in_cgroup "$CG/c" nsenter --user="/proc/$HOLDER/ns/user" --setuid 0 --setgid 0 \
+			"$PROBE" connect tcp 127.0.0.1 $((P + 1)) 2>&1 | head -n 1)"
+else
+	skip "userns: could not write a remapped namespace's maps: remapped root untested"
+fi
+kill "$HOLDER" 2>/dev/null
+expect "control: host root: ok" ok --cgroup "$CG/c" connect tcp 127.0.0.1 "$P"
