@@ -1,5 +1,6 @@
 # Shared by every section: listeners, destinations and the policies.
 # Sourced by run.sh inside the private network namespace, before the others.
+# shellcheck disable=SC2034 # used by the sections sourced after this one
 
 P=$((21000 + RANDOM % 9000))	# protected
 P3=$((P + 2))			# not protected

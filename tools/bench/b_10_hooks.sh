@@ -15,25 +15,43 @@ N_DENY=${BENCH_HOOK_DENY:-20000}
 REPS=${BENCH_REPS:-5}
 
 # ---- measuring ------------------------------------------------------------
+# snapshot ID...: "ID RUN_TIME_NS RUN_CNT" for each program, from one bpftool
+# call (bpf_stats must be on)
+snapshot() {
+	bpftool prog show --json | jq -r --arg ids " $* " \
+		'.[] | .id as $i | select($ids | contains(" \($i) ")) | "\(.id) \(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+
 # hook_run CASE LABEL PROTO SUBJECT WANT PROG_ID N LOADGEN-ARGS...
-# REPS runs of N connects; records the median ns per program run.
+# REPS runs of N connects. Records the median ns per run of PROG_ID (the
+# connect hook) and, over every program in $SET_IDS (all the programs of the
+# set under test: dockguard may attach more than the connect hooks), the
+# median BPF time per connect and each program's runs per connect.
 hook_run() {
 	local case=$1 label=$2 proto=$3 subject=$4 want=$5 id=$6 n=$7
 	shift 7
-	local rep s0 s1 out t0 c0 t1 c1 vals=() bad=""
+	local rep out vals=() totals=() bad="" a b hook_ns total_ns hook_runs runs=""
 	for ((rep = 0; rep < REPS; rep++)); do
-		read -r t0 c0 < <(prog_stats "$id")
+		a=$(snapshot "$SET_IDS")
 		out=$("$LOADGEN" --count "$n" "$@")
-		read -r t1 c1 < <(prog_stats "$id")
+		b=$(snapshot "$SET_IDS")
 		if [[ $(field "$want" "$out") != "$n" ]]; then
 			bad="want $n $want, got: $out"
 			break
 		fi
-		if ((c1 - c0 < n)); then
-			bad="the program ran $((c1 - c0)) times for $n connects (bpf_stats off?)"
+		# per program: runs and time in this rep
+		read -r hook_ns total_ns hook_runs < <(LC_ALL=C join <(LC_ALL=C sort <<<"$a") <(LC_ALL=C sort <<<"$b") |
+			awk -v id="$id" -v n="$n" '{ t = $4 - $2; c = $5 - $3; tot += t
+				if ($1 == id) { ht = t; hc = c } }
+				END { printf "%.1f %.1f %d\n", hc ? ht / hc : 0, tot / n, hc }')
+		if ((hook_runs < n)); then
+			bad="the program ran $hook_runs times for $n connects (bpf_stats off?)"
 			break
 		fi
-		vals+=("$(awk -v t=$((t1 - t0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", t / c }')")
+		vals+=("$hook_ns")
+		totals+=("$total_ns")
+		# runs per connect of every program of the set (the last rep's)
+		runs=$(LC_ALL=C join <(LC_ALL=C sort <<<"$a") <(LC_ALL=C sort <<<"$b") | awk -v n="$n" '$5 - $3 > 0 { printf "%s%s:%.2f", s, $1, ($5 - $3) / n; s = " " }')
 	done
 	if [[ -n $bad ]]; then
 		blog "hook $case $proto $subject: $bad"
@@ -41,13 +59,18 @@ hook_run() {
 			--arg e "$bad" '{section:"hook", case:$c, label:$l, proto:$p, subject:$s, error:$e}')"
 		return 1
 	fi
-	local med
+	local med tot
 	med=$(printf '%s\n' "${vals[@]}" | median)
-	printf '  %-9s %-5s %-6s %8.1f ns/run   (runs: %s)\n' "$case" "$proto" "$subject" "$med" "${vals[*]}" >&2
+	tot=$(printf '%s\n' "${totals[@]}" | median)
+	printf '  %-9s %-5s %-6s %7.1f ns/run  %7.1f ns/connect, all programs  (runs: %s)\n' \
+		"$case" "$proto" "$subject" "$med" "$tot" "${vals[*]}" >&2
 	record "$(jq -cn --arg c "$case" --arg l "$label" --arg p "$proto" --arg s "$subject" \
-		--argjson m "$med" --argjson n "$n" --arg v "${vals[*]}" \
+		--argjson m "$med" --argjson t "$tot" --argjson n "$n" --arg v "${vals[*]}" --arg r "$runs" \
+		--argjson names "$SET_NAMES" \
 		'{section:"hook", case:$c, label:$l, proto:$p, subject:$s, ns_per_run:$m,
-		  connects_per_rep:$n, reps:($v | split(" ") | map(tonumber))}')"
+		  all_programs_ns_per_connect:$t, connects_per_rep:$n,
+		  reps:($v | split(" ") | map(tonumber)),
+		  runs_per_connect:($r | split(" ") | map(split(":") | {key: ($names[.[0]] // .[0]), value: (.[1] | tonumber)}) | from_entries)}')"
 }
 
 # prog_size HOOK ID WHOSE: the verifier's view of one program
@@ -58,6 +81,7 @@ prog_size() {
 }
 
 blog "hook cost: $REPS runs of $N_ALLOW allowed / $N_DENY denied connects per figure (median)"
+stats_on || { blog "cannot switch on bpf_stats (kernel.bpf_stats_enabled)"; return 1; }
 
 # the empty programs, on their own cgroup
 "$CC_BPF" -g -O2 -target bpf -Wall -Wextra -Werror -Wno-unused-parameter -I"$BUILD" \
@@ -71,6 +95,8 @@ for proto in "${PROTOS[@]}"; do
 		continue
 	fi
 	prog_size "${HOOK[$proto]}" "$id" empty
+	SET_IDS=$id
+	SET_NAMES=$(jq -cn --arg id "$id" --arg h "${HOOK[$proto]}" '{($id): $h}')
 	# shellcheck disable=SC2086
 	hook_run empty "empty program" "$proto" any ok "$id" "$N_ALLOW" \
 		--cgroup "$BCG/empty" --uid 1002 connect ${FREE[$proto]}
@@ -80,8 +106,12 @@ dg load "$TMP/p1.conf" >/dev/null || { blog "dockguard load failed"; return 1; }
 declare -A DG_ID
 for proto in "${PROTOS[@]}"; do
 	DG_ID[$proto]=$(dg_prog_id "${HOOK[$proto]}")
-	[[ -n ${DG_ID[$proto]} ]] && prog_size "${HOOK[$proto]}" "${DG_ID[$proto]}" dockguard
 done
+# every program dockguard attached, whatever the hooks: the connect hooks
+# and any other (sock_ops, cgroup_skb, ...) that a connect may run
+SET_NAMES=$(dg status --json | jq -c '[.hooks[] | select(.prog_id > 0) | {key: (.prog_id | tostring), value: .hook}] | from_entries')
+SET_IDS=$(jq -r 'keys | join(" ")' <<<"$SET_NAMES")
+for id in $SET_IDS; do prog_size "$(jq -r --arg id "$id" '.[$id]' <<<"$SET_NAMES")" "$id" dockguard; done
 
 # fast path: the destination is not protected
 for proto in "${PROTOS[@]}"; do

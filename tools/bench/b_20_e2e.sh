@@ -101,7 +101,7 @@ done
 # the summary per configuration, from this run's rounds
 for cfg in "${CONFIGS[@]}"; do
 	jq -cs --arg c "$cfg" --arg l "${E2E_LABEL[$cfg]}" --arg ipt "$IPT_VERSION" \
-		--argjson pinned "$( ((${#PIN[@]})) && echo true || echo false)" '
+		--argjson pinned "$( ((${#PIN[@]})) && echo true || echo false)" --arg stats "$(stats_state)" '
 		def median: sort | if length == 0 then null
 			elif length % 2 == 1 then .[length / 2 | floor]
 			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -118,7 +118,7 @@ for cfg in "${CONFIGS[@]}"; do
 		   added_us: ($mine | map((.p50_ns - $base[.round | tostring].p50_ns) / 1000) | median),
 		   ratio_p50: ($mine | map(.p50_ns / $base[.round | tostring].p50_ns) | median),
 		   ratio_rate: ($mine | map(.rate / $base[.round | tostring].rate) | median),
-		   pinned: $pinned, iptables: (if $c | startswith("ipt") then $ipt else null end)}' "$RESULTS" >>"$RESULTS.tmp"
+		   pinned: $pinned, bpf_stats: $stats, iptables: (if $c | startswith("ipt") then $ipt else null end)}' "$RESULTS" >>"$RESULTS.tmp"
 done
 cat "$RESULTS.tmp" >>"$RESULTS"
 rm -f "$RESULTS.tmp"

@@ -59,10 +59,11 @@ flood() {
 	cpu0=$(cpu_ticks "$DPID")
 	ev0=$(log_events)
 	t0=$(date +%s%N)
+	local pace=()
+	((rate > 0)) && pace=(--rate $((rate / 4)))
 	for i in 1 2 3 4; do
-		# shellcheck disable=SC2086
-		"$LOADGEN" --cgroup "$BCG/dg/f$i" --uid $((2000 + i)) --seconds "$secs" \
-			$( ((rate > 0)) && echo "--rate $((rate / 4))") \
+		# shellcheck disable=SC2086 # DEST holds PROTO ADDR [PORT]
+		"$LOADGEN" --cgroup "$BCG/dg/f$i" --uid $((2000 + i)) --seconds "$secs" "${pace[@]}" \
 			connect ${DEST[${FPROTO[i - 1]}]} >"$TMP/flood.$i.out" 2>&1 &
 		wpids+=($!)
 	done
@@ -105,7 +106,7 @@ flood() {
 		--argjson counted "$counted" --argjson rep "$rep" --argjson sup "$sup" --argjson drop "$drop" \
 		--argjson logged "$logged" --argjson flood_ns $((tf - t0)) --argjson wall_ns $((t1 - t0)) \
 		--argjson ticks $((cpu1 - cpu0)) --argjson hz "$HZ" --argjson rss0 "$rss0" --argjson peak "$peak" \
-		--argjson rs "$rate_sum" \
+		--argjson rs "$rate_sum" --arg stats "$(stats_state)" \
 		'{section:"flood", case:$n, label:$l, seconds:$secs, target_rate:$rate, log_rate:$lr,
 		  subjects:4, denials:$made, not_denied:$other,
 		  denials_per_s:$rs, flood_wall_s:($flood_ns / 1e9 * 100 | round / 100),
@@ -114,7 +115,7 @@ flood() {
 		  accounted:($rep + $sup + $drop == $made), daemon_logged:$logged,
 		  daemon_cpu_s:($ticks / $hz), daemon_cpu_pct:($ticks / $hz * 1e9 / $wall_ns * 100 * 10 | round / 10),
 		  measured_over_s:($wall_ns / 1e9 * 100 | round / 100),
-		  rss_kb_before:$rss0, rss_kb_peak:$peak}')"
+		  rss_kb_before:$rss0, rss_kb_peak:$peak, bpf_stats:$stats}')"
 	jq -r 'select(.section == "flood") | "  \(.case): \(.denials) denials in \(.seconds) s (\(.denials_per_s)/s), counted \(.counted), events \(.events_reported) + suppressed \(.events_suppressed) + dropped \(.ring_drops), daemon logged \(.daemon_logged), CPU \(.daemon_cpu_pct) %, RSS peak \(.rss_kb_peak / 1024 * 10 | round / 10) MB"' \
 		<(tail -n 1 "$RESULTS") >&2
 }

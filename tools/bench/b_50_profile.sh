@@ -1,10 +1,12 @@
 # Where the hook time goes: perf samples (cpu-clock: this machine has no
 # hardware counters) of a loop of connects, keeping the samples whose stack
-# passes through __cgroup_bpf_run_filter_sock_addr (the hook), attributed to
-# the function that was running (a BPF subprogram, a map's lookup, a helper).
+# passes through a cgroup BPF hook (__cgroup_bpf_run_filter_*: sock_addr for
+# connect, sock_ops, skb), attributed to the function that was running (a
+# BPF subprogram, a map's lookup, a helper).
 # Only when perf is installed; BENCH_PROFILE=0 skips it.
 #
 # Sourced by run.sh inside the private network namespace, after b_00.
+# shellcheck disable=SC2086 # FREE and DEST hold PROTO ADDR [PORT], split on purpose
 
 if [[ ${BENCH_PROFILE:-1} == 0 ]]; then
 	blog "profile: skipped (BENCH_PROFILE=0)"
@@ -30,7 +32,7 @@ profile() {
 			sym = $2
 			sub(/\+0x[0-9a-f]+$/, "", sym)
 			if (first) { leaf = sym; first = 0 }
-			if (sym == "__cgroup_bpf_run_filter_sock_addr") inhook = 1
+			if (sym ~ /^__cgroup_bpf_run_filter_/) inhook = 1
 			next
 		}
 		END {
@@ -49,15 +51,16 @@ profile() {
 				printf "%s{\"fn\":\"%s\",\"pct\":%.1f}", (i > 1 ? "," : ""), name, 100 * n[k[i]] / hook
 			}
 			printf "]}\n"
-		}' >>"$RESULTS"
+		}' | jq -c --arg s "$(stats_state)" '. + {bpf_stats: $s}' >>"$RESULTS"
 	rm -f "$data"
 	tail -n 1 "$RESULTS" | jq -r '"  \(.case): \(.hook_samples) of \(.samples) samples in the hook; " +
 		([.top[] | "\(.fn) \(.pct)%"] | join(", "))' >&2
 }
 
 blog "profile: perf cpu-clock samples in the hook, $PROFILE_N connects per case"
-# shellcheck disable=SC2086 # FREE and DEST hold PROTO ADDR [PORT]
+profile fast_tcp4 "$TMP/p1.conf" --cgroup "$BCG/dg/c" --uid 1002 connect ${FREE[tcp4]}
 profile fast_unix "$TMP/p1.conf" --cgroup "$BCG/dg/c" --uid 1002 connect ${FREE[unix]}
+profile p1_tcp4_allow "$TMP/p1.conf" --cgroup "$BCG/dg/c" --uid 1001 connect ${DEST[tcp4]}
 profile p1_tcp4_deny "$TMP/p1.conf" --cgroup "$BCG/dg/c" --uid 1002 connect ${DEST[tcp4]}
 profile mixed_tcp4_deny "$TMP/mixed.conf" --cgroup "$BCG/dg/c" --groups 100 --uid 1002 connect ${DEST[tcp4]}
 profile r4096_tcp4_deny "$TMP/r4096.conf" --cgroup "$BCG/dg/c" --uid 1002 connect ${DEST[tcp4]}

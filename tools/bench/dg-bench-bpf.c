@@ -11,8 +11,8 @@
  *       turns on the kernel's per-program run-time statistics for as long as
  *       it runs (BPF_ENABLE_STATS: reference counted, so a concurrent
  *       `sysctl kernel.bpf_stats_enabled=0` by someone else cannot switch
- *       them off under the benchmark); prints `enabled`, exits when its
- *       standard input closes.
+ *       them off under the benchmark); prints `enabled`, then waits to be
+ *       killed (the kernel drops the reference with the process).
  *   dg-bench-bpf watch-gen BPFFS GEN TIMEOUT_MS
  *       polls the policy in force in dockguard's pins BPFFS (the active
  *       slot's generation, what the programs themselves read) every 200 us
@@ -123,7 +123,6 @@ static int attach(const char *obj_path, const char *cgroup, const char *pindir)
 static int hold_stats(void)
 {
 	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	char buf[64];
 
 	if (fd < 0) {
 		fprintf(stderr, "dg-bench-bpf: cannot enable BPF run-time statistics: %s\n",
@@ -132,10 +131,8 @@ static int hold_stats(void)
 	}
 	printf("enabled\n");
 	fflush(stdout);
-	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
-	return 0;
+	for (;;)
+		pause();
 }
 
 static long long realtime_ns(void)

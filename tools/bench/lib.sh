@@ -55,8 +55,37 @@ dg_prog_id() {
 	dg status --json | jq -r --arg h "$1" '.hooks[] | select(.hook == $h) | .prog_id'
 }
 
+# stats_on: bpf_stats, for the hook-cost figures: the sysctl as asked
+# (kernel.bpf_stats_enabled=1), plus a reference held through
+# BPF_ENABLE_STATS, so that someone else switching the sysctl off meanwhile
+# cannot silently stop the accounting. stats_off restores the sysctl to what
+# it was before the run ($STATS_WAS, saved by run.sh) and drops the reference.
+STATS_PID=
+stats_on() {
+	local line fifo
+	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null || return 1
+	fifo=$(mktemp -u "$TMP/stats.XXXX")
+	mkfifo "$fifo"
+	"$BENCH_BPF" stats </dev/null >"$fifo" 2>&1 &
+	STATS_PID=$!
+	PIDS+=("$STATS_PID")
+	read -r -t 5 line <"$fifo" || line=
+	rm -f "$fifo"
+	[[ $line == enabled ]] || blog "warning: BPF_ENABLE_STATS failed ($line); relying on the sysctl"
+}
+stats_off() {
+	sysctl -q -w kernel.bpf_stats_enabled="${STATS_WAS:-0}" >/dev/null
+	if [[ -n $STATS_PID ]]; then
+		kill "$STATS_PID" 2>/dev/null	# its exit drops the reference
+		wait "$STATS_PID" 2>/dev/null
+		STATS_PID=
+	fi
+}
+# stats_state: what every program pays right now ("on" inflates run costs)
+stats_state() { [[ $(sysctl -n kernel.bpf_stats_enabled) == 1 ]] && echo on || echo off; }
+
 bench_cleanup() {
-	local pid i
+	local pid
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -72,7 +101,7 @@ bench_cleanup() {
 	if [[ -n ${BCG:-} && -d $BCG ]]; then
 		# deepest first; a cgroup whose last process has just exited may
 		# be busy for a moment
-		for i in 1 2 3 4 5; do
+		for _ in 1 2 3 4 5; do
 			find "$BCG" -depth -type d -exec rmdir {} \; 2>/dev/null
 			[[ -d $BCG ]] || break
 			sleep 0.2

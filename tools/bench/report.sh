@@ -11,8 +11,17 @@ def l($n): tostring | . + spaces($n - length);
 def r($n): tostring | spaces($n - length) + .;
 def f1: if . == null then "-" else . * 10 | round / 10 | tostring end;
 def f3: if . == null then "-" else . * 1000 | round / 1000 | tostring end;
-def hook($c; $p; $s): first(.results[] | select(.section == "hook" and .case == $c and .proto == $p
-	and .subject == $s) | .ns_per_run) // null;
+def hook($c; $p; $s; $f): first(.results[] | select(.section == "hook" and .case == $c and .proto == $p
+	and .subject == $s) | .[$f]) // null;
+# the hook figures of field $f: a row per case, allow / deny per protocol
+def table($f): . as $all
+  | "   \("case" | l(52))\("tcp4 allow/deny" | r(18))\("tcp6 allow/deny" | r(18))\("unix allow/deny" | r(18))",
+    ([.results[] | select(.section == "hook") | {case: .case, label: .label}] | unique_by(.case)
+     | sort_by(.case as $k | ["empty", "fast", "p1", "mixed", "r4096", "s65536", "c4096"] | index($k)) [] as $c
+     | "   \($c.label | l(52))" + ([["tcp4", "tcp6", "unix"][] as $p
+	| if ($all | hook($c.case; $p; "any"; $f)) != null then ($all | hook($c.case; $p; "any"; $f) | f1)
+	  else "\($all | hook($c.case; $p; "allow"; $f) | f1) / \($all | hook($c.case; $p; "deny"; $f) | f1)" end
+	| r(18)] | join("")));
 . as $all
 | .meta as $m
 | "dockguard bench \($m.date): kernel \($m.kernel), \($m.cpus) CPUs, \($m.build) @ \($m.commit)",
@@ -20,13 +29,13 @@ def hook($c; $p; $s): first(.results[] | select(.section == "hook" and .case == 
   "Figures are medians of repeated runs on a shared machine: expect a few % of noise.",
   "",
   "1. Hook cost per connect: bpf_stats run_time_ns / run_cnt (median of \($m.reps) runs)",
-  "   \("case" | l(52))\("tcp4 allow/deny" | r(18))\("tcp6 allow/deny" | r(18))\("unix allow/deny" | r(18))",
-  ([.results[] | select(.section == "hook") | {case: .case, label: .label}] | unique_by(.case)
-   | sort_by(.case as $k | ["empty", "fast", "p1", "mixed", "r4096", "s65536", "c4096"] | index($k)) [] as $c
-   | "   \($c.label | l(52))" + ([["tcp4", "tcp6", "unix"][] as $p
-	| if ($all | hook($c.case; $p; "any")) != null then ($all | hook($c.case; $p; "any") | f1)
-	  else "\($all | hook($c.case; $p; "allow") | f1) / \($all | hook($c.case; $p; "deny") | f1)" end
-	| r(18)] | join(""))),
+  "   a) the connect hook (connect4 / connect6 / connect_unix), ns per run",
+  table("ns_per_run"),
+  "   b) every program dockguard attached (the connect hook and any other a connect runs), ns per connect",
+  table("all_programs_ns_per_connect"),
+  "   programs run per connect, protected, 1 rule:",
+  (.results[] | select(.section == "hook" and .case == "p1" and .runs_per_connect != null)
+   | "     \(.proto) \(.subject | l(6)) " + (.runs_per_connect | to_entries | map("\(.key) \(.value)") | join(", "))),
   "   programs: " + ([.results[] | select(.section == "prog" and .prog == "dockguard")
 	| "\(.name) \(.insns_xlated) insns, \(.bytes_jited) B jited"] | join("; ")),
   (.results[] | select(.section == "hook" and .error != null) | "   ERROR \(.case) \(.proto) \(.subject): \(.error)"),
@@ -36,6 +45,8 @@ def hook($c; $p; $s): first(.results[] | select(.section == "hook" and .case == 
   (.results[] | select(.section == "e2e")
    | "   \(.label | l(40))\(.p50_us | f1 | r(9))\(.p99_us | f1 | r(9))\(.rate | r(9))\(.ratio_p50 | f3 | r(8))\(.ratio_rate | f3 | r(8))\(.added_us | f1 | r(8))"),
   (first(.results[] | select(.section == "e2e" and .iptables != null) | "   (\(.iptables), rules in a private network namespace)") // empty),
+  (first(.results[] | select(.section == "e2e")) | "   client pinned to CPU 1, listener to CPU 0: \(if .pinned then "yes" else "no" end); bpf_stats during these runs: \(.bpf_stats)"
+     + (if .bpf_stats == "on" then " (switched on by someone else: every program run pays its clock reads)" else "" end)),
   "",
   "3. Policy compile and swap (median of \($m.reps) loads; swap = what `dockguard load` reports)",
   "   \("policy" | l(34))\("compile" | r(9))\("load" | r(9))\("swap" | r(9))\("grace" | r(9))\("1st swap" | r(10))   ms",
@@ -59,7 +70,8 @@ def hook($c; $p; $s): first(.results[] | select(.section == "hook" and .case == 
   (if any(.results[]; .section == "profile") | not then "   not measured (perf not installed, or BENCH_PROFILE=0)" else empty end),
   (.results[] | select(.section == "profile")
    | "   \(.case | l(16)) \(.hook_samples) samples: " + ([.top[:6][] | "\(.fn) \(.pct)%"] | join(", "))),
-  "   (clock reads - pvclock, read_tsc - are mostly bpf_stats'"'"' own accounting, on while this runs)",
+  (first(.results[] | select(.section == "profile" and .bpf_stats == "on"))
+   | "   (bpf_stats were on - switched on by someone else - so clock reads, pvclock and read_tsc, are partly their accounting)") // empty,
   "",
   "Targets",
   "   \("target" | l(66)) \("result" | l(6)) measured",

@@ -42,6 +42,7 @@ if [[ ${DG_BENCH_IN_NETNS:-} == 1 ]]; then
 		blog "-- $(basename "$s" .sh)"
 		# shellcheck disable=SC1090
 		source "$s" || { blog "$(basename "$s") failed"; failed=1; }
+		stats_off	# whatever the section did
 		dg unload >/dev/null 2>&1
 	done
 	exit $failed
@@ -65,26 +66,18 @@ BENCH_JSON=${BENCH_JSON:-$BUILD/bench.json}
 RESULTS=$(mktemp /tmp/dockguard-bench-results.XXXXXX)
 export RESULTS
 
-# bpf_stats: the sysctl as asked, restored to what it was; plus a reference
-# held through BPF_ENABLE_STATS, so that someone else switching the sysctl
-# off in the meantime cannot silently stop the accounting
+# bpf_stats are switched on by the hook-cost section only (lib.sh
+# stats_on/stats_off), since they add two clock reads to every program run
+# and would inflate the end-to-end figures; this restores the sysctl should
+# the sections be interrupted.
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-STATS_PID=
+export STATS_WAS
 outer_cleanup() {
 	sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS" >/dev/null
-	if [[ -n $STATS_PID ]]; then
-		kill "$STATS_PID" 2>/dev/null	# its exit drops the reference
-		wait "$STATS_PID" 2>/dev/null
-	fi
 	rm -f "$RESULTS"
 }
 trap outer_cleanup EXIT
 trap 'exit 130' INT TERM HUP
-sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null || skip "cannot set kernel.bpf_stats_enabled"
-coproc STATS { exec "$BENCH_BPF" stats; }
-STATS_PID=$STATS_PID
-read -r line <&"${STATS[0]}" || line=
-[[ $line == enabled ]] || echo "bench: warning: BPF_ENABLE_STATS failed; relying on the sysctl" >&2
 
 t_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -97,7 +90,8 @@ if [[ ${BENCH_DOCKER:-1} != 0 && -z ${BENCH_ONLY:-} ]]; then
 	timeout "${BENCH_DOCKER_TIMEOUT:-600}" "$BENCH_DIR/docker.sh" "$BUILD" ||
 		echo "bench: the docker section failed" >&2
 else
-	jq -cn '{section:"docker", skipped:"BENCH_DOCKER=0"}' >>"$RESULTS"
+	jq -cn --arg why "$([[ -n ${BENCH_ONLY:-} ]] && echo "BENCH_ONLY=$BENCH_ONLY" || echo BENCH_DOCKER=0)" \
+		'{section:"docker", skipped:$why}' >>"$RESULTS"
 fi
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -110,6 +104,6 @@ jq -s --arg kernel "$(uname -r)" --arg host "$(hostname)" --argjson cpus "$(npro
 		 loadavg_start:$l0, loadavg_end:$l1, seconds:$secs, reps:$reps},
 	  results: .} | .targets = t::targets' \
 	-L "$BENCH_DIR" "$RESULTS" >"$BENCH_JSON.tmp" && mv "$BENCH_JSON.tmp" "$BENCH_JSON"
-"$BENCH_DIR/report.sh" "$BENCH_JSON"
+"$BENCH_DIR/report.sh" "$BENCH_JSON" || exit 1
 echo "bench: written to $BENCH_JSON" >&2
 exit $((kernel_status != 0))
