@@ -14,11 +14,15 @@ endpoint api {
     tcp [::1]:$P
 }
 endpoint remap tcp 127.0.0.1:$((P + 1))
+endpoint bygroup tcp 127.0.0.1:$((P + 2))
 allow api from user { 0, 1001 }
 allow remap from user 100000
+deny bygroup from group 4343
+allow bygroup from user 1002
 CONF
 start_listener listen tcp 127.0.0.1 "$P"
 start_listener listen tcp 127.0.0.1 $((P + 1))
+start_listener listen tcp 127.0.0.1 $((P + 2))
 out=$(dg load "$TMP/t38.conf" 2>&1)
 check "userns: policy loaded" test $? -eq 0
 
@@ -65,3 +69,36 @@ else
 fi
 kill "$HOLDER" 2>/dev/null
 expect "control: host root: ok" ok --cgroup "$CG/c" connect tcp 127.0.0.1 "$P"
+
+# Supplementary groups in a user namespace: `deny ... from group G` holds
+# only while the process cannot drop G. Linux refuses setgroups() in a
+# namespace whose gid map the user wrote itself (setgroups=deny), but not in
+# one mapped by a privileged helper (newgidmap, with /etc/subgid ranges).
+PG=$((P + 2))
+expect "control: uid 1002 in group 4343 under 'deny from group 4343': EPERM" EPERM \
+	--cgroup "$CG/c" --groups 4343 --gid 1002 --uid 1002 connect tcp 127.0.0.1 "$PG"
+expect "control: uid 1002 without group 4343: ok" ok \
+	--cgroup "$CG/c" --gid 1002 --uid 1002 connect tcp 127.0.0.1 "$PG"
+as_member() {
+	in_cgroup "$CG/c" setpriv --reuid 1002 --regid 1002 --groups 4343 "$@" 2>&1 | head -n 1
+}
+assert_verdict "bypass: uid 1002 in its own user namespace (self-written map) keeps group 4343: EPERM" EPERM \
+	"$(as_member unshare --user --map-root-user "$PROBE" connect tcp 127.0.0.1 "$PG")"
+assert_verdict "known limit, fallback holds: uid 1002 cannot drop group 4343 in a self-mapped user namespace (setgroups refused)" \
+	'/^error setgroups: Operation not permitted$/' \
+	"$(as_member unshare --user --map-root-user "$PROBE" --groups '' connect tcp 127.0.0.1 "$PG")"
+setpriv --reuid 1002 --regid 1002 --groups 4343 unshare --user sleep 600 >/dev/null 2>&1 &
+GHOLDER=$!
+PIDS+=("$GHOLDER")
+for ((i = 0; i < 500; i++)); do
+	[[ $(readlink "/proc/$GHOLDER/ns/user") != "$(readlink /proc/self/ns/user)" ]] && break
+	sleep 0.01
+done
+# what newuidmap/newgidmap write for a user with subordinate ranges
+if echo "0 1002 1" >"/proc/$GHOLDER/uid_map" && echo "0 1002 1" >"/proc/$GHOLDER/gid_map"; then
+	assert_verdict "known limit: uid 1002 drops group 4343 in a user namespace mapped by a privileged helper (newgidmap), escaping 'deny from group 4343': ok" ok \
+		"$(as_member nsenter --user="/proc/$GHOLDER/ns/user" --setuid 0 --setgid 0 "$PROBE" connect tcp 127.0.0.1 "$PG")"
+else
+	skip "userns: could not write a gid map: group drop untested"
+fi
+kill "$GHOLDER" 2>/dev/null
