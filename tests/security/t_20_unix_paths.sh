@@ -112,6 +112,7 @@ else
 	upath "sun_path without a terminating NUL (addrlen = 2 + strlen)" --addrlen $((2 + ${#full})) -- "$full"
 	upath "sun_path cut by addrlen (NAMEXYZ, addrlen ends at NAME)" --addrlen $((2 + ${#full})) -- "${full}XYZ"
 	upath "addrlen = sizeof(struct sockaddr_un), zero padding after the path" --addrlen 110 -- "$full"
+	upath "sun_path NAME, a NUL, then /x/other.sock within addrlen" --nul-tail /x/other.sock -- "$full"
 	upath "108-byte sun_path, no NUL at all (same name elsewhere)" -- "$LONG"
 	# spellings that end in the name but do not reach the socket
 	expect_v "no path: unix NAME/ (trailing slash) does not connect" '!connect' "${A[@]}" connect unix "$full/"

@@ -30,13 +30,24 @@ else
 		"${A[@]}" connect unixdg "$U24/dgram.sock"
 	expect "bypass: unix datagram connect() + send() through a relative path from denied uid: EPERM" EPERM \
 		"${D[@]}" --chdir "$U24" connect unixdg dgram.sock
-	# needs cgroup/sendmsg_unix: fails until dockguard attaches it
+	# sendto() and IORING_OP_SENDMSG need cgroup/sendmsg_unix: they fail
+	# until dockguard attaches it
 	expect "bypass: unix datagram sendto() without connect() from denied uid: EPERM" EPERM \
 		"${D[@]}" sendto unixdg "$U24/dgram.sock"
 	expect "control: unix datagram sendto() without connect() from allowed uid: ok" ok \
 		"${A[@]}" sendto unixdg "$U24/dgram.sock"
 	expect "bypass: unix datagram sendto() through a relative path from denied uid: EPERM" EPERM \
 		"${D[@]}" --chdir "$U24" sendto unixdg dgram.sock
+	if [[ $("$PROBE" uring-sendto unixdg "$U24/dgram.sock" 2>&1 | head -n 1) != ok ]]; then
+		skip "unix dgram: io_uring unavailable: IORING_OP_SENDMSG untested"
+	else
+		expect "bypass: unix datagram io_uring IORING_OP_SENDMSG with the address from denied uid: EPERM" EPERM \
+			"${D[@]}" uring-sendto unixdg "$U24/dgram.sock"
+		expect "bypass: unix datagram io_uring IORING_OP_SENDMSG with IOSQE_ASYNC (io-wq) from denied uid: EPERM" EPERM \
+			"${D[@]}" uring-sendto-async unixdg "$U24/dgram.sock"
+		expect "control: unix datagram io_uring IORING_OP_SENDMSG (io-wq) from allowed uid: ok" ok \
+			"${A[@]}" uring-sendto-async unixdg "$U24/dgram.sock"
+	fi
 	expect "bypass: unix seqpacket connect() from denied uid: EPERM" EPERM \
 		"${D[@]}" connect unixsp "$U24/seqpacket.sock"
 	expect "control: unix seqpacket connect() from allowed uid: ok" ok \

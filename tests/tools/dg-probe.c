@@ -21,6 +21,8 @@
  *   uring-sqpoll the same on an IORING_SETUP_SQPOLL ring (kernel SQ thread)
  *   uring-personality  the same with the credentials registered on the ring
  *                (IORING_REGISTER_PERSONALITY) when it was set up
+ *   uring-sendto, uring-sendto-async   unixdg: IORING_OP_SENDMSG with the
+ *                address, inline or in an io-wq worker (no connect())
  *   ping         connect(), then a "ping" round trip with an echo listener
  *   scm          fork; the parent connects and passes the socket over
  *                SCM_RIGHTS to the child (--peer-uid), which pings on it
@@ -49,6 +51,8 @@
  *   --fork                fork just before OP; the child performs it
  *   --peer-uid U          scm: the child's uid
  *   --addrlen N           unix: pass N as the address length
+ *   --nul-tail STR        unix: sun_path is ADDR, a NUL, then STR (the
+ *                         address length covers all of it)
  *   --opath FILE          after the identity change, open FILE with O_PATH as
  *                         descriptor 9 (for /proc/self/fd/9 as ADDR)
  *   --repeat N            connect N times (a new socket each) and report the
@@ -88,6 +92,7 @@
 struct opts {
 	const char *cgroup, *groups, *chdir_to, *move_cg;
 	const char *pause_socket, *pause_connect, *pause_after, *opath, *thread_cg;
+	const char *nul_tail;
 	long uid, euid, gid, thread_euid, peer_uid, addrlen, repeat;
 	int ring_early, warm_ring, fork_op;
 	const char *op, *proto, *addr;
@@ -215,6 +220,15 @@ static void parse_target(const struct opts *o, struct target *t)
 		t->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 		if (t->len > sizeof(t->sa.un))
 			t->len = sizeof(t->sa.un);
+		if (o->nul_tail) {
+			size_t m = strlen(o->nul_tail);
+			if (n + 1 + m > sizeof(t->sa.un.sun_path)) {
+				fprintf(stderr, "dg-probe: path and tail do not fit in sun_path\n");
+				exit(2);
+			}
+			memcpy(t->sa.un.sun_path + n + 1, o->nul_tail, m);
+			t->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1 + m);
+		}
 		if (o->addrlen >= 0)
 			t->len = (socklen_t)o->addrlen;
 		return;
@@ -316,7 +330,7 @@ static void ring_warm(void)
 	io_uring_cqe_seen(&ring, cqe);
 }
 
-/* IORING_OP_CONNECT through the ring: 0 or an errno. */
+/* IORING_OP_CONNECT (or SENDMSG) through the ring: 0 or an errno. */
 static int uring_connect(const char *op, int fd, const struct target *t)
 {
 	struct io_uring_sqe *sqe;
@@ -330,8 +344,20 @@ static int uring_connect(const char *op, int fd, const struct target *t)
 		printf("error io_uring: no submission entry\n");
 		exit(2);
 	}
-	io_uring_prep_connect(sqe, fd, &t->sa.sa, t->len);
-	if (!strcmp(op, "uring-async"))
+	/* uring-sendto*: one byte to the address, as sendto() would send it */
+	static char byte = 'x';
+	static struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	static struct msghdr msg;
+	if (!strncmp(op, "uring-sendto", 12)) {
+		msg.msg_name = (void *)&t->sa;
+		msg.msg_namelen = t->len;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		io_uring_prep_sendmsg(sqe, fd, &msg, 0);
+	} else {
+		io_uring_prep_connect(sqe, fd, &t->sa.sa, t->len);
+	}
+	if (!strcmp(op, "uring-async") || !strcmp(op, "uring-sendto-async"))
 		sqe->flags |= IOSQE_ASYNC;
 	if (!strcmp(op, "uring-personality"))
 		sqe->personality = (__u16)ring_personality;
@@ -676,6 +702,8 @@ int main(int argc, char **argv)
 			o.peer_uid = atol(val);
 		else if (!strcmp(opt, "--thread-cgroup"))
 			o.thread_cg = val;
+		else if (!strcmp(opt, "--nul-tail"))
+			o.nul_tail = val;
 		else if (!strcmp(opt, "--opath"))
 			o.opath = val;
 		else if (!strcmp(opt, "--addrlen"))
