@@ -18,7 +18,7 @@ unshare --net sleep 600 &
 NS_PID=$!
 PIDS+=("$NS_PID")
 sleep 0.1
-NS=(nsenter --net=/proc/$NS_PID/ns/net)
+NS=(nsenter "--net=/proc/$NS_PID/ns/net")
 veth_ok=1
 {
 	ip link add dgsh12 type veth peer name dgsc12 &&
