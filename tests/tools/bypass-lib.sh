@@ -9,8 +9,8 @@ catalog_port() {
 	echo $((20000 + ($1 - 10) * 200 + RANDOM % 150))
 }
 
-# verdict_matches WANT LINE: ok | EPERM | !EPERM (anything else that is not
-# ok either: the path does not reach the listener) | /REGEX/
+# verdict_matches WANT LINE: ok | EPERM | !EPERM (anything but EPERM) |
+# !connect (neither ok nor EPERM: the path reaches no listener) | /REGEX/
 verdict_matches() {
 	local want=$1 line=$2
 	case $want in
