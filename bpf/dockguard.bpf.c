@@ -101,6 +101,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DG_CGROUP_CACHE_SIZE);
+	__type(key, struct dg_cgroup_cache_key);
+	__type(value, struct dg_bm_ref);
+} cgroup_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, DG_MAX_HANDSHAKES);
 	__type(key, struct dg_conn_key);
 	__type(value, __u64);
@@ -130,14 +137,14 @@ struct uid_inner {
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct dg_uid_key));
-	__uint(value_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct dg_bm_ref));
 };
 
 struct gid_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct dg_bm_ref));
 };
 
 struct cgroup_inner {
@@ -205,6 +212,7 @@ static __always_inline __u32 lowest_bit(__u64 m)
  */
 struct group_hits {
 	const struct group_info *gi;
+	__u64 w0;		/* OR of the hits' first words */
 	__u32 slot;
 	__u32 overflow;
 	__u32 hit[DG_MAX_GROUP_HITS];
@@ -214,16 +222,18 @@ static __always_inline void add_group_hit(struct group_hits *h, __u32 gid)
 {
 	__u32 slot = h->slot;
 	void *gmap = bpf_map_lookup_elem(&gids, &slot);
-	__u32 *bmp, bm;
+	struct dg_bm_ref *ref;
+	__u32 bm;
 
 	if (!gmap)
 		return;
-	bmp = bpf_map_lookup_elem(gmap, &gid);
-	if (!bmp)
+	ref = bpf_map_lookup_elem(gmap, &gid);
+	if (!ref)
 		return;
-	bm = *bmp;
+	bm = ref->idx;
 	if (!bm || bm == h->hit[0] || bm == h->hit[1] || bm == h->hit[2] || bm == h->hit[3])
 		return;
+	h->w0 |= ref->w0;
 	if (!h->hit[0])
 		h->hit[0] = bm;
 	else if (!h->hit[1])
@@ -248,37 +258,21 @@ static long supplementary_group_cb(__u64 i, void *ctx)
 	return h->overflow ? 1 : 0;
 }
 
-/* cgroup_bitmap() could not read the policy: judge() fails closed. */
-#define NO_BITMAP 0xffffffffu
-
 /*
  * Walks the task's cgroup v2 ancestry down the policy's cgroup trie and
- * returns the bitmap index of the deepest node reached. Called by the entry
- * points before judge(), so that its key buffer and judge()'s frame are never
- * on the stack together (BPF has 512 bytes for all frames).
+ * returns the bitmap index of the deepest node reached.
  */
-static __noinline __u32 cgroup_bitmap(__u32 slot)
+static __always_inline void walk_cgroup_trie(void *cgmap, struct dg_bm_ref *bm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct dg_policy_hdr *hdr;
 	struct dg_cgroup_key key;
 	struct cgroup *cgrp;
-	__u32 bm, parent = 0, k = slot;
-	void *cgmap;
+	__u32 parent = 0;
 	int level;
 
-	hdr = bpf_map_lookup_elem(&policy, &k);
-	if (!hdr)
-		return NO_BITMAP;
-	bm = hdr->cgroup_root_bm;
-	if (!(hdr->flags & DG_POL_CGROUPS))
-		return bm;
-	cgmap = bpf_map_lookup_elem(&cgroup_nodes, &k);
-	if (!cgmap)
-		return NO_BITMAP;
 	cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
 	if (!cgrp)
-		return bm;
+		return;
 	level = BPF_CORE_READ(cgrp, level);
 	for (int l = 1; l <= DG_CGROUP_MAX_DEPTH; l++) {
 		struct cgroup *anc = NULL;
@@ -301,10 +295,52 @@ static __noinline __u32 cgroup_bitmap(__u32 slot)
 		node = bpf_map_lookup_elem(cgmap, &key);
 		if (!node)
 			break;
-		bm = node->bm;
+		bm->idx = node->bm;
+		bm->w0 = node->w0;
 		parent = node->id;
 	}
-	return bm;
+}
+
+/*
+ * The cgroup dimension's bitmap for the current task, into *out: memoized
+ * per (cgroup, generation) in `cgroup_cache`, so that the trie walk (a
+ * string copy and a 132-byte hash per level) runs once per cgroup and
+ * policy. Called by the entry points before judge(), so that its key buffer
+ * and judge()'s frame are never on the stack together (BPF has 512 bytes for
+ * all frames). Returns false when the policy cannot be read: judge() then
+ * fails closed.
+ */
+static __noinline bool cgroup_bitmap(__u32 slot, struct dg_bm_ref *out)
+{
+	struct dg_cgroup_cache_key ck;
+	struct dg_policy_hdr *hdr;
+	struct dg_bm_ref *cached;
+	__u32 k = slot;
+	void *cgmap;
+
+	if (!out)
+		return false;
+	hdr = bpf_map_lookup_elem(&policy, &k);
+	if (!hdr)
+		return false;
+	out->idx = hdr->cgroup_root_bm;
+	out->w0 = hdr->cgroup_root_w0;
+	out->pad = 0;
+	if (!(hdr->flags & DG_POL_CGROUPS))
+		return true;
+	ck.cgroup_id = bpf_get_current_cgroup_id();
+	ck.generation = hdr->generation;
+	cached = bpf_map_lookup_elem(&cgroup_cache, &ck);
+	if (cached) {
+		*out = *cached;
+		return true;
+	}
+	cgmap = bpf_map_lookup_elem(&cgroup_nodes, &k);
+	if (!cgmap)
+		return false;
+	walk_cgroup_trie(cgmap, out);
+	bpf_map_update_elem(&cgroup_cache, &ck, out, BPF_ANY);
+	return true;
 }
 
 /* What a connect or bind was aimed at: the lookup key, and the event's dest. */
@@ -480,59 +516,112 @@ __noinline int decide(const struct decision *d, const struct dest_info *di)
 
 
 /*
+ * Words 1.. of the bitmaps, for policies of more than 64 rules whose first
+ * 64 rules did not decide. Returns the first rule whose bits are set in
+ * every dimension, or DG_RULE_DEFAULT.
+ */
+struct bitmap_indexes {
+	__u32 e, u, c, g;	/* endpoint, uid, cgroup, gid default */
+};
+
+static __noinline __u32 match_beyond_word0(__u32 slot, __u32 nwords,
+					   const struct bitmap_indexes *ix,
+					   const struct group_hits *hits)
+{
+	struct dg_bitmap *e, *u, *g, *c, *h0, *h1, *h2, *h3;
+	__u32 k = slot;
+	void *bms = bpf_map_lookup_elem(&bitmaps, &k);
+
+	if (!bms || !hits || !ix)
+		return DG_RULE_DEFAULT + 1;
+	e = bpf_map_lookup_elem(bms, (void *)&ix->e);
+	u = bpf_map_lookup_elem(bms, (void *)&ix->u);
+	c = bpf_map_lookup_elem(bms, (void *)&ix->c);
+	g = bpf_map_lookup_elem(bms, (void *)&ix->g);
+	/* slot 0 of `bitmaps` is the empty bitmap: unused hits read zeros */
+	h0 = bpf_map_lookup_elem(bms, (void *)&hits->hit[0]);
+	h1 = bpf_map_lookup_elem(bms, (void *)&hits->hit[1]);
+	h2 = bpf_map_lookup_elem(bms, (void *)&hits->hit[2]);
+	h3 = bpf_map_lookup_elem(bms, (void *)&hits->hit[3]);
+	if (!e || !u || !g || !c || !h0 || !h1 || !h2 || !h3)
+		return DG_RULE_DEFAULT + 1;	/* unreadable: the caller denies */
+	for (__u32 w = 1; w < DG_BITMAP_WORDS; w++) {
+		__u64 match;
+
+		if (w >= nwords)
+			break;
+		match = e->w[w] & u->w[w] & c->w[w] &
+			(g->w[w] | h0->w[w] | h1->w[w] | h2->w[w] | h3->w[w]);
+		if (match)
+			return w * 64 + lowest_bit(match);
+	}
+	return DG_RULE_DEFAULT;
+}
+
+/*
  * The policy decision for endpoint `ep` of `slot`: the first rule whose bits
- * are set in every dimension decides; otherwise the default does.
+ * are set in every dimension decides; otherwise the default does. The first
+ * 64 rules are judged from the first words the lookups return (dg_bm_ref);
+ * only beyond them are the `bitmaps` read.
  */
 static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_info *di,
-			    __u32 cgroup_bm)
+			    const struct dg_bm_ref *cg)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	struct dg_bitmap *e, *u, *g, *c;
+	/* A BTF pointer: the cred fields below are plain loads, not helper calls. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
 	struct dg_endpoint_info *info;
 	struct dg_policy_hdr *hdr;
 	struct group_hits hits;
-	void *bms, *m;
-	__u32 k, idx, nwords, rule = DG_RULE_DEFAULT;
-	__u32 euid, egid;
+	__u32 k, rule = DG_RULE_DEFAULT;
+	__u32 e_idx, u_idx, g_idx, euid, egid;
+	__u64 e_w0, u_w0, g_w0, match;
+	void *m;
 
 	k = slot;
 	hdr = bpf_map_lookup_elem(&policy, &k);
-	bms = bpf_map_lookup_elem(&bitmaps, &k);
 	k = slot * DG_MAX_ENDPOINTS + ep;
 	info = bpf_map_lookup_elem(&endpoints, &k);
-	if (!hdr || !bms || !info)
+	if (!hdr || !info || !cg)
 		return VERDICT_DENY;	/* no policy in this slot: fail closed */
 
 	if (op == DG_OP_BIND && !(info->flags & DG_EP_HAS_LISTEN))
 		return VERDICT_ALLOW;
-	idx = op == DG_OP_BIND ? info->listen_bm : info->connect_bm;
-	e = bpf_map_lookup_elem(bms, &idx);
+	if (op == DG_OP_BIND) {
+		e_idx = info->listen_bm;
+		e_w0 = info->listen_w0;
+	} else {
+		e_idx = info->connect_bm;
+		e_w0 = info->connect_w0;
+	}
 
 	/* effective uid and gid, as the host sees them */
-	euid = BPF_CORE_READ(cred, euid.val);
-	egid = BPF_CORE_READ(cred, egid.val);
-	idx = hdr->uid_default_bm;
+	euid = cred->euid.val;
+	egid = cred->egid.val;
+	u_idx = hdr->uid_default_bm;
+	u_w0 = hdr->uid_default_w0;
 	if (hdr->flags & DG_POL_UIDS) {
 		struct dg_uid_key ukey = {
 			.prefixlen = 32,
 			.uid = bpf_htonl(euid),
 		};
-		__u32 *v;
+		struct dg_bm_ref *v;
 
 		m = bpf_map_lookup_elem(&uid_ranges, &slot);
 		if (!m)
 			return VERDICT_DENY;
 		v = bpf_map_lookup_elem(m, &ukey);
-		if (v)
-			idx = *v;
+		if (v) {
+			u_idx = v->idx;
+			u_w0 = v->w0;
+		}
 	}
-	u = bpf_map_lookup_elem(bms, &idx);
 
 	/* effective gid and supplementary groups */
 	__builtin_memset(&hits, 0, sizeof(hits));
 	hits.slot = slot;
 	if (hdr->flags & DG_POL_GIDS) {
+		/* read as a plain address: the loop below indexes it */
 		const struct group_info *gi = BPF_CORE_READ(cred, group_info);
 		int ngroups = BPF_CORE_READ(gi, ngroups);
 
@@ -545,39 +634,19 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 		if (hits.overflow)
 			return VERDICT_DENY;
 	}
-	idx = hdr->gid_default_bm;
-	g = bpf_map_lookup_elem(bms, &idx);
+	g_idx = hdr->gid_default_bm;
+	g_w0 = hdr->gid_default_w0;
 
-	/* cgroup path: units, containers, subtrees (walked by the caller) */
-	if (cgroup_bm == NO_BITMAP)
-		return VERDICT_DENY;
-	c = bpf_map_lookup_elem(bms, &cgroup_bm);
-
-	if (!e || !u || !g || !c)
-		return VERDICT_DENY;
-
-	/* The group hits' bitmaps; slot 0 of `bitmaps` is the empty bitmap. */
-	struct dg_bitmap *h0, *h1, *h2, *h3;
-	h0 = bpf_map_lookup_elem(bms, &hits.hit[0]);
-	h1 = bpf_map_lookup_elem(bms, &hits.hit[1]);
-	h2 = bpf_map_lookup_elem(bms, &hits.hit[2]);
-	h3 = bpf_map_lookup_elem(bms, &hits.hit[3]);
-	if (!h0 || !h1 || !h2 || !h3)
-		return VERDICT_DENY;
-
-	nwords = hdr->nwords;
-	for (__u32 w = 0; w < DG_BITMAP_WORDS; w++) {
-		__u64 match;
-
-		if (w >= nwords)
-			break;
-		match = e->w[w] & u->w[w] & c->w[w] &
-			(g->w[w] | h0->w[w] | h1->w[w] | h2->w[w] | h3->w[w]);
-		if (match) {
-			rule = w * 64 + lowest_bit(match);
-			break;
-		}
+	/* cgroup path: units, containers, subtrees (cg, from the caller) */
+	match = e_w0 & u_w0 & cg->w0 & (g_w0 | hits.w0);
+	if (match)
+		rule = lowest_bit(match);
+	else if (hdr->nwords > 1) {
+		struct bitmap_indexes ix = { .e = e_idx, .u = u_idx, .c = cg->idx, .g = g_idx };
+		rule = match_beyond_word0(slot, hdr->nwords, &ix, &hits);
 	}
+	if (rule > DG_RULE_DEFAULT)
+		return VERDICT_DENY;
 
 	struct decision d = {
 		.generation = hdr->generation,
@@ -595,6 +664,17 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 	return decide(&d, di) == VERDICT_ALLOW ? VERDICT_ALLOW : VERDICT_DENY;
 }
 
+/* judge(), with the cgroup dimension looked up first (see cgroup_bitmap()). */
+static __always_inline int judge_with_cgroup(__u32 slot, __u32 ep, __u32 op,
+					     const struct dest_info *di)
+{
+	struct dg_bm_ref cg;
+
+	if (!cgroup_bitmap(slot, &cg))
+		return VERDICT_DENY;
+	return judge(slot, ep, op, di, &cg);
+}
+
 static __always_inline __u32 active_slot(struct dg_config **cfgp)
 {
 	__u32 zero = 0;
@@ -606,15 +686,15 @@ static __always_inline __u32 active_slot(struct dg_config **cfgp)
 
 /*
  * The endpoint a TCP destination names in `slot`, 0 for none. *host_only: the
- * endpoint is a loopback address, which is judged only in the host's network
- * namespace (127.0.0.1 in another namespace is that namespace's own).
+ * address is a loopback one, judged only in the host's network namespace
+ * (127.0.0.1 in another namespace is that namespace's own).
  */
 static __always_inline __u32 tcp_endpoint(const struct dg_tcp_key *key, const struct dg_port *pi,
 					  __u32 op, __u32 slot, bool *host_only)
 {
-	struct dg_endpoint_info *info;
-	__u32 ep = 0, k;
+	__u32 ep = 0;
 
+	*host_only = false;
 	if (op == DG_OP_BIND && ((__u64 *)key->addr)[0] == 0 &&
 	    (((__u32 *)key->addr)[2] == 0 || ((__u32 *)key->addr)[2] == bpf_htonl(0xffff)) &&
 	    ((__u32 *)key->addr)[3] == 0) {
@@ -623,18 +703,16 @@ static __always_inline __u32 tcp_endpoint(const struct dg_tcp_key *key, const st
 	} else {
 		if (pi->exact[slot]) {
 			struct dg_dest *d = bpf_map_lookup_elem(&tcp_dests, key);
-			if (d)
+			if (d) {
 				ep = d->ep[slot];
+				*host_only = ep && d->host_only[slot];
+			}
 		}
 		if (!ep)
 			ep = pi->any_ep[slot];
 	}
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return 0;
-	k = slot * DG_MAX_ENDPOINTS + ep;
-	info = bpf_map_lookup_elem(&endpoints, &k);
-	/* no endpoint info: judge, which fails closed */
-	*host_only = info && (info->flags & DG_EP_HOST_LOOPBACK);
 	return ep;
 }
 
@@ -667,7 +745,7 @@ static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info
 		return VERDICT_ALLOW;
 	if (host_only && bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie)
 		return VERDICT_ALLOW;
-	return judge(slot, ep, op, di, cgroup_bitmap(slot));
+	return judge_with_cgroup(slot, ep, op, di);
 }
 
 static __always_inline int check_inet4(struct bpf_sock_addr *ctx, __u32 op)
@@ -812,7 +890,7 @@ static __always_inline int check_unix(struct bpf_sock_addr *ctx)
 	ep = unix_endpoint(ctx, slot, &di);
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return VERDICT_ALLOW;
-	return judge(slot, ep, DG_OP_CONNECT, &di, cgroup_bitmap(slot));
+	return judge_with_cgroup(slot, ep, DG_OP_CONNECT, &di);
 }
 
 SEC("cgroup/connect_unix")

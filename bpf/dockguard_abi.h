@@ -75,7 +75,6 @@
 #define DG_POL_CGROUPS		(1 << 2)
 
 /* dg_endpoint_info.flags */
-#define DG_EP_HOST_LOOPBACK	(1 << 0)	/* judged only in the host's netns */
 #define DG_EP_HAS_LISTEN	(1 << 1)	/* bind is judged by listen rules */
 
 /* ops, for counters and events */
@@ -113,10 +112,14 @@ struct dg_tcp_key {
 	__u16 pad;
 };
 
-/* `tcp_dests` and `unix_names` values: endpoint id per slot, 0 = not in that slot. */
+/* `tcp_dests` and `unix_names` values: endpoint id per slot, 0 = not in that
+ * slot. host_only: a loopback address (or 0.0.0.0 / ::, delivered to
+ * loopback), judged only in the host's network namespace: 127.0.0.1 in
+ * another namespace is that namespace's own. Per address, not per endpoint:
+ * an endpoint's bridge or `*` address is judged in every namespace. */
 struct dg_dest {
 	__u8 ep[DG_SLOTS];
-	__u8 pad[2];
+	__u8 host_only[DG_SLOTS];
 };
 
 /* `unix_names` (HASH): the socket's file name, NUL-padded. */
@@ -130,6 +133,8 @@ struct dg_endpoint_info {
 	__u32 listen_bm;	/* bitmap index: listen rules that name it */
 	__u32 flags;		/* DG_EP_* */
 	__u32 pad;
+	__u64 connect_w0;	/* word 0 of those bitmaps (see dg_bm_ref) */
+	__u64 listen_w0;
 };
 
 /* `policy` (ARRAY, DG_SLOTS entries, index = slot). */
@@ -145,6 +150,9 @@ struct dg_policy_hdr {
 	__u8 pad[2];
 	__u32 log_rate;		/* events per second per subject (uid, cgroup) */
 	__u32 pad2;
+	__u64 uid_default_w0;	/* word 0 of the three bitmaps above (see dg_bm_ref) */
+	__u64 gid_default_w0;
+	__u64 cgroup_root_w0;
 };
 
 /* `rules` (ARRAY, DG_SLOTS * DG_MAX_RULES, index slot * DG_MAX_RULES + r): what rule r does. */
@@ -159,13 +167,27 @@ struct dg_bitmap {
 	__u64 w[DG_BITMAP_WORDS];
 };
 
-/* Inner map of `uid_ranges` (LPM_TRIE): disjoint prefixes, value = bitmap index. */
+/*
+ * A bitmap as the lookup tables name it: its index in `bitmaps`, and a copy
+ * of its first word (rules 0..63). Policies of up to 64 rules, and any
+ * connect decided by one of the first 64 rules, are judged from these copies
+ * alone: each lookup in an inner map of `bitmaps` is an indirect call.
+ * Every *_bm index in these structs has its *_w0 copy alongside; the loader
+ * fills the copies from the image, so they cannot disagree.
+ */
+struct dg_bm_ref {
+	__u32 idx;
+	__u32 pad;
+	__u64 w0;
+};
+
+/* Inner map of `uid_ranges` (LPM_TRIE): disjoint prefixes, value = dg_bm_ref. */
 struct dg_uid_key {
 	__u32 prefixlen;
 	__u32 uid;		/* network (big-endian) order, as LPM compares bytes */
 };
 
-/* Inner map of `gids` (HASH): gid -> bitmap index. */
+/* Inner map of `gids` (HASH): gid -> dg_bm_ref. */
 
 /* Inner map of `cgroup_nodes` (HASH): a trie of the cgroup paths the policy
  * names, keyed by (parent node, component name). Node 0 is `/`. */
@@ -177,6 +199,19 @@ struct dg_cgroup_key {
 struct dg_cgroup_node {
 	__u32 id;
 	__u32 bm;		/* includes every ancestor node's bits */
+	__u64 w0;		/* word 0 of bm (see dg_bm_ref) */
+};
+
+/* `cgroup_cache` (LRU_HASH): cgroup_nodes' answer for a cgroup, memoized per
+ * policy generation. A cgroup's id is never reused and its path is fixed for
+ * a generation (a rename, possible only inside a delegated subtree, takes
+ * effect at the next load), so an entry is never stale; the generation in
+ * the key retires a whole policy's entries at once. */
+#define DG_CGROUP_CACHE_SIZE	16384
+
+struct dg_cgroup_cache_key {
+	__u64 cgroup_id;
+	__u64 generation;
 };
 
 /* `stats` (PERCPU_ARRAY, DG_SLOTS * (DG_MAX_RULES + 1), index

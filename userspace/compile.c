@@ -348,11 +348,6 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 
 /* ---- endpoints ------------------------------------------------------------ */
 
-static bool is_v4_loopback(const uint8_t a[16])
-{
-	return a[12] == 127;
-}
-
 static const uint8_t v6_loopback[16] = { [15] = 1 };
 
 /*
@@ -360,6 +355,18 @@ static const uint8_t v6_loopback[16] = { [15] = 1 };
  * an address can still meet an alias of another endpoint's address (0.0.0.0
  * and 127.0.0.1 reach the same listener), which is an error too.
  */
+/* Reaches a listener only inside the caller's own network namespace:
+ * loopback addresses, and 0.0.0.0 and ::, which the kernel delivers there. */
+static bool namespace_local(const uint8_t a[16])
+{
+	static const uint8_t v4_any[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6_any[16] = { 0 };
+	bool v4 = !memcmp(a, v4_any, 12);
+
+	return (v4 && (a[12] == 127 || !memcmp(a, v4_any, 16))) || !memcmp(a, v6_loopback, 16) ||
+	       !memcmp(a, v6_any, 16);
+}
+
 static void add_tcp(struct dg_image *img, const uint8_t addr[16], uint16_t port, uint8_t ep,
 		    const struct dg_addr *ad, struct dg_diag *diag)
 {
@@ -380,6 +387,7 @@ static void add_tcp(struct dg_image *img, const uint8_t addr[16], uint16_t port,
 	memcpy(t->key.addr, addr, 16);
 	t->key.port = port;
 	t->ep = ep;
+	t->host_only = namespace_local(addr);
 }
 
 static struct dg_port_entry *port_entry(struct dg_image *img, uint16_t port)
@@ -429,8 +437,6 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 			case DG_ADDR_TCP4:
 				add_tcp(img, ad->addr, ad->port, id, ad, diag);
 				port_entry(img, ad->port)->exact = 1;
-				if (is_v4_loopback(ad->addr))
-					ie->info.flags |= DG_EP_HOST_LOOPBACK;
 				/* connect(0.0.0.0) is delivered to 127.0.0.1 */
 				if (ad->addr[12] == 127 && ad->addr[13] == 0 && ad->addr[14] == 0 &&
 				    ad->addr[15] == 1)
@@ -440,7 +446,6 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 				add_tcp(img, ad->addr, ad->port, id, ad, diag);
 				port_entry(img, ad->port)->exact = 1;
 				if (!memcmp(ad->addr, v6_loopback, 16)) {
-					ie->info.flags |= DG_EP_HOST_LOOPBACK;
 					/* connect(::) is delivered to ::1 */
 					add_tcp(img, v6_any, ad->port, id, ad, diag);
 				}

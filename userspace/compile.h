@@ -35,6 +35,7 @@ struct dg_cgroup_entry {
 struct dg_tcp_entry {
 	struct dg_tcp_key key;
 	uint8_t ep;
+	uint8_t host_only;	/* judged only in the host's netns (dg_dest.host_only) */
 };
 
 struct dg_unix_entry {

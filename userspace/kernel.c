@@ -73,7 +73,7 @@ const char *dg_hook_name(enum dg_hook hook)
 enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
-	M_COUNTERS, M_HANDSHAKES, M_COUNT,
+	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -82,7 +82,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_RULES] = "rules", [M_STATS] = "stats", [M_META] = "meta", [M_BITMAPS] = "bitmaps",
 	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
 	[M_EVENTS] = "events", [M_RATELIMIT] = "ratelimit", [M_COUNTERS] = "counters",
-	[M_HANDSHAKES] = "handshakes",
+	[M_HANDSHAKES] = "handshakes", [M_CGROUP_CACHE] = "cgroup_cache",
 };
 
 struct maps {
@@ -300,8 +300,20 @@ static int create_inner(enum bpf_map_type type, const char *name, uint32_t key_s
 	return bpf_map_create(type, name, key_size, value_size, entries ? (uint32_t)entries : 1, &o);
 }
 
+/* The copy of a bitmap's first word that goes with its index (dg_bm_ref). */
+static uint64_t word0(const struct dg_image *img, uint32_t bm)
+{
+	return bm < img->n_bitmaps ? img->bitmaps[bm].w[0] : 0;
+}
+
+static struct dg_bm_ref bm_ref(const struct dg_image *img, uint32_t bm)
+{
+	struct dg_bm_ref ref = { .idx = bm, .w0 = word0(img, bm) };
+	return ref;
+}
+
 /* Adds [lo, hi] as aligned power-of-two blocks. */
-static int add_uid_prefixes(int fd, uint32_t lo, uint32_t hi, uint32_t bm, size_t *count)
+static int add_uid_prefixes(int fd, uint32_t lo, uint32_t hi, struct dg_bm_ref bm, size_t *count)
 {
 	uint64_t cur = lo, end = (uint64_t)hi + 1;
 
@@ -395,27 +407,30 @@ static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct 
 
 	/* uid ranges */
 	for (size_t i = 0; i < img->n_uids; i++)
-		add_uid_prefixes(-1, img->uids[i].lo, img->uids[i].hi, 0, &n_prefixes);
+		add_uid_prefixes(-1, img->uids[i].lo, img->uids[i].hi, bm_ref(img, 0), &n_prefixes);
 	fd = slot_inner(m->fd[M_UID_RANGES], slot, BPF_MAP_TYPE_LPM_TRIE, "dg_uids",
-			sizeof(struct dg_uid_key), 4, n_prefixes, BPF_F_NO_PREALLOC, &fresh);
+			sizeof(struct dg_uid_key), sizeof(struct dg_bm_ref), n_prefixes,
+			BPF_F_NO_PREALLOC, &fresh);
 	if (fd < 0)
 		goto create_failed;
 	n_prefixes = 0;
 	for (size_t i = 0; i < img->n_uids; i++)
-		if (add_uid_prefixes(fd, img->uids[i].lo, img->uids[i].hi, img->uids[i].bm,
-				     &n_prefixes))
+		if (add_uid_prefixes(fd, img->uids[i].lo, img->uids[i].hi,
+				     bm_ref(img, img->uids[i].bm), &n_prefixes))
 			goto fill_failed;
 	if ((ret = set_inner(m->fd[M_UID_RANGES], slot, fd, fresh)))
 		goto set_failed;
 
 	/* gids */
-	fd = slot_inner(m->fd[M_GIDS], slot, BPF_MAP_TYPE_HASH, "dg_gids", 4, 4, img->n_gids, 0,
-			&fresh);
+	fd = slot_inner(m->fd[M_GIDS], slot, BPF_MAP_TYPE_HASH, "dg_gids", 4,
+			sizeof(struct dg_bm_ref), img->n_gids, 0, &fresh);
 	if (fd < 0)
 		goto create_failed;
-	for (size_t i = 0; i < img->n_gids; i++)
-		if (bpf_map_update_elem(fd, &img->gids[i].gid, &img->gids[i].bm, BPF_ANY) < 0)
+	for (size_t i = 0; i < img->n_gids; i++) {
+		struct dg_bm_ref ref = bm_ref(img, img->gids[i].bm);
+		if (bpf_map_update_elem(fd, &img->gids[i].gid, &ref, BPF_ANY) < 0)
 			goto fill_failed;
+	}
 	if ((ret = set_inner(m->fd[M_GIDS], slot, fd, fresh)))
 		goto set_failed;
 
@@ -425,9 +440,12 @@ static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct 
 			&fresh);
 	if (fd < 0)
 		goto create_failed;
-	for (size_t i = 0; i < img->n_cgroups; i++)
-		if (bpf_map_update_elem(fd, &img->cgroups[i].key, &img->cgroups[i].node, BPF_ANY) < 0)
+	for (size_t i = 0; i < img->n_cgroups; i++) {
+		struct dg_cgroup_node node = img->cgroups[i].node;
+		node.w0 = word0(img, node.bm);
+		if (bpf_map_update_elem(fd, &img->cgroups[i].key, &node, BPF_ANY) < 0)
 			goto fill_failed;
+	}
 	if ((ret = set_inner(m->fd[M_CGROUP_NODES], slot, fd, fresh)))
 		goto set_failed;
 	return 0;
@@ -469,8 +487,11 @@ static int fill_slot_arrays(const struct maps *m, uint32_t slot, const struct dg
 	for (uint32_t id = 1; id < DG_MAX_ENDPOINTS; id++) {
 		uint32_t k = slot * DG_MAX_ENDPOINTS + id;
 		struct dg_endpoint_info info = { 0 };
-		if (id <= img->n_endpoints)
+		if (id <= img->n_endpoints) {
 			info = img->endpoints[id].info;
+			info.connect_w0 = word0(img, info.connect_bm);
+			info.listen_w0 = word0(img, info.listen_bm);
+		}
 		if ((ret = update(m->fd[M_ENDPOINTS], &k, &info, "an endpoint", err)))
 			goto out;
 	}
@@ -534,6 +555,7 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 		if (bpf_map_lookup_elem(m->fd[M_TCP_DESTS], &img->tcp[i].key, &d) < 0)
 			memset(&d, 0, sizeof(d));
 		d.ep[slot] = img->tcp[i].ep;
+		d.host_only[slot] = img->tcp[i].host_only;
 		if ((ret = update(m->fd[M_TCP_DESTS], &img->tcp[i].key, &d, "a TCP destination", err)))
 			return ret;
 	}
@@ -622,6 +644,9 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 
 	struct dg_policy_hdr hdr = img->hdr;
 	hdr.generation = old_hdr.generation + 1;
+	hdr.uid_default_w0 = word0(img, hdr.uid_default_bm);
+	hdr.gid_default_w0 = word0(img, hdr.gid_default_bm);
+	hdr.cgroup_root_w0 = word0(img, hdr.cgroup_root_bm);
 
 	double t0 = now_ms();
 	/* The slot we fill was active until the last flip: once every program

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -40,9 +41,10 @@ int dg_cgroup2_root(char *buf, size_t len)
 
 /*
  * Breadth-first search for a directory called `name`, at most `depth` levels
- * down, so that the shallowest match wins: /system.slice/docker.service
- * before a user's /user.slice/.../docker.service. /system.slice is searched
- * first at each level.
+ * down, so that the shallowest match wins. /system.slice is searched first
+ * at each level. Delegated subtrees (not owned by root) are never searched:
+ * a user could otherwise create /user.slice/.../user@UID.service/NAME while
+ * the unit is not running, and be taken for it.
  */
 static char *find_cgroup_dir(const char *root, const char *name, int depth)
 {
@@ -59,7 +61,15 @@ static char *find_cgroup_dir(const char *root, const char *name, int depth)
 			if (!dh)
 				continue;
 			for (struct dirent *de; (de = readdir(dh));) {
+				struct stat st;
 				if (de->d_type != DT_DIR || de->d_name[0] == '.')
+					continue;
+				/* A cgroup owned by someone else than root was
+				 * delegated (user@UID.service, Delegate=): its
+				 * owner can create any name in it, so a unit is
+				 * never looked for there. */
+				if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+				    st.st_uid != 0)
 					continue;
 				char *path = xasprintf("%s/%s", level[i], de->d_name);
 				if (!strcmp(de->d_name, name)) {

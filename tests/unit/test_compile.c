@@ -974,13 +974,20 @@ TEST(compile_tcp_aliases)
 		}
 	}
 	/* tables */
-	CHECK_INT(img->endpoints[1].info.flags, DG_EP_HOST_LOOPBACK);
-	CHECK_INT(img->endpoints[2].info.flags, DG_EP_HOST_LOOPBACK);
+	CHECK_INT(img->endpoints[1].info.flags, 0);
+	CHECK_INT(img->endpoints[2].info.flags, 0);
 	CHECK_INT(img->endpoints[3].info.flags, 0);
 	CHECK_INT(img->endpoints[4].info.flags, 0);
 	CHECK_INT(img->endpoints[5].info.flags, 0);
 	/* 127.0.0.1 + 0.0.0.0 + ::1 + :: + 127.0.0.5 + 172.17.0.1 + fd00::1 */
 	CHECK_INT(img->n_tcp, 7);
+	/* judged only in the host's netns: the loopback ones, per address */
+	for (size_t i = 0; i < img->n_tcp; i++) {
+		const uint8_t *a = img->tcp[i].key.addr;
+		bool local = (a[10] == 0xff && (a[12] == 127 || (a[12] | a[13] | a[14] | a[15]) == 0)) ||
+			     (a[10] == 0 && a[0] == 0 && a[15] <= 1);
+		CHECK_INT(img->tcp[i].host_only, local);
+	}
 	const struct dg_port_entry *pe = port_of(img, 2375);
 	CHECK(pe && pe->exact == 1 && pe->any_ep == 0 && pe->bind_ep == 0);
 	pe = port_of(img, 2378);
@@ -1074,7 +1081,7 @@ TEST(compile_listen_and_bind)
 	if (!img)
 		goto out;
 	CHECK_INVARIANTS(img);
-	CHECK_INT(img->endpoints[1].info.flags, DG_EP_HOST_LOOPBACK | DG_EP_HAS_LISTEN);
+	CHECK_INT(img->endpoints[1].info.flags, DG_EP_HAS_LISTEN);
 	CHECK_INT(img->endpoints[2].info.flags, 0);
 	CHECK_INT(img->endpoints[3].info.flags, DG_EP_HAS_LISTEN);
 	CHECK_INT(img->endpoints[4].info.flags, 0);
