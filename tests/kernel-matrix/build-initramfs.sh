@@ -28,13 +28,19 @@ out=${2:?usage: build-initramfs.sh BUILD_DIR OUTPUT}
 tools=(
 	bash dash
 	# coreutils
-	basename cat chmod chown cp cut date dd dirname env false head id kill ln ls
-	mkdir mkfifo mknod mktemp mv nproc printf pwd readlink realpath rm rmdir seq
-	sleep sort stat sync tail tee test timeout touch tr true uname uniq wc xargs
+	basename cat chmod chown chroot comm cp cut date dd dirname env false head id
+	kill ln ls mkdir mkfifo mknod mktemp mv nice nproc printf pwd readlink realpath
+	rm rmdir seq sleep sort stat sync tail tee test timeout touch tr true uname
+	uniq wc xargs yes
 	# text
-	grep sed mawk find
-	# util-linux, iproute2, procps
-	mount umount unshare nsenter setpriv flock setsid dmesg ip ss ps getent
+	grep sed mawk find cmp
+	# util-linux, iproute2, procps, uidmap
+	mount umount findmnt unshare nsenter setpriv flock setsid dmesg ip ss ps free
+	sysctl getent newuidmap newgidmap
+	# modules (modules-cpio.sh adds them per kernel); the kernel's modprobe
+	kmod
+	# JSON in the security suite (it falls back to python3)
+	jq
 	# BPF introspection (t_90 checks that nothing is left attached)
 	bpftool
 	# control-socket checks in t_60 and t_70
@@ -101,6 +107,9 @@ for t in "${tools[@]}"; do
 	copy_libs "$p"
 done
 ln -sf mawk "$stage/usr/bin/awk"
+if [[ -e $stage/usr/bin/kmod ]]; then
+	for m in modprobe insmod lsmod depmod; do ln -sf ../bin/kmod "$stage/usr/sbin/$m"; done
+fi
 ln -sf dash "$stage/usr/bin/sh"
 
 # python3: the interpreter and the modules the tests' scripts import, with

@@ -8,8 +8,9 @@
 # kernel) or 6.12 (the backport, in bookworm-security, or in
 # bookworm-backports when that is configured). The newest
 # linux-image-SERIES.*-cloud-amd64-unsigned package apt knows is downloaded
-# with `apt-get download` and unpacked with `dpkg -x` into CACHE_DIR/PACKAGE:
-# nothing is installed on this host and /boot is never touched. A package
+# with `apt-get download` and unpacked with `dpkg -x` into CACHE_DIR/PACKAGE
+# (boot/ and lib/modules/, for modules-cpio.sh): nothing is installed on this
+# host and /boot is never touched. A package
 # already unpacked is used as it is (cached, idempotent); without a network,
 # the newest one already cached for the series is used.
 #
@@ -44,7 +45,7 @@ backports_opts() {
 # unpacked PACKAGE: the kernel image of an unpacked package, if any
 unpacked() {
 	local d=$cache/$1
-	[[ -e $d/.unpacked ]] || return 1
+	[[ -e $d/.unpacked.2 ]] || return 1
 	local img
 	img=$(ls "$d"/boot/vmlinuz-* 2>/dev/null | head -n 1)
 	[[ -n $img ]] && echo "$img"
@@ -71,10 +72,9 @@ if [[ -n $pkg ]]; then
 	if (cd "$tmp" && apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root download "$pkg" >&2); then
 		rm -rf "${cache:?}/$pkg"
 		dpkg -x "$tmp"/*.deb "$cache/$pkg"
-		# only the kernel image is booted: the modules are not needed (what
-		# the tests use is built in) and are the bulk of the package
-		rm -rf "${cache:?}/$pkg/lib" "${cache:?}/$pkg/usr"
-		touch "$cache/$pkg/.unpacked"
+		rm -rf "${cache:?}/$pkg/usr"	# documentation
+		# .unpacked.2: caches of earlier versions of this script lack lib/
+		touch "$cache/$pkg/.unpacked.2"
 		unpacked "$pkg" && exit 0
 		say "$pkg has no boot/vmlinuz-*"
 		exit 1

@@ -37,10 +37,16 @@ mount -t securityfs securityfs /sys/kernel/security
 # the kernel's messages would interleave with the suites' lines
 dmesg -n 1
 hostname dg-guest 2>/dev/null
+# the modules modules-cpio.sh put in for this kernel (veth, ...)
+while read -r m; do
+	modprobe "$m" || echo "KM-NOTE modprobe $m failed"
+done </etc/dg-modules 2>/dev/null
 ip link set lo up
 
 exec </dev/null >/dev/console 2>&1
 
+# (after a newline: the firmware's screen codes end without one)
+echo
 echo "KM-INIT uptime=$(cut -d' ' -f1 /proc/uptime) release=$(uname -r)"
 
 cmdline=$(cat /proc/cmdline)
@@ -56,8 +62,16 @@ done
 for s in ${suites//,/ }; do
 	echo "KM-BEGIN $s"
 	t0=$(date +%s%N)
+	# just before the timeout: what is still running, to tell where it hangs
+	(
+		sleep $((timeout > 10 ? timeout - 5 : timeout))
+		echo "KM-NOTE $s still running after $((timeout > 10 ? timeout - 5 : timeout)) s:"
+		ps -eo pid,ppid,stat,etime,wchan:24,args
+	) &
+	watchdog=$!
 	timeout -k 10 "$timeout" "/dg/tests/$s/run.sh" /dg/build
 	rc=$?
+	kill "$watchdog" 2>/dev/null
 	t1=$(date +%s%N)
 	ms=$(((t1 - t0) / 1000000))
 	echo "KM-END $s rc=$rc seconds=$((ms / 1000)).$(printf %03d $((ms % 1000)))"

@@ -12,6 +12,7 @@
 #                     (default: 6.1 6.12 host)
 #   KM_SUITES         suites (default: kernel, and security when
 #                     tests/security has tests)
+#   KM_MODULES        kernel modules the guests load (default: veth)
 #   KM_CACHE          downloaded kernels (default: BUILD_DIR/kernels)
 #   KM_OUT            logs, results.tsv, matrix.json (default: BUILD_DIR/kernel-matrix)
 #   KM_SUITE_TIMEOUT  seconds per suite before it is killed (default 1200)
@@ -28,6 +29,7 @@ kernels=${kernels//,/ }
 cache=${KM_CACHE:-$build/kernels}
 out=${KM_OUT:-$build/kernel-matrix}
 suite_timeout=${KM_SUITE_TIMEOUT:-1200}
+modules=${KM_MODULES-veth}
 
 if [[ -n ${KM_SUITES:-} ]]; then
 	suites=${KM_SUITES//,/ }
@@ -113,14 +115,23 @@ run_guest() {
 		done
 		return
 	fi
-	"$here/boot.sh" "$img" "$initramfs" "$log" "${suites// /,}" "$suite_timeout" "$guest_timeout" |
+	# the common initramfs, then this kernel's modules
+	local initrd=$out/initramfs-$series.cpio
+	# shellcheck disable=SC2086 # one word per module
+	if ! "$here/modules-cpio.sh" "$img" "$initrd.modules" ${modules//,/ }; then
+		echo "kernel-matrix: no modules for $series; the tests that need them will say so" >&2
+		: >"$initrd.modules"
+	fi
+	cat "$initramfs" "$initrd.modules" >"$initrd"
+	rm -f "$initrd.modules"
+	"$here/boot.sh" "$img" "$initrd" "$log" "${suites// /,}" "$suite_timeout" "$guest_timeout" |
 		sed "s/^/[$series] /"
 	rc=${PIPESTATUS[0]}
 	# host clock at each marker (boot.sh): boot = qemu start -> /init
 	local times=$log.times start init
 	start=$(awk '$2 == "start" { print $1; exit }' "$times")
-	init=$(awk '$2 == "KM-INIT" { print $1; exit }' "$times")
-	release=$(grep -m 1 -oE '^KM-INIT .*release=[^ ]+' "$log" | sed 's/.*release=//')
+	init=$(awk '/KM-INIT / { print $1; exit }' "$times")
+	release=$(grep -m 1 -oE 'KM-INIT .*release=[^ ]+' "$log" | sed 's/.*release=//')
 	boot=
 	[[ -n $init ]] && boot=$(elapsed "$start" "$init")
 	for s in $suites; do

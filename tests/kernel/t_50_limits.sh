@@ -4,11 +4,16 @@ big=$TMP/big.conf
 	echo "endpoint api { tcp 127.0.0.1:$P"
 	echo "  tcp [::1]:$P }"
 	echo "endpoint sock unix $SOCKDIR/api.sock"
-	# 4095 rules of 16 uids each (65520 subjects) + 1 rule of 16 = 65536
-	for r in $(seq 0 4095); do
-		base=$((200000 + r * 16))
-		echo "allow api from user { $(seq -s ', ' $base $((base + 15))) }"
-	done
+	# 4095 rules of 16 uids each (65520 subjects) + 1 rule of 16 = 65536;
+	# one awk, not a seq per rule: 4096 forks take minutes in an emulated guest
+	awk 'BEGIN {
+		for (r = 0; r < 4096; r++) {
+			b = 200000 + r * 16
+			s = "allow api from user { " b
+			for (u = b + 1; u <= b + 15; u++) s = s ", " u
+			print s " }"
+		}
+	}'
 } >"$big"
 t0=$(date +%s%N)
 out=$(dg load "$big" 2>&1)
