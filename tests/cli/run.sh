@@ -105,5 +105,162 @@ run 0 "default policy: host root allowed" explain -c "$root/policies/default.con
 run 1 "default policy: a user is denied the TCP API" explain -c "$root/policies/default.conf" \
 	--to tcp:127.0.0.1:2375 --uid 1000 --gid 1000 --cgroup /user.slice
 
+# ---- hostile policy files ----------------------------------------------------
+# The parser and the compiler refuse every one with FILE:LINE:COL and exit 1:
+# never a crash (a signal, or a sanitizer report in the ASan build, whose
+# exit status is also 1), never a hang (20 s each). The documented limits are
+# in dockguard.conf(5), LIMITS; the unit tests check them one by one, these
+# check the whole program on files nobody would write.
+H=$TMP/hostile
+mkdir -p "$H/inc" "$H/fan" "$H/deep"
+
+# hostile WANT-STATUS NAME FILE [ERROR-REGEX]: `check FILE` within 20 s
+hostile() {
+	local want=$1 name=$2 file=$3 re=${4:-} status
+	timeout 20 "$DG" check "$file" >/dev/null 2>"$TMP/err"
+	status=$?
+	err=$(head -c 200000 "$TMP/err")
+	local why=""
+	if ((status == 124)); then
+		why="no answer within 20 s"
+	elif ((status > 128)); then
+		why="killed by signal $((status - 128))"
+	elif grep -qE 'Sanitizer|runtime error:' "$TMP/err"; then
+		why="a sanitizer report"
+	elif ((status != want)); then
+		why="exit $status, want $want"
+	elif [[ -n $re ]] && ! grep -Eq -- "$re" <<<"$err"; then
+		why="no /$re/ in the errors"
+	fi
+	if [[ -z $why ]]; then
+		PASS=$((PASS + 1))
+		echo "ok   hostile: $name"
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL hostile: $name: $why"
+		head -n 4 "$TMP/err" | cut -c 1-200 | sed 's/^/     | /'
+	fi
+}
+
+# random bytes: the program's own first MiB (NULs, control bytes, no newline
+# for long stretches), and seeded noise when python3 is there
+head -c 1048576 "$DG" >"$H/elf.conf"
+hostile 1 "an ELF binary as a policy" "$H/elf.conf" "^$H/elf.conf:1:[0-9]+: error: "
+if command -v python3 >/dev/null; then
+	python3 -c "import random, sys; random.seed(5); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(1 << 18)))" >"$H/random.conf"
+	hostile 1 "256 KiB of random bytes" "$H/random.conf" "^$H/random.conf:[0-9]+:[0-9]+: error: "
+	python3 - "$H/tokens.conf" <<'PY'
+import random, sys
+random.seed(6)
+toks = ['endpoint', 'allow', 'deny', 'audit', 'listen', '{', '}', ',', 'from', 'user', 'group',
+        'cgroup', 'unit', 'container', 'name', 'label', 'include', 'set', 'default', 'log-rate',
+        '"', '#', '\n', 'tcp', 'unix', '127.0.0.1:1', '[::1]:2', '*:3', '/a', '/a/../b', '*',
+        'any', 'log', 'quiet', 'e', '1-2', '99999999999', '\\', 'remapped', '=']
+out = ['endpoint e tcp 127.0.0.1:1\n']
+size = 0
+while size < 1000000:
+    out.append(random.choice(toks) + random.choice(' \n'))
+    size += len(out[-1])
+open(sys.argv[1], 'w').write(''.join(out))
+PY
+	hostile 1 "1 MB of random policy words" "$H/tokens.conf" "^$H/tokens.conf:[0-9]+:[0-9]+: error: "
+else
+	echo "skip hostile: random bytes and words: python3 is not installed"
+fi
+
+printf 'endpoint e tcp 127.0.0.1:1\nallow e from user r\0ot\n\0\n' >"$H/nul.conf"
+hostile 1 "NUL bytes" "$H/nul.conf" "^$H/nul.conf:2:20: error: NUL byte"
+has "hostile: every NUL byte is reported (line 3)" "$err" "^$H/nul.conf:3:1: error: NUL byte"
+
+{ echo 'endpoint e tcp 127.0.0.1:1'; head -c 100000 /dev/zero | tr '\0' a; echo; echo 'allow e'; } >"$H/long.conf"
+hostile 1 "a 100000-byte line" "$H/long.conf" \
+	"^$H/long.conf:2:1: error: line is 100000 bytes long, more than the limit of 4096 bytes"
+
+printf 'endpoint e tcp 127.0.0.1:1\nallow %s e %s\n' "$(printf '{%.0s' {1..40})" "$(printf '}%.0s' {1..40})" >"$H/nest.conf"
+hostile 1 "braces nested 40 deep in a line" "$H/nest.conf" \
+	"^$H/nest.conf:2:15: error: braces nested deeper than 8 levels"
+{ printf 'endpoint e tcp 127.0.0.1:1\nallow {\n'; yes '{' | head -n 400000; } >"$H/deep.conf"
+hostile 1 "400000 open braces, one a line" "$H/deep.conf" "^$H/deep.conf:3:1: error: "
+
+cat >"$H/numbers.conf" <<'CONF'
+endpoint e tcp 127.0.0.1:1
+allow e from user 4294967296
+allow e from user 99999999999999999999999999
+allow e from user 10-5
+allow e from group 4294967295
+endpoint f tcp 127.0.0.1:65536
+endpoint g tcp 127.0.0.1:0
+endpoint h tcp 256.0.0.1:1
+endpoint i tcp 127.0.0.1:99999999999999999999
+set log-rate 0/s
+set log-rate 1000001/s
+set log-rate 18446744073709551616/s
+endpoint j tcp [::1]:-1
+endpoint k tcp [1:2:3:4:5:6:7:8:9]:1
+CONF
+hostile 1 "numbers out of range: uid 2^32" "$H/numbers.conf" "^$H/numbers.conf:2:19: error: uid 4294967296 is out of range"
+has "hostile: uid of 26 digits" "$err" "^$H/numbers.conf:3:19: error: uid 9+ is out of range"
+has "hostile: reversed uid range" "$err" "^$H/numbers.conf:4:19: error: uid range 10-5 is reversed"
+has "hostile: gid 2^32-1 (the kernel's invalid id)" "$err" "^$H/numbers.conf:5:20: error: gid 4294967295 is out of range"
+has "hostile: port 65536" "$err" "^$H/numbers.conf:6:26: error: port 65536 is out of range"
+has "hostile: port 0" "$err" "^$H/numbers.conf:7:26: error: port 0 is out of range"
+has "hostile: IPv4 octet 256" "$err" "^$H/numbers.conf:8:16: error: '256.0.0.1' is not an IPv4 address"
+has "hostile: port of 20 digits" "$err" "^$H/numbers.conf:9:26: error: port 9+ is out of range"
+has "hostile: log rate 0" "$err" "^$H/numbers.conf:10:14: error: log rate 0/s is out of range"
+has "hostile: log rate over 10^6" "$err" "^$H/numbers.conf:11:14: error: log rate 1000001/s is out of range"
+has "hostile: log rate 2^64" "$err" "^$H/numbers.conf:12:14: error: log rate 18446744073709551616/s is out of range"
+has "hostile: port -1" "$err" "^$H/numbers.conf:13:22: error: '-1' is not a port number"
+has "hostile: IPv6 of 9 groups" "$err" "^$H/numbers.conf:14:17: error: '1:2:3:4:5:6:7:8:9' is not an IPv6 address"
+
+printf 'endpoint e tcp 127.0.0.1:1\ninclude b.conf\n' >"$H/inc/a.conf"
+printf '\ninclude a.conf\n' >"$H/inc/b.conf"
+hostile 1 "include loop a -> b -> a" "$H/inc/a.conf" "^$H/inc/b.conf:2:9: error: include loop: "
+# fan-out: every level includes the next 16 times, 8 levels (16^8 if counted
+# naively): the 256-file budget ends it
+for i in $(seq 0 7); do
+	for _ in $(seq 16); do echo "include l$((i + 1)).conf"; done >"$H/fan/l$i.conf"
+done
+echo 'endpoint e tcp 127.0.0.1:1' >"$H/fan/l8.conf"
+hostile 1 "include fan-out 16 x 8 levels" "$H/fan/l0.conf" \
+	"^$H/fan/l[0-9].conf:[0-9]+:9: error: more than 256 policy files in all"
+for i in $(seq 0 19); do echo "include d$((i + 1)).conf" >"$H/deep/d$i.conf"; done
+: >"$H/deep/d20.conf"
+hostile 1 "includes 20 deep" "$H/deep/d0.conf" "^$H/deep/d8.conf:1:9: error: includes nested more than 8 deep"
+
+# huge files: the 1 MiB limit, for the file itself and for an include, and
+# files without an end
+# 13107 lines of 80 bytes and one of 16: 1048576 bytes
+{ for _ in $(seq 13107); do printf '# %077d\n' 0; done; printf '# %013d\n' 0; } >"$H/mib.conf"
+check_size=$(stat -c %s "$H/mib.conf")
+hostile 0 "exactly 1 MiB of comments ($check_size bytes) is fine" "$H/mib.conf"
+{ cat "$H/mib.conf"; echo; } >"$H/huge.conf"
+hostile 1 "1 MiB + 1 byte" "$H/huge.conf" "error: $H/huge.conf is larger than the limit of 1048576 bytes"
+printf 'endpoint e tcp 127.0.0.1:1\ninclude huge.conf\n' >"$H/inchuge.conf"
+hostile 1 "an include of 1 MiB + 1 byte" "$H/inchuge.conf" \
+	"^$H/inchuge.conf:2:9: error: include file '$H/huge.conf' is larger than the limit of 1048576 bytes"
+hostile 1 "/dev/zero as the policy" /dev/zero "error: /dev/zero is larger than the limit"
+printf 'include /dev/zero\n' >"$H/inczero.conf"
+hostile 1 "an include of /dev/zero" "$H/inczero.conf" "^$H/inczero.conf:1:9: error: include file '/dev/zero' is larger"
+yes 'x' | head -c 1048576 >"$H/errors.conf"
+hostile 1 "524288 bad lines: the first errors, then a count" "$H/errors.conf" "^$H/errors.conf:1:1: error: "
+has "hostile: the rest are counted, not printed" "$err" "note: [0-9]+ more messages not shown"
+check_size=$(stat -c %s "$TMP/err")
+if ((check_size < 1048576)); then
+	PASS=$((PASS + 1)); echo "ok   hostile: errors printed for 524288 bad lines: $check_size bytes"
+else
+	FAIL=$((FAIL + 1)); echo "FAIL hostile: errors printed for 524288 bad lines: $check_size bytes (unbounded?)"
+fi
+
+# the compiler's limits: 200 endpoints of 64 addresses parse, but do not fit
+# the kernel tables
+for e in $(seq 0 199); do
+	echo "endpoint e$e {"
+	for a in $(seq 0 63); do echo "    tcp 10.$e.$a.1:$((1000 + a))"; done
+	echo "}"
+done >"$H/dests.conf"
+echo "allow any" >>"$H/dests.conf"
+hostile 1 "12800 TCP destinations" "$H/dests.conf" \
+	"^$H/dests.conf:1:10: error: too many endpoint addresses: 12800 TCP destinations"
+
 echo "cli: $PASS passed, $FAIL failed"
 ((FAIL == 0))
