@@ -354,6 +354,14 @@ struct dest_info {
 
 #define NSEC_PER_SEC 1000000000ULL
 
+/*
+ * Per-CPU counters (`stats`, `counters`) are incremented with plain adds: the
+ * programs run with migration disabled, so only a preemption between the
+ * load and the store by another dockguard program on the same CPU could lose
+ * an increment (never a verdict), and only on fully preemptible kernels. A
+ * locked add costs ~70 ns per connect on the machines measured (make bench).
+ * The per-subject budgets, shared between CPUs, stay atomic.
+ */
 static __always_inline void count(__u32 slot, __u32 rule, bool allowed)
 {
 	__u32 k = slot * (DG_MAX_RULES + 1) + (rule > DG_MAX_RULES ? DG_MAX_RULES : rule);
@@ -362,9 +370,9 @@ static __always_inline void count(__u32 slot, __u32 rule, bool allowed)
 	if (!s)
 		return;
 	if (allowed)
-		__sync_fetch_and_add(&s->allowed, 1);
+		s->allowed++;
 	else
-		__sync_fetch_and_add(&s->denied, 1);
+		s->denied++;
 }
 
 /* A decision made: what decide() needs to count and report it. */
@@ -410,7 +418,7 @@ static __always_inline struct dg_subject_budget *take_budget(struct dg_subject_k
 	if (__sync_fetch_and_add(&b->count, 1) >= log_rate) {
 		__sync_fetch_and_add(&b->suppressed, 1);
 		if (cnt)
-			__sync_fetch_and_add(&cnt->suppressed, 1);
+			cnt->suppressed++;
 		return NULL;
 	}
 	return b;
@@ -426,7 +434,7 @@ static __always_inline struct dg_event *reserve_event(struct dg_subject_budget *
 	if (!e) {
 		__sync_fetch_and_add(&b->suppressed, 1);
 		if (cnt)
-			__sync_fetch_and_add(&cnt->dropped, 1);
+			cnt->dropped++;
 		return NULL;
 	}
 	e->suppressed = (__u32)__sync_lock_test_and_set(&b->suppressed, 0);
@@ -478,7 +486,7 @@ static __always_inline void report(const struct decision *d, const struct dest_i
 	}
 	bpf_ringbuf_submit(e, 0);
 	if (cnt)
-		__sync_fetch_and_add(&cnt->events, 1);
+		cnt->events++;
 }
 
 /*
@@ -798,29 +806,10 @@ int dg_bind6(struct bpf_sock_addr *ctx)
 	return check_inet6(ctx, DG_OP_BIND);
 }
 
-/* Finds the end of the path (first NUL) and the start of its file name. */
-struct path_scan {
-	char buf[DG_UNIX_NAME_LEN];
-	__u32 len;
-	__u32 start;
+/* The path as the caller gave it, NUL-terminated; room for 108 bytes + NUL. */
+struct path_buf {
+	char buf[DG_UNIX_NAME_LEN + 4];
 };
-
-static long path_scan_cb(__u64 i, void *ctx)
-{
-	struct path_scan *ps = ctx;
-	char ch;
-
-	if (i >= DG_UNIX_NAME_LEN)
-		return 1;
-	ch = ps->buf[i];
-	if (ch == '\0') {
-		ps->len = (__u32)i;
-		return 1;
-	}
-	if (ch == '/')
-		ps->start = (__u32)i + 1;
-	return 0;
-}
 
 /*
  * The endpoint id named by a unix connect's path, 0 for none. A subprogram of
@@ -831,10 +820,11 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 {
 	struct bpf_sock_addr_kern *kctx;
 	struct dg_unix_key key = {};
-	struct path_scan ps = {};
+	struct path_buf pb;
 	struct dg_dest *d;
 	const char *sun_path;
-	__u32 len, n;
+	__u32 len, end, start = 0;
+	long copied;
 
 	if (!bpf_cast_to_kern_ctx)
 		return 0;
@@ -846,30 +836,37 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	if (len > DG_UNIX_NAME_LEN)
 		len = DG_UNIX_NAME_LEN;
 	sun_path = (const char *)kctx->uaddr + 2;
-	/* The address sits in a struct sockaddr_storage: all of sun_path is
-	 * readable; only the first `len` bytes are the caller's. */
-	if (bpf_probe_read_kernel(ps.buf, sizeof(ps.buf), sun_path))
+	/* The caller's `len` bytes, up to the first NUL, as the kernel will
+	 * read them (it NUL-terminates after this hook): one string copy. */
+	copied = bpf_probe_read_kernel_str(pb.buf, len + 1, sun_path);
+	if (copied <= 1)
+		return 0;		/* empty, or abstract namespace: no file */
+	end = (__u32)(copied - 1) & 0x7f;
+	if (end > DG_UNIX_NAME_LEN)
 		return 0;
-	if (ps.buf[0] == '\0')
-		return 0;		/* abstract namespace: no file */
+	/* the file name starts after the last '/': hash it walking back */
+	key.hash = DG_NAME_HASH_BASIS;
+	for (__u32 i = DG_UNIX_NAME_LEN; i > 0; i--) {
+		char c;
 
-	/* Not NUL-terminated yet: the kernel does that after this hook. */
-	ps.len = len;
-	bpf_loop(len, path_scan_cb, &ps, 0);
-	if (ps.start >= ps.len || ps.len > DG_UNIX_NAME_LEN)
+		if (i > end)
+			continue;
+		c = pb.buf[i - 1];
+		if (c == '/') {
+			start = i;
+			break;
+		}
+		key.hash = dg_name_hash_step(key.hash, (unsigned char)c);
+	}
+	if (start >= end)
 		return 0;		/* ends in '/': not a socket file */
-	n = (ps.len - ps.start) & 0x7f;	/* a bound the verifier can see */
-	if (n == 0 || n > DG_UNIX_NAME_LEN)
-		return 0;
-	if (bpf_probe_read_kernel(key.name, n, sun_path + ps.start))
-		return 0;
 
 	d = bpf_map_lookup_elem(&unix_names, &key);
 	if (!d)
 		return 0;
 	/* the path as given, up to its end, for the event */
 	for (__u32 i = 0; i < DG_UNIX_NAME_LEN; i++)
-		di->path[i] = i < ps.len ? ps.buf[i] : 0;
+		di->path[i] = i < end ? pb.buf[i] : 0;
 	return slot ? d->ep[1] : d->ep[0];
 }
 
@@ -1073,7 +1070,7 @@ static __noinline void report_handshake(const struct dg_conn_key *key, __u32 fam
 
 	cnt = bpf_map_lookup_elem(&counters, &zero);
 	if (cnt)
-		__sync_fetch_and_add(&cnt->handshakes, 1);
+		cnt->handshakes++;
 	hdr = bpf_map_lookup_elem(&policy, &k);
 	if (!key || !hdr)
 		return;
@@ -1104,7 +1101,7 @@ static __noinline void report_handshake(const struct dg_conn_key *key, __u32 fam
 	e->peer.port = key->sport;
 	bpf_ringbuf_submit(e, 0);
 	if (cnt)
-		__sync_fetch_and_add(&cnt->events, 1);
+		cnt->events++;
 }
 
 /* Whether a SYN to protected port `pi` at listener `sk` was judged. */

@@ -122,10 +122,26 @@ struct dg_dest {
 	__u8 host_only[DG_SLOTS];
 };
 
-/* `unix_names` (HASH): the socket's file name, NUL-padded. */
+/*
+ * `unix_names` (HASH): a 64-bit FNV-1a hash of the socket's file name, taken
+ * over its bytes from the last to the first (the program finds the name by
+ * walking back from the end of the path to the last '/'). A hash instead of
+ * the 108-byte name halves the unix hook's cost. A collision can only make
+ * another socket's connects judged as the endpoint's (a false deny), never
+ * let a connect to the endpoint's own name go unjudged.
+ */
 struct dg_unix_key {
-	char name[DG_UNIX_NAME_LEN];
+	__u64 hash;
 };
+
+#define DG_NAME_HASH_BASIS	0xcbf29ce484222325ULL
+#define DG_NAME_HASH_PRIME	0x100000001b3ULL
+
+/* The one computation both sides must do alike: the hash of a file name. */
+static inline __u64 dg_name_hash_step(__u64 h, unsigned char c)
+{
+	return (h ^ c) * DG_NAME_HASH_PRIME;
+}
 
 /* `endpoints` (ARRAY, DG_SLOTS * DG_MAX_ENDPOINTS, index slot * 256 + id). */
 struct dg_endpoint_info {

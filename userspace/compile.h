@@ -39,7 +39,9 @@ struct dg_tcp_entry {
 };
 
 struct dg_unix_entry {
-	struct dg_unix_key key;
+	struct {
+		char name[DG_UNIX_NAME_LEN];	/* the socket's file name */
+	} key;
 	uint8_t ep;
 };
 

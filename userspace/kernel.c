@@ -533,6 +533,16 @@ out:
 	return ret;
 }
 
+/* `unix_names`' key for a file name (dg_unix_key). */
+static uint64_t unix_name_hash(const char *name)
+{
+	uint64_t h = DG_NAME_HASH_BASIS;
+
+	for (size_t i = strlen(name); i > 0; i--)
+		h = dg_name_hash_step(h, (unsigned char)name[i - 1]);
+	return h;
+}
+
 /* Adds the slot's entries to the maps both slots share. */
 static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_image *img,
 		       struct dg_err *err)
@@ -561,10 +571,11 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 	}
 	for (size_t i = 0; i < img->n_unix; i++) {
 		struct dg_dest d;
-		if (bpf_map_lookup_elem(m->fd[M_UNIX_NAMES], &img->unix_names[i].key, &d) < 0)
+		struct dg_unix_key key = { .hash = unix_name_hash(img->unix_names[i].key.name) };
+		if (bpf_map_lookup_elem(m->fd[M_UNIX_NAMES], &key, &d) < 0)
 			memset(&d, 0, sizeof(d));
 		d.ep[slot] = img->unix_names[i].ep;
-		if ((ret = update(m->fd[M_UNIX_NAMES], &img->unix_names[i].key, &d,
+		if ((ret = update(m->fd[M_UNIX_NAMES], &key, &d,
 				  "a unix socket name", err)))
 			return ret;
 	}
@@ -597,8 +608,12 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 	int hashes[] = { m->fd[M_TCP_DESTS], m->fd[M_UNIX_NAMES] };
 	size_t key_sizes[] = { sizeof(struct dg_tcp_key), sizeof(struct dg_unix_key) };
 	for (size_t h = 0; h < ARRAY_SIZE(hashes); h++) {
-		char key[sizeof(struct dg_unix_key)], next[sizeof(struct dg_unix_key)];
-		char (*stale)[sizeof(struct dg_unix_key)] = NULL;
+		union any_key {
+			struct dg_tcp_key tcp;
+			struct dg_unix_key unix_name;
+		};
+		char key[sizeof(union any_key)], next[sizeof(union any_key)];
+		char (*stale)[sizeof(union any_key)] = NULL;
 		size_t n_stale = 0;
 		void *prev = NULL;
 
@@ -609,6 +624,7 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 			if (bpf_map_lookup_elem(hashes[h], key, &d) < 0 || !d.ep[slot])
 				continue;
 			d.ep[slot] = 0;
+			d.host_only[slot] = 0;
 			if (!d.ep[!slot]) {
 				/* deleting while iterating restarts the walk: collect */
 				stale = xreallocarray(stale, n_stale + 1, sizeof(*stale));
