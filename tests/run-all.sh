@@ -43,6 +43,7 @@ if [[ -n $asan ]]; then
 	run_suite cli-asan bash -c "tests/cli/run.sh '$asan' | sed 's/^cli:/cli-asan:/'"
 fi
 run_suite cli tests/cli/run.sh "$build"
+run_suite fuzz tests/fuzz/run.sh build-fuzz
 run_suite kernel tests/kernel/run.sh "$build"
 run_suite security tests/security/run.sh "$build"
 run_suite e2e tests/e2e/run.sh "$build"
