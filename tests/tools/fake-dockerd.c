@@ -27,6 +27,14 @@
  *   --stall            accept connections and never answer
  *   --garbage          answer with random bytes
  *   --huge             answer with a 100 MiB chunked body
+ *   --huge-length      answer with Content-Length: 1 TiB, then 100 MiB of body
+ *   --huge-headers     answer with a status line, then header lines without end
+ *                      (100 MiB)
+ *   --trickle MS       send every answer one byte every MS milliseconds
+ *   --endless-event    the event stream: one event line that never ends (no
+ *                      newline, 256 MiB)
+ *   --events-stall     the event stream: half an event, then nothing, with the
+ *                      connection kept open (until the client hangs up)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,8 +53,8 @@
 #include <unistd.h>
 
 static const char *dir;
-static bool chunked, stall, garbage, huge;
-static int event_delay_ms, close_after = -1;
+static bool chunked, stall, garbage, huge, huge_length, huge_headers, endless_event, events_stall;
+static int event_delay_ms, close_after = -1, trickle_ms;
 
 static void die(const char *what)
 {
@@ -58,7 +66,12 @@ static bool write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		if (trickle_ms) {
+			struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+			if (poll(&pfd, 1, trickle_ms) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				return false;	/* the client gave up */
+		}
+		ssize_t n = write(fd, p, trickle_ms ? 1 : len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -152,6 +165,23 @@ static void stream_events(int fd)
 				   "Api-Version: 1.41\r\nTransfer-Encoding: chunked\r\n\r\n";
 	if (!write_all(fd, head, sizeof(head) - 1))
 		return;
+	if (endless_event) {
+		static char block[65536];
+		memset(block, 'x', sizeof(block));
+		memcpy(block, "{\"Type\":\"container\",\"x\":\"", 26);
+		for (int i = 0; i < 4096; i++)	/* 256 MiB */
+			if (!send_chunk(fd, block, sizeof(block)))
+				return;
+		return;
+	}
+	if (events_stall) {
+		static const char half[] = "40\r\n{\"Type\":\"container\",\"Action\":";
+		if (!write_all(fd, half, sizeof(half) - 1))
+			return;
+		while (client_wait(fd, 1000))
+			;
+		return;
+	}
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/events.jsonl", dir);
 	long off = 0;
@@ -227,6 +257,31 @@ static void serve(int fd)
 		for (size_t i = 0; i < sizeof(junk); i++)
 			junk[i] = (char)rand_r(&seed);
 		write_all(fd, junk, sizeof(junk));
+		return;
+	}
+	bool events = strstr(req, " /v1.41/events?") != NULL;
+	if (huge_headers) {
+		static char line[1024];
+		memset(line, 'a', sizeof(line));
+		memcpy(line, "X-Pad: ", 7);
+		memcpy(line + sizeof(line) - 2, "\r\n", 2);
+		static const char status[] = "HTTP/1.1 200 OK\r\n";
+		write_all(fd, status, sizeof(status) - 1);
+		for (int i = 0; i < 100 * 1024; i++)	/* 100 MiB */
+			if (!write_all(fd, line, sizeof(line)))
+				return;
+		return;
+	}
+	if (huge_length && !events) {
+		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+					   "Content-Length: 1099511627776\r\n\r\n";
+		static char block[65536];
+		memset(block, ' ', sizeof(block));
+		block[0] = '[';
+		write_all(fd, head, sizeof(head) - 1);
+		for (int i = 0; i < 1600; i++)	/* 100 MiB */
+			if (!write_all(fd, block, sizeof(block)))
+				return;
 		return;
 	}
 	if (huge) {
@@ -321,12 +376,23 @@ int main(int argc, char **argv)
 			garbage = true;
 		else if (!strcmp(argv[i], "--huge"))
 			huge = true;
+		else if (!strcmp(argv[i], "--huge-length"))
+			huge_length = true;
+		else if (!strcmp(argv[i], "--huge-headers"))
+			huge_headers = true;
+		else if (!strcmp(argv[i], "--trickle") && i + 1 < argc)
+			trickle_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--endless-event"))
+			endless_event = true;
+		else if (!strcmp(argv[i], "--events-stall"))
+			events_stall = true;
 		else
 			break;
 	}
 	if (argc - i != 2) {
 		fprintf(stderr, "usage: fake-dockerd [--ready FILE] [--chunked] [--event-delay MS] "
-				"[--close-after N] [--stall|--garbage|--huge] SOCKET SCENARIO_DIR\n");
+				"[--close-after N] [--trickle MS] [--stall|--garbage|--huge|--huge-length|"
+				"--huge-headers|--endless-event|--events-stall] SOCKET SCENARIO_DIR\n");
 		return 2;
 	}
 	dir = argv[i + 1];
