@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# build
 	make gcc clang llvm pkg-config bpftool
-	libbpf-dev libelf-dev zlib1g-dev libjansson-dev libssl-dev libevent-dev libsystemd-dev
+	libbpf-dev libelf-dev zlib1g-dev libjansson-dev nettle-dev libevent-dev libsystemd-dev
 	# run and test
 	iproute2 util-linux procps busybox-static
 	# make kernel-matrix: Debian's kernels booted under emulation, and the
