@@ -136,7 +136,7 @@ PIDS+=($!)
 "$R50_HAMMER" listen unix "$R50/api.sock" >"$R50/lu.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do
-	[[ -S $R50/api.sock ]] && grep -q listening "$R50/l4.out" && grep -q listening "$R50/l6.out" && break
+	[[ -S $R50/api.sock ]] && grep -qs listening "$R50/l4.out" && grep -qs listening "$R50/l6.out" && break
 	sleep 0.1
 done
 chmod 777 "$R50/api.sock"

@@ -174,10 +174,11 @@ wait "$R60_FAKE" 2>/dev/null
 # the verdict, from valgrind's log (R60_KEEP=FILE keeps a copy)
 [[ -n ${R60_KEEP:-} ]] && cp "$R60_VG" "$R60_KEEP"
 echo "    valgrind: $(grep -E 'ERROR SUMMARY' "$R60_VG" | sed 's/^==[0-9]*== //')"
-grep -E '(definitely|indirectly|possibly) lost:|still reachable:|== +suppressed:' "$R60_VG" |
+grep -E '(definitely|indirectly|possibly) lost:|still reachable:|== +suppressed:|All heap blocks were freed' "$R60_VG" |
 	sed 's/^==[0-9]*== */    valgrind:   /'
 check "valgrind: the daemon exits 0 on SIGTERM (99 = valgrind errors; got $R60_STATUS)" test "$R60_STATUS" -eq 0
 check "valgrind: ERROR SUMMARY: 0 errors" grep -qE '== ERROR SUMMARY: 0 errors from 0 contexts' "$R60_VG"
+check "valgrind: the leak check ran" grep -qE 'LEAK SUMMARY|All heap blocks were freed' "$R60_VG"
 check "valgrind: no definite leak" bash -c "! grep -qE 'definitely lost: [1-9]' '$R60_VG'"
 check "valgrind: no invalid read/write, uninitialised use or bad free" \
 	bash -c "! grep -qE 'Invalid (read|write|free)|uninitialised|Mismatched free|overlap' '$R60_VG'"
