@@ -91,6 +91,17 @@ struct dg_config {
 	__u32 stale_slot;	/* slot + 1 whose old entries the next load must
 				 * clear after a grace period; 0 = none */
 	__u64 host_netns_cookie; /* loopback endpoints are judged in this netns */
+	/* 1 once the BPF LSM programs are attached and pinned: they judge unix
+	 * connects and sends by the listener's own bound name, and the
+	 * cgroup/connect_unix and sendmsg_unix hooks let every one through, so
+	 * that no connect is judged (counted, reported) twice. Set after the
+	 * LSM links exist, cleared before they go: one judge at every moment. */
+	__u32 unix_by_lsm;
+	__u32 pad;
+	/* The attach cgroup's id. LSM programs run for every task on the host:
+	 * they judge only tasks, or sockets created, below this cgroup, the
+	 * scope the cgroup hooks have. */
+	__u64 lsm_scope_cgroup;
 };
 
 /* `ports` (ARRAY, 65536 entries, index = TCP port in host order).

@@ -119,7 +119,9 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	}
 
 	dg_kernel_probe(&f);
-	char *meta = policy_meta(path, &lp, cgroup, f.connect_unix && lp.image->has_unix);
+	/* as expected; `status` says what the kernel really did */
+	char *meta = policy_meta(path, &lp, cgroup,
+				 (f.connect_unix || f.lsm) && lp.image->has_unix);
 	struct dg_load_opts opts = { .bpffs = cli->bpffs, .cgroup = cgroup, .meta_json = meta };
 	struct dg_load_result res;
 
@@ -139,9 +141,14 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 			if (res.hooks[h])
 				fprintf(out, " %s", dg_hook_name((enum dg_hook)h));
 		fprintf(out, "\n");
+		if (lp.image->has_unix)
+			fprintf(out, "unix endpoints: %s\n",
+				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));
 		fflush(out);
 	}
-	if (lp.image->has_unix && !res.hooks[DG_HOOK_CONNECT_UNIX])
+	if (res.lsm_warning[0])
+		fprintf(stderr, "dockguard: warning: %s\n", res.lsm_warning);
+	if (lp.image->has_unix && dg_unix_by(res.hooks, res.unix_by_lsm) == DG_UNIX_BY_NONE)
 		fprintf(stderr,
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
 			"cgroup/connect_unix hook (Linux 6.7+); the socket's file permissions are "

@@ -48,6 +48,19 @@ static bool daemon_running(const char *run_dir)
 	return o != NULL;
 }
 
+/* Whether the loaded policy names a unix socket (from its description). */
+static bool policy_has_unix(json_t *meta)
+{
+	json_t *e, *d;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(meta, "endpoints"), i, e)
+		json_array_foreach(json_object_get(e, "dests"), j, d)
+			if (!strncmp(json_string_value(d) ? json_string_value(d) : "", "unix:", 5))
+				return true;
+	return false;
+}
+
 static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
 			   const struct dg_features *f, json_t *meta)
 {
@@ -66,6 +79,9 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_array_append_new(hooks, o);
 	}
 	json_object_set_new(root, "hooks", hooks);
+	bool attached[DG_HOOK_COUNT];
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		attached[h] = st->hooks[h].attached;
 	if (meta) {
 		json_object_set(root, "cgroup", json_object_get(meta, "cgroup"));
 		json_object_set(root, "policy", json_object_get(meta, "file"));
@@ -73,8 +89,12 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set(root, "loaded_at", json_object_get(meta, "loaded_at"));
 		json_object_set(root, "default", json_object_get(meta, "default"));
 		json_object_set(root, "endpoints", json_object_get(meta, "endpoints"));
-		json_object_set(root, "unix_enforced", json_object_get(meta, "unix_enforced"));
 	}
+	/* what the kernel does now, not what the loader expected */
+	enum dg_unix_by by = dg_unix_by(attached, st->unix_by_lsm);
+	json_object_set_new(root, "unix_enforcement", json_string(dg_unix_by_key(by)));
+	json_object_set_new(root, "unix_enforced", json_boolean(by != DG_UNIX_BY_NONE &&
+								 policy_has_unix(meta)));
 	json_object_set_new(root, "generation", json_integer((json_int_t)st->hdr.generation));
 
 	json_t *mrules = meta ? json_object_get(meta, "rules") : NULL;
@@ -142,6 +162,10 @@ static void print_text(const json_t *s)
 	printf("kernel:      connect_unix %s, bpf lsm %s\n",
 	       json_is_true(json_object_get(k, "connect_unix")) ? "yes" : "no",
 	       json_is_true(json_object_get(k, "bpf_lsm")) ? "yes" : "no");
+	const char *by = json_string_value(json_object_get(s, "unix_enforcement"));
+	printf("unix endpoints: %s\n",
+	       dg_unix_by_text(by && !strcmp(by, "lsm") ? DG_UNIX_BY_LSM
+			       : by && !strcmp(by, "connect_unix") ? DG_UNIX_BY_PATH : DG_UNIX_BY_NONE));
 	printf("daemon:      %s\n", json_is_true(json_object_get(s, "daemon")) ? "running" : "not running");
 	json_t *dk = json_object_get(s, "docker");
 	if (dk)

@@ -62,11 +62,46 @@ static const char *const hook_names[DG_HOOK_COUNT] = {
 	[DG_HOOK_SENDMSG_UNIX] = "sendmsg_unix",
 	[DG_HOOK_SOCK_OPS] = "sock_ops",
 	[DG_HOOK_INGRESS] = "ingress",
+	[DG_HOOK_LSM_UNIX_CONNECT] = "lsm_unix_connect",
+	[DG_HOOK_LSM_UNIX_SEND] = "lsm_unix_may_send",
 };
 
 const char *dg_hook_name(enum dg_hook hook)
 {
 	return hook < DG_HOOK_COUNT ? hook_names[hook] : "?";
+}
+
+static bool is_lsm_hook(int h)
+{
+	return h == DG_HOOK_LSM_UNIX_CONNECT || h == DG_HOOK_LSM_UNIX_SEND;
+}
+
+enum dg_unix_by dg_unix_by(const bool hooks[DG_HOOK_COUNT], bool lsm_flag)
+{
+	/* with the flag set, the cgroup hooks let unix connects through */
+	if (lsm_flag)
+		return hooks[DG_HOOK_LSM_UNIX_CONNECT] && hooks[DG_HOOK_LSM_UNIX_SEND]
+			       ? DG_UNIX_BY_LSM : DG_UNIX_BY_NONE;
+	if (hooks[DG_HOOK_CONNECT_UNIX])
+		return DG_UNIX_BY_PATH;
+	return DG_UNIX_BY_NONE;
+}
+
+const char *dg_unix_by_key(enum dg_unix_by by)
+{
+	return by == DG_UNIX_BY_LSM ? "lsm" : by == DG_UNIX_BY_PATH ? "connect_unix" : "none";
+}
+
+const char *dg_unix_by_text(enum dg_unix_by by)
+{
+	switch (by) {
+	case DG_UNIX_BY_LSM:
+		return "enforced on the socket (BPF LSM)";
+	case DG_UNIX_BY_PATH:
+		return "by path name (cgroup/connect_unix)";
+	default:
+		return "NOT ENFORCED (no connect_unix hook, no BPF LSM)";
+	}
 }
 
 /* The maps, by the names they are pinned under. */
@@ -731,6 +766,10 @@ static struct bpf_program *hook_prog(struct dockguard_bpf *skel, enum dg_hook h)
 		return skel->progs.dg_sockops;
 	case DG_HOOK_INGRESS:
 		return skel->progs.dg_ingress;
+	case DG_HOOK_LSM_UNIX_CONNECT:
+		return skel->progs.dg_lsm_unix_connect;
+	case DG_HOOK_LSM_UNIX_SEND:
+		return skel->progs.dg_lsm_unix_may_send;
 	default:
 		return NULL;
 	}
@@ -806,9 +845,10 @@ static void unpin_pins(const char *dir)
 
 /* First load: create everything, pin maps and programs. */
 static int create_objects(const char *dir, const struct dg_features *f, struct maps *m,
-			  struct dg_err *err)
+			  struct dg_load_result *res, struct dg_err *err)
 {
 	struct dockguard_bpf *skel;
+	bool lsm = f->lsm;
 	int ret;
 
 	libbpf_set_print(libbpf_print);
@@ -817,6 +857,7 @@ static int create_objects(const char *dir, const struct dg_features *f, struct m
 			   strerror(-ret));
 		return ret;
 	}
+reopen:
 	skel = dockguard_bpf__open();
 	if (!skel) {
 		ret = -errno;
@@ -825,7 +866,23 @@ static int create_objects(const char *dir, const struct dg_features *f, struct m
 	}
 	bpf_program__set_autoload(skel->progs.dg_connect_unix, f->connect_unix);
 	bpf_program__set_autoload(skel->progs.dg_sendmsg_unix, f->sendmsg_unix);
+	/* The LSM programs only where the BPF LSM is active (lsm=...,bpf):
+	 * elsewhere the kernel refuses to load them. */
+	bpf_program__set_autoload(skel->progs.dg_lsm_unix_connect, lsm);
+	bpf_program__set_autoload(skel->progs.dg_lsm_unix_may_send, lsm);
 	ret = dockguard_bpf__load(skel);
+	if (ret && lsm) {
+		/* Optional: never fail the load for them. */
+		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
+			 "the kernel refused the BPF LSM programs (%s); unix endpoints are judged "
+			 "by the path the caller gives (cgroup/connect_unix) instead. "
+			 "DOCKGUARD_DEBUG=1 shows the verifier's log", strerror(-ret));
+		dockguard_bpf__destroy(skel);
+		verifier_log_len = 0;
+		verifier_log[0] = '\0';
+		lsm = false;
+		goto reopen;
+	}
 	if (ret) {
 		dg_err_set(err,
 			   "the kernel refused the BPF programs: %s; this needs root (CAP_BPF, "
@@ -906,6 +963,71 @@ static int check_attach_point(const char *dir, const char *cgroup, struct dg_err
 	return 0;
 }
 
+/*
+ * Attaches and pins a BPF LSM program (global, not per cgroup: the program
+ * itself keeps to the attach cgroup's subtree). Optional: a failure leaves
+ * unix endpoints to the cgroup hooks, with a warning in res.
+ */
+static void attach_lsm(int pfd, const char *lpath, enum dg_hook h, struct dg_load_result *res)
+{
+	int link = bpf_link_create(pfd, 0, BPF_LSM_MAC, NULL);
+
+	if (link < 0)	/* kernels before link_create knew LSM programs */
+		link = bpf_raw_tracepoint_open(NULL, pfd);
+	if (link < 0) {
+		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
+			 "cannot attach the BPF LSM hook %s: %s; unix endpoints are judged by the "
+			 "path the caller gives (cgroup/connect_unix) instead", hook_names[h],
+			 strerror(errno));
+		return;
+	}
+	if (bpf_obj_pin(link, lpath) < 0) {
+		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
+			 "cannot pin the BPF LSM link at %s: %s; unix endpoints are judged by the "
+			 "path the caller gives (cgroup/connect_unix) instead", lpath, strerror(errno));
+		close(link);
+		return;
+	}
+	close(link);
+	res->hooks[h] = true;
+	res->attached_now = true;
+}
+
+/*
+ * Hands unix endpoints to the LSM programs once both are attached and pinned
+ * (config.unix_by_lsm, with the scope they judge in), or back to the cgroup
+ * hooks when they are not.
+ */
+static int set_unix_by_lsm(const struct maps *m, const char *cgroup, struct dg_load_result *res,
+			   struct dg_err *err)
+{
+	uint32_t zero = 0;
+	struct dg_config cfg;
+	bool want = res->hooks[DG_HOOK_LSM_UNIX_CONNECT] && res->hooks[DG_HOOK_LSM_UNIX_SEND];
+	uint64_t scope = 0;
+	int ret;
+
+	if (bpf_map_lookup_elem(m->fd[M_CONFIG], &zero, &cfg) < 0) {
+		ret = -errno;
+		dg_err_set(err, "cannot read the configuration map: %s", strerror(errno));
+		return ret;
+	}
+	if (want && (ret = cgroup_id_of(cgroup, &scope))) {
+		dg_err_set(err, "cannot use cgroup %s: %s", cgroup, strerror(-ret));
+		return ret;
+	}
+	res->unix_by_lsm = want;
+	if (cfg.unix_by_lsm == (uint32_t)want && cfg.lsm_scope_cgroup == scope)
+		return 0;
+	/* the scope first: the flag turns the LSM programs on */
+	cfg.lsm_scope_cgroup = scope;
+	cfg.unix_by_lsm = 0;
+	if ((ret = update(m->fd[M_CONFIG], &zero, &cfg, "the configuration", err)))
+		return ret;
+	cfg.unix_by_lsm = want;
+	return update(m->fd[M_CONFIG], &zero, &cfg, "the configuration", err);
+}
+
 /* Attaches every pinned program that has no link yet. */
 static int attach_missing(const char *dir, const char *cgroup, const struct dg_features *f,
 			  struct dg_load_result *res, struct dg_err *err)
@@ -927,6 +1049,12 @@ static int attach_missing(const char *dir, const char *cgroup, const struct dg_f
 		if (pfd < 0) {
 			free(lpath);
 			continue;	/* not supported by this kernel: never loaded */
+		}
+		if (is_lsm_hook(h)) {
+			attach_lsm(pfd, lpath, (enum dg_hook)h, res);
+			close(pfd);
+			free(lpath);
+			continue;
 		}
 		if (cg_fd < 0) {
 			cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1017,7 +1145,7 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 	if (ret == -ENOENT) {
 		/* nothing (or a remnant) pinned: start clean */
 		unpin_pins(opts->bpffs);
-		if ((ret = create_objects(opts->bpffs, &f, &m, err)))
+		if ((ret = create_objects(opts->bpffs, &f, &m, res, err)))
 			return ret;
 		first = true;
 	} else if (ret) {
@@ -1032,6 +1160,8 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 		ret = swap_in(&m, img, opts->meta_json, first, res, err);
 	if (!ret) {
 		ret = attach_missing(opts->bpffs, opts->cgroup, &f, res, err);
+		if (!ret)
+			ret = set_unix_by_lsm(&m, opts->cgroup, res, err);
 		if (ret && !first) {
 			size_t len = strlen(err->msg);
 			snprintf(err->msg + len, sizeof(err->msg) - len,
@@ -1082,6 +1212,19 @@ int dg_kernel_unload(const char *bpffs, struct dg_err *err)
 	int lock = lock_pin_dir(bpffs, err);
 	if (lock < 0)
 		return lock;
+	/* Unix endpoints back to the cgroup hooks before the LSM links go, so
+	 * that no connect passes while neither judges. */
+	struct maps m;
+	if (open_pinned_maps(bpffs, &m) == 0) {
+		uint32_t zero = 0;
+		struct dg_config cfg;
+		if (bpf_map_lookup_elem(m.fd[M_CONFIG], &zero, &cfg) == 0 && cfg.unix_by_lsm) {
+			cfg.unix_by_lsm = 0;
+			bpf_map_update_elem(m.fd[M_CONFIG], &zero, &cfg, BPF_ANY);
+			wait_grace_period();
+		}
+		maps_close(&m);
+	}
 	unpin_pins(bpffs);
 	close(lock);
 	rmdir(bpffs);
@@ -1231,6 +1374,7 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 	}
 	if (bpf_map_lookup_elem(m.fd[M_CONFIG], &zero, &cfg) == 0) {
 		st->active_slot = cfg.active_slot & 1;
+		st->unix_by_lsm = cfg.unix_by_lsm != 0;
 		bpf_map_lookup_elem(m.fd[M_POLICY], &st->active_slot, &st->hdr);
 	}
 

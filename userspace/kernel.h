@@ -27,7 +27,7 @@ struct dg_features {
 	bool sendmsg_unix;		/* cgroup/sendmsg_unix can be attached */
 	int unix_sendmsg_attach_type;	/* its value, from kernel BTF */
 	bool kern_ctx_kfunc;		/* bpf_cast_to_kern_ctx, to read sun_path */
-	bool lsm;			/* BPF LSM active (informational) */
+	bool lsm;			/* BPF LSM active: unix endpoints judged on the socket */
 	char libbpf[32];
 };
 
@@ -43,10 +43,24 @@ enum dg_hook {
 	DG_HOOK_SENDMSG_UNIX,		/* unix datagrams sent with an address */
 	DG_HOOK_SOCK_OPS,		/* records the connects the hooks above judged */
 	DG_HOOK_INGRESS,		/* drops SYNs to protected endpoints no connect judged */
+	DG_HOOK_LSM_UNIX_CONNECT,	/* BPF LSM: unix stream connects, by the listener's name */
+	DG_HOOK_LSM_UNIX_SEND,		/* BPF LSM: unix datagrams, by the receiver's name */
 	DG_HOOK_COUNT,
 };
 
 const char *dg_hook_name(enum dg_hook hook);
+
+/* Which hook judges connects to unix endpoints. */
+enum dg_unix_by {
+	DG_UNIX_BY_NONE,		/* neither: file permissions are the only control */
+	DG_UNIX_BY_PATH,		/* cgroup/connect_unix: the path the caller gave */
+	DG_UNIX_BY_LSM,			/* BPF LSM: the name the listener bound */
+};
+
+/* From the hooks attached and config.unix_by_lsm. */
+enum dg_unix_by dg_unix_by(const bool hooks[DG_HOOK_COUNT], bool lsm_flag);
+const char *dg_unix_by_key(enum dg_unix_by by);		/* "lsm", "connect_unix", "none" */
+const char *dg_unix_by_text(enum dg_unix_by by);	/* for the user */
 
 struct dg_load_opts {
 	const char *bpffs;		/* pin directory */
@@ -60,6 +74,8 @@ struct dg_load_result {
 	uint64_t generation;
 	uint32_t slot;
 	double swap_ms;			/* fill + flip + grace */
+	bool unix_by_lsm;		/* config.unix_by_lsm after this load */
+	char lsm_warning[512];		/* why the BPF LSM programs are not in use, or "" */
 };
 
 /* Returns 0, or a negative errno with `err` set. Nothing changes in the
@@ -96,6 +112,7 @@ struct dg_kernel_state {
 	bool loaded;			/* pins present and at least one hook attached */
 	struct dg_hook_state hooks[DG_HOOK_COUNT];
 	uint32_t active_slot;
+	bool unix_by_lsm;		/* config.unix_by_lsm */
 	struct dg_policy_hdr hdr;	/* of the active slot */
 	char *meta_json;		/* as stored by load; malloc'd */
 	struct dg_rule_stats *stats;	/* active slot, summed over CPUs, DG_MAX_RULES + 1 */

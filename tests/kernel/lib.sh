@@ -38,13 +38,14 @@ expect() {
 
 # expect_unix NAME WANT PROBE-ARGS...: expect, for a connect to an existing
 # unix socket. Without the cgroup/connect_unix hook (Linux < 6.7, UNIX_HOOK=0)
-# nothing judges unix connects: dockguard says so ("unix endpoints are NOT
-# enforced"), and a connect the policy denies goes through. That is what is
+# and without the BPF LSM (UNIX_LSM=0) nothing judges unix connects:
+# dockguard says so ("unix endpoints are NOT enforced"), and a connect the
+# policy denies goes through. That is what is
 # asserted there instead of EPERM.
 expect_unix() {
 	local name=$1 want=$2
 	shift 2
-	if ((UNIX_HOOK)) || [[ $want != EPERM ]]; then
+	if ((UNIX_HOOK || UNIX_LSM)) || [[ $want != EPERM ]]; then
 		expect "$name" "$want" "$@"
 	else
 		expect "$name: not enforced (no connect_unix hook), so it connects" ok "$@"
@@ -106,4 +107,9 @@ setup() {
 	# it; t_10 checks that against the kernel's BTF
 	UNIX_HOOK=0
 	if "$DG" version 2>/dev/null | grep -q 'connect_unix yes'; then UNIX_HOOK=1; fi
+	# whether the BPF LSM is active: dockguard then judges unix endpoints on
+	# the socket itself (by the name the listener bound), with or without
+	# cgroup/connect_unix (tests/security/t_45)
+	UNIX_LSM=0
+	if "$DG" version 2>/dev/null | grep -q 'bpf lsm yes'; then UNIX_LSM=1; fi
 }

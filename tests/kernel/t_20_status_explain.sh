@@ -5,7 +5,11 @@ check "status --json: enforcing" grep -q '"enforcing":true' <<<"$json"
 check "status --json: generation 1" grep -q '"generation":1' <<<"$json"
 if ((UNIX_HOOK)); then
 	check "status --json: connect_unix hook listed" grep -q '"hook":"connect_unix"' <<<"$json"
-else
+fi
+if ((UNIX_LSM)); then
+	check "status --json: unix endpoints enforced by the BPF LSM" \
+		bash -c "grep -q '\"unix_enforcement\":\"lsm\"' <<<'$json' && grep -q '\"unix_enforced\":true' <<<'$json'"
+elif ((!UNIX_HOOK)); then
 	check "status --json: no connect_unix hook, unix not enforced" \
 		bash -c "! grep -q '\"hook\":\"connect_unix\"' <<<'$json' && grep -q '\"unix_enforced\":false' <<<'$json'"
 	check "status --json: the kernel has no connect_unix" grep -q '"kernel":{"connect_unix":false' <<<"$json"
@@ -16,7 +20,7 @@ check "status --json: policy file" grep -q "\"policy\":\"$TMP/p1.conf\"" <<<"$js
 # the `deny { api, sock } from user 1004` rule (line 12) denied exactly once
 # (its only decision is t_10's unix connect, which nothing judges without
 # the connect_unix hook)
-if ((UNIX_HOOK)); then
+if ((UNIX_HOOK || UNIX_LSM)); then
 	check "status counts the 1004 deny exactly once" \
 		grep -q "\"rule\":\"$TMP/p1.conf:12\",\"action\":\"deny\",\"allowed\":0,\"denied\":1" <<<"$json"
 else
@@ -46,7 +50,7 @@ agree "cgroup a/b" "tcp:127.0.0.1:$P" 1002 1002 /a/b tcp 127.0.0.1 "$P"
 agree "unit + 1003" "tcp:127.0.0.1:$P" 1003 1003 "/svc/dgtest-$$.service" tcp 127.0.0.1 "$P"
 agree "unit + 1002" "tcp:127.0.0.1:$P" 1002 1002 "/svc/dgtest-$$.service" tcp 127.0.0.1 "$P"
 agree "ipv6 uid 1002" "tcp:[::1]:$P" 1002 1002 /c tcp6 ::1 "$P"
-if ((UNIX_HOOK)); then
+if ((UNIX_HOOK || UNIX_LSM)); then
 	agree "unix 1004" "unix:$SOCKDIR/api.sock" 1004 1004 /c unix "$SOCKDIR/api.sock"
 	agree "unix 1005" "unix:$SOCKDIR/api.sock" 1005 1005 /c unix "$SOCKDIR/api.sock"
 else

@@ -148,7 +148,7 @@ has_fields "tail --json: tcp4 deny, every field" "$TMP/tail.json" '"verdict":"de
 has_fields "tail --json: tcp6 deny" "$TMP/tail.json" '"verdict":"deny"' '"endpoint":"api"' \
 	"\"dest\":\"tcp:[::1]:$P\"" '"op":"connect"' "\"rule\":\"$RULE:$L_DENY\"" '"uid":1002,' \
 	"\"cgroup\":\"$CGPATH/c\"" '"comm":"dg-probe"'
-if ((UNIX_HOOK)); then
+if ((UNIX_HOOK || UNIX_LSM)); then
 	has_fields "tail --json: unix deny" "$TMP/tail.json" '"verdict":"deny"' '"endpoint":"sock"' \
 		"\"dest\":\"unix:$SOCKDIR/api.sock\"" '"op":"connect"' "\"rule\":\"$RULE:$L_DENY\"" \
 		'"uid":1002,' "\"cgroup\":\"$CGPATH/c\""
@@ -168,7 +168,7 @@ has_fields "tail --json: refused bind" "$TMP/tail.json" '"verdict":"deny"' \
 has_fields "daemon log: tcp4 deny" "$DLOG" "deny api tcp:127.0.0.1:$P connect pid" \
 	"(dg-probe) uid 1002 gid 0 cgroup $CGPATH/c rule $RULE:$L_DENY"
 has_fields "daemon log: tcp6 deny" "$DLOG" "deny api tcp:[::1]:$P connect" "uid 1002"
-if ((UNIX_HOOK)); then
+if ((UNIX_HOOK || UNIX_LSM)); then
 	has_fields "daemon log: unix deny" "$DLOG" "deny sock unix:$SOCKDIR/api.sock connect" "uid 1002"
 else
 	check "daemon log: says unix endpoints are NOT enforced" grep -q "WARNING: unix endpoints are NOT enforced" "$DLOG"
@@ -181,7 +181,7 @@ has_fields "tail (text): the same events, one line each" "$TMP/tail.txt" \
 	"deny guarded tcp:127.0.0.1:$P2 bind" "~rule ($RULE:$L_LISTEN|default)\$"
 # a denied unix connect is in the backlog when the kernel judges it; else a tcp one
 BACKLOG_DEST=unix:$SOCKDIR/api.sock
-((UNIX_HOOK)) || BACKLOG_DEST=tcp:127.0.0.1:$P
+((UNIX_HOOK || UNIX_LSM)) || BACKLOG_DEST=tcp:127.0.0.1:$P
 out=$("$DG" --bpffs "$BPFFS" --run-dir "$RUN" tail --json --no-follow)
 check "tail --no-follow: the daemon's backlog, then exit" \
 	bash -c "grep -q '\"dest\":\"$BACKLOG_DEST\"' <<<'$out' && grep -q '\"op\":\"bind\"' <<<'$out'"
@@ -369,7 +369,7 @@ cp "$TMP/d.good" "$TMP/d.conf"
 
 # ---- tail without a daemon: the pinned ring buffer ---------------------
 # a unix connect where the kernel judges it, else a tcp one
-if ((UNIX_HOOK)); then
+if ((UNIX_HOOK || UNIX_LSM)); then
 	expect "no daemon: a denied connect" EPERM --cgroup "$CG/direct" --uid 1002 connect unix "$SOCKDIR/api.sock"
 else
 	expect "no daemon: a denied connect" EPERM --cgroup "$CG/direct" --uid 1002 connect tcp 127.0.0.1 "$P"

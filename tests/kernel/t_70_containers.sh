@@ -119,7 +119,15 @@ expect "before the mount: dg-mounted.sock is not judged" '!EPERM' --cgroup "$CG/
 inspect "$idD" mounter '{}' "[{\"Type\":\"bind\",\"Source\":\"$SOCKDIR/api.sock\",\"Destination\":\"/run/dg-mounted.sock\",\"Mode\":\"\",\"RW\":true}]"
 listed "$idA" "$idB" "$idC" "$idD"
 event create "$idD"
-if ((UNIX_HOOK)); then
+if ((UNIX_LSM)); then
+	# judged on the socket itself: the name it is mounted under does not
+	# matter (and a path that reaches no socket is not refused by dockguard)
+	touch "$TMP/dg-mounted70.sock"
+	out=$(unshare --mount bash -c 'mount --bind "$0" "$1" && shift && exec "$@"' "$SOCKDIR/api.sock" \
+		"$TMP/dg-mounted70.sock" "$PROBE" --cgroup "$CG/ct/$idC" --uid 100000 connect unix \
+		"$TMP/dg-mounted70.sock" 2>&1 | head -n 1)
+	check "a bind-mounted docker socket is judged on the socket (BPF LSM) ($out)" test "$out" = EPERM
+elif ((UNIX_HOOK)); then
 	check "a bind-mounted docker socket is judged at its name in the container" \
 		eventually EPERM --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
 else

@@ -83,7 +83,15 @@ bg_verdict() {
 	head -n 1 "$TMP/bg.$name.out"
 }
 
-# unix_enforced: whether the loaded pins include the connect_unix hook
+# unix_by_lsm: whether dockguard reports unix endpoints judged on the socket
+# itself by its BPF LSM programs (kernels booted with lsm=...,bpf), which
+# also catch the socket file's aliases under other names
+unix_by_lsm() {
+	"$DG" --bpffs "$BPFFS" status --json 2>/dev/null | grep -q '"unix_enforcement":"lsm"'
+}
+
+# unix_enforced: whether unix endpoints are judged: the loaded pins include
+# the connect_unix hook, or the BPF LSM judges them
 unix_enforced() {
-	[[ -e $BPFFS/link_connect_unix ]]
+	[[ -e $BPFFS/link_connect_unix ]] || unix_by_lsm
 }
