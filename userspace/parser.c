@@ -1351,6 +1351,10 @@ static void include_file(struct parser *p, const char *path, const struct dg_loc
 		dg_diag_error(p->diag, loc,
 			      "include file '%s' is larger than the limit of %d bytes; split it",
 			      path, DG_POLICY_MAX_FILE_SIZE);
+	} else if (r == -EINVAL) {
+		dg_diag_error(p->diag, loc,
+			      "include file '%s' is not a regular file (a FIFO, device or socket); "
+			      "include only policy files", path);
 	} else if (r < 0) {
 		dg_diag_error(p->diag, loc,
 			      "cannot read include file '%s': %s; check the path and permissions",
@@ -1578,6 +1582,11 @@ struct dg_policy *dg_policy_parse_file(const char *path, struct dg_diag *diag)
 		dg_diag_error(diag, NULL,
 			      "%s is larger than the limit of %d bytes for a policy file; "
 			      "split it with include", path, DG_POLICY_MAX_FILE_SIZE);
+		return NULL;
+	}
+	if (r == -EINVAL) {
+		dg_diag_error(diag, NULL, "%s is not a regular file (a FIFO, device or socket); "
+			      "give a policy file", path);
 		return NULL;
 	}
 	if (r < 0) {

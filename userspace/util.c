@@ -98,7 +98,9 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 int read_file(const char *path, size_t max, char **text, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a
+	 * terminal must not become ours. Neither matters for regular files. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 
@@ -111,6 +113,11 @@ int read_file(const char *path, size_t max, char **text, size_t *len)
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* a FIFO, device or socket: it may never end */
+		close(fd);
+		return -EINVAL;
 	}
 
 	size_t cap = 4096, n = 0;

@@ -238,9 +238,14 @@ hostile 1 "1 MiB + 1 byte" "$H/huge.conf" "error: $H/huge.conf is larger than th
 printf 'endpoint e tcp 127.0.0.1:1\ninclude huge.conf\n' >"$H/inchuge.conf"
 hostile 1 "an include of 1 MiB + 1 byte" "$H/inchuge.conf" \
 	"^$H/inchuge.conf:2:9: error: include file '$H/huge.conf' is larger than the limit of 1048576 bytes"
-hostile 1 "/dev/zero as the policy" /dev/zero "error: /dev/zero is larger than the limit"
+hostile 1 "/dev/zero as the policy" /dev/zero "error: /dev/zero is not a regular file"
 printf 'include /dev/zero\n' >"$H/inczero.conf"
-hostile 1 "an include of /dev/zero" "$H/inczero.conf" "^$H/inczero.conf:1:9: error: include file '/dev/zero' is larger"
+hostile 1 "an include of /dev/zero" "$H/inczero.conf" "^$H/inczero.conf:1:9: error: include file '/dev/zero' is not a regular file"
+# a FIFO nobody writes to: opening it must not wait for a writer
+mkfifo "$H/fifo"
+printf 'include fifo\n' >"$H/incfifo.conf"
+hostile 1 "an include of a FIFO" "$H/incfifo.conf" "^$H/incfifo.conf:1:9: error: include file '.*fifo' is not a regular file"
+hostile 1 "a FIFO as the policy" "$H/fifo" "error: .*fifo is not a regular file"
 yes 'x' | head -c 1048576 >"$H/errors.conf"
 hostile 1 "524288 bad lines: the first errors, then a count" "$H/errors.conf" "^$H/errors.conf:1:1: error: "
 has "hostile: the rest are counted, not printed" "$err" "note: [0-9]+ more messages not shown"
