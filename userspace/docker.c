@@ -1083,6 +1083,22 @@ static int id_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* A listed container, for choosing which to follow when there are more
+ * than DG_DOCKER_MAX_CONTAINERS: running ones first, they can connect. */
+struct listed_id {
+	int stopped;
+	char id[65];
+};
+
+static int listed_cmp(const void *a, const void *b)
+{
+	const struct listed_id *x = a, *y = b;
+
+	if (x->stopped != y->stopped)
+		return x->stopped - y->stopped;
+	return strcmp(x->id, y->id);
+}
+
 static void lister_pump(struct lister *l);
 
 static void lister_inspected(struct http *h, int err, const char *msg, void *arg)
@@ -1186,22 +1202,31 @@ static void lister_listed(struct http *h, int err, const char *msg, void *arg)
 		lister_end(l, err);
 		return;
 	}
-	size_t n = json_array_size(j);
-	l->ids = xcalloc(n ? n : 1, sizeof(*l->ids));
+	size_t n = json_array_size(j), n_listed = 0;
+	struct listed_id *listed = xcalloc(n ? n : 1, sizeof(*listed));
 	size_t i;
 	json_t *item;
 	json_array_foreach(j, i, item) {
 		const char *id = json_string_value(json_object_get(item, "Id"));
-		if (valid_id(id))
-			memcpy(l->ids[l->n_ids++], id, 65);
+		const char *state = json_string_value(json_object_get(item, "State"));
+		if (!valid_id(id))
+			continue;
+		listed[n_listed].stopped = !state || strcmp(state, "running") != 0;
+		memcpy(listed[n_listed++].id, id, 65);
 	}
 	json_decref(j);
+	/* Beyond the cap, stopped containers are left out first: a running
+	 * container left out would be judged as no container at all. */
+	qsort(listed, n_listed, sizeof(*listed), listed_cmp);
+	l->ids = xcalloc(n_listed ? n_listed : 1, sizeof(*l->ids));
+	for (i = 0; i < n_listed && l->n_ids < DG_DOCKER_MAX_CONTAINERS; i++) {
+		bool dup = i > 0 && listed[i].stopped == listed[i - 1].stopped &&
+			   !strcmp(listed[i].id, listed[i - 1].id);
+		if (!dup)
+			memcpy(l->ids[l->n_ids++], listed[i].id, 65);
+	}
+	free(listed);
 	qsort(l->ids, l->n_ids, sizeof(*l->ids), id_cmp);
-	size_t u = 0;
-	for (i = 0; i < l->n_ids; i++)
-		if (!u || strcmp(l->ids[u - 1], l->ids[i]) != 0)
-			memmove(l->ids[u++], l->ids[i], 65);
-	l->n_ids = u < DG_DOCKER_MAX_CONTAINERS ? u : DG_DOCKER_MAX_CONTAINERS;
 	l->slots = xcalloc(l->n_ids ? l->n_ids : 1, sizeof(*l->slots));
 	l->have = xcalloc(l->n_ids ? l->n_ids : 1, sizeof(*l->have));
 	lister_pump(l);
