@@ -1047,6 +1047,12 @@ static int attach_missing(const char *dir, const char *cgroup, const struct dg_f
 		int pfd = bpf_obj_get(ppath);
 		free(ppath);
 		if (pfd < 0) {
+			if (is_lsm_hook(h) && f->lsm && !res->lsm_warning[0])
+				snprintf(res->lsm_warning, sizeof(res->lsm_warning),
+					 "the BPF LSM programs were not loaded with the pinned "
+					 "programs in %s (the first load failed to load them); unix "
+					 "endpoints are judged by the path the caller gives "
+					 "(cgroup/connect_unix)", dir);
 			free(lpath);
 			continue;	/* not supported by this kernel: never loaded */
 		}

@@ -44,6 +44,16 @@ if ! grep -q '"unix_enforcement":"lsm"' <<<"$json"; then
 		fail "lsm unix: the BPF LSM is active but dockguard does not enforce unix endpoints with it: $(tr '\n' ' ' <<<"$out")"
 	else
 		skip "lsm unix: dockguard reports no BPF LSM on this kernel (boot with lsm=...,bpf): unix endpoints are judged by path name"
+		# what dockguard says instead
+		if [[ -e $BPFFS/link_connect_unix ]]; then
+			want="unix endpoints: by path name (cgroup/connect_unix)"
+		else
+			want="unix endpoints: NOT ENFORCED (no connect_unix hook, no BPF LSM)"
+		fi
+		check "lsm unix: without the BPF LSM, load says '$want'" grep -qF "$want" <<<"$out"
+		check "lsm unix: without the BPF LSM, status says '$want'" \
+			bash -c "'$DG' --bpffs '$BPFFS' status | grep -qF '$want'"
+		check "lsm unix: without the BPF LSM, no LSM link is pinned" test ! -e "$BPFFS/link_lsm_unix_connect"
 	fi
 else
 	check "lsm unix: load says unix endpoints are enforced on the socket" \
