@@ -5,12 +5,15 @@
 # private network namespace; ends with `security: N passed, N failed`.
 #
 #   tests/security/run.sh [BUILD_DIR] [TEST_GLOB]
+#
+# TEST_GLOB may also come from DG_SECURITY_TESTS (e.g. through the kernel
+# matrix's KM_GUEST_ENV, to run a few files in a guest).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
-only=${2:-t_*.sh}
+only=${2:-${DG_SECURITY_TESTS:-t_*.sh}}
 
 if [[ ${DG_IN_NETNS:-} != 1 ]]; then
 	if ((EUID != 0)); then
