@@ -874,8 +874,8 @@ reopen:
 	if (ret && lsm) {
 		/* Optional: never fail the load for them. */
 		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
-			 "the kernel refused the BPF LSM programs (%s); unix endpoints are judged "
-			 "by the path the caller gives (cgroup/connect_unix) instead. "
+			 "the kernel refused the BPF LSM programs (%s); unix endpoints fall back "
+			 "to the cgroup/connect_unix hook (by path name) where the kernel has it. "
 			 "DOCKGUARD_DEBUG=1 shows the verifier's log", strerror(-ret));
 		dockguard_bpf__destroy(skel);
 		verifier_log_len = 0;
@@ -976,15 +976,16 @@ static void attach_lsm(int pfd, const char *lpath, enum dg_hook h, struct dg_loa
 		link = bpf_raw_tracepoint_open(NULL, pfd);
 	if (link < 0) {
 		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
-			 "cannot attach the BPF LSM hook %s: %s; unix endpoints are judged by the "
-			 "path the caller gives (cgroup/connect_unix) instead", hook_names[h],
+			 "cannot attach the BPF LSM hook %s: %s; unix endpoints fall back to the "
+			 "cgroup/connect_unix hook (by path name) where the kernel has it", hook_names[h],
 			 strerror(errno));
 		return;
 	}
 	if (bpf_obj_pin(link, lpath) < 0) {
 		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
-			 "cannot pin the BPF LSM link at %s: %s; unix endpoints are judged by the "
-			 "path the caller gives (cgroup/connect_unix) instead", lpath, strerror(errno));
+			 "cannot pin the BPF LSM link at %s: %s; unix endpoints fall back to the "
+			 "cgroup/connect_unix hook (by path name) where the kernel has it", lpath,
+			 strerror(errno));
 		close(link);
 		return;
 	}
@@ -1051,8 +1052,8 @@ static int attach_missing(const char *dir, const char *cgroup, const struct dg_f
 				snprintf(res->lsm_warning, sizeof(res->lsm_warning),
 					 "the BPF LSM programs were not loaded with the pinned "
 					 "programs in %s (the first load failed to load them); unix "
-					 "endpoints are judged by the path the caller gives "
-					 "(cgroup/connect_unix)", dir);
+					 "endpoints fall back to the cgroup/connect_unix hook where "
+					 "the kernel has it", dir);
 			free(lpath);
 			continue;	/* not supported by this kernel: never loaded */
 		}
