@@ -6,6 +6,7 @@
 # Kernel command line (set by boot.sh):
 #   dg.suites=kernel,security    the suites to run (tests/NAME/run.sh)
 #   dg.timeout=SECONDS           per suite; a suite past it is killed
+#   dg.env=NAME=VALUE            exported to the suites (any number of them)
 #
 # Markers, one line each:
 #   KM-INIT uptime=SECONDS release=RELEASE    /init started
@@ -56,6 +57,7 @@ for w in $cmdline; do
 	case $w in
 	dg.suites=*) suites=${w#dg.suites=} ;;
 	dg.timeout=*) timeout=${w#dg.timeout=} ;;
+	dg.env=[A-Za-z_]*=*) export "${w#dg.env=}" ;;
 	esac
 done
 
