@@ -18,10 +18,11 @@ awk -F'\t' '
 NR == 1 { next }
 {
 	if (!header++)
-		printf "%-7s %-6s %-32s %-9s %-7s %6s %6s %9s %6s\n", "KERNEL", "WHERE", "RELEASE",
-			"SUITE", "RESULT", "PASSED", "FAILED", "SECONDS", "BOOT"
-	printf "%-7s %-6s %-32s %-9s %-7s %6d %6d %9s %6s\n", $1, $2, $3, $4, $7, $5, $6, $8, ($9 == "" ? "-" : $9)
-	if ($10 != "") printf "        %s\n", $10
+		printf "%-7s %-6s %-28s %-9s %-7s %6s %6s %8s %5s %6s\n", "KERNEL", "WHERE", "RELEASE",
+			"SUITE", "RESULT", "PASSED", "FAILED", "SECONDS", "BOOT", "GUEST"
+	printf "%-7s %-6s %-28s %-9s %-7s %6d %6d %8s %5s %6s\n", $1, $2, $3, $4, $7, $5, $6, $8,
+		($9 == "" ? "-" : $9), ($10 == "" ? "-" : $10)
+	if ($11 != "") printf "        %s\n", $11
 }' "$tsv"
 
 # JSON: one object per kernel x suite; strings escaped for JSON
@@ -34,8 +35,9 @@ function num(s) { return s == "" ? "null" : s + 0 }
 NR == 1 { next }
 {
 	rows[n++] = sprintf("{\"kernel\":%s,\"where\":%s,\"release\":%s,\"suite\":%s,\"passed\":%d," \
-		"\"failed\":%d,\"result\":%s,\"seconds\":%s,\"boot_seconds\":%s,\"note\":%s}",
-		js($1), js($2), js($3), js($4), $5, $6, js($7), num($8), num($9), js($10))
+		"\"failed\":%d,\"result\":%s,\"seconds\":%s,\"boot_seconds\":%s,\"guest_seconds\":%s," \
+		"\"note\":%s}",
+		js($1), js($2), js($3), js($4), $5, $6, js($7), num($8), num($9), num($10), js($11))
 }
 END {
 	printf "{\"results\":["

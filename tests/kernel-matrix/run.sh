@@ -59,7 +59,7 @@ done
 
 mkdir -p "$out"
 tsv=$out/results.tsv
-printf 'kernel\twhere\trelease\tsuite\tpassed\tfailed\tresult\tseconds\tboot_seconds\tnote\n' >"$tsv"
+printf 'kernel\twhere\trelease\tsuite\tpassed\tfailed\tresult\tseconds\tboot_seconds\tguest_seconds\tnote\n' >"$tsv"
 t_start=$EPOCHREALTIME
 
 # elapsed FROM TO: seconds between two $EPOCHREALTIME values, 1 decimal
@@ -71,9 +71,10 @@ report_line() {
 		sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/'
 }
 
-# row KERNEL WHERE RELEASE SUITE LOG RC SECONDS BOOT: one line of results.tsv
+# row KERNEL WHERE RELEASE SUITE LOG RC SECONDS BOOT GUEST: one line of
+# results.tsv (BOOT: qemu start -> /init; GUEST: qemu start -> exit)
 row() {
-	local kernel=$1 where=$2 release=$3 suite=$4 log=$5 rc=$6 secs=$7 boot=$8
+	local kernel=$1 where=$2 release=$3 suite=$4 log=$5 rc=$6 secs=$7 boot=$8 guest=$9
 	local counts passed=0 failed=0 result note=
 	counts=$(report_line "$suite" "$log")
 	if [[ -n $counts ]]; then
@@ -93,8 +94,8 @@ row() {
 	fi
 	[[ -n $counts ]] || note="no '$suite: N passed, N failed' line${note:+; }$note"
 	[[ -z $counts || $rc != 0 || $failed != 0 ]] && result=failed
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kernel" "$where" "$release" "$suite" \
-		"$passed" "$failed" "$result" "$secs" "$boot" "${note//$'\t'/ }" >>"$tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kernel" "$where" "$release" "$suite" \
+		"$passed" "$failed" "$result" "$secs" "$boot" "$guest" "${note//$'\t'/ }" >>"$tsv"
 }
 
 run_host() {
@@ -106,7 +107,7 @@ run_host() {
 		timeout -k 10 "$suite_timeout" "$root/tests/$s/run.sh" "$build" 2>&1 | tee "$log" | sed 's/^/[host] /'
 		rc=${PIPESTATUS[0]}
 		t1=$EPOCHREALTIME
-		row host host "$(uname -r)" "$s" "$log" "$rc" "$(elapsed "$t0" "$t1")" ""
+		row host host "$(uname -r)" "$s" "$log" "$rc" "$(elapsed "$t0" "$t1")" "" ""
 	done
 }
 
@@ -116,7 +117,7 @@ run_guest() {
 	echo "== guest $series"
 	if ! img=$("$here/fetch-kernel.sh" "$series" "$cache"); then
 		for s in $suites; do
-			printf '%s\tqemu\t\t%s\t0\t0\tfailed\t0\t\tno kernel (fetch-kernel.sh failed)\n' "$series" "$s" >>"$tsv"
+			printf '%s\tqemu\t\t%s\t0\t0\tfailed\t0\t\t\tno kernel (fetch-kernel.sh failed)\n' "$series" "$s" >>"$tsv"
 		done
 		return
 	fi
@@ -134,9 +135,11 @@ run_guest() {
 		sed "s/^/[$series] /"
 	rc=${PIPESTATUS[0]}
 	# host clock at each marker (boot.sh): boot = qemu start -> /init
-	local times=$log.times start init
+	local times=$log.times start init stop guest
 	start=$(awk '$2 == "start" { print $1; exit }' "$times")
 	init=$(awk '/KM-INIT / { print $1; exit }' "$times")
+	stop=$(awk '$2 == "end" { print $1 }' "$times")
+	guest=$(elapsed "$start" "$stop")
 	release=$(grep -m 1 -oE 'KM-INIT .*release=[^ ]+' "$log" | sed 's/.*release=//')
 	boot=
 	[[ -n $init ]] && boot=$(elapsed "$start" "$init")
@@ -156,12 +159,12 @@ run_guest() {
 		fi
 		t_begin=$(awk -v s="$s" '$2 == "KM-BEGIN" && $3 == s { print $1; exit }' "$times")
 		t_end=$(awk -v s="$s" '$2 == "KM-END" && $3 == s { print $1; exit }' "$times")
-		[[ -n $t_end ]] || t_end=$(awk '$2 == "end" { print $1 }' "$times")
+		[[ -n $t_end ]] || t_end=$stop
 		secs=0
 		[[ -n $t_begin ]] && secs=$(elapsed "$t_begin" "$t_end")
-		row "$series" qemu "${release:-?}" "$s" "$slog" "$src" "$secs" "$boot"
+		row "$series" qemu "${release:-?}" "$s" "$slog" "$src" "$secs" "$boot" "$guest"
 	done
-	echo "guest $series: $(elapsed "$start" "$(awk '$2 == "end" { print $1 }' "$times")") s in all (qemu exit $rc)"
+	echo "guest $series: $guest s in all (qemu exit $rc)"
 }
 
 initramfs=
