@@ -47,8 +47,10 @@ unpacked() {
 	local d=$cache/$1
 	[[ -e $d/.unpacked.2 ]] || return 1
 	local img
-	img=$(ls "$d"/boot/vmlinuz-* 2>/dev/null | head -n 1)
-	[[ -n $img ]] && echo "$img"
+	for img in "$d"/boot/vmlinuz-*; do
+		[[ -e $img ]] && echo "$img" && return 0
+	done
+	return 1
 }
 
 APT_OPTS=()
@@ -83,7 +85,8 @@ if [[ -n $pkg ]]; then
 fi
 
 # offline, or apt does not know the series: the newest cached one
-for d in $(ls -d "$cache"/linux-image-"$series".[0-9]*-$flavour-unsigned 2>/dev/null | sort -V -r); do
+shopt -s nullglob
+for d in $(printf '%s\n' "$cache"/linux-image-"$series".[0-9]*-$flavour-unsigned | sort -V -r); do
 	if unpacked "$(basename "$d")"; then
 		say "using the cached $(basename "$d")"
 		exit 0
