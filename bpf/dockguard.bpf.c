@@ -185,25 +185,19 @@ struct {
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
-/* Index of the lowest set bit; m != 0. BPF has no count-trailing-zeros. */
+/*
+ * Index of the lowest set bit; m != 0. BPF has no count-trailing-zeros: the
+ * bits below the lowest set one, counted without branches (a branchy search
+ * multiplies the verifier's paths in the bitmap loop).
+ */
 static __always_inline __u32 lowest_bit(__u64 m)
 {
-	__u32 n = 0;
+	__u64 x = (m & -m) - 1;
 
-	m &= -m;
-	if (m & 0xffffffff00000000ULL)
-		n += 32;
-	if (m & 0xffff0000ffff0000ULL)
-		n += 16;
-	if (m & 0xff00ff00ff00ff00ULL)
-		n += 8;
-	if (m & 0xf0f0f0f0f0f0f0f0ULL)
-		n += 4;
-	if (m & 0xccccccccccccccccULL)
-		n += 2;
-	if (m & 0xaaaaaaaaaaaaaaaaULL)
-		n += 1;
-	return n;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((x * 0x0101010101010101ULL) >> 56);
 }
 
 /*
@@ -214,6 +208,7 @@ static __always_inline __u32 lowest_bit(__u64 m)
 struct group_hits {
 	const struct group_info *gi;
 	__u64 w0;		/* OR of the hits' first words */
+	__u64 nz;		/* OR of the hits' non-zero words */
 	__u32 slot;
 	__u32 overflow;
 	__u32 hit[DG_MAX_GROUP_HITS];
@@ -235,6 +230,7 @@ static __always_inline void add_group_hit(struct group_hits *h, __u32 gid)
 	if (!bm || bm == h->hit[0] || bm == h->hit[1] || bm == h->hit[2] || bm == h->hit[3])
 		return;
 	h->w0 |= ref->w0;
+	h->nz |= ref->nz;
 	if (!h->hit[0])
 		h->hit[0] = bm;
 	else if (!h->hit[1])
@@ -298,6 +294,7 @@ static __always_inline void walk_cgroup_trie(void *cgmap, struct dg_bm_ref *bm)
 			break;
 		bm->idx = node->bm;
 		bm->w0 = node->w0;
+		bm->nz = node->nz;
 		parent = node->id;
 	}
 }
@@ -326,6 +323,7 @@ static __noinline bool cgroup_bitmap(__u32 slot, struct dg_bm_ref *out)
 		return false;
 	out->idx = hdr->cgroup_root_bm;
 	out->w0 = hdr->cgroup_root_w0;
+	out->nz = hdr->cgroup_root_nz;
 	out->pad = 0;
 	if (!(hdr->flags & DG_POL_CGROUPS))
 		return true;
@@ -526,14 +524,15 @@ __noinline int decide(const struct decision *d, const struct dest_info *di)
 
 /*
  * Words 1.. of the bitmaps, for policies of more than 64 rules whose first
- * 64 rules did not decide. Returns the first rule whose bits are set in
- * every dimension, or DG_RULE_DEFAULT.
+ * 64 rules did not decide: only the words in `cand` (where every dimension
+ * has a bit at all) are read. Returns the first rule whose bits are set in
+ * every dimension, DG_RULE_DEFAULT for none, more when unreadable.
  */
 struct bitmap_indexes {
 	__u32 e, u, c, g;	/* endpoint, uid, cgroup, gid default */
 };
 
-static __noinline __u32 match_beyond_word0(__u32 slot, __u32 nwords,
+static __noinline __u32 match_beyond_word0(__u32 slot, __u64 cand,
 					   const struct bitmap_indexes *ix,
 					   const struct group_hits *hits)
 {
@@ -554,11 +553,11 @@ static __noinline __u32 match_beyond_word0(__u32 slot, __u32 nwords,
 	h3 = bpf_map_lookup_elem(bms, (void *)&hits->hit[3]);
 	if (!e || !u || !g || !c || !h0 || !h1 || !h2 || !h3)
 		return DG_RULE_DEFAULT + 1;	/* unreadable: the caller denies */
-	for (__u32 w = 1; w < DG_BITMAP_WORDS; w++) {
+	for (__u32 i = 0; i < DG_BITMAP_WORDS && cand; i++) {
+		__u32 w = lowest_bit(cand) & (DG_BITMAP_WORDS - 1);
 		__u64 match;
 
-		if (w >= nwords)
-			break;
+		cand &= cand - 1;
 		match = e->w[w] & u->w[w] & c->w[w] &
 			(g->w[w] | h0->w[w] | h1->w[w] | h2->w[w] | h3->w[w]);
 		if (match)
@@ -584,7 +583,7 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 	struct group_hits hits;
 	__u32 k, rule = DG_RULE_DEFAULT;
 	__u32 e_idx, u_idx, g_idx, euid, egid;
-	__u64 e_w0, u_w0, g_w0, match;
+	__u64 e_w0, u_w0, g_w0, e_nz, u_nz, g_nz, match;
 	void *m;
 
 	k = slot;
@@ -599,9 +598,11 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 	if (op == DG_OP_BIND) {
 		e_idx = info->listen_bm;
 		e_w0 = info->listen_w0;
+		e_nz = info->listen_nz;
 	} else {
 		e_idx = info->connect_bm;
 		e_w0 = info->connect_w0;
+		e_nz = info->connect_nz;
 	}
 
 	/* effective uid and gid, as the host sees them */
@@ -609,6 +610,7 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 	egid = cred->egid.val;
 	u_idx = hdr->uid_default_bm;
 	u_w0 = hdr->uid_default_w0;
+	u_nz = hdr->uid_default_nz;
 	if (hdr->flags & DG_POL_UIDS) {
 		struct dg_uid_key ukey = {
 			.prefixlen = 32,
@@ -623,6 +625,7 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 		if (v) {
 			u_idx = v->idx;
 			u_w0 = v->w0;
+			u_nz = v->nz;
 		}
 	}
 
@@ -645,14 +648,21 @@ static __noinline int judge(__u32 slot, __u32 ep, __u32 op, const struct dest_in
 	}
 	g_idx = hdr->gid_default_bm;
 	g_w0 = hdr->gid_default_w0;
+	g_nz = hdr->gid_default_nz;
 
 	/* cgroup path: units, containers, subtrees (cg, from the caller) */
 	match = e_w0 & u_w0 & cg->w0 & (g_w0 | hits.w0);
 	if (match)
 		rule = lowest_bit(match);
 	else if (hdr->nwords > 1) {
-		struct bitmap_indexes ix = { .e = e_idx, .u = u_idx, .c = cg->idx, .g = g_idx };
-		rule = match_beyond_word0(slot, hdr->nwords, &ix, &hits);
+		/* words 1..: only where every dimension has some bit */
+		__u64 cand = e_nz & u_nz & cg->nz & (g_nz | hits.nz) & ~1ULL;
+
+		if (cand) {
+			struct bitmap_indexes ix = { .e = e_idx, .u = u_idx, .c = cg->idx,
+						     .g = g_idx };
+			rule = match_beyond_word0(slot, cand, &ix, &hits);
+		}
 	}
 	if (rule > DG_RULE_DEFAULT)
 		return VERDICT_DENY;

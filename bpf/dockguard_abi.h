@@ -162,6 +162,8 @@ struct dg_endpoint_info {
 	__u32 pad;
 	__u64 connect_w0;	/* word 0 of those bitmaps (see dg_bm_ref) */
 	__u64 listen_w0;
+	__u64 connect_nz;	/* their non-zero words (see dg_bm_ref) */
+	__u64 listen_nz;
 };
 
 /* `policy` (ARRAY, DG_SLOTS entries, index = slot). */
@@ -180,6 +182,9 @@ struct dg_policy_hdr {
 	__u64 uid_default_w0;	/* word 0 of the three bitmaps above (see dg_bm_ref) */
 	__u64 gid_default_w0;
 	__u64 cgroup_root_w0;
+	__u64 uid_default_nz;	/* their non-zero words (see dg_bm_ref) */
+	__u64 gid_default_nz;
+	__u64 cgroup_root_nz;
 };
 
 /* `rules` (ARRAY, DG_SLOTS * DG_MAX_RULES, index slot * DG_MAX_RULES + r): what rule r does. */
@@ -199,13 +204,17 @@ struct dg_bitmap {
  * of its first word (rules 0..63). Policies of up to 64 rules, and any
  * connect decided by one of the first 64 rules, are judged from these copies
  * alone: each lookup in an inner map of `bitmaps` is an indirect call.
- * Every *_bm index in these structs has its *_w0 copy alongside; the loader
- * fills the copies from the image, so they cannot disagree.
+ * Beyond them, `nz` (bit w set when word w is not zero) lets the program
+ * AND the dimensions' summaries and visit only the words where a rule can
+ * match, instead of all 64. Every *_bm index in these structs has its *_w0
+ * and *_nz alongside; the loader computes them from the image, so they
+ * cannot disagree.
  */
 struct dg_bm_ref {
 	__u32 idx;
 	__u32 pad;
 	__u64 w0;
+	__u64 nz;
 };
 
 /* Inner map of `uid_ranges` (LPM_TRIE): disjoint prefixes, value = dg_bm_ref. */
@@ -227,6 +236,7 @@ struct dg_cgroup_node {
 	__u32 id;
 	__u32 bm;		/* includes every ancestor node's bits */
 	__u64 w0;		/* word 0 of bm (see dg_bm_ref) */
+	__u64 nz;		/* bm's non-zero words */
 };
 
 /* `cgroup_cache` (LRU_HASH): cgroup_nodes' answer for a cgroup, memoized per

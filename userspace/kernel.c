@@ -341,9 +341,22 @@ static uint64_t word0(const struct dg_image *img, uint32_t bm)
 	return bm < img->n_bitmaps ? img->bitmaps[bm].w[0] : 0;
 }
 
+/* Bit w set when word w of the bitmap is not zero (dg_bm_ref.nz). */
+static uint64_t nonzero_words(const struct dg_image *img, uint32_t bm)
+{
+	uint64_t nz = 0;
+
+	if (bm >= img->n_bitmaps)
+		return 0;
+	for (unsigned w = 0; w < DG_BITMAP_WORDS; w++)
+		if (img->bitmaps[bm].w[w])
+			nz |= 1ULL << w;
+	return nz;
+}
+
 static struct dg_bm_ref bm_ref(const struct dg_image *img, uint32_t bm)
 {
-	struct dg_bm_ref ref = { .idx = bm, .w0 = word0(img, bm) };
+	struct dg_bm_ref ref = { .idx = bm, .w0 = word0(img, bm), .nz = nonzero_words(img, bm) };
 	return ref;
 }
 
@@ -478,6 +491,7 @@ static int fill_per_slot_maps(const struct maps *m, uint32_t slot, const struct 
 	for (size_t i = 0; i < img->n_cgroups; i++) {
 		struct dg_cgroup_node node = img->cgroups[i].node;
 		node.w0 = word0(img, node.bm);
+		node.nz = nonzero_words(img, node.bm);
 		if (bpf_map_update_elem(fd, &img->cgroups[i].key, &node, BPF_ANY) < 0)
 			goto fill_failed;
 	}
@@ -526,6 +540,8 @@ static int fill_slot_arrays(const struct maps *m, uint32_t slot, const struct dg
 			info = img->endpoints[id].info;
 			info.connect_w0 = word0(img, info.connect_bm);
 			info.listen_w0 = word0(img, info.listen_bm);
+			info.connect_nz = nonzero_words(img, info.connect_bm);
+			info.listen_nz = nonzero_words(img, info.listen_bm);
 		}
 		if ((ret = update(m->fd[M_ENDPOINTS], &k, &info, "an endpoint", err)))
 			goto out;
@@ -698,6 +714,9 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	hdr.uid_default_w0 = word0(img, hdr.uid_default_bm);
 	hdr.gid_default_w0 = word0(img, hdr.gid_default_bm);
 	hdr.cgroup_root_w0 = word0(img, hdr.cgroup_root_bm);
+	hdr.uid_default_nz = nonzero_words(img, hdr.uid_default_bm);
+	hdr.gid_default_nz = nonzero_words(img, hdr.gid_default_bm);
+	hdr.cgroup_root_nz = nonzero_words(img, hdr.cgroup_root_bm);
 
 	double t0 = now_ms();
 	/* The slot we fill was active until the last flip: once every program
