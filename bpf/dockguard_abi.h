@@ -270,7 +270,9 @@ struct dg_rule_stats {
  * (but for subjects evicted from the LRU `ratelimit` map, whose pending
  * count is still in `counters.suppressed`).
  */
-#define DG_EVENTS_BYTES		(1 << 22)	/* 4 MiB ring buffer */
+/* 1 MiB: ~4800 events between two reads of the daemon, which reads as they
+ * come; userspace maps the data twice, so this is 2 MiB of its resident size. */
+#define DG_EVENTS_BYTES		(1 << 20)
 #define DG_MAX_SUBJECTS_TRACKED	16384
 
 /* dg_event.family */
