@@ -41,7 +41,7 @@ hostname dg-guest 2>/dev/null
 # the modules modules-cpio.sh put in for this kernel (veth, ...)
 while read -r m; do
 	modprobe "$m" || echo "KM-NOTE modprobe $m failed"
-done </etc/dg-modules 2>/dev/null
+done 2>/dev/null </etc/dg-modules
 ip link set lo up
 
 exec </dev/null >/dev/console 2>&1
