@@ -22,9 +22,12 @@ endpoint lo {
 endpoint wild tcp *:$PW
 allow { lo, wild } from user 1001
 CONF
-start_listener listen tcp 127.0.0.1 "$PL"
-start_listener listen tcp6 ::1 "$PL"
-start_listener listen tcp6 :: "$PW"
+# Echo listeners: a listener that closes at once with the SYN's data unread
+# answers with a reset, which a slow machine (the qemu guests) delivers
+# before sendto() returns.
+start_listener echo tcp 127.0.0.1 "$PL"
+start_listener echo tcp6 ::1 "$PL"
+start_listener echo tcp6 :: "$PW"
 out=$(dg load "$TMP/t14.conf" 2>&1)
 check "fastopen: policy loaded" test $? -eq 0
 

@@ -19,9 +19,10 @@ endpoint wild tcp *:$PW
 allow { lo, wild } from user 1001
 allow { lo, wild } from cgroup $CGPATH/a
 CONF
-start_listener listen tcp 127.0.0.1 "$PL"
-start_listener listen tcp6 ::1 "$PL"
-start_listener listen tcp6 :: "$PW"
+# echo listeners: see t_14 (a listener closing with data unread resets)
+start_listener echo tcp 127.0.0.1 "$PL"
+start_listener echo tcp6 ::1 "$PL"
+start_listener echo tcp6 :: "$PW"
 out=$(dg load "$TMP/t16.conf" 2>&1)
 check "transports: policy loaded" test $? -eq 0
 
