@@ -131,12 +131,13 @@ unit-test: $(BUILD)/unit-tests
 kernel-test: all
 	tests/kernel/run.sh $(BUILD)
 
-# The kernel suites (kernel, security) on Debian 12's 6.1 kernel and its 6.12
-# backport, each booted under qemu, and on this host's kernel
-# (tests/kernel-matrix/run.sh). KM_KERNELS="6.1 6.12 host" chooses. Needs
-# root; prints a matrix and writes $(BUILD)/kernel-matrix/matrix.json.
+# The kernel suites (kernel, security) on Debian 12's 6.1 kernel (with and
+# without the BPF LSM) and its 6.12 backport, each booted under qemu, and on
+# this host's kernel (tests/kernel-matrix/run.sh). KM_KERNELS="6.1 6.12 host"
+# chooses. Needs root; prints a matrix and writes
+# $(BUILD)/kernel-matrix/matrix.json.
 # kernel-matrix-ci: the 6.1 guest only (the host's kernel is in `make test`).
-KM_KERNELS ?= 6.1 6.12 host
+KM_KERNELS ?= 6.1 6.1-nolsm 6.12 host
 
 .PHONY: kernel-matrix kernel-matrix-ci
 kernel-matrix: all

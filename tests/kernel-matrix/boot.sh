@@ -5,6 +5,7 @@
 #   tests/kernel-matrix/boot.sh KERNEL INITRAMFS LOG SUITES SUITE_TIMEOUT TIMEOUT [NAME=VALUE...]
 #
 # NAME=VALUE: environment of the suites in the guest (no spaces in VALUE).
+# KM_LSM: the kernel's lsm= list (default lockdown,capability,landlock,bpf).
 # KM_APPEND: more kernel parameters.
 # SUITES: comma-separated (kernel,security). The console goes to stdout and to
 # LOG (carriage returns removed); LOG.times has the same lines, each after the
@@ -16,12 +17,13 @@ set -uo pipefail
 kernel=$1 initrd=$2 log=$3 suites=$4 suite_timeout=$5 timeout=$6
 shift 6
 
-# The BPF LSM is enabled as well (lsm=...,bpf), so that LSM programs can be
-# tested on these kernels; panic=-1 + -no-reboot: a crashed guest ends qemu.
+# The BPF LSM is enabled as well (lsm=...,bpf: dockguard judges unix
+# endpoints with it); panic=-1 + -no-reboot: a crashed guest ends qemu.
 # mitigations=off: emulated, the speculation barriers on every kernel entry
 # cost about half the run (measured on 6.12); they change nothing the suites
 # test (the verifier skips its speculation checks for root's loads anyway).
-append="console=ttyS0 panic=-1 quiet loglevel=3 lsm=lockdown,capability,landlock,bpf mitigations=off"
+append="console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off"
+append+=" lsm=${KM_LSM:-lockdown,capability,landlock,bpf}"
 append+=" dg.suites=$suites dg.timeout=$suite_timeout"
 for kv in "$@"; do append+=" dg.env=$kv"; done
 append+=${KM_APPEND:+ $KM_APPEND}	# more kernel parameters, for experiments

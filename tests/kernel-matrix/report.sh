@@ -18,9 +18,9 @@ awk -F'\t' '
 NR == 1 { next }
 {
 	if (!header++)
-		printf "%-7s %-6s %-28s %-9s %-7s %6s %6s %8s %5s %6s\n", "KERNEL", "WHERE", "RELEASE",
+		printf "%-9s %-6s %-28s %-9s %-7s %6s %6s %8s %5s %6s\n", "KERNEL", "WHERE", "RELEASE",
 			"SUITE", "RESULT", "PASSED", "FAILED", "SECONDS", "BOOT", "GUEST"
-	printf "%-7s %-6s %-28s %-9s %-7s %6d %6d %8s %5s %6s\n", $1, $2, $3, $4, $7, $5, $6, $8,
+	printf "%-9s %-6s %-28s %-9s %-7s %6d %6d %8s %5s %6s\n", $1, $2, $3, $4, $7, $5, $6, $8,
 		($9 == "" ? "-" : $9), ($10 == "" ? "-" : $10)
 	if ($11 != "") printf "        %s\n", $11
 }' "$tsv"

@@ -8,8 +8,10 @@
 #
 # Environment:
 #   KM_KERNELS        kernels, space or comma separated: a Debian series
-#                     (6.1, 6.12; see fetch-kernel.sh) or "host"
-#                     (default: 6.1 6.12 host)
+#                     (6.1, 6.12; see fetch-kernel.sh), the same with
+#                     -nolsm (booted without the BPF LSM: 6.1-nolsm is a
+#                     kernel where nothing can judge unix connects), or "host"
+#                     (default: 6.1 6.1-nolsm 6.12 host)
 #   KM_SUITES         suites (default: kernel, and security when
 #                     tests/security has tests)
 #   KM_MODULES        kernel modules the guests load (default: veth)
@@ -28,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
-kernels=${KM_KERNELS:-6.1 6.12 host}
+kernels=${KM_KERNELS:-6.1 6.1-nolsm 6.12 host}
 kernels=${kernels//,/ }
 cache=${KM_CACHE:-$build/kernels}
 out=${KM_OUT:-$build/kernel-matrix}
@@ -112,12 +114,15 @@ run_host() {
 }
 
 run_guest() {
-	local series=$1 img log s rc release boot t_begin t_end secs
-	log=$out/guest-$series.log
-	echo "== guest $series"
+	local label=$1 series=${1%-nolsm} lsm img log s rc release boot t_begin t_end secs
+	log=$out/guest-$label.log
+	echo "== guest $label"
+	# the BPF LSM too, unless the label says -nolsm
+	lsm=lockdown,capability,landlock,bpf
+	[[ $label == *-nolsm ]] && lsm=lockdown,capability,landlock
 	if ! img=$("$here/fetch-kernel.sh" "$series" "$cache"); then
 		for s in $suites; do
-			printf '%s\tqemu\t\t%s\t0\t0\tfailed\t0\t\t\tno kernel (fetch-kernel.sh failed)\n' "$series" "$s" >>"$tsv"
+			printf '%s\tqemu\t\t%s\t0\t0\tfailed\t0\t\t\tno kernel (fetch-kernel.sh failed)\n' "$label" "$s" >>"$tsv"
 		done
 		return
 	fi
@@ -125,14 +130,14 @@ run_guest() {
 	local initrd=$out/initramfs-$series.cpio
 	# shellcheck disable=SC2086 # one word per module
 	if ! "$here/modules-cpio.sh" "$img" "$initrd.modules" ${modules//,/ }; then
-		echo "kernel-matrix: no modules for $series; the tests that need them will say so" >&2
+		echo "kernel-matrix: no modules for $label; the tests that need them will say so" >&2
 		: >"$initrd.modules"
 	fi
 	cat "$initramfs" "$initrd.modules" >"$initrd"
 	rm -f "$initrd.modules"
 	# shellcheck disable=SC2086 # one word per NAME=VALUE
-	"$here/boot.sh" "$img" "$initrd" "$log" "${suites// /,}" "$suite_timeout" "$guest_timeout" $guest_env |
-		sed "s/^/[$series] /"
+	KM_LSM=$lsm "$here/boot.sh" "$img" "$initrd" "$log" "${suites// /,}" "$suite_timeout" "$guest_timeout" $guest_env |
+		sed "s/^/[$label] /"
 	rc=${PIPESTATUS[0]}
 	# host clock at each marker (boot.sh): boot = qemu start -> /init
 	local times=$log.times start init stop guest
@@ -144,7 +149,7 @@ run_guest() {
 	boot=
 	[[ -n $init ]] && boot=$(elapsed "$start" "$init")
 	for s in $suites; do
-		local slog=$out/guest-$series-$s.log
+		local slog=$out/guest-$label-$s.log
 		# the suite's lines: between its KM-BEGIN and KM-END markers
 		awk -v s="$s" '$0 == "KM-BEGIN " s { on = 1; next } on && $1 == "KM-END" && $2 == s { exit } on' \
 			"$log" >"$slog"
@@ -162,9 +167,9 @@ run_guest() {
 		[[ -n $t_end ]] || t_end=$stop
 		secs=0
 		[[ -n $t_begin ]] && secs=$(elapsed "$t_begin" "$t_end")
-		row "$series" qemu "${release:-?}" "$s" "$slog" "$src" "$secs" "$boot" "$guest"
+		row "$label" qemu "${release:-?}" "$s" "$slog" "$src" "$secs" "$boot" "$guest"
 	done
-	echo "guest $series: $guest s in all (qemu exit $rc)"
+	echo "guest $label: $guest s in all (qemu exit $rc)"
 }
 
 initramfs=
