@@ -22,8 +22,9 @@ endpoint api {
 endpoint anyport tcp *:$RQ
 allow { api, anyport } from user 1001
 CONF
-start_listener --cgroup "$CG/srv" listen tcp 127.0.0.1 "$RP"
-start_listener --cgroup "$CG/srv" listen tcp6 ::1 "$RP"
+# echo listeners: a listener closing with a Fast Open SYN's data unread resets
+start_listener --cgroup "$CG/srv" echo tcp 127.0.0.1 "$RP"
+start_listener --cgroup "$CG/srv" echo tcp6 ::1 "$RP"
 start_listener --cgroup "$CG/srv" listen tcp 0.0.0.0 "$RQ"
 start_listener --cgroup "$CG/srv" listen tcp 127.0.0.1 "$RU"
 
