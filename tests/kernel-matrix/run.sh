@@ -36,7 +36,7 @@ cache=${KM_CACHE:-$build/kernels}
 out=${KM_OUT:-$build/kernel-matrix}
 suite_timeout=${KM_SUITE_TIMEOUT:-1200}
 modules=${KM_MODULES-veth}
-guest_env=${KM_GUEST_ENV-R50_SWAPS=50 R50_RESTARTS=5}
+guest_env=${KM_GUEST_ENV-R50_SWAPS=50 R50_RESTARTS=5 R50_MIN=1000}
 
 if [[ -n ${KM_SUITES:-} ]]; then
 	suites=${KM_SUITES//,/ }

@@ -16,7 +16,7 @@
 
 R50_SWAPS=${R50_SWAPS:-1000}
 R50_RESTARTS=${R50_RESTARTS:-20}
-R50_MIN=10000	# connects of A and of B that each phase must have judged
+R50_MIN=${R50_MIN:-10000}	# connects of A and of B that each phase must have judged (qemu guests: fewer)
 R50_HAMMER=$BUILD/dg-hammer
 R50=$TMP/r50
 R50P=$((21000 + RANDOM % 9000))
