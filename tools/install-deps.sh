@@ -9,9 +9,10 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev libjansson-dev nettle-dev libevent-dev libsystemd-dev
 	# run and test
 	iproute2 util-linux procps busybox-static
-	# make kernel-matrix: Debian's kernels booted under emulation, and the
-	# Debian python3 its guests carry for the tests' control-socket checks
-	qemu-system-x86 cpio python3
+	# make kernel-matrix: Debian's kernels booted under emulation, their
+	# modules (kmod), and the Debian python3 its guests carry for the tests'
+	# control-socket checks
+	qemu-system-x86 cpio kmod python3
 	liburing-dev	# the test client's io_uring connects (tests/security)
 	# clang's sanitizer and libFuzzer runtimes (make asan, make fuzz): only a
 	# Recommends of clang, which --no-install-recommends below leaves out

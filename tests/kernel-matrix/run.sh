@@ -18,7 +18,8 @@
 #   KM_GUEST_ENV      NAME=VALUE... for the suites in the guests, which run
 #                     some 20 times slower than on the host: by default
 #                     tests/security/t_50 does 50 policy swaps and 5 daemon
-#                     restarts there instead of 1000 and 20
+#                     restarts there instead of 1000 and 20, and wants 1000
+#                     connects judged per phase instead of 10000
 #   KM_CACHE          downloaded kernels (default: BUILD_DIR/kernels)
 #   KM_OUT            logs, results.tsv, matrix.json (default: BUILD_DIR/kernel-matrix)
 #   KM_SUITE_TIMEOUT  seconds per suite before it is killed (default 1200)
