@@ -4,6 +4,26 @@
 #
 # Safety: hooks attach only to $CG (a fresh sub-cgroup), never to the root.
 
+# enter_private_netns SUITE SCRIPT [ARGS...]: re-runs the suite's script in
+# a private network namespace, once; where the suite cannot run at all (not
+# root, no BTF), reports it skipped and exits.
+enter_private_netns() {
+	local suite=$1
+	shift
+	[[ ${DG_IN_NETNS:-} == 1 ]] && return 0
+	if ((EUID != 0)); then
+		echo "$suite tests need root (BPF, cgroups, network namespaces): skipped"
+		echo "$suite: 0 passed, 0 failed"
+		exit 0
+	fi
+	if [[ ! -r /sys/kernel/btf/vmlinux ]]; then
+		echo "kernel has no BTF: skipped"
+		echo "$suite: 0 passed, 0 failed"
+		exit 0
+	fi
+	DG_IN_NETNS=1 exec unshare --net "$@"
+}
+
 PASS=0
 FAIL=0
 SKIP=0
@@ -101,6 +121,8 @@ setup() {
 	BPFMNT=$TMP/bpffs
 	BPFFS=$BPFMNT/dockguard
 	trap cleanup EXIT
+	# killed by `timeout` or ^C: exit, so that the EXIT trap cleans up
+	trap 'exit 143' TERM INT
 	mkdir "$CG" || return 1
 	mkdir -p "$BPFMNT" && mount -t bpf bpf "$BPFMNT" || return 1
 	# whether this kernel has cgroup/connect_unix, as dockguard's probe sees

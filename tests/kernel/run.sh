@@ -7,21 +7,9 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
 
-if [[ ${DG_IN_NETNS:-} != 1 ]]; then
-	if ((EUID != 0)); then
-		echo "kernel tests need root (BPF, cgroups, network namespaces): skipped"
-		echo "kernel: 0 passed, 0 failed"
-		exit 0
-	fi
-	if [[ ! -r /sys/kernel/btf/vmlinux ]]; then
-		echo "kernel has no BTF: skipped"
-		echo "kernel: 0 passed, 0 failed"
-		exit 0
-	fi
-	DG_IN_NETNS=1 exec unshare --net "$0" "$@"
-fi
-
 source "$here/lib.sh"
+enter_private_netns kernel "$0" "$@"
+
 DG=$build/dockguard
 PROBE=$build/dg-probe
 setup || { echo "kernel: 0 passed, 1 failed"; exit 1; }

@@ -15,21 +15,9 @@ build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
 only=${2:-${DG_SECURITY_TESTS:-t_*.sh}}
 
-if [[ ${DG_IN_NETNS:-} != 1 ]]; then
-	if ((EUID != 0)); then
-		echo "security tests need root (BPF, cgroups, network namespaces): skipped"
-		echo "security: 0 passed, 0 failed"
-		exit 0
-	fi
-	if [[ ! -r /sys/kernel/btf/vmlinux ]]; then
-		echo "kernel has no BTF: skipped"
-		echo "security: 0 passed, 0 failed"
-		exit 0
-	fi
-	DG_IN_NETNS=1 exec unshare --net "$0" "$@"
-fi
-
 source "$root/tests/kernel/lib.sh"
+enter_private_netns security "$0" "$@"
+
 DG=$build/dockguard
 PROBE=$build/dg-probe
 BUILD=$build
