@@ -114,6 +114,36 @@ struct {
 	__type(value, __u64);
 } handshakes SEC(".maps");
 
+/* Listeners wider than their endpoint: see "Listeners" in dockguard_abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct dg_listen_count);
+} wild_listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} wild_seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dg_listen_mark);
+} listener_marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, DG_MAX_LOCAL_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct dg_local_key);
+	__type(value, struct dg_local);
+} host_local SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DG_SLOTS * DG_META_CHUNKS);
@@ -703,10 +733,48 @@ static __always_inline __u32 active_slot(struct dg_config **cfgp)
 	return cfg ? (cfg->active_slot & 1) : 0;
 }
 
+static __always_inline bool is_v4_mapped(const __u8 *addr)
+{
+	/* 32-bit reads: a key on the stack may be only 4-byte aligned */
+	return ((__u32 *)addr)[0] == 0 && ((__u32 *)addr)[1] == 0 &&
+	       ((__u32 *)addr)[2] == bpf_htonl(0xffff);
+}
+
 /*
- * The endpoint a TCP destination names in `slot`, 0 for none. *host_only: the
- * address is a loopback one, judged only in the host's network namespace
- * (127.0.0.1 in another namespace is that namespace's own).
+ * `ep` when a connect to `key` (an address no endpoint names, on a port that
+ * endpoint `ep` uses) reaches the endpoint's listener: the address is local
+ * to the host and a wildcard listener takes its family on that port. 0
+ * otherwise. See "Listeners" in dockguard_abi.h.
+ */
+static __always_inline __u32 wide_endpoint(const struct dg_tcp_key *key, __u32 ep,
+					   bool *host_only)
+{
+	struct dg_local_key lk = { .prefixlen = 128 };
+	struct dg_listen_count *n;
+	struct dg_local *local;
+	__u32 port = key->port, *seen, fam;
+	bool wide;
+
+	__builtin_memcpy(lk.addr, key->addr, sizeof(lk.addr));
+	local = bpf_map_lookup_elem(&host_local, &lk);
+	if (!local)
+		return 0;
+	fam = is_v4_mapped(key->addr) ? DG_WILD_V4 : DG_WILD_V6;
+	n = bpf_map_lookup_elem(&wild_listeners, &port);
+	seen = bpf_map_lookup_elem(&wild_seen, &port);
+	wide = (n && (fam == DG_WILD_V4 ? n->v4 : n->v6)) || (seen && (*seen & fam));
+	if (!wide)
+		return 0;
+	*host_only = local->host_only;
+	return ep;
+}
+
+/*
+ * The endpoint a TCP destination names in `slot`, 0 for none: an endpoint
+ * address, the port's `*` endpoint, or (connects) another local address that
+ * reaches the endpoint's wildcard listener. *host_only: the address is a
+ * loopback one, judged only in the host's network namespace (127.0.0.1 in
+ * another namespace is that namespace's own).
  */
 static __always_inline __u32 tcp_endpoint(const struct dg_tcp_key *key, const struct dg_port *pi,
 					  __u32 op, __u32 slot, bool *host_only)
@@ -729,6 +797,8 @@ static __always_inline __u32 tcp_endpoint(const struct dg_tcp_key *key, const st
 		}
 		if (!ep)
 			ep = pi->any_ep[slot];
+		if (!ep && op == DG_OP_CONNECT && pi->wide_ep[slot])
+			ep = wide_endpoint(key, pi->wide_ep[slot], host_only);
 	}
 	if (!ep || ep >= DG_MAX_ENDPOINTS)
 		return 0;
@@ -1104,6 +1174,91 @@ static __always_inline void sockops_conn_key(struct bpf_sock_ops *skops, struct 
 	key->dport = (__u16)bpf_ntohl(skops->remote_port);
 }
 
+/* Whether an IPv6 socket takes IPv6 only (IPV6_V6ONLY); false when unknown,
+ * so that a [::] listener then counts for both families (judged more). */
+static __always_inline bool sock_v6only(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct sock_common *skc;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return false;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return false;
+	skc = &tp->inet_conn.icsk_inet.sk.__sk_common;
+	return BPF_CORE_READ_BITFIELD_PROBED(skc, skc_ipv6only);
+}
+
+/* The families whose every address a listening socket takes (DG_WILD_*):
+ * bound to 0.0.0.0, [::] (both, unless IPV6_V6ONLY) or ::ffff:0.0.0.0. */
+static __always_inline __u32 wildcard_families(struct bpf_sock_ops *skops)
+{
+	if (skops->family == AF_INET_FAMILY)
+		return skops->local_ip4 == 0 ? DG_WILD_V4 : 0;
+	if (skops->family != AF_INET6_FAMILY || skops->local_ip6[0] || skops->local_ip6[1] ||
+	    skops->local_ip6[3])
+		return 0;
+	if (skops->local_ip6[2] == bpf_htonl(0xffff))
+		return DG_WILD_V4;
+	if (skops->local_ip6[2])
+		return 0;
+	return sock_v6only(skops) ? DG_WILD_V6 : DG_WILD_V4 | DG_WILD_V6;
+}
+
+/* Adds `sign` (1 or -1) times `families` to the port's wildcard listeners. */
+static __always_inline void count_listener(__u32 port, __u32 families, int sign)
+{
+	struct dg_listen_count *n = bpf_map_lookup_elem(&wild_listeners, &port);
+
+	if (!n)
+		return;
+	if (families & DG_WILD_V4)
+		__sync_fetch_and_add(&n->v4, sign);
+	if (families & DG_WILD_V6)
+		__sync_fetch_and_add(&n->v6, sign);
+}
+
+/*
+ * A socket starts listening (LISTEN_CB) or a counted listener changes state
+ * (STATE_CB, armed for counted listeners only): keeps `wild_listeners`
+ * exact for the wildcard listeners of the host's network namespace.
+ */
+static __always_inline void track_listener(struct bpf_sock_ops *skops, __u32 op)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct dg_listen_mark *mark;
+	struct dg_config *cfg;
+	__u32 families;
+
+	if (!sk)
+		return;
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (skops->args[0] != BPF_TCP_LISTEN)
+			return;
+		mark = bpf_sk_storage_get(&listener_marks, sk, 0, 0);
+		if (!mark || !mark->families)
+			return;
+		count_listener(mark->port, mark->families, -1);
+		mark->families = 0;
+		return;
+	}
+	active_slot(&cfg);
+	if (!cfg || bpf_get_netns_cookie(skops) != cfg->host_netns_cookie)
+		return;
+	families = wildcard_families(skops);
+	if (!families)
+		return;
+	mark = bpf_sk_storage_get(&listener_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!mark || mark->families)
+		return;
+	mark->port = (__u16)skops->local_port;
+	mark->families = (__u8)families;
+	count_listener(mark->port, families, 1);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
 /*
  * Records the 4-tuple of a connect() the connect hooks let through to a
  * protected endpoint, when its SYN is sent; forgets it once the handshake is
@@ -1122,6 +1277,10 @@ int dg_sockops(struct bpf_sock_ops *skops)
 	__u32 op = skops->op, slot;
 	__u64 now;
 
+	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB || op == BPF_SOCK_OPS_STATE_CB) {
+		track_listener(skops, op);
+		return 1;
+	}
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	pi = protected_port(bpf_ntohl(skops->remote_port) & 0xffff);

@@ -112,7 +112,11 @@ struct dg_port {
 	__u8 bind_ep[DG_SLOTS];	/* endpoint whose listen rules judge a bind of
 				 * 0.0.0.0:port or [::]:port, which would take
 				 * over every address on that port */
-	__u8 pad[2];
+	__u8 wide_ep[DG_SLOTS];	/* endpoint with addresses on this port: while a
+				 * wildcard listener serves the port in the host's
+				 * network namespace, every other local address
+				 * of the host reaches that same listener and is
+				 * judged as this endpoint (see "Listeners") */
 };
 
 /* `tcp_dests` (HASH): IPv4 as ::ffff:a.b.c.d; the compiler adds the aliases
@@ -334,6 +338,65 @@ struct dg_conn_key {
 	__u8 daddr[16];		/* the protected endpoint */
 	__u16 sport;		/* host order */
 	__u16 dport;		/* host order */
+};
+
+/*
+ * Listeners
+ * ---------
+ * An endpoint protects the listener it names. `tcp 127.0.0.1:2375` served by
+ * a socket bound to 0.0.0.0:2375 is reached as well through every other
+ * local address of the host (eth0's, docker0's gateway from a container):
+ * those destinations are judged as the endpoint while such a listener exists.
+ * Example: endpoint api = tcp 127.0.0.1:2375, dockerd listening on
+ * 0.0.0.0:2375, a connect to 172.17.0.1:2375 from a container: not in
+ * tcp_dests; ports[2375].wide_ep = api; host_local has 172.17.0.1/128;
+ * wild_listeners[2375].v4 = 1: judged as api. With dockerd on 127.0.0.1:2375
+ * only, wild_listeners[2375] is 0 and the connect is not judged.
+ *
+ * What a wildcard listener is, the kernel says: the sock_ops program counts
+ * every socket that starts listening on 0.0.0.0, [::] or ::ffff:0.0.0.0 in
+ * the host's network namespace (BPF_SOCK_OPS_TCP_LISTEN_CB) and uncounts it
+ * when it stops (BPF_SOCK_OPS_STATE_CB, armed for those sockets only);
+ * listeners that existed before the hooks, or outside the attach cgroup,
+ * are found by the loader and the daemon through sock_diag (`wild_seen`).
+ * Which addresses are local, the kernel's `local` routing table says
+ * (`host_local`, kept by the loader and the daemon).
+ */
+#define DG_WILD_V4		(1 << 0)	/* takes every IPv4 address */
+#define DG_WILD_V6		(1 << 1)	/* takes every IPv6 address */
+
+/* `wild_listeners` (ARRAY, 65536, index = port): wildcard listeners that the
+ * sock_ops program saw start, by the families they take. Written by BPF only. */
+struct dg_listen_count {
+	__u32 v4;
+	__u32 v6;
+};
+
+/* `listener_marks` (SK_STORAGE): what a counted listener added to
+ * `wild_listeners`, so that its end takes back exactly that. */
+struct dg_listen_mark {
+	__u16 port;		/* host order */
+	__u8 families;		/* DG_WILD_*; 0 = not counted */
+	__u8 pad;
+};
+
+/* `wild_seen` (ARRAY, 65536, index = port, value __u32 DG_WILD_*): families
+ * taken by wildcard listeners that sock_diag shows and `wild_listeners` does
+ * not count. Written by userspace only. */
+
+/* `host_local` (LPM_TRIE): the destinations the host's network namespace
+ * delivers to itself (its `local` routing table, IPv4 as ::ffff:a.b.c.d/96+n),
+ * plus 0.0.0.0 and ::. */
+#define DG_MAX_LOCAL_ADDRS	4096
+
+struct dg_local_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct dg_local {
+	__u8 host_only;		/* loopback or unspecified: another namespace's own */
+	__u8 pad[3];
 };
 
 struct dg_subject_key {

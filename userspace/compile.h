@@ -50,6 +50,8 @@ struct dg_port_entry {
 	uint8_t any_ep;		/* `*:port` endpoint, 0 = none */
 	uint8_t exact;		/* tcp_dests has keys for this port */
 	uint8_t bind_ep;	/* who judges 0.0.0.0:port / [::]:port binds */
+	uint8_t wide_ep;	/* judged at the host's other addresses while a
+				 * wildcard listener serves the port (dg_port) */
 };
 
 /* Where a rule came from, for `explain`, `status` and events. */

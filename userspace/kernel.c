@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "dockguard.skel.h"
+#include "listeners.h"
 #include "util.h"
 
 #ifndef BPF_FS_MAGIC
@@ -108,7 +109,8 @@ const char *dg_unix_by_text(enum dg_unix_by by)
 enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
-	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_COUNT,
+	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_WILD_LISTENERS, M_WILD_SEEN, M_LISTENER_MARKS,
+	M_HOST_LOCAL, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -118,6 +120,8 @@ static const char *const map_names[M_COUNT] = {
 	[M_UID_RANGES] = "uid_ranges", [M_GIDS] = "gids", [M_CGROUP_NODES] = "cgroup_nodes",
 	[M_EVENTS] = "events", [M_RATELIMIT] = "ratelimit", [M_COUNTERS] = "counters",
 	[M_HANDSHAKES] = "handshakes", [M_CGROUP_CACHE] = "cgroup_cache",
+	[M_WILD_LISTENERS] = "wild_listeners", [M_WILD_SEEN] = "wild_seen",
+	[M_LISTENER_MARKS] = "listener_marks", [M_HOST_LOCAL] = "host_local",
 };
 
 struct maps {
@@ -608,6 +612,7 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 		pv.any_ep[slot] = img->ports[i].any_ep;
 		pv.exact[slot] = img->ports[i].exact;
 		pv.bind_ep[slot] = img->ports[i].bind_ep;
+		pv.wide_ep[slot] = img->ports[i].wide_ep;
 		if ((ret = update(m->fd[M_PORTS], &port, &pv, "the port table", err)))
 			return ret;
 	}
@@ -648,9 +653,9 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 		count = 0;
 	for (uint32_t i = 0; i < count; i++) {
 		struct dg_port *p = &vals[i];
-		if (!p->any_ep[slot] && !p->exact[slot] && !p->bind_ep[slot])
+		if (!p->any_ep[slot] && !p->exact[slot] && !p->bind_ep[slot] && !p->wide_ep[slot])
 			continue;
-		p->any_ep[slot] = p->exact[slot] = p->bind_ep[slot] = 0;
+		p->any_ep[slot] = p->exact[slot] = p->bind_ep[slot] = p->wide_ep[slot] = 0;
 		bpf_map_update_elem(m->fd[M_PORTS], &keys[i], p, BPF_ANY);
 	}
 	free(keys);
@@ -764,6 +769,131 @@ static int open_pinned_maps(const char *dir, struct maps *m)
 		}
 	}
 	return 0;
+}
+
+/* ---- listeners ------------------------------------------------------------ */
+
+/* host_local := the local routing table: new entries first, then the stale
+ * ones go, so that no destination is missing in between. */
+static int sync_host_local(int fd, struct dg_listen_sync *out)
+{
+	struct dg_local_addr *addrs;
+	struct dg_local_key key, next, *stale = NULL;
+	size_t n, n_stale = 0;
+	void *prev = NULL;
+	int ret = dg_local_addrs_scan(&addrs, &n);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		struct dg_local v = { .host_only = addrs[i].host_only };
+		struct dg_local_key k = { .prefixlen = addrs[i].prefixlen };
+		memcpy(k.addr, addrs[i].addr, 16);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool want = false;
+		key = next;
+		prev = &key;
+		for (size_t i = 0; i < n && !want; i++)
+			want = addrs[i].prefixlen == key.prefixlen && !memcmp(addrs[i].addr, key.addr, 16);
+		if (!want) {
+			stale = xreallocarray(stale, n_stale + 1, sizeof(*stale));
+			stale[n_stale++] = key;
+		}
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+	out->local_addrs = n;
+out:
+	free(stale);
+	free(addrs);
+	return ret;
+}
+
+/* wild_seen[port] := the families of wildcard listeners that sock_diag shows
+ * and wild_listeners does not count (they started before the hooks, or
+ * outside the attach cgroup). */
+static int sync_wild_seen(int seen_fd, int count_fd, struct dg_listen_sync *out)
+{
+	struct dg_listener *ls;
+	size_t n;
+	int ret = dg_listeners_scan(&ls, &n);
+
+	if (ret)
+		return ret;
+	uint32_t *want = xcalloc(65536, sizeof(*want));
+	uint32_t (*diag)[2] = xcalloc(65536, sizeof(*diag));	/* per port: v4, v6 */
+	for (size_t i = 0; i < n; i++) {
+		if (ls[i].families & DG_WILD_V4)
+			diag[ls[i].port][0]++;
+		if (ls[i].families & DG_WILD_V6)
+			diag[ls[i].port][1]++;
+	}
+	for (uint32_t port = 0; port < 65536; port++) {
+		struct dg_listen_count c = { 0 };
+		if (!diag[port][0] && !diag[port][1])
+			continue;
+		bpf_map_lookup_elem(count_fd, &port, &c);
+		want[port] = (diag[port][0] > c.v4 ? DG_WILD_V4 : 0) |
+			     (diag[port][1] > c.v6 ? DG_WILD_V6 : 0);
+		out->wild_listeners += diag[port][0] || diag[port][1];
+	}
+	/* write only what changed: one batched read of the whole array */
+	uint32_t *keys = xcalloc(65536, sizeof(*keys)), *vals = xcalloc(65536, sizeof(*vals));
+	uint32_t count = 65536, out_batch;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	if (bpf_map_lookup_batch(seen_fd, NULL, &out_batch, keys, vals, &count, &bo) < 0 &&
+	    errno != ENOENT)
+		count = 0;
+	for (uint32_t i = 0; i < count; i++)
+		if (keys[i] < 65536 && vals[i] != want[keys[i]] &&
+		    bpf_map_update_elem(seen_fd, &keys[i], &want[keys[i]], BPF_ANY) < 0)
+			ret = -errno;
+	free(keys);
+	free(vals);
+	free(want);
+	free(diag);
+	free(ls);
+	return ret;
+}
+
+static int sync_listeners(const struct maps *m, struct dg_listen_sync *out, struct dg_err *err)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = sync_host_local(m->fd[M_HOST_LOCAL], out))) {
+		dg_err_set(err, "cannot read this host's local addresses (its local routing table, "
+			   "netlink): %s; a listener wider than its endpoint is judged only on the "
+			   "endpoint's own addresses", strerror(-ret));
+		return ret;
+	}
+	if ((ret = sync_wild_seen(m->fd[M_WILD_SEEN], m->fd[M_WILD_LISTENERS], out))) {
+		dg_err_set(err, "cannot list this host's TCP listeners (sock_diag): %s; listeners on "
+			   "every address that started before the hooks are not known, so their other "
+			   "addresses are not judged (modprobe inet_diag tcp_diag, then load again)",
+			   strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int dg_kernel_sync_listeners(const char *bpffs, struct dg_listen_sync *out, struct dg_err *err)
+{
+	struct maps m;
+	int ret = open_pinned_maps(bpffs, &m);
+
+	if (ret) {
+		dg_err_set(err, "cannot open the maps pinned in %s: %s", bpffs, strerror(-ret));
+		return ret;
+	}
+	ret = sync_listeners(&m, out, err);
+	maps_close(&m);
+	return ret;
 }
 
 static struct bpf_program *hook_prog(struct dockguard_bpf *skel, enum dg_hook h)
@@ -1182,10 +1312,19 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 	/* The policy goes in before the hooks: a new hook never runs on an
 	 * empty slot. */
 	ret = check_attach_point(opts->bpffs, opts->cgroup, err);
-	if (!ret)
+	if (!ret) {
+		/* Listener state before the policy that reads it; a failure is
+		 * a warning: the endpoints' own addresses are judged regardless. */
+		struct dg_err lerr = { "" };
+		if (sync_listeners(&m, &res->listen, &lerr))
+			snprintf(res->listen_warning, sizeof(res->listen_warning), "%s", lerr.msg);
 		ret = swap_in(&m, img, opts->meta_json, first, res, err);
+	}
 	if (!ret) {
 		ret = attach_missing(opts->bpffs, opts->cgroup, &f, res, err);
+		/* listeners that started between the scan and the sock_ops hook */
+		if (!ret && res->attached_now)
+			sync_listeners(&m, &res->listen, &(struct dg_err){ "" });
 		if (!ret)
 			ret = set_unix_by_lsm(&m, opts->cgroup, res, err);
 		if (ret && !first) {

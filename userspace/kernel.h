@@ -68,6 +68,17 @@ struct dg_load_opts {
 	const char *meta_json;		/* stored with the policy, read back by status */
 };
 
+/* What a listener sync found (see "Listeners" in bpf/dockguard_abi.h). */
+struct dg_listen_sync {
+	size_t local_addrs;		/* local routes in host_local */
+	size_t wild_listeners;		/* ports with a listener on every address */
+};
+
+/* Reads this network namespace's local routing table and TCP listeners into
+ * the pinned maps: for the daemon, when addresses change and now and then
+ * (listeners that started before the hooks end unseen by them). */
+int dg_kernel_sync_listeners(const char *bpffs, struct dg_listen_sync *out, struct dg_err *err);
+
 struct dg_load_result {
 	bool attached_now;		/* the hooks were not attached before */
 	bool hooks[DG_HOOK_COUNT];	/* attached after this load */
@@ -76,6 +87,8 @@ struct dg_load_result {
 	double swap_ms;			/* fill + flip + grace */
 	bool unix_by_lsm;		/* config.unix_by_lsm after this load */
 	char lsm_warning[512];		/* why the BPF LSM programs are not in use, or "" */
+	struct dg_listen_sync listen;
+	char listen_warning[512];	/* why listeners or local addresses are unknown, or "" */
 };
 
 /* Returns 0, or a negative errno with `err` set. Nothing changes in the

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* TCP listeners, local destinations and socket owners, as the kernel says. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dockguard_abi.h"
+#include "listeners.h"
+#include "util.h"
+
+/* TCP_LISTEN in the kernel's state numbering (include/net/tcp_states.h) */
+#define DG_TCP_LISTEN 10
+
+bool dg_addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+	return !memcmp(addr, prefix, sizeof(prefix));
+}
+
+bool dg_addr_is_loopback(const uint8_t addr[16])
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+	return dg_addr_is_v4(addr) ? addr[12] == 127 : !memcmp(addr, v6_loopback, 16);
+}
+
+static bool addr_is_unspecified(const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+	return !memcmp(addr, zero, 16) ||
+	       (dg_addr_is_v4(addr) && !memcmp(addr + 12, zero, 4));
+}
+
+static void addr_from_v4(uint8_t addr[16], const void *v4)
+{
+	memset(addr, 0, 10);
+	addr[10] = addr[11] = 0xff;
+	memcpy(addr + 12, v4, 4);
+}
+
+const char *dg_inet_format(const uint8_t addr[16], uint16_t port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (dg_addr_is_v4(addr)) {
+		inet_ntop(AF_INET, addr + 12, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, port);
+	} else {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, port);
+	}
+	return buf;
+}
+
+const char *dg_prefix_format(const uint8_t addr[16], uint32_t prefixlen, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	bool v4 = dg_addr_is_v4(addr);
+	uint32_t full = v4 ? 32 : 128, plen = v4 ? prefixlen - 96 : prefixlen;
+
+	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, a, sizeof(a));
+	if (plen >= full)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, plen);
+	return buf;
+}
+
+/* ---- netlink dumps ---------------------------------------------------- */
+
+typedef void (*nl_msg_fn)(const struct nlmsghdr *h, void *ctx);
+
+/* Sends one dump request and hands every answer to `fn`. 0 or -errno. */
+static int netlink_dump(int protocol, struct nlmsghdr *req, nl_msg_fn fn, void *ctx)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	static char buf[32768] __attribute__((aligned(4)));
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+	int ret = 0;
+	bool done = false;
+
+	if (fd < 0)
+		return -errno;
+	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req->nlmsg_seq = 1;
+	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				ret = e->error ? e->error : -EIO;
+				done = true;
+				break;
+			}
+			fn(h, ctx);
+		}
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/* ---- listeners (sock_diag) -------------------------------------------- */
+
+struct listener_list {
+	struct dg_listener *v;
+	size_t n;
+};
+
+static void listener_msg(const struct nlmsghdr *h, void *ctx)
+{
+	struct listener_list *l = ctx;
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	struct dg_listener li = { 0 };
+	bool v6only = false;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->idiag_state != DG_TCP_LISTEN)
+		return;
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	for (const struct rtattr *a = (const struct rtattr *)(m + 1); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len))
+		if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1)
+			v6only = *(const uint8_t *)RTA_DATA(a) != 0;
+	li.port = ntohs(m->id.idiag_sport);
+	li.inode = m->idiag_inode;
+	if (m->idiag_family == AF_INET) {
+		addr_from_v4(li.addr, m->id.idiag_src);
+		li.families = m->id.idiag_src[0] == 0 ? DG_WILD_V4 : 0;
+	} else {
+		memcpy(li.addr, m->id.idiag_src, 16);
+		li.ipv6_socket = true;
+		if (addr_is_unspecified(li.addr))
+			li.families = dg_addr_is_v4(li.addr) ? DG_WILD_V4
+				      : v6only	       ? DG_WILD_V6
+						       : DG_WILD_V4 | DG_WILD_V6;
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = li;
+}
+
+int dg_listeners_scan(struct dg_listener **out, size_t *n)
+{
+	struct listener_list l = { 0 };
+	static const int families[] = { AF_INET, AF_INET6 };
+
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		struct {
+			struct nlmsghdr h;
+			struct inet_diag_req_v2 r;
+		} req = {
+			.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY },
+			.r = { .sdiag_family = (uint8_t)families[f], .sdiag_protocol = IPPROTO_TCP,
+			       .idiag_states = 1u << DG_TCP_LISTEN },
+		};
+		int ret = netlink_dump(NETLINK_SOCK_DIAG, &req.h, listener_msg, &l);
+		if (ret) {
+			free(l.v);
+			*out = NULL;
+			*n = 0;
+			return ret;
+		}
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+/* ---- local destinations (the `local` routing table) ------------------- */
+
+struct local_list {
+	struct dg_local_addr *v;
+	size_t n;
+};
+
+static void local_add(struct local_list *l, const uint8_t addr[16], uint32_t prefixlen)
+{
+	struct dg_local_addr *a;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].prefixlen == prefixlen && !memcmp(l->v[i].addr, addr, 16))
+			return;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	a = &l->v[l->n++];
+	memcpy(a->addr, addr, 16);
+	a->prefixlen = prefixlen;
+	a->host_only = dg_addr_is_loopback(addr) || addr_is_unspecified(addr);
+}
+
+static void route_msg(const struct nlmsghdr *h, void *ctx)
+{
+	struct local_list *l = ctx;
+	const struct rtmsg *r = NLMSG_DATA(h);
+	uint32_t table;
+	uint8_t addr[16] = { 0 };
+	bool have_dst = false;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*r)) ||
+	    r->rtm_type != RTN_LOCAL)
+		return;
+	table = r->rtm_table;
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*r)));
+	for (const struct rtattr *a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) >= 4)
+			memcpy(&table, RTA_DATA(a), 4);
+		if (a->rta_type == RTA_DST) {
+			if (r->rtm_family == AF_INET && RTA_PAYLOAD(a) >= 4) {
+				addr_from_v4(addr, RTA_DATA(a));
+				have_dst = true;
+			} else if (r->rtm_family == AF_INET6 && RTA_PAYLOAD(a) >= 16) {
+				memcpy(addr, RTA_DATA(a), 16);
+				have_dst = true;
+			}
+		}
+	}
+	if (table != RT_TABLE_LOCAL || !have_dst)
+		return;
+	local_add(l, addr, r->rtm_family == AF_INET ? 96u + r->rtm_dst_len : r->rtm_dst_len);
+}
+
+int dg_local_addrs_scan(struct dg_local_addr **out, size_t *n)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	static const uint8_t v4_any[16] = { [10] = 0xff, [11] = 0xff }, v6_any[16] = { 0 };
+	struct local_list l = { 0 };
+
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		struct {
+			struct nlmsghdr h;
+			struct rtmsg r;
+		} req = {
+			.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETROUTE },
+			.r = { .rtm_family = (uint8_t)families[f], .rtm_table = RT_TABLE_LOCAL },
+		};
+		int ret = netlink_dump(NETLINK_ROUTE, &req.h, route_msg, &l);
+		/* a kernel without IPv6 has no such table: not an error */
+		if (ret && !(families[f] == AF_INET6 && ret == -EAFNOSUPPORT)) {
+			free(l.v);
+			*out = NULL;
+			*n = 0;
+			return ret;
+		}
+	}
+	/* connect(0.0.0.0) and connect(::) are delivered to the host itself */
+	local_add(&l, v4_any, 128);
+	local_add(&l, v6_any, 128);
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+int dg_local_addrs_watch(void)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+			     RTMGRP_IPV6_ROUTE,
+	};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+void dg_local_addrs_drain(int fd)
+{
+	char buf[8192];
+
+	/* what changed does not matter: the whole table is read again */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		;
+}
+
+/* ---- socket owners ---------------------------------------------------- */
+
+static void read_comm_cgroup(pid_t pid, struct dg_sock_owner *o)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+
+	o->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (read_file(path, 4096, &text, &len) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		snprintf(o->comm, sizeof(o->comm), "%s", text);
+	}
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_file(path, 65536, &text, &len) == 0) {
+		/* the cgroup v2 line: "0::/system.slice/docker.service" */
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+			if (!strncmp(line, "0::", 3))
+				snprintf(o->cgroup, sizeof(o->cgroup), "%s", line + 3);
+	}
+	free(text);
+}
+
+int dg_socket_owners(const uint32_t *inodes, size_t n, struct dg_sock_owner *out)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	size_t found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		memset(&out[i], 0, sizeof(out[i]));
+	if (!proc)
+		return -errno;
+	while (found < n && (de = readdir(proc))) {
+		char fddir[64];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		DIR *fds;
+		struct dirent *fe;
+
+		if (pid <= 0)
+			continue;
+		snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int)pid);
+		fds = opendir(fddir);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[320], target[64];
+			unsigned long ino;
+			ssize_t len;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(link, sizeof(link), "%s/%s", fddir, fe->d_name);
+			len = readlink(link, target, sizeof(target) - 1);
+			if (len <= 0)
+				continue;
+			target[len] = '\0';
+			if (sscanf(target, "socket:[%lu]", &ino) != 1)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				if (inodes[i] == ino && (!out[i].pid || pid < out[i].pid)) {
+					if (!out[i].pid)
+						found++;
+					read_comm_cgroup(pid, &out[i]);
+				}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found ? 0 : -ENOENT;
+}
