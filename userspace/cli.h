@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "compile.h"
@@ -81,6 +82,18 @@ struct dg_err;
 int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err);
 
 __attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
+
+/*
+ * The listeners that serve each TCP address of `endpoints` (the endpoints of
+ * a policy's description: [{"name", "dests"}]) in this network namespace: a
+ * JSON array of {"endpoint", "dest", "listeners": [{"address", "pid", "comm",
+ * "cgroup", "unit"|"container", "wider", "judged_on", "network_reachable"}]}.
+ * Empty with `why` set when the listeners cannot be listed.
+ */
+json_t *dg_listeners_report(json_t *endpoints, char *why, size_t why_len);
+void dg_listeners_print(FILE *out, json_t *report);
+/* A warning on stderr for each loopback endpoint reachable from other hosts. */
+void dg_listeners_warn(json_t *report);
 
 int do_check(struct dg_cli *cli);
 int do_load(struct dg_cli *cli);

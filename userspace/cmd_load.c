@@ -126,11 +126,17 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	struct dg_load_result res;
 
 	ret = dg_kernel_load(&opts, lp.image, &res, err);
-	free(meta);
 	if (ret) {
+		free(meta);
 		dg_cli_policy_free(&lp);
 		return DG_EXIT_SYSTEM;
 	}
+	json_t *meta_json = json_loads(meta, 0, NULL);
+	char why[256];
+	json_t *listeners = dg_listeners_report(json_object_get(meta_json, "endpoints"), why,
+						sizeof(why));
+	json_decref(meta_json);
+	free(meta);
 
 	if (out) {
 		fprintf(out, "%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
@@ -144,8 +150,15 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 		if (lp.image->has_unix)
 			fprintf(out, "unix endpoints: %s\n",
 				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));
+		dg_listeners_print(out, listeners);
 		fflush(out);
 	}
+	dg_listeners_warn(listeners);
+	json_decref(listeners);
+	if (why[0])
+		fprintf(stderr, "dockguard: warning: %s\n", why);
+	else if (res.listen_warning[0])
+		fprintf(stderr, "dockguard: warning: %s\n", res.listen_warning);
 	if (res.lsm_warning[0])
 		fprintf(stderr, "dockguard: warning: %s\n", res.lsm_warning);
 	if (lp.image->has_unix && dg_unix_by(res.hooks, res.unix_by_lsm) == DG_UNIX_BY_NONE)

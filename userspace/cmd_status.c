@@ -136,6 +136,11 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(kf, "connect_unix", json_boolean(f->connect_unix));
 	json_object_set_new(kf, "bpf_lsm", json_boolean(f->lsm));
 	json_object_set_new(root, "kernel", kf);
+	char why[256];
+	json_object_set_new(root, "listeners",
+			    dg_listeners_report(json_object_get(root, "endpoints"), why, sizeof(why)));
+	if (why[0])
+		json_object_set_new(root, "listeners_error", json_string(why));
 	json_t *ds = daemon_status(cli->run_dir);
 	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
 	if (ds && json_object_get(ds, "docker"))
@@ -200,6 +205,10 @@ static void print_text(const json_t *s)
 		}
 		printf("\n");
 	}
+	dg_listeners_print(stdout, json_object_get(s, "listeners"));
+	if (json_object_get(s, "listeners_error"))
+		printf("listeners:   unknown: %s\n",
+		       json_string_value(json_object_get(s, "listeners_error")));
 	printf("rules:\n  %-40s %-7s %10s %10s\n", "RULE", "ACTION", "ALLOWED", "DENIED");
 	json_t *r;
 	json_array_foreach(json_object_get(s, "rules"), i, r) {

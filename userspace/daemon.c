@@ -46,6 +46,7 @@
 #include "docker.h"
 #include "events.h"
 #include "kernel.h"
+#include "listeners.h"
 #include "util.h"
 
 #define DG_BACKLOG		1000		/* events kept for new tail clients */
@@ -113,6 +114,12 @@ struct daemon {
 	struct event *ev_settle;	/* a deferred swap for departures */
 	struct event *ev_idle;		/* finish the last swap's clean-up */
 	uint64_t prepared;		/* containers confirmed to dockguard-runc */
+
+	/* listeners wider than their endpoint (see "Listeners" in dockguard_abi.h) */
+	int addrs_fd;			/* netlink: local addresses and routes changed */
+	struct event *ev_addrs, *ev_rescan;
+	uint64_t wild_fingerprint;	/* of the wildcard listeners last seen */
+	bool listen_sync_failed;	/* said once, not every rescan */
 };
 
 /* Reads the generation and policy file in force back from the kernel. */
@@ -639,6 +646,59 @@ static void docker_state(void *ctx, bool connected, const char *why)
 			     was ? "lost" : "cannot reach", d->docker_host, reason, d->n_applied);
 }
 
+/* ---- listeners and local addresses ----------------------------------- */
+
+/* Every few seconds: listeners that started before the hooks (or outside the
+ * attach cgroup) are known only through sock_diag, and only a rescan sees
+ * them end. Listeners that start or end under the hooks are tracked by the
+ * kernel at once, and so are address changes (addrs_cb). */
+#define DG_LISTENER_RESCAN_SEC 5
+
+static void sync_listeners(struct daemon *d)
+{
+	struct dg_listen_sync ls;
+	struct dg_err err = { "" };
+
+	if (dg_kernel_sync_listeners(d->cli->bpffs, &ls, &err)) {
+		if (!d->listen_sync_failed)
+			dg_cli_error("warning: %s", err.msg);
+		d->listen_sync_failed = true;
+		return;
+	}
+	d->listen_sync_failed = false;
+	if (ls.wild_fingerprint == d->wild_fingerprint)
+		return;
+	d->wild_fingerprint = ls.wild_fingerprint;
+	/* a listener on every address came or went: say what it means now */
+	struct dg_kernel_state st;
+	if (dg_kernel_read_state(d->cli->bpffs, &st, &err) || !st.meta_json) {
+		dg_kernel_state_free(&st);
+		return;
+	}
+	json_t *meta = json_loads(st.meta_json, 0, NULL);
+	char why[256];
+	json_t *report = dg_listeners_report(json_object_get(meta, "endpoints"), why, sizeof(why));
+	dg_listeners_print(stderr, report);
+	dg_listeners_warn(report);
+	json_decref(report);
+	json_decref(meta);
+	dg_kernel_state_free(&st);
+}
+
+static void addrs_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	dg_local_addrs_drain(fd);
+	sync_listeners(arg);
+}
+
+static void rescan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sync_listeners(arg);
+}
+
 /* ---- signals ---------------------------------------------------------- */
 
 static void reload(struct daemon *d)
@@ -784,6 +844,12 @@ static void daemon_free(struct daemon *d)
 		event_free(d->ev_settle);
 	if (d->ev_idle)
 		event_free(d->ev_idle);
+	if (d->ev_addrs)
+		event_free(d->ev_addrs);
+	if (d->ev_rescan)
+		event_free(d->ev_rescan);
+	if (d->addrs_fd >= 0)
+		close(d->addrs_fd);
 	free(d->applied);
 	d->cli->containers = NULL;
 	if (d->reader)
@@ -834,6 +900,27 @@ static int setup(struct daemon *d)
 	}
 	d->ev_settle = evtimer_new(d->base, settle_cb, d);
 	d->ev_idle = evtimer_new(d->base, idle_cb, d);
+
+	struct timeval rescan = { .tv_sec = DG_LISTENER_RESCAN_SEC };
+	d->addrs_fd = dg_local_addrs_watch();
+	if (d->addrs_fd < 0)
+		dg_cli_error("warning: cannot follow this host's address changes (netlink: %s); a "
+			     "new address reaching a listener on every address is judged only from "
+			     "the next rescan, within %d s", strerror(-d->addrs_fd),
+			     DG_LISTENER_RESCAN_SEC);
+	else
+		d->ev_addrs = event_new(d->base, d->addrs_fd, EV_READ | EV_PERSIST, addrs_cb, d);
+	/* the load just said what the listeners mean: report changes from here */
+	struct dg_listen_sync first;
+	struct dg_err lerr = { "" };
+	if (dg_kernel_sync_listeners(d->cli->bpffs, &first, &lerr) == 0)
+		d->wild_fingerprint = first.wild_fingerprint;
+	d->ev_rescan = event_new(d->base, -1, EV_PERSIST, rescan_cb, d);
+	if ((d->ev_addrs && event_add(d->ev_addrs, NULL)) || !d->ev_rescan ||
+	    event_add(d->ev_rescan, &rescan)) {
+		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
+		return DG_EXIT_SYSTEM;
+	}
 	d->docker = dg_docker_follow(d->base, d->docker_host ? d->docker_host : DG_DEFAULT_DOCKER_HOST,
 				     containers_changed, docker_state, d);
 	if (!d->docker) {
@@ -849,6 +936,7 @@ int do_run(struct dg_cli *cli)
 		.cli = cli,
 		.policy_path = dg_cli_policy_path(cli),
 		.listen_fd = -1,
+		.addrs_fd = -1,
 		.journal = getenv("JOURNAL_STREAM") != NULL,
 	};
 	struct dg_err err = { "" };

@@ -841,6 +841,9 @@ static int sync_wild_seen(int seen_fd, int count_fd, struct dg_listen_sync *out)
 		want[port] = (diag[port][0] > c.v4 ? DG_WILD_V4 : 0) |
 			     (diag[port][1] > c.v6 ? DG_WILD_V6 : 0);
 		out->wild_listeners += diag[port][0] || diag[port][1];
+		out->wild_fingerprint = (out->wild_fingerprint ^
+					 (port << 2 | (diag[port][0] ? 1 : 0) | (diag[port][1] ? 2 : 0))) *
+					DG_NAME_HASH_PRIME;
 	}
 	/* write only what changed: one batched read of the whole array */
 	uint32_t *keys = xcalloc(65536, sizeof(*keys)), *vals = xcalloc(65536, sizeof(*vals));

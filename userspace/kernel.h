@@ -72,6 +72,7 @@ struct dg_load_opts {
 struct dg_listen_sync {
 	size_t local_addrs;		/* local routes in host_local */
 	size_t wild_listeners;		/* ports with a listener on every address */
+	uint64_t wild_fingerprint;	/* of those ports and families: changes with them */
 };
 
 /* Reads this network namespace's local routing table and TCP listeners into

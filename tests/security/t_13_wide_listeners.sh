@@ -124,18 +124,92 @@ expect "still judged: 127.0.0.1:$PL, denied uid: EPERM" EPERM "${D[@]}" connect 
 start_listener listen tcp "$HOST4" "$PL"
 expect "untouched: another service on $HOST4:$PL, denied uid: ok" ok "${D[@]}" connect tcp "$HOST4" "$PL"
 
+# kill_listener ARGS: ends the test's listener started with these arguments
+kill_listener() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		if [[ $({ tr '\0' ' ' <"/proc/${PIDS[$i]}/cmdline"; } 2>/dev/null) == *"$1 " ]]; then
+			kill "${PIDS[$i]}"
+			wait "${PIDS[$i]}" 2>/dev/null
+		fi
+	done
+}
+
+# until_verdict NAME WANT SECONDS PROBE-ARGS...: passes once the probe says WANT
+until_verdict() {
+	local name=$1 want=$2 secs=$3 line=
+	shift 3
+	for _ in $(seq 1 $((secs * 10))); do
+		line=$("$PROBE" "$@" 2>&1 | head -n 1)
+		verdict_matches "$want" "$line" && break
+		sleep 0.1
+	done
+	assert_verdict "$name" "$want" "$line"
+}
+
 # the same for a listener that existed before the load: the next load (or
 # the daemon's rescan) sees it gone
-for i in "${!PIDS[@]}"; do
-	if [[ $(cat "/proc/${PIDS[$i]}/cmdline" 2>/dev/null | tr '\0' ' ') == *"listen tcp 0.0.0.0 $PA "* ]]; then
-		kill "${PIDS[$i]}"
-		wait "${PIDS[$i]}" 2>/dev/null
-	fi
-done
+kill_listener "listen tcp 0.0.0.0 $PA"
 start_listener listen tcp 127.0.0.1 "$PA"
 dg load "$TMP/t13.conf" >/dev/null 2>&1
 expect_v "gone wide after reload: $HOST4:$PA reaches nothing, not judged" '!connect' \
 	"${D[@]}" connect tcp "$HOST4" "$PA"
 expect "still judged after reload: 127.0.0.1:$PA, denied uid: EPERM" EPERM "${D[@]}" connect tcp 127.0.0.1 "$PA"
+
+# The daemon keeps this true as the host changes: addresses that appear
+# (docker0 when dockerd starts), listeners that end unseen by the hooks (they
+# started before them), listeners on every address that start later.
+RUN13=$TMP/run13
+DLOG13=$TMP/daemon13.log
+"$DG" --bpffs "$BPFFS" --cgroup "$CG" --run-dir "$RUN13" run "$TMP/t13.conf" 2>"$DLOG13" &
+DPID13=$!
+PIDS+=("$DPID13")
+for _ in $(seq 1 50); do [[ -S $RUN13/control.sock ]] && break; sleep 0.1; done
+check "wide: the daemon runs" test -S "$RUN13/control.sock"
+NEW4=10.213.81.1
+ip addr add "$NEW4/32" dev lo
+until_verdict "daemon: an address added later reaches the [::] listener: judged, denied uid: EPERM" \
+	EPERM 3 "${D[@]}" connect tcp "$NEW4" "$PD"
+expect "control: the same from allowed uid: ok" ok "${A[@]}" connect tcp "$NEW4" "$PD"
+kill_listener "listen tcp6 :: $PD"
+start_listener listen tcp 127.0.0.1 "$PD"
+until_verdict "daemon: a listener from before the load ends, its rescan sees it: $HOST4:$PD not judged" \
+	'!connect' 8 "${D[@]}" connect tcp "$HOST4" "$PD"
+expect "still judged: 127.0.0.1:$PD, denied uid: EPERM" EPERM "${D[@]}" connect tcp 127.0.0.1 "$PD"
+kill_listener "listen tcp 127.0.0.1 $PO"
+start_listener --cgroup "$CG/l" listen tcp 0.0.0.0 "$PO"
+expect "daemon: a listener on every address started later: $HOST4:$PO judged, denied uid: EPERM" EPERM \
+	"${D[@]}" connect tcp "$HOST4" "$PO"
+for _ in $(seq 1 80); do
+	grep -q "WARNING: endpoint apio names tcp:127.0.0.1:$PO, but its listener 0.0.0.0:$PO takes every address" \
+		"$DLOG13" && break
+	sleep 0.1
+done
+check "daemon: says loudly that the new listener is reachable from the network" \
+	grep -q "WARNING: endpoint apio names tcp:127.0.0.1:$PO, but its listener 0.0.0.0:$PO takes every address" \
+	"$DLOG13"
+check "daemon: names the listener's process and what is judged now" \
+	grep -qE "apio tcp:127.0.0.1:$PO: 0.0.0.0:$PO pid [0-9]+ dg-probe" "$DLOG13"
+kill "$DPID13"
+wait "$DPID13" 2>/dev/null
+ip addr del "$NEW4/32" dev lo 2>/dev/null
+
+# status: the listeners behind each TCP endpoint, in text and JSON
+st=$(dg status 2>&1)
+check "status: names the wide listener of apio and what it is judged on" \
+	grep -qE "apio tcp:127.0.0.1:$PO: 0.0.0.0:$PO pid [0-9]+ dg-probe" <<<"$st"
+check "status: says it is reachable from the network" grep -q "NETWORK-REACHABLE" <<<"$st"
+stj=$(dg status --json 2>&1)
+check "status --json: the listener, its pid, judged_on with the host's address" \
+	jq -e --arg d "tcp:127.0.0.1:$PO" --arg h "$HOST4" \
+	'.listeners[] | select(.dest == $d) | .listeners[0] | .wider and .network_reachable and (.pid > 0) and (.judged_on | index($h))' \
+	<<<"$stj" >/dev/null
+check "status --json: a 127.0.0.1-only listener is not wider" \
+	jq -e --arg d "tcp:127.0.0.1:$PD" \
+	'.listeners[] | select(.dest == $d) | .listeners[0] | (.wider | not) and .address == "127.0.0.1:'"$PD"'"' \
+	<<<"$stj" >/dev/null
+ldout=$(dg load "$TMP/t13.conf" 2>&1)
+check "load: warns about the network-reachable listener" \
+	grep -q "dockguard: WARNING: endpoint apio names tcp:127.0.0.1:$PO" <<<"$ldout"
 
 ip link del dgsh13 2>/dev/null
