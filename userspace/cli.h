@@ -87,7 +87,8 @@ __attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
  * The listeners that serve each TCP address of `endpoints` (the endpoints of
  * a policy's description: [{"name", "dests"}]) in this network namespace: a
  * JSON array of {"endpoint", "dest", "listeners": [{"address", "pid", "comm",
- * "cgroup", "unit"|"container", "wider", "judged_on", "network_reachable"}]}.
+ * "cgroup", "unit"|"container", "wider", "judged_on", "judged_as" (the
+ * endpoint the other addresses are judged as), "network_reachable"}]}.
  * Empty with `why` set when the listeners cannot be listed.
  */
 json_t *dg_listeners_report(json_t *endpoints, char *why, size_t why_len);

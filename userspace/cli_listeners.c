@@ -60,8 +60,26 @@ static bool serves(const struct dg_listener *l, const uint8_t addr[16], bool exa
 	return l->families & (dg_addr_is_v4(addr) ? DG_WILD_V4 : DG_WILD_V6);
 }
 
+/* The endpoint that judges the other addresses of `port` (the compiler's
+ * wide_ep): the first with an address of its own on that port. */
+static const char *wide_endpoint_name(json_t *endpoints, uint16_t port)
+{
+	json_t *e, *d;
+	size_t i, j;
+
+	json_array_foreach(endpoints, i, e)
+		json_array_foreach(json_object_get(e, "dests"), j, d) {
+			const char *t = json_string_value(d);
+			const char *colon = t ? strrchr(t, ':') : NULL;
+			if (t && !strncmp(t, "tcp:", 4) && strncmp(t, "tcp:*:", 6) && colon &&
+			    atoi(colon + 1) == port)
+				return json_string_value(json_object_get(e, "name"));
+		}
+	return NULL;
+}
+
 static json_t *listener_json(const struct host_view *hv, size_t i, const uint8_t ep_addr[16],
-			     bool any_dest)
+			     bool any_dest, const char *judged_as)
 {
 	const struct dg_listener *l = &hv->ls[i];
 	const struct dg_sock_owner *ow = &hv->owners[i];
@@ -93,6 +111,7 @@ static json_t *listener_json(const struct host_view *hv, size_t i, const uint8_t
 			reachable |= !la->host_only;
 		}
 		json_object_set_new(o, "judged_on", on);
+		json_object_set_new(o, "judged_as", json_string(judged_as ? judged_as : "?"));
 	}
 	/* only a loopback endpoint promises "this host only" */
 	json_object_set_new(o, "network_reachable",
@@ -176,7 +195,9 @@ json_t *dg_listeners_report(json_t *endpoints, char *why, size_t why_len)
 			for (size_t l = 0; l < hv.n_ls; l++)
 				if (hv.ls[l].port == port && (any_dest || serves(&hv.ls[l], key.addr,
 										exact_exists)))
-					json_array_append_new(ls, listener_json(&hv, l, key.addr, any_dest));
+					json_array_append_new(ls, listener_json(
+						&hv, l, key.addr, any_dest,
+						wide_endpoint_name(endpoints, port)));
 			json_object_set_new(row, "listeners", ls);
 			json_array_append_new(report, row);
 		}
@@ -232,7 +253,7 @@ void dg_listeners_print(FILE *out, json_t *report)
 			if (!json_is_true(json_object_get(l, "wider")))
 				continue;
 			fprintf(out, "      wider than the endpoint: judged as %s on",
-				json_string_value(json_object_get(row, "endpoint")));
+				json_string_value(json_object_get(l, "judged_as")));
 			json_t *a;
 			size_t k;
 			json_array_foreach(json_object_get(l, "judged_on"), k, a)

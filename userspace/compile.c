@@ -517,39 +517,23 @@ static void compile_bind_mounts(const struct dg_policy *pol, const struct dg_com
 
 /*
  * The endpoint each port's wildcard listener serves: the one with addresses
- * on that port. When several endpoints name addresses on one port, the first
- * one (in file order) judges the host's other addresses, with a warning.
+ * on that port. When several endpoints name addresses on one port (dockerd
+ * -H 127.0.0.1:P -H 172.17.0.1:P: two listeners, each judged as its own
+ * endpoint), the first one in file order judges the host's other addresses
+ * should one listener take them all; `load` and `status` name it.
  */
-static void assign_wide_endpoints(const struct dg_policy *pol, struct dg_image *img,
-				  struct dg_diag *diag)
+static void assign_wide_endpoints(const struct dg_policy *pol, struct dg_image *img)
 {
 	for (size_t p = 0; p < img->n_ports; p++) {
 		struct dg_port_entry *pe = &img->ports[p];
 
-		for (size_t e = 0; e < pol->n_endpoints; e++) {
-			const struct dg_endpoint *ep = &pol->endpoints[e];
-			uint8_t id = (uint8_t)(e + 1);
-			const struct dg_addr *first = NULL;
-
-			for (size_t a = 0; a < ep->n_addrs && !first; a++)
-				if ((ep->addrs[a].kind == DG_ADDR_TCP4 ||
-				     ep->addrs[a].kind == DG_ADDR_TCP6) &&
-				    ep->addrs[a].port == pe->port)
-					first = &ep->addrs[a];
-			if (!first)
-				continue;
-			if (!pe->wide_ep) {
-				pe->wide_ep = id;
-			} else if (pe->wide_ep != id && !pe->any_ep) {
-				dg_diag_warning(diag, &first->loc,
-						"endpoints '%s' and '%s' both have addresses on port "
-						"%u: where one listener takes every address of the "
-						"port (0.0.0.0 or [::]), the host's other addresses "
-						"are judged as '%s'; put the addresses in one endpoint",
-						img->endpoints[pe->wide_ep].name, ep->name, pe->port,
-						img->endpoints[pe->wide_ep].name);
+		for (size_t e = 0; e < pol->n_endpoints && !pe->wide_ep; e++)
+			for (size_t a = 0; a < pol->endpoints[e].n_addrs; a++) {
+				const struct dg_addr *ad = &pol->endpoints[e].addrs[a];
+				if ((ad->kind == DG_ADDR_TCP4 || ad->kind == DG_ADDR_TCP6) &&
+				    ad->port == pe->port)
+					pe->wide_ep = (uint8_t)(e + 1);
 			}
-		}
 	}
 }
 
@@ -870,7 +854,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	compile_gids(img, &pool, rc, n);
 	compile_cgroups(img, &pool, rc, n, &cg_default);
 	assign_bind_endpoints(pol, img, diag);
-	assign_wide_endpoints(pol, img, diag);
+	assign_wide_endpoints(pol, img);
 
 	img->hdr.nwords = n ? (uint32_t)((n + 63) / 64) : 1;
 	img->hdr.default_action = pol->default_action == DG_DEFAULT_AUDIT ? DG_ACT_ALLOW : DG_ACT_DENY;

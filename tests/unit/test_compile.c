@@ -1058,6 +1058,32 @@ out:
 	fixture_free(&f);
 }
 
+/* ---- listeners wider than their endpoint --------------------------------------- */
+
+/* A wildcard listener on a port serves the endpoint with addresses there;
+ * with several, the first in file order (what `load` names as judged_as). */
+TEST(compile_wide_endpoint_per_port)
+{
+	struct fixture f;
+	struct dg_image *img = build(&f,
+		"endpoint star tcp *:2377\n"
+		"endpoint gw tcp 172.17.0.1:2375\n"
+		"endpoint api {\n"
+		"    tcp 127.0.0.1:2375\n"
+		"    tcp [::1]:2376\n"
+		"}\n"
+		"allow { api, gw, star } from user 0\n");
+
+	CHECK_CLEAN(&f);
+	if (!img)
+		goto out;
+	CHECK(port_of(img, 2375) && port_of(img, 2375)->wide_ep == 2);	/* gw, first */
+	CHECK(port_of(img, 2376) && port_of(img, 2376)->wide_ep == 3);	/* api */
+	CHECK(port_of(img, 2377) && port_of(img, 2377)->wide_ep == 0);	/* `*` covers all */
+out:
+	fixture_free(&f);
+}
+
 /* ---- listen rules and binds ------------------------------------------------------ */
 
 TEST(compile_listen_and_bind)
