@@ -7,8 +7,10 @@
 #   tests/kernel-matrix/modules-cpio.sh KERNEL_IMAGE OUTPUT [MODULE...]
 #
 # The guest's /init loads each MODULE (listed in /etc/dg-modules); a module
-# built into this kernel is skipped. Debian's cloud kernels build veth as a
-# module, and tests/security/t_12_netns.sh needs a veth pair.
+# built into this kernel is skipped. Debian's cloud kernels build veth and
+# the socket diagnostics as modules: tests/security/t_12_netns.sh needs a
+# veth pair, and dockguard lists TCP listeners through sock_diag
+# (inet_diag, tcp_diag).
 set -euo pipefail
 image=${1:?usage: modules-cpio.sh KERNEL_IMAGE OUTPUT [MODULE...]}
 out=${2:?usage: modules-cpio.sh KERNEL_IMAGE OUTPUT [MODULE...]}
