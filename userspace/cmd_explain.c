@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "listeners.h"
 #include "docker.h"
 #include "kernel.h"
 #include "util.h"
@@ -221,12 +222,24 @@ int do_explain(struct dg_cli *cli)
 	}
 
 	struct dg_verdict v;
+	char wide_listener[64] = "";
 	dg_image_evaluate(lp.image, &who, cli->to, DG_OP_CONNECT, &v);
+	if (!v.ep && !is_unix) {
+		/* another local address of a listener that takes every address:
+		 * judged as the endpoint it serves, as the BPF programs do */
+		uint8_t wide = dg_image_wide_endpoint(lp.image, tk.port);
+		if (wide && dg_reaches_wildcard_listener(tk.addr, tk.port, wide_listener,
+							 sizeof(wide_listener)))
+			dg_image_evaluate_endpoint(lp.image, &who, wide, DG_OP_CONNECT, &v);
+	}
 	printf("%s %s", v.allowed ? "allow" : "deny", cli->to);
 	if (!v.ep) {
 		printf(": not a protected endpoint\n");
 	} else {
-		printf(" (endpoint %s)\n", lp.image->endpoints[v.ep].name);
+		printf(" (endpoint %s", lp.image->endpoints[v.ep].name);
+		if (wide_listener[0])
+			printf(": its listener %s takes this address too", wide_listener);
+		printf(")\n");
 		if (v.group_overflow) {
 			printf("rule: none: the subject's groups hit more than %d distinct group rule "
 			       "sets, which dockguard refuses (fail closed)\n", DG_MAX_GROUP_HITS);

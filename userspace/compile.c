@@ -975,6 +975,14 @@ int dg_image_find_endpoint(const struct dg_image *img, const struct dg_tcp_key *
 	return pe->any_ep;
 }
 
+uint8_t dg_image_wide_endpoint(const struct dg_image *img, uint16_t port)
+{
+	for (size_t i = 0; i < img->n_ports; i++)
+		if (img->ports[i].port == port)
+			return img->ports[i].wide_ep;
+	return 0;
+}
+
 static uint32_t uid_bitmap(const struct dg_image *img, uint32_t uid)
 {
 	size_t lo = 0, hi = img->n_uids;
@@ -1040,7 +1048,16 @@ void dg_image_evaluate(const struct dg_image *img, const struct dg_subject_id *w
 	int ep = dg_image_find_endpoint(img, &tcp, path, is_unix, op);
 	if (!ep)
 		return;
-	out->ep = (uint8_t)ep;
+	dg_image_evaluate_endpoint(img, who, (uint8_t)ep, op, out);
+}
+
+void dg_image_evaluate_endpoint(const struct dg_image *img, const struct dg_subject_id *who,
+				uint8_t ep, uint32_t op, struct dg_verdict *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->allowed = true;
+	out->rule = DG_RULE_DEFAULT;
+	out->ep = ep;
 	const struct dg_endpoint_info *info = &img->endpoints[ep].info;
 	if (op == DG_OP_BIND && !(info->flags & DG_EP_HAS_LISTEN))
 		return;

@@ -144,5 +144,10 @@ void dg_image_evaluate(const struct dg_image *img, const struct dg_subject_id *w
 		       const char *dest, uint32_t op, struct dg_verdict *out);
 int dg_image_find_endpoint(const struct dg_image *img, const struct dg_tcp_key *tcp,
 			   const char *unix_path, bool is_unix, uint32_t op);
+/* The judgement of dg_image_evaluate() for a known endpoint `ep`. */
+void dg_image_evaluate_endpoint(const struct dg_image *img, const struct dg_subject_id *who,
+				uint8_t ep, uint32_t op, struct dg_verdict *out);
+/* The endpoint a wildcard listener on `port` is judged as (dg_port.wide_ep), 0 for none. */
+uint8_t dg_image_wide_endpoint(const struct dg_image *img, uint16_t port);
 
 #endif

@@ -303,6 +303,38 @@ void dg_local_addrs_drain(int fd)
 		;
 }
 
+static bool prefix_contains(const struct dg_local_addr *p, const uint8_t addr[16])
+{
+	uint32_t bytes = p->prefixlen / 8, bits = p->prefixlen % 8;
+
+	if (memcmp(p->addr, addr, bytes))
+		return false;
+	return !bits || ((p->addr[bytes] ^ addr[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
+bool dg_reaches_wildcard_listener(const uint8_t addr[16], uint16_t port, char *listener,
+				  size_t len)
+{
+	struct dg_local_addr *local = NULL;
+	struct dg_listener *ls = NULL;
+	size_t n_local = 0, n_ls = 0;
+	bool is_local = false, found = false;
+	uint8_t fam = dg_addr_is_v4(addr) ? DG_WILD_V4 : DG_WILD_V6;
+
+	if (dg_local_addrs_scan(&local, &n_local) == 0)
+		for (size_t i = 0; i < n_local && !is_local; i++)
+			is_local = prefix_contains(&local[i], addr);
+	if (is_local && dg_listeners_scan(&ls, &n_ls) == 0)
+		for (size_t i = 0; i < n_ls && !found; i++)
+			if (ls[i].port == port && (ls[i].families & fam)) {
+				found = true;
+				dg_inet_format(ls[i].addr, port, listener, len);
+			}
+	free(local);
+	free(ls);
+	return found;
+}
+
 /* ---- socket owners ---------------------------------------------------- */
 
 static void read_comm_cgroup(pid_t pid, struct dg_sock_owner *o)

@@ -51,6 +51,12 @@ struct dg_sock_owner {
 };
 int dg_socket_owners(const uint32_t *inodes, size_t n, struct dg_sock_owner *out);
 
+/* Whether a connect to addr:port here reaches a listener bound to every
+ * address of its family (the host delivers addr to itself and such a
+ * listener exists), as the BPF programs judge it; its address into `listener`. */
+bool dg_reaches_wildcard_listener(const uint8_t addr[16], uint16_t port, char *listener,
+				  size_t len);
+
 /* "0.0.0.0:2375", "[::]:2375", "127.0.0.0/8" (prefixlen < 128) */
 const char *dg_inet_format(const uint8_t addr[16], uint16_t port, char *buf, size_t len);
 const char *dg_prefix_format(const uint8_t addr[16], uint32_t prefixlen, char *buf, size_t len);

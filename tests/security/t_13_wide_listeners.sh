@@ -81,6 +81,16 @@ expect_v "untouched: $HOST4 to a 127.0.0.1-only listener reaches nothing, not ju
 expect "judged: 127.0.0.1 to the 127.0.0.1-only listener, denied uid: EPERM" EPERM \
 	"${D[@]}" connect tcp 127.0.0.1 "$PO"
 
+# explain agrees with the kernel, from the same facts
+ex=$("$DG" --bpffs "$BPFFS" explain --to "tcp:$HOST4:$PA" --uid 1002 2>&1)
+check "explain: $HOST4:$PA is judged as api4 through its 0.0.0.0 listener, uid 1002: deny (exit 1)" \
+	test $? -eq 1 -a -n "$(grep -F "deny tcp:$HOST4:$PA (endpoint api4: its listener 0.0.0.0:$PA takes this address too)" <<<"$ex")"
+"$DG" --bpffs "$BPFFS" explain --to "tcp:$HOST4:$PA" --uid 1001 >/dev/null 2>&1
+check "explain: the same for uid 1001: allow (exit 0)" test $? -eq 0
+ex=$("$DG" --bpffs "$BPFFS" explain --to "tcp:$HOST4:$PO" --uid 1002 2>&1)
+check "explain: $HOST4:$PO reaches no listener of apio: not a protected endpoint" \
+	grep -qF "allow tcp:$HOST4:$PO: not a protected endpoint" <<<"$ex"
+
 if ((veth_ok == 0)); then
 	skip "wide: no veth pair (kernel without veth): the bridge gateway from a container untested"
 else
