@@ -4,13 +4,17 @@
 
 P=$((21000 + RANDOM % 9000))	# protected
 P3=$((P + 2))			# not protected
+PW=$((P + 4))			# protected as 127.0.0.1:PW, served by a 0.0.0.0 listener
+HOST4=10.213.77.1		# the host's "eth0" address in this namespace
+ip addr add "$HOST4/24" dev lo 2>/dev/null
 
 start_listener tcp 127.0.0.1 "$P" && LISTENER_P=$LISTENER_PID &&
 	start_listener tcp6 ::1 "$P" &&
 	start_listener tcp 127.0.0.1 "$P3" && LISTENER_P3=$LISTENER_PID &&
 	start_listener tcp6 ::1 "$P3" &&
 	start_listener unix "$SOCKDIR/api.sock" &&
-	start_listener unix "$SOCKDIR/free.sock" || return 1
+	start_listener unix "$SOCKDIR/free.sock" &&
+	start_listener tcp 0.0.0.0 "$PW" || return 1
 
 # the destinations per protocol: protected, unprotected
 declare -A DEST=(
@@ -35,6 +39,13 @@ endpoint sock unix $SOCKDIR/api.sock"
 	echo "$ENDPOINTS"
 	echo "allow { api, sock } from user 1001"
 } >"$TMP/p1.conf"
+
+# a listener wider than its endpoint: 127.0.0.1:PW named, 0.0.0.0:PW bound,
+# connects to the host's other address judged as the endpoint
+{
+	echo "endpoint wide tcp 127.0.0.1:$PW"
+	echo "allow wide from user 1001"
+} >"$TMP/wide.conf"
 
 # a small realistic policy (the README's shape): a unit-like cgroup AND a
 # user, a remapped range, root, a group. Every dimension is in play: the

@@ -150,4 +150,17 @@ protected_case s65536 "protected, 65536 subjects (4096 rules x 16 uids)" "$TMP/s
 	"--cgroup $BCG/dg/c --uid 1001" "--cgroup $BCG/dg/c --uid 1002"
 protected_case c4096 "protected, 4096 cgroup rules" "$TMP/c4096.conf" \
 	"--cgroup $BCG/dg/nginx.service --uid 1002" "--cgroup $BCG/dg/c --uid 1002"
+
+# another local address of a listener wider than its endpoint (docs/security.md):
+# the exact lookup misses, then host_local and the listener counts decide
+if out=$(dg load "$TMP/wide.conf" 2>&1) && [[ -n ${DG_ID[tcp4]} ]]; then
+	hook_run wide "another address of a 0.0.0.0 listener, 1 rule" tcp4 allow ok "${DG_ID[tcp4]}" \
+		"$N_ALLOW" --cgroup "$BCG/dg/c" --uid 1001 connect tcp "$HOST4" "$PW"
+	hook_run wide "another address of a 0.0.0.0 listener, 1 rule" tcp4 deny eperm "${DG_ID[tcp4]}" \
+		"$N_DENY" --cgroup "$BCG/dg/c" --uid 1002 connect tcp "$HOST4" "$PW"
+	hook_run wide_exact "the endpoint's own address, same policy" tcp4 deny eperm "${DG_ID[tcp4]}" \
+		"$N_DENY" --cgroup "$BCG/dg/c" --uid 1002 connect tcp 127.0.0.1 "$PW"
+else
+	blog "load $TMP/wide.conf failed: $out"
+fi
 return 0
