@@ -123,6 +123,11 @@ start_listener --cgroup "$CG/l" listen tcp 0.0.0.0 "$PL"
 LPID=${PIDS[-1]}
 judged "$PL" "127.0.0.1:P, 0.0.0.0:P listener started after load" tcp "$HOST4"
 judged "$PL" "127.0.0.1:P, 0.0.0.0:P listener started after load" tcp6 "::ffff:$HOST4"
+# a hand-made SYN to the other address: the handshake check knows it too
+out=$("$BUILD/dg-rawsyn" --cgroup "$CG/c" --uid 1002 "$HOST4" "$PL")
+check "raw: a hand-made SYN to $HOST4:$PL (no connect judged it): dropped" test "$out" = nothing
+out=$("$BUILD/dg-rawsyn" --cgroup "$CG/c" --uid 1002 "$HOST4" "$PU")
+check "raw: a hand-made SYN to an unprotected port on $HOST4: answered" test "$out" = synack
 # ... goes away and comes back on 127.0.0.1:P only
 kill "$LPID"
 wait "$LPID" 2>/dev/null
