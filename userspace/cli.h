@@ -30,6 +30,7 @@ struct dg_cli {
 	bool json;
 	bool no_follow;
 	bool unload_on_exit;	/* run */
+	bool host;		/* check --host: audit the engine's listeners */
 	/* explain */
 	const char *to;
 	const char *uid;
@@ -83,6 +84,10 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 
 __attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
 
+/* The endpoints of a policy as its stored description names them:
+ * [{"id", "name", "dests": ["tcp:127.0.0.1:2375", "unix:/run/docker.sock"]}]. */
+json_t *dg_policy_endpoints_json(const struct dg_policy *policy);
+
 /*
  * The listeners that serve each TCP address of `endpoints` (the endpoints of
  * a policy's description: [{"name", "dests"}]) in this network namespace: a
@@ -95,6 +100,27 @@ json_t *dg_listeners_report(json_t *endpoints, char *why, size_t why_len);
 void dg_listeners_print(FILE *out, json_t *report);
 /* A warning on stderr for each loopback endpoint reachable from other hosts. */
 void dg_listeners_warn(json_t *report);
+
+/*
+ * The host audit (cli_engine.c): every listening socket of the Docker
+ * engine at `docker_host` (or the pidfile's, or a process named dockerd) and
+ * of its containerd, each "protected" by an endpoint, "NOT PROTECTED", or
+ * "not reachable from containers" (a unix socket no container mounts, whose
+ * mode gives others no write permission, which connecting takes). `containers` NULL: Docker did not answer, so no
+ * unix socket is proven unreachable. {"dockerd_pid", "found_by", "listeners":
+ * [{"process", "pid", "listener", "state", "endpoint", "why"}]} or {"error"}.
+ */
+struct dg_container_set;
+json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced,
+			const struct dg_container_set *containers);
+void dg_engine_print(FILE *out, json_t *audit);
+/* Warnings on stderr for the NOT PROTECTED ones; how many there were. */
+size_t dg_engine_warn(json_t *audit);
+size_t dg_engine_unprotected(json_t *audit);
+/* dg_engine_audit() with the daemon's containers (cli->containers), or those
+ * Docker lists now (2 s at most); docker_host NULL: the default. */
+json_t *dg_cli_engine_audit(const struct dg_cli *cli, json_t *endpoints, const char *docker_host,
+			    bool unix_enforced);
 
 int do_check(struct dg_cli *cli);
 int do_load(struct dg_cli *cli);

@@ -133,3 +133,23 @@ void dg_cli_policy_free(struct dg_loaded_policy *lp)
 	lp->policy = NULL;
 	lp->containers_owned = NULL;
 }
+
+json_t *dg_policy_endpoints_json(const struct dg_policy *policy)
+{
+	json_t *eps = json_array();
+
+	for (size_t e = 0; e < policy->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &policy->endpoints[e];
+		json_t *o = json_object(), *dests = json_array();
+		json_object_set_new(o, "id", json_integer((json_int_t)e + 1));
+		json_object_set_new(o, "name", json_string(ep->name));
+		for (size_t a = 0; a < ep->n_addrs; a++) {
+			char t[DG_UNIX_PATH_MAX + 64];
+			json_array_append_new(dests, json_string(dg_addr_format_sep(&ep->addrs[a], ':',
+										       t, sizeof(t))));
+		}
+		json_object_set_new(o, "dests", dests);
+		json_array_append_new(eps, o);
+	}
+	return eps;
+}

@@ -24,6 +24,36 @@ int do_check(struct dg_cli *cli)
 		return ret;
 	printf("%s: ok (%zu endpoints, %zu rules)\n", path, lp.policy->n_endpoints,
 	       lp.policy->n_rules);
+	if (cli->host) {
+		/* what on this host is root-equivalent, and whether this policy
+		 * protects it: nothing is loaded */
+		struct dg_features f;
+		dg_kernel_probe(&f);
+		json_t *eps = dg_policy_endpoints_json(lp.policy);
+		json_t *engine = dg_cli_engine_audit(cli, eps, lp.policy->docker_host,
+						     f.connect_unix || f.lsm);
+		if (cli->json) {
+			json_dumpf(engine, stdout, JSON_COMPACT);
+			putchar('\n');
+		} else {
+			dg_engine_print(stdout, engine);
+		}
+		size_t bad = dg_engine_unprotected(engine);
+		bool unknown = json_object_get(engine, "error") != NULL;
+		json_decref(engine);
+		json_decref(eps);
+		dg_cli_policy_free(&lp);
+		if (unknown) {
+			dg_cli_error("check --host: the engine's listeners could not be examined");
+			return DG_EXIT_INVALID;
+		}
+		if (bad) {
+			dg_cli_error("check --host: %zu root-equivalent listener%s NOT PROTECTED by "
+				     "this policy", bad, bad == 1 ? " is" : "s are");
+			return DG_EXIT_INVALID;
+		}
+		return DG_EXIT_OK;
+	}
 	dg_cli_policy_free(&lp);
 	return DG_EXIT_OK;
 }
@@ -58,19 +88,8 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 								     ? lp->policy->docker_host
 								     : DG_DEFAULT_DOCKER_HOST));
 	free(now);
-	for (size_t e = 0; e < lp->policy->n_endpoints; e++) {
-		const struct dg_endpoint *ep = &lp->policy->endpoints[e];
-		json_t *o = json_object(), *dests = json_array();
-		json_object_set_new(o, "id", json_integer((json_int_t)e + 1));
-		json_object_set_new(o, "name", json_string(ep->name));
-		for (size_t a = 0; a < ep->n_addrs; a++) {
-			char t[DG_UNIX_PATH_MAX + 64];
-			json_array_append_new(dests, json_string(dg_addr_format_sep(&ep->addrs[a], ':',
-										       t, sizeof(t))));
-		}
-		json_object_set_new(o, "dests", dests);
-		json_array_append_new(eps, o);
-	}
+	json_decref(eps);
+	eps = dg_policy_endpoints_json(lp->policy);
 	/* Compact, to fit 4096 rules: [file index, line, action]. */
 	json_t *files = json_array();
 	for (size_t r = 0; r < lp->image->n_rules; r++) {
@@ -135,6 +154,9 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	char why[256];
 	json_t *listeners = dg_listeners_report(json_object_get(meta_json, "endpoints"), why,
 						sizeof(why));
+	json_t *engine = dg_cli_engine_audit(cli, json_object_get(meta_json, "endpoints"),
+					     lp.policy->docker_host,
+					     dg_unix_by(res.hooks, res.unix_by_lsm) != DG_UNIX_BY_NONE);
 	json_decref(meta_json);
 	free(meta);
 
@@ -151,9 +173,12 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 			fprintf(out, "unix endpoints: %s\n",
 				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));
 		dg_listeners_print(out, listeners);
+		dg_engine_print(out, engine);
 		fflush(out);
 	}
 	dg_listeners_warn(listeners);
+	dg_engine_warn(engine);
+	json_decref(engine);
 	json_decref(listeners);
 	if (why[0])
 		fprintf(stderr, "dockguard: warning: %s\n", why);

@@ -141,6 +141,10 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 			    dg_listeners_report(json_object_get(root, "endpoints"), why, sizeof(why)));
 	if (why[0])
 		json_object_set_new(root, "listeners_error", json_string(why));
+	json_object_set_new(root, "engine",
+			    dg_cli_engine_audit(cli, json_object_get(root, "endpoints"),
+						json_string_value(json_object_get(meta, "docker_host")),
+						by != DG_UNIX_BY_NONE));
 	json_t *ds = daemon_status(cli->run_dir);
 	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
 	if (ds && json_object_get(ds, "docker"))
@@ -209,6 +213,7 @@ static void print_text(const json_t *s)
 	if (json_object_get(s, "listeners_error"))
 		printf("listeners:   unknown: %s\n",
 		       json_string_value(json_object_get(s, "listeners_error")));
+	dg_engine_print(stdout, json_object_get(s, "engine"));
 	printf("rules:\n  %-40s %-7s %10s %10s\n", "RULE", "ACTION", "ALLOWED", "DENIED");
 	json_t *r;
 	json_array_foreach(json_object_get(s, "rules"), i, r) {

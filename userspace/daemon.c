@@ -622,6 +622,32 @@ static void containers_changed(void *ctx, const struct dg_container_set *set)
 	evtimer_add(d->ev_settle, &later);
 }
 
+/* The engine's listeners against the policy in force (dockerd came back,
+ * perhaps with other -H flags): the section, and a warning for each one no
+ * endpoint protects. */
+static void audit_engine(struct daemon *d)
+{
+	struct dg_kernel_state st;
+	struct dg_err err = { "" };
+	bool hooks[DG_HOOK_COUNT];
+
+	if (dg_kernel_read_state(d->cli->bpffs, &st, &err) || !st.meta_json) {
+		dg_kernel_state_free(&st);
+		return;
+	}
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		hooks[h] = st.hooks[h].attached;
+	json_t *meta = json_loads(st.meta_json, 0, NULL);
+	json_t *audit = dg_cli_engine_audit(d->cli, json_object_get(meta, "endpoints"),
+					    d->docker_host,
+					    dg_unix_by(hooks, st.unix_by_lsm) != DG_UNIX_BY_NONE);
+	dg_engine_print(stderr, audit);
+	dg_engine_warn(audit);
+	json_decref(audit);
+	json_decref(meta);
+	dg_kernel_state_free(&st);
+}
+
 /* The Docker API came or went. Containers known before stay known: their
  * cgroups do not change while dockerd is away, and new ones are unknown, so
  * rules that allow containers fail closed for them. */
@@ -637,8 +663,10 @@ static void docker_state(void *ctx, bool connected, const char *why)
 		return;
 	d->docker_connected = connected;
 	snprintf(d->docker_why, sizeof(d->docker_why), "%s", connected ? "" : reason);
-	if (connected)
+	if (connected) {
 		dg_cli_error("following Docker at %s", d->docker_host);
+		audit_engine(d);
+	}
 	else
 		dg_cli_error("%s the Docker API at %s: %s; the policy in force keeps the %zu "
 			     "containers known, new containers match no container rule until it "

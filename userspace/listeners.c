@@ -7,12 +7,14 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "dockguard_abi.h"
@@ -189,6 +191,139 @@ int dg_listeners_scan(struct dg_listener **out, size_t *n)
 	}
 	*out = l.v;
 	*n = l.n;
+	return 0;
+}
+
+/* ---- unix listeners (unix_diag) --------------------------------------- */
+
+struct unix_list {
+	struct dg_unix_listener *v;
+	size_t n;
+};
+
+static void unix_msg(const struct nlmsghdr *h, void *ctx)
+{
+	struct unix_list *l = ctx;
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	struct dg_unix_listener u = { .inode = 0 };
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->udiag_state != DG_TCP_LISTEN)
+		return;
+	u.inode = m->udiag_ino;
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	for (const struct rtattr *a = (const struct rtattr *)(m + 1); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		if (a->rta_type == UNIX_DIAG_NAME) {
+			size_t plen = RTA_PAYLOAD(a);
+			const char *name = RTA_DATA(a);
+			if (plen > sizeof(u.path) - 1)
+				plen = sizeof(u.path) - 1;
+			memcpy(u.path, name, plen);
+			u.path[plen] = '\0';
+			if (plen && name[0] == '\0')
+				u.path[0] = '@';	/* abstract */
+		} else if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(struct unix_diag_vfs)) {
+			const struct unix_diag_vfs *v = RTA_DATA(a);
+			u.file_ino = v->udiag_vfs_ino;
+			/* the kernel's dev_t: major << 20 | minor */
+			u.file_dev = makedev(v->udiag_vfs_dev >> 20, v->udiag_vfs_dev & 0xfffff);
+		}
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = u;
+}
+
+int dg_unix_listeners_scan(struct dg_unix_listener **out, size_t *n)
+{
+	struct unix_list l = { 0 };
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = 1u << DG_TCP_LISTEN,
+		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS },
+	};
+	int ret = netlink_dump(NETLINK_SOCK_DIAG, &req.h, unix_msg, &l);
+
+	if (ret) {
+		free(l.v);
+		l.v = NULL;
+		l.n = 0;
+	}
+	*out = l.v;
+	*n = l.n;
+	return ret;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+int dg_process_sockets(pid_t pid, uint32_t **out, size_t *n)
+{
+	char dir[64];
+	DIR *fds;
+	struct dirent *fe;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	fds = opendir(dir);
+	if (!fds)
+		return -errno;
+	while ((fe = readdir(fds))) {
+		char link[320], target[64];
+		unsigned long ino;
+		ssize_t len;
+
+		if (fe->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, fe->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%lu]", &ino) != 1)
+			continue;
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[(*n)++] = (uint32_t)ino;
+	}
+	closedir(fds);
+	return 0;
+}
+
+int dg_processes_named(const char *comm, struct dg_process **out, size_t *n)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+
+	*out = NULL;
+	*n = 0;
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		char path[64], *text = NULL;
+		size_t len = 0;
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (read_file(path, 4096, &text, &len))
+			continue;
+		/* "PID (COMM) STATE PPID ...": COMM may hold spaces and ')' */
+		char *open = strchr(text, '('), *close = strrchr(text, ')');
+		int ppid = 0;
+		if (open && close && close > open &&
+		    (size_t)(close - open - 1) == strlen(comm) &&
+		    !strncmp(open + 1, comm, strlen(comm)) &&
+		    sscanf(close + 1, " %*c %d", &ppid) == 1) {
+			*out = xreallocarray(*out, *n + 1, sizeof(**out));
+			(*out)[*n].pid = pid;
+			(*out)[(*n)++].ppid = (pid_t)ppid;
+		}
+		free(text);
+	}
+	closedir(proc);
 	return 0;
 }
 

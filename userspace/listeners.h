@@ -27,6 +27,27 @@ struct dg_listener {
  * (sock_diag missing: modprobe inet_diag tcp_diag). *out is malloc'd. */
 int dg_listeners_scan(struct dg_listener **out, size_t *n);
 
+/* A listening unix socket (stream or seqpacket). */
+struct dg_unix_listener {
+	char path[109];		/* as bound; "" for an unnamed one, "@name" for abstract */
+	uint32_t inode;		/* of the socket */
+	uint64_t file_dev;	/* the socket file's device and inode (0: none, */
+	uint64_t file_ino;	/* e.g. abstract or unlinked) */
+};
+
+/* Every listening unix socket of this network namespace (unix_diag). */
+int dg_unix_listeners_scan(struct dg_unix_listener **out, size_t *n);
+
+/* The socket inodes among the open files of process `pid`. 0 or -errno. */
+int dg_process_sockets(pid_t pid, uint32_t **out, size_t *n);
+
+/* The processes whose comm is `comm`, in pid order, with their parents. */
+struct dg_process {
+	pid_t pid;
+	pid_t ppid;
+};
+int dg_processes_named(const char *comm, struct dg_process **out, size_t *n);
+
 /* A destination the namespace delivers to itself (a `local` route). */
 struct dg_local_addr {
 	uint8_t addr[16];	/* IPv4 as ::ffff:a.b.c.d */

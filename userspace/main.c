@@ -15,7 +15,9 @@
 	"usage: dockguard [OPTIONS] COMMAND [ARGS]\n"                                \
 	"\n"                                                                         \
 	"commands:\n"                                                                \
-	"  check [FILE]            parse and validate a policy\n"                    \
+	"  check [FILE] [--host [--json]]\n"                                          \
+	"                          parse and validate a policy; --host: also audit\n" \
+	"                          this host's Docker engine listeners against it\n" \
 	"  load [FILE]             validate, compile, attach if needed, swap in\n"   \
 	"  unload                  detach every hook and remove the pins\n"          \
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
@@ -57,7 +59,7 @@ static const struct cmd cmds[] = {
 
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
-	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT,
+	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -82,6 +84,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "gid", required_argument, NULL, OPT_GID },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
 		{ "unload-on-exit", no_argument, NULL, OPT_UNLOAD_ON_EXIT },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -136,6 +139,9 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		case OPT_UNLOAD_ON_EXIT:
 			cli.unload_on_exit = true;
 			break;
+		case OPT_HOST:
+			cli.host = true;
+			break;
 		case 'h':
 			fputs(USAGE, stdout);
 			return DG_EXIT_OK;
@@ -160,10 +166,13 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		cli.n_args--;
 		if (cli.n_args > cmds[i].max_args)
 			return usage_error("too many arguments for '%s'", name);
-		if ((cli.json && strcmp(name, "status") && strcmp(name, "tail")) ||
+		if (cli.host && strcmp(name, "check"))
+			return usage_error("--host goes with check, not '%s'", name);
+		if ((cli.json && strcmp(name, "status") && strcmp(name, "tail") &&
+		     !(cli.host && !strcmp(name, "check"))) ||
 		    (cli.no_follow && strcmp(name, "tail")))
-			return usage_error("--json and --no-follow go with status and tail, not '%s'",
-					   name);
+			return usage_error("--json and --no-follow go with status and tail (and "
+					   "check --host), not '%s'", name);
 		if (cli.unload_on_exit && strcmp(name, "run"))
 			return usage_error("--unload-on-exit goes with run, not '%s'", name);
 		if ((cli.to || cli.uid || cli.gid || cli.container) && strcmp(name, "explain"))
