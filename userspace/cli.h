@@ -107,8 +107,9 @@ void dg_listeners_warn(json_t *report);
  * of its containerd, each "protected" by an endpoint, "NOT PROTECTED", or
  * "not reachable from containers" (a unix socket no container mounts, whose
  * mode gives others no write permission, which connecting takes). `containers` NULL: Docker did not answer, so no
- * unix socket is proven unreachable. {"dockerd_pid", "found_by", "listeners":
- * [{"process", "pid", "listener", "state", "endpoint", "why"}]} or {"error"}.
+ * unix socket is proven unreachable. {"dockerd_pid" (null: no engine runs),
+ * "found_by", "listeners": [{"process", "pid", "listener", "state",
+ * "endpoint", "why"}]}, or {"error"} when sock_diag cannot be read.
  */
 struct dg_container_set;
 json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced,

@@ -299,9 +299,8 @@ json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_en
 	}
 	pid_t dockerd = find_dockerd(&v, docker_host, &how);
 	if (!dockerd) {
-		json_object_set_new(audit, "error",
-				    json_string("no Docker engine found (no process holds the "
-						"policy's Docker host socket, none is named dockerd)"));
+		/* nothing listens for Docker now: nothing open, nothing to audit */
+		json_object_set_new(audit, "dockerd_pid", json_null());
 		goto out;
 	}
 	json_object_set_new(audit, "dockerd_pid", json_integer(dockerd));
@@ -339,6 +338,11 @@ void dg_engine_print(FILE *out, json_t *audit)
 	if (json_object_get(audit, "error")) {
 		fprintf(out, "engine:      unknown: %s\n",
 			json_string_value(json_object_get(audit, "error")));
+		return;
+	}
+	if (json_is_null(json_object_get(audit, "dockerd_pid"))) {
+		fprintf(out, "engine:      no Docker engine running (no process holds the policy's "
+			"Docker host socket or is named dockerd)\n");
 		return;
 	}
 	fprintf(out, "engine:      dockerd pid %lld (%s)\n",

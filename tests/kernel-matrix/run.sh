@@ -15,7 +15,7 @@
 #   KM_SUITES         suites (default: kernel, and security when
 #                     tests/security has tests)
 #   KM_MODULES        kernel modules the guests load (default: veth for a
-#                     container namespace, inet_diag and tcp_diag for sock_diag)
+#                     container namespace, inet_diag, tcp_diag and unix_diag for sock_diag)
 #   KM_GUEST_ENV      NAME=VALUE... for the suites in the guests, which run
 #                     some 20 times slower than on the host: by default
 #                     tests/security/t_50 does 50 policy swaps and 5 daemon
@@ -37,7 +37,7 @@ kernels=${kernels//,/ }
 cache=${KM_CACHE:-$build/kernels}
 out=${KM_OUT:-$build/kernel-matrix}
 suite_timeout=${KM_SUITE_TIMEOUT:-1200}
-modules=${KM_MODULES-veth,inet_diag,tcp_diag}
+modules=${KM_MODULES-veth,inet_diag,tcp_diag,unix_diag}
 guest_env=${KM_GUEST_ENV-R50_SWAPS=50 R50_RESTARTS=5 R50_MIN=1000}
 
 if [[ -n ${KM_SUITES:-} ]]; then
