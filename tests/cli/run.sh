@@ -72,6 +72,10 @@ run 2 "unknown option exits 2" check --frob
 run 2 "no command exits 2"
 run 2 "too many arguments exits 2" check a b
 run 2 "--json with check exits 2" check --json "$TMP/good.conf"
+run 2 "--host with load exits 2" load --host "$TMP/good.conf"
+has "--host misplaced: says where it goes" "$err" "--host goes with check, not 'load'"
+run 1 "check --host with an invalid policy exits 1" check --host "$TMP/bad.conf"
+has "help lists check --host" "$("$DG" --help)" "check \[FILE\] \[--host \[--json\]\]"
 run 2 "explain without --to exits 2" explain -c "$TMP/good.conf"
 run 2 "explain with a malformed destination exits 2" explain -c "$TMP/good.conf" --to tcp:nowhere
 run 0 "--help exits 0" --help
