@@ -71,7 +71,7 @@ static pid_t find_dockerd(const struct engine_view *v, const char *docker_host, 
 					pid = owner_of(v->tcp[i].inode);
 	}
 	if (pid) {
-		*how = "holds the policy's Docker host socket";
+		*how = "holds the Docker host socket of the policy";
 		return pid;
 	}
 	char *text = NULL;
@@ -291,7 +291,7 @@ json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_en
 	json_object_set_new(audit, "listeners", rows);
 	if ((ret = dg_listeners_scan(&v.tcp, &v.n_tcp)) ||
 	    (ret = dg_unix_listeners_scan(&v.ux, &v.n_ux))) {
-		char *why = xasprintf("cannot list this host's listening sockets (sock_diag): %s; "
+		char *why = xasprintf("cannot list the listening sockets of this host (sock_diag): %s; "
 				      "modprobe inet_diag tcp_diag unix_diag", strerror(-ret));
 		json_object_set_new(audit, "error", json_string(why));
 		free(why);
@@ -341,8 +341,8 @@ void dg_engine_print(FILE *out, json_t *audit)
 		return;
 	}
 	if (json_is_null(json_object_get(audit, "dockerd_pid"))) {
-		fprintf(out, "engine:      no Docker engine running (no process holds the policy's "
-			"Docker host socket or is named dockerd)\n");
+		fprintf(out, "engine:      no Docker engine running (no process holds the Docker host "
+			"socket of the policy or is named dockerd)\n");
 		return;
 	}
 	fprintf(out, "engine:      dockerd pid %lld (%s)\n",
@@ -373,7 +373,7 @@ size_t dg_engine_warn(json_t *audit)
 			continue;
 		n++;
 		dg_cli_error("WARNING: %s (pid %lld) listens on %s, NOT PROTECTED: %s; add it to an "
-			     "endpoint of the policy, or remove it from the engine's -H / \"hosts\"",
+			     "endpoint of the policy, or remove it from the -H / \"hosts\" of the engine",
 			     json_string_value(json_object_get(row, "process")),
 			     (long long)json_integer_value(json_object_get(row, "pid")),
 			     json_string_value(json_object_get(row, "listener")),

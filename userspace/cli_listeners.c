@@ -280,7 +280,7 @@ void dg_listeners_warn(json_t *report)
 			dg_cli_error("WARNING: endpoint %s names %s, but its listener %s takes every "
 				     "address: clients on other hosts reach it and no hook of this "
 				     "host judges them (an unauthenticated Docker API on every address "
-				     "is the classic compromise); bind it to the endpoint's address "
+				     "is the classic compromise); bind it to the address of the endpoint "
 				     "(dockerd -H tcp://127.0.0.1%s) or firewall the port",
 				     json_string_value(json_object_get(row, "endpoint")),
 				     json_string_value(json_object_get(row, "dest")), addr,

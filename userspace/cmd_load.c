@@ -173,7 +173,6 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 			fprintf(out, "unix endpoints: %s\n",
 				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));
 		dg_listeners_print(out, listeners);
-		dg_engine_print(out, engine);
 		fflush(out);
 	}
 	dg_listeners_warn(listeners);

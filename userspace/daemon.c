@@ -623,8 +623,7 @@ static void containers_changed(void *ctx, const struct dg_container_set *set)
 }
 
 /* The engine's listeners against the policy in force (dockerd came back,
- * perhaps with other -H flags): the section, and a warning for each one no
- * endpoint protects. */
+ * perhaps with other -H flags): a warning for each one no endpoint protects. */
 static void audit_engine(struct daemon *d)
 {
 	struct dg_kernel_state st;
@@ -641,7 +640,6 @@ static void audit_engine(struct daemon *d)
 	json_t *audit = dg_cli_engine_audit(d->cli, json_object_get(meta, "endpoints"),
 					    d->docker_host,
 					    dg_unix_by(hooks, st.unix_by_lsm) != DG_UNIX_BY_NONE);
-	dg_engine_print(stderr, audit);
 	dg_engine_warn(audit);
 	json_decref(audit);
 	json_decref(meta);

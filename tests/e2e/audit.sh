@@ -109,7 +109,7 @@ CONF
 out=$("$DG" check --host "$TMP/v1.conf" 2>&1)
 check "check --host: exit 1 while tcp://0.0.0.0:$Q is not protected" test $? -eq 1
 check "check --host: names dockerd and how it was found" \
-	grep -qE "^engine: +dockerd pid $DPID \(holds the policy's Docker host socket\)" <<<"$out"
+	grep -qE "^engine: +dockerd pid $DPID \(holds the Docker host socket of the policy\)" <<<"$out"
 # dockerd (Go) binds tcp://0.0.0.0:Q as a dual-stack [::]:Q
 WILDQ="tcp:(0\.0\.0\.0|\[::\]):$Q"
 check "check --host: $WILDQ NOT PROTECTED" \

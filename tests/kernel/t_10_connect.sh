@@ -43,7 +43,7 @@ out=$(dg load "$TMP/p1.conf" 2>&1)
 check "load p1 exits 0" test $? -eq 0
 check "load reports the hooks attached" grep -q "hooks attached at $CG: $HOOKS" <<<"$out"
 if ((UNIX_HOOK || UNIX_LSM)); then
-	check "load: no warning about unix enforcement" bash -c "! grep -q 'NOT enforced' <<<'$out'"
+	check "load: no warning about unix enforcement" bash -c '! grep -q "NOT enforced" <<<"$1"' _ "$out"
 else
 	check "load says unix endpoints are NOT enforced" grep -q "WARNING: unix endpoints are NOT enforced" <<<"$out"
 fi

@@ -58,7 +58,7 @@ if ! grep -q '"unix_enforcement":"lsm"' <<<"$json"; then
 else
 	check "lsm unix: load says unix endpoints are enforced on the socket" \
 		grep -q "^unix endpoints: enforced on the socket (BPF LSM)" <<<"$out"
-	check "lsm unix: load prints no warning" bash -c "! grep -qi 'warning' <<<'$out'"
+	check "lsm unix: load prints no warning" bash -c '! grep -qi "warning" <<<"$1"' _ "$out"
 	check "lsm unix: status names the BPF LSM" \
 		bash -c "'$DG' --bpffs '$BPFFS' status | grep -qF 'unix endpoints: enforced on the socket (BPF LSM)'"
 	check "lsm unix: status --json lists both LSM hooks" \
