@@ -94,6 +94,8 @@ int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
 		env.have_remap_range = remap.have_range;
 		env.remap_lo = remap.uid_lo;
 		env.remap_hi = remap.uid_hi;
+		env.remap_ranges = remap.uids;
+		env.n_remap_ranges = remap.n_uids;
 		env.remap_user = remap.user;
 		env.remap_why = remap.why;
 		out->remap.enabled = remap.enabled;

@@ -296,10 +296,16 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 			break;
 		case DG_SUBJ_USER:
 		case DG_SUBJ_REMAPPED:
-			r = xcalloc(subj->n_items + 1, sizeof(*r));
+			r = xcalloc(subj->n_items + env->n_remap_ranges + 1, sizeof(*r));
 			if (subj->kind == DG_SUBJ_USER) {
 				for (size_t i = 0; i < subj->n_items; i++)
 					r[nr++] = (struct range){ subj->items[i].lo, subj->items[i].hi };
+			} else if (env->have_remap_range && env->n_remap_ranges) {
+				/* every subordinate range: Docker maps container uids
+				 * past the first range's size into the next one */
+				for (size_t i = 0; i < env->n_remap_ranges; i++)
+					r[nr++] = (struct range){ env->remap_ranges[i].lo,
+								  env->remap_ranges[i].hi };
 			} else if (env->have_remap_range) {
 				r[nr++] = (struct range){ env->remap_lo, env->remap_hi };
 			} else {

@@ -15,6 +15,7 @@
 #include "docker.h"
 #include "dockguard_abi.h"
 #include "policy.h"
+#include "resolve.h"
 
 /* A disjoint uid interval [lo, hi] and the bitmap of the rules it satisfies. */
 struct dg_uid_interval {
@@ -102,6 +103,10 @@ struct dg_compile_env {
 	const char *cgroup_root;	/* cgroup v2 mount, for unit lookups */
 	bool have_remap_range;
 	uint32_t remap_lo, remap_hi;	/* subordinate uid range of the remap user */
+	/* every subordinate uid range of the remap user, when it has more than
+	 * one (NULL: remap_lo..remap_hi is the only one) */
+	const struct dg_id_range *remap_ranges;
+	size_t n_remap_ranges;
 	const char *remap_user;
 	const char *remap_why;		/* when !have_remap_range */
 	/* The host's containers, for container subjects and for sockets

@@ -226,7 +226,7 @@ static void event_names(struct dg_namer *n, const struct dg_event *ev, struct ev
 
 static bool remapped(const struct dg_namer *n, uint32_t uid)
 {
-	return n->remap.have_range && uid >= n->remap.uid_lo && uid <= n->remap.uid_hi;
+	return dg_remap_container_uid(&n->remap, uid) >= 0;
 }
 
 static const char *op_name(const struct dg_event *ev)
@@ -298,7 +298,7 @@ json_t *dg_event_json(struct dg_namer *n, const struct dg_event *ev)
 	if (remapped(n, ev->uid)) {
 		json_t *r = json_object();
 		json_object_set_new(r, "user", json_string(n->remap.user));
-		json_object_set_new(r, "uid", json_integer(ev->uid - n->remap.uid_lo));
+		json_object_set_new(r, "uid", json_integer(dg_remap_container_uid(&n->remap, ev->uid)));
 		json_object_set_new(o, "remap", r);
 	}
 	json_object_set_new(o, "suppressed", json_integer(ev->suppressed));
@@ -326,8 +326,8 @@ char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
 				 suppressed);
 	}
 	if (remapped(n, ev->uid))
-		snprintf(remap, sizeof(remap), " (%s, uid %u in the container)", n->remap.user,
-			 ev->uid - n->remap.uid_lo);
+		snprintf(remap, sizeof(remap), " (%s, uid %lld in the container)", n->remap.user,
+			 (long long)dg_remap_container_uid(&n->remap, ev->uid));
 	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
 							   : NULL;
 	if (ct)

@@ -147,21 +147,28 @@ static const char *env_or(const char *var, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-/* "name:start:count" lines; `name` may also be the numeric uid. */
-static bool subordinate_range(const char *file, const char *user, uid_t uid, uint32_t *lo,
-			      uint32_t *hi)
+static int id_range_cmp(const void *a, const void *b)
+{
+	const struct dg_id_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Every "name:start:count" line of `user` (or of its numeric uid), sorted by
+ * start as Docker maps them. The number of ranges; 0 for none. */
+static size_t subordinate_ranges(const char *file, const char *user, uid_t uid,
+				 struct dg_id_range *out, size_t max)
 {
 	FILE *f = fopen(file, "re");
 	char line[512], uidstr[16];
-	bool found = false;
+	size_t n = 0;
 
 	if (!f)
-		return false;
+		return 0;
 	/* an unknown user has no uid to match by */
 	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned int)uid);
 	if (uid == (uid_t)-1)
 		uidstr[0] = '\0';
-	while (!found && fgets(line, sizeof(line), f)) {
+	while (n < max && fgets(line, sizeof(line), f)) {
 		char *save = NULL;
 		char *who = strtok_r(line, ":\n", &save);
 		char *start = strtok_r(NULL, ":\n", &save);
@@ -174,12 +181,27 @@ static bool subordinate_range(const char *file, const char *user, uid_t uid, uin
 		if (parse_u64(start, 0, UINT32_MAX, &s) || parse_u64(count, 1, UINT32_MAX, &c) ||
 		    s + c - 1 > UINT32_MAX - 1)
 			continue;
-		*lo = (uint32_t)s;
-		*hi = (uint32_t)(s + c - 1);
-		found = true;
+		out[n].lo = (uint32_t)s;
+		out[n].hi = (uint32_t)(s + c - 1);
+		n++;
 	}
 	fclose(f);
-	return found;
+	qsort(out, n, sizeof(*out), id_range_cmp);
+	return n;
+}
+
+int64_t dg_remap_container_uid(const struct dg_remap *r, uint32_t uid)
+{
+	int64_t base = 0;
+
+	if (!r->have_range)
+		return -1;
+	for (size_t i = 0; i < r->n_uids; i++) {
+		if (uid >= r->uids[i].lo && uid <= r->uids[i].hi)
+			return base + (uid - r->uids[i].lo);
+		base += (int64_t)r->uids[i].hi - r->uids[i].lo + 1;
+	}
+	return -1;
 }
 
 void dg_resolve_remap(struct dg_remap *out)
@@ -214,14 +236,20 @@ void dg_resolve_remap(struct dg_remap *out)
 		uid = pw->pw_uid;
 	const char *subuid = env_or("DOCKGUARD_SUBUID", "/etc/subuid");
 	const char *subgid = env_or("DOCKGUARD_SUBGID", "/etc/subgid");
-	if (!subordinate_range(subuid, out->user, uid, &out->uid_lo, &out->uid_hi)) {
+	out->n_uids = subordinate_ranges(subuid, out->user, uid, out->uids, DG_REMAP_MAX_RANGES);
+	if (!out->n_uids) {
 		snprintf(out->why, sizeof(out->why), "%s has no range for user '%s'", subuid,
 			 out->user);
 		return;
 	}
-	if (!subordinate_range(subgid, out->user, uid, &out->gid_lo, &out->gid_hi)) {
-		out->gid_lo = out->uid_lo;
-		out->gid_hi = out->uid_hi;
+	out->n_gids = subordinate_ranges(subgid, out->user, uid, out->gids, DG_REMAP_MAX_RANGES);
+	if (!out->n_gids) {
+		memcpy(out->gids, out->uids, sizeof(out->gids));
+		out->n_gids = out->n_uids;
 	}
+	out->uid_lo = out->uids[0].lo;
+	out->uid_hi = out->uids[0].hi;
+	out->gid_lo = out->gids[0].lo;
+	out->gid_hi = out->gids[0].hi;
 	out->have_range = true;
 }

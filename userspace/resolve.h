@@ -23,14 +23,30 @@ int dg_cgroup2_root(char *buf, size_t len);
 char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,
 		      const struct dg_loc *loc);
 
+/* Subordinate ranges a user may have several of; Docker maps them in order
+ * of their start (container id 0 is the lowest range's start). */
+#define DG_REMAP_MAX_RANGES 32
+
+struct dg_id_range {
+	uint32_t lo, hi;
+};
+
 struct dg_remap {
 	bool enabled;		/* daemon.json has userns-remap */
 	bool have_range;	/* and its user has a subordinate uid range */
 	char user[64];
-	uint32_t uid_lo, uid_hi;
+	uint32_t uid_lo, uid_hi;	/* the lowest range: container uid 0 is uid_lo */
 	uint32_t gid_lo, gid_hi;
+	struct dg_id_range uids[DG_REMAP_MAX_RANGES];	/* every range, by start */
+	size_t n_uids;
+	struct dg_id_range gids[DG_REMAP_MAX_RANGES];
+	size_t n_gids;
 	char why[256];		/* when !have_range: what is missing */
 };
+
+/* The uid inside the container for host uid `uid` (Docker's order of the
+ * ranges), or -1 when `uid` is in none of them. */
+int64_t dg_remap_container_uid(const struct dg_remap *r, uint32_t uid);
 
 /*
  * Reads Docker's daemon.json ($DOCKGUARD_DOCKER_DAEMON_JSON or

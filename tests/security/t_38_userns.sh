@@ -102,3 +102,43 @@ else
 	skip "userns: could not write a gid map: group drop untested"
 fi
 kill "$GHOLDER" 2>/dev/null
+
+# `remapped` is every subordinate range of the remap user: Docker maps
+# container uids past the first range's size into the next range, so a
+# container uid 70000 is host uid 300000 + (70000 - 65536) with these ranges.
+PR=$((P + 3))
+start_listener listen tcp 127.0.0.1 "$PR"
+printf '{"userns-remap": "default"}\n' >"$TMP/t38-daemon.json"
+printf 'dockremap:100000:65536\nother:200000:65536\ndockremap:300000:65536\n' >"$TMP/t38-subuid"
+cat >"$TMP/t38r.conf" <<CONF
+endpoint remapd tcp 127.0.0.1:$PR
+deny remapd from remapped
+allow remapd from any
+CONF
+out=$(DOCKGUARD_DOCKER_DAEMON_JSON=$TMP/t38-daemon.json DOCKGUARD_SUBUID=$TMP/t38-subuid \
+	DOCKGUARD_SUBGID=$TMP/t38-subuid dg load "$TMP/t38r.conf" 2>&1)
+check "remapped: policy with two subordinate ranges loaded" test $? -eq 0
+unshare --user sleep 600 >/dev/null 2>&1 &
+RHOLDER=$!
+PIDS+=("$RHOLDER")
+for ((i = 0; i < 500; i++)); do
+	[[ $(readlink "/proc/$RHOLDER/ns/user") != "$(readlink /proc/self/ns/user)" ]] && break
+	sleep 0.01
+done
+# the maps Docker writes for a remap user with two ranges (one write each:
+# the kernel takes a map whole or not at all)
+RMAP=$'0 100000 65536\n65536 300000 65536\n'
+if echo -n "$RMAP" >"/proc/$RHOLDER/uid_map" && echo -n "$RMAP" >"/proc/$RHOLDER/gid_map"; then
+	in_remapped() {	# in_remapped UID: the probe as UID inside the remapped namespace
+		in_cgroup "$CG/c" nsenter --user="/proc/$RHOLDER/ns/user" --setuid "$1" --setgid 0 \
+			"$PROBE" connect tcp 127.0.0.1 "$PR" 2>&1 | head -n 1
+	}
+	assert_verdict "bypass: container uid 70000 (host 304464, the second range) under 'deny from remapped': EPERM" \
+		EPERM "$(in_remapped 70000)"
+	assert_verdict "bypass: container root (host 100000, the first range): EPERM" EPERM "$(in_remapped 0)"
+	expect "control: host uid 250000 (another user's range) is not remapped: ok" ok \
+		--cgroup "$CG/c" --uid 250000 connect tcp 127.0.0.1 "$PR"
+else
+	skip "remapped: could not write a two-range uid map: second range untested"
+fi
+kill "$RHOLDER" 2>/dev/null

@@ -581,6 +581,37 @@ out:
 	fixture_free(&f);
 }
 
+/* A remap user with two subordinate ranges: container uids past the first
+ * range's size map into the second, and `remapped` covers both. */
+TEST(compile_remapped_every_range)
+{
+	static const struct dg_id_range ranges[] = { { 100000, 165535 }, { 300000, 365535 } };
+	struct dg_compile_env env = {
+		.have_remap_range = true,
+		.remap_lo = 100000,
+		.remap_hi = 165535,
+		.remap_ranges = ranges,
+		.n_remap_ranges = 2,
+		.remap_user = "dockremap",
+	};
+	struct fixture f;
+	struct dg_image *img = build_env(&f,
+		"endpoint api tcp 127.0.0.1:2375\n"
+		"deny api from remapped\n"
+		"allow api from any\n", &env);
+
+	CHECK_CLEAN(&f);
+	if (img) {
+		CHECK_V(img, who(100000, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, false, 0, 1);
+		CHECK_V(img, who(165535, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, false, 0, 1);
+		CHECK_V(img, who(300000, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, false, 0, 1);
+		CHECK_V(img, who(365535, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, false, 0, 1);
+		CHECK_V(img, who(200000, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, true, 1, 1);
+		CHECK_V(img, who(365536, 0, "/"), "tcp:127.0.0.1:2375", CONNECT, true, 1, 1);
+	}
+	fixture_free(&f);
+}
+
 TEST(compile_remapped)
 {
 	struct dg_compile_env env = {

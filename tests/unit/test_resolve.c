@@ -370,11 +370,21 @@ TEST(resolve_remap_numeric_uid_lines)
 	CHECK_INT(r.gid_lo, 700000);
 	CHECK_INT(r.gid_hi, 701999);
 
-	/* the name wins when it comes first */
-	put(dir, "subuid", "root:800000:10\n0:500000:1000\n");
+	/* every range of the user counts, by name or uid; the lowest maps
+	 * container uid 0, the next ones the uids past it (Docker's order) */
+	put(dir, "subuid", "root:800000:10\n0:500000:1000\nother:900000:5\n");
 	dg_resolve_remap(&r);
-	CHECK_INT(r.uid_lo, 800000);
-	CHECK_INT(r.uid_hi, 800009);
+	CHECK_INT(r.uid_lo, 500000);
+	CHECK_INT(r.uid_hi, 500999);
+	CHECK_INT(r.n_uids, 2);
+	CHECK_INT(r.uids[1].lo, 800000);
+	CHECK_INT(r.uids[1].hi, 800009);
+	CHECK_INT(dg_remap_container_uid(&r, 500000), 0);
+	CHECK_INT(dg_remap_container_uid(&r, 500999), 999);
+	CHECK_INT(dg_remap_container_uid(&r, 800000), 1000);
+	CHECK_INT(dg_remap_container_uid(&r, 800009), 1009);
+	CHECK_INT(dg_remap_container_uid(&r, 900000), -1);
+	CHECK_INT(dg_remap_container_uid(&r, 501000), -1);
 
 	env_restore(&saved);
 	dg_test_rmtree(dir);
