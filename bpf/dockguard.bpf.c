@@ -285,11 +285,46 @@ static long supplementary_group_cb(__u64 i, void *ctx)
 	return h->overflow ? 1 : 0;
 }
 
+static __always_inline bool hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/*
+ * A cgroup name of a container (dg_cgroup_name_is_container()): 64 hex
+ * digits, or docker-<64 hex>.scope. `len` excludes the NUL.
+ */
+static __noinline bool container_cgroup_name(const char *name, __u32 len)
+{
+	__u32 off = 0;
+
+	if (!name)
+		return false;
+	if (len == 77) {
+		if (name[0] != 'd' || name[1] != 'o' || name[2] != 'c' || name[3] != 'k' ||
+		    name[4] != 'e' || name[5] != 'r' || name[6] != '-' || name[71] != '.' ||
+		    name[72] != 's' || name[73] != 'c' || name[74] != 'o' || name[75] != 'p' ||
+		    name[76] != 'e')
+			return false;
+		off = 7;
+	} else if (len != 64) {
+		return false;
+	}
+	for (__u32 i = 0; i < 64; i++)
+		if (!hex_digit(name[(off + i) & (DG_CGROUP_NAME_LEN - 1)]))
+			return false;
+	return true;
+}
+
 /*
  * Walks the task's cgroup v2 ancestry down the policy's cgroup trie and
- * returns the bitmap index of the deepest node reached.
+ * returns the bitmap index of the deepest node reached. A component that is
+ * not in the trie but is named like a container's cgroup takes the root's
+ * bitmap (`root`): containers are matched by `container` subjects only,
+ * never by a `cgroup` or `unit` rule above them (see compile_cgroups()).
  */
-static __always_inline void walk_cgroup_trie(void *cgmap, struct dg_bm_ref *bm)
+static __always_inline void walk_cgroup_trie(void *cgmap, struct dg_bm_ref *bm,
+					     const struct dg_bm_ref *root)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct dg_cgroup_key key;
@@ -320,8 +355,11 @@ static __always_inline void walk_cgroup_trie(void *cgmap, struct dg_bm_ref *bm)
 		if (n <= 1 || n >= (long)sizeof(key.name))
 			break;
 		node = bpf_map_lookup_elem(cgmap, &key);
-		if (!node)
+		if (!node) {
+			if (container_cgroup_name(key.name, (__u32)(n - 1)))
+				*bm = *root;
 			break;
+		}
 		bm->idx = node->bm;
 		bm->w0 = node->w0;
 		bm->nz = node->nz;
@@ -342,7 +380,7 @@ static __noinline bool cgroup_bitmap(__u32 slot, struct dg_bm_ref *out)
 {
 	struct dg_cgroup_cache_key ck;
 	struct dg_policy_hdr *hdr;
-	struct dg_bm_ref *cached;
+	struct dg_bm_ref *cached, root;
 	__u32 k = slot;
 	void *cgmap;
 
@@ -367,7 +405,8 @@ static __noinline bool cgroup_bitmap(__u32 slot, struct dg_bm_ref *out)
 	cgmap = bpf_map_lookup_elem(&cgroup_nodes, &k);
 	if (!cgmap)
 		return false;
-	walk_cgroup_trie(cgmap, out);
+	root = *out;
+	walk_cgroup_trie(cgmap, out, &root);
 	bpf_map_update_elem(&cgroup_cache, &ck, out, BPF_ANY);
 	return true;
 }

@@ -13,6 +13,7 @@
 #include "compile.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -714,9 +715,60 @@ static uint32_t trie_insert(struct trie_node **nodes, size_t *n, const char *pat
 	return node;
 }
 
+bool dg_cgroup_name_is_container(const char *name, size_t len)
+{
+	size_t off = 0;
+
+	if (len == 7 + 64 + 6 && !strncmp(name, "docker-", 7) && !strncmp(name + 71, ".scope", 6))
+		off = 7;	/* the systemd cgroup driver's scope */
+	else if (len != 64)
+		return false;	/* the cgroupfs driver's directory is the bare id */
+	for (size_t i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)name[off + i]) || isupper((unsigned char)name[off + i]))
+			return false;
+	return true;
+}
+
+/* The deepest existing node on `path` (0 when none but the root). */
+static uint32_t trie_deepest(const struct trie_node *nodes, size_t n, const char *path)
+{
+	uint32_t node = 0;
+
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		uint32_t next = 0;
+		for (size_t i = 1; i < n && !next; i++)
+			if (nodes[i].parent == node && strlen(nodes[i].name) == len &&
+			    !strncmp(nodes[i].name, p, len))
+				next = (uint32_t)i;
+		if (!next)
+			break;
+		node = next;
+		p += len;
+	}
+	return node;
+}
+
+/*
+ * The cgroup trie. A container's cgroup is a boundary: it does not inherit
+ * the bits of `cgroup` and `unit` rules above it, only those of rules with no
+ * cgroup constraint (the root's) and of `container` rules that name it. Who
+ * creates a container chooses its parent (`--cgroup-parent /trusted`, or a
+ * directory named like a unit), so a place in the tree says nothing about a
+ * container: containers are matched by `container` subjects only. Known
+ * containers below a rule's path get a node of their own; any other cgroup
+ * named like a container (64 hex digits, docker-<id>.scope) is judged the
+ * same way by the BPF programs (walk_cgroup_trie) and by dg_image_evaluate().
+ */
 static void compile_cgroups(struct dg_image *img, struct bitmap_pool *pool,
 			    const struct rule_constraints *rc, size_t n_rules,
-			    const struct dg_bitmap *root_default)
+			    const struct dg_bitmap *root_default,
+			    const struct dg_container_set *containers)
 {
 	struct trie_node *nodes = xcalloc(1, sizeof(*nodes));
 	size_t n = 1;
@@ -731,11 +783,20 @@ static void compile_cgroups(struct dg_image *img, struct bitmap_pool *pool,
 			bit_set(&nodes[id].bits, r);
 		}
 	}
+	for (size_t c = 0; containers && c < containers->n; c++) {
+		const char *cg = containers->v[c].cgroup;
+		if (cg && trie_deepest(nodes, n, cg) != 0)
+			trie_insert(&nodes, &n, cg);
+	}
 	/* Parents are created before children, so one pass in id order pushes
-	 * every ancestor's bits down. */
-	for (size_t i = 1; i < n; i++)
+	 * every ancestor's bits down; a container takes the root's instead. */
+	for (size_t i = 1; i < n; i++) {
+		uint32_t from = dg_cgroup_name_is_container(nodes[i].name, strlen(nodes[i].name))
+					? 0
+					: nodes[i].parent;
 		for (size_t w = 0; w < DG_BITMAP_WORDS; w++)
-			nodes[i].bits.w[w] |= nodes[nodes[i].parent].bits.w[w];
+			nodes[i].bits.w[w] |= nodes[from].bits.w[w];
+	}
 
 	img->hdr.cgroup_root_bm = pool_intern(pool, &nodes[0].bits);
 	img->cgroups = xcalloc(n, sizeof(*img->cgroups));
@@ -858,7 +919,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	img->hdr.gid_default_bm = pool_intern(&pool, &gid_default);
 	compile_uids(img, &pool, rc, n, &uid_default);
 	compile_gids(img, &pool, rc, n);
-	compile_cgroups(img, &pool, rc, n, &cg_default);
+	compile_cgroups(img, &pool, rc, n, &cg_default, env->containers);
 	assign_bind_endpoints(pol, img, diag);
 	assign_wide_endpoints(pol, img);
 
@@ -1030,8 +1091,12 @@ static uint32_t cgroup_bitmap(const struct dg_image *img, const char *path)
 			    strlen(img->cgroups[i].key.name) == len &&
 			    !strncmp(img->cgroups[i].key.name, p, len))
 				found = &img->cgroups[i];
-		if (!found)
+		if (!found) {
+			/* a container the compiler did not know: judged as one */
+			if (dg_cgroup_name_is_container(p, len))
+				bm = img->hdr.cgroup_root_bm;
 			break;
+		}
 		bm = found->node.bm;
 		parent = found->node.id;
 		p += len;

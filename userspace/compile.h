@@ -115,6 +115,10 @@ struct dg_compile_env {
 	const struct dg_container_set *containers;
 };
 
+/* A cgroup directory named like a container's: 64 lowercase hex digits
+ * (cgroupfs driver) or docker-<64 hex>.scope (systemd driver). */
+bool dg_cgroup_name_is_container(const char *name, size_t len);
+
 /* Does the policy name containers anywhere? (Then the caller asks Docker.) */
 bool dg_policy_names_containers(const struct dg_policy *policy);
 
