@@ -7,6 +7,9 @@
 #include <jansson.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/xattr.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +40,22 @@ int dg_cgroup2_root(char *buf, size_t len)
 	}
 	fclose(f);
 	return err;
+}
+
+/*
+ * systemd marks every cgroup it creates for a unit with the extended
+ * attribute trusted.invocation_id. Only a process with CAP_SYS_ADMIN can set
+ * trusted.* attributes, and neither dockerd (`--cgroup-parent /nginx.service`)
+ * nor a user in a delegated subtree sets this one: a directory named like a
+ * unit without it is not that unit's.
+ */
+static bool made_by_systemd(const char *root, const char *rel)
+{
+	char *path = xasprintf("%s%s", root, rel);
+	ssize_t n = getxattr(path, "trusted.invocation_id", NULL, 0);
+
+	free(path);
+	return n > 0;
 }
 
 /*
@@ -72,7 +91,7 @@ static char *find_cgroup_dir(const char *root, const char *name, int depth)
 				    st.st_uid != 0)
 					continue;
 				char *path = xasprintf("%s/%s", level[i], de->d_name);
-				if (!strcmp(de->d_name, name)) {
+				if (!strcmp(de->d_name, name) && made_by_systemd(root, path)) {
 					found = path;
 					break;
 				}
@@ -126,11 +145,80 @@ static char *default_unit_path(const char *name)
 	return xasprintf("/system.slice/%s", name);
 }
 
+/* The D-Bus interface that carries a unit type's ControlGroup property. */
+static const char *unit_interface(const char *name)
+{
+	static const struct { const char *suffix, *iface; } types[] = {
+		{ ".service", "org.freedesktop.systemd1.Service" },
+		{ ".scope", "org.freedesktop.systemd1.Scope" },
+		{ ".slice", "org.freedesktop.systemd1.Slice" },
+		{ ".socket", "org.freedesktop.systemd1.Socket" },
+		{ ".mount", "org.freedesktop.systemd1.Mount" },
+		{ ".swap", "org.freedesktop.systemd1.Swap" },
+	};
+	const char *dot = strrchr(name, '.');
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(dot, types[i].suffix))
+			return types[i].iface;
+	return NULL;
+}
+
+/*
+ * Where systemd runs, it says where a unit's cgroup is. Returns 1 with
+ * *path (malloc'd) when the unit has a cgroup, 0 when systemd knows no
+ * cgroup for it (not loaded, not running), -1 when systemd cannot be asked.
+ */
+static int systemd_unit_cgroup(const char *name, char **path)
+{
+	const char *iface = unit_interface(name);
+	sd_bus *bus = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	const char *object;
+	char *cg = NULL;
+	int ret = -1;
+
+	*path = NULL;
+	if (!iface || sd_booted() <= 0 || sd_bus_open_system(&bus) < 0)
+		goto out;
+	if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+			       "org.freedesktop.systemd1.Manager", "GetUnit", &error, &reply, "s",
+			       name) < 0) {
+		/* NoSuchUnit: not loaded, so it has no cgroup */
+		ret = sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit") ? 0 : -1;
+		goto out;
+	}
+	if (sd_bus_message_read(reply, "o", &object) < 0 ||
+	    sd_bus_get_property_string(bus, "org.freedesktop.systemd1", object, iface,
+				       "ControlGroup", &error, &cg) < 0)
+		goto out;
+	if (cg && *cg) {
+		*path = cg;
+		cg = NULL;
+		ret = 1;
+	} else {
+		ret = 0;
+	}
+out:
+	free(cg);
+	sd_bus_message_unref(reply);
+	sd_bus_error_free(&error);
+	sd_bus_unref(bus);
+	return ret;
+}
+
 char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,
 		      const struct dg_loc *loc)
 {
-	char *path = cgroup_root ? find_cgroup_dir(cgroup_root, name, 6) : NULL;
+	char *path = NULL;
+	int asked = systemd_unit_cgroup(name, &path);
 
+	if (asked == 1)
+		return path;
+	/* systemd cannot be asked (not PID 1): the cgroup it marked */
+	if (asked < 0 && cgroup_root)
+		path = find_cgroup_dir(cgroup_root, name, 6);
 	if (path)
 		return path;
 	path = default_unit_path(name);

@@ -15,9 +15,12 @@
 int dg_cgroup2_root(char *buf, size_t len);
 
 /*
- * The cgroup path of unit `name`, relative to the cgroup v2 root. A unit
- * that has a cgroup now is found in the tree (any slice); otherwise its
- * default place is assumed (system.slice for services and scopes, the slice
+ * The cgroup path of unit `name`, relative to the cgroup v2 root: where
+ * systemd runs, the ControlGroup it reports over D-Bus; otherwise the
+ * shallowest directory of that name that systemd made (it carries the
+ * trusted.invocation_id attribute systemd sets), never one that dockerd
+ * (--cgroup-parent) or a delegated user created. A unit with no cgroup now
+ * gets its default place (system.slice for services and scopes, the slice
  * hierarchy for slices) with a warning at `loc`. Returns a malloc'd path.
  */
 char *dg_resolve_unit(const char *cgroup_root, const char *name, struct dg_diag *diag,

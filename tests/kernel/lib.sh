@@ -90,6 +90,18 @@ start_listener() {
 
 dg() { "$DG" --bpffs "$BPFFS" --cgroup "$CG" "$@"; }
 
+# systemd_unit DIR...: makes each DIR as systemd makes a unit's cgroup, with
+# the trusted.invocation_id attribute (no systemd runs the tests: dockguard
+# takes a directory for a unit only when systemd marked it)
+systemd_unit() {
+	local d
+	for d in "$@"; do
+		mkdir -p "$d" &&
+			python3 -c 'import os, sys; os.setxattr(sys.argv[1], "trusted.invocation_id", os.urandom(16))' "$d" ||
+			return 1
+	done
+}
+
 cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do

@@ -3,7 +3,8 @@ P=$((21000 + RANDOM % 9000))	# protected
 P2=$((P + 1))			# protected, with listen rules (see t_30)
 P3=$((P + 2))			# not protected
 SOCKDIR=$TMP/sockdir
-mkdir -p "$SOCKDIR" "$CG/a/b" "$CG/c" "$CG/svc/dgtest-$$.service"
+mkdir -p "$SOCKDIR" "$CG/a/b" "$CG/c"
+systemd_unit "$CG/svc/dgtest-$$.service"
 ln -s "$SOCKDIR" "$TMP/link"
 
 cat >"$TMP/p1.conf" <<CONF

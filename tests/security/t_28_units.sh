@@ -11,7 +11,8 @@ P=$B
 RUNNING=dgsec-running-$$.service	# has its system cgroup at load
 STOPPED=dgsec-stopped-$$.service	# does not run at load (not started yet, restarting)
 DELEG=$CG/user.slice/user-1010.slice/user@1010.service
-mkdir -p "$CG/system.slice/$RUNNING" "$DELEG"
+mkdir -p "$DELEG"
+systemd_unit "$CG/system.slice/$RUNNING"
 # what systemd does for Delegate=yes: the user owns the directory and its
 # process and control files
 chown 1010:1010 "$DELEG" "$DELEG/cgroup.procs" "$DELEG/cgroup.threads" "$DELEG/cgroup.subtree_control"
@@ -21,6 +22,12 @@ in_cgroup "$DELEG" setpriv --reuid 1010 --regid 1010 --clear-groups \
 	mkdir "$DELEG/$RUNNING" "$DELEG/$STOPPED"
 made=$?
 check "units: uid 1010 created cgroups named like system units in its delegated subtree" test $made -eq 0
+
+# what `docker run --cgroup-parent /$RUNNING` makes: a root-owned directory
+# named like the unit, shallower than systemd's, with the container in it
+DOCKER_MADE=$CG/$RUNNING
+CID=$(printf '%064x' $((RANDOM * 32768 + RANDOM + 7)))
+mkdir -p "$DOCKER_MADE/$CID"
 
 cat >"$TMP/t28.conf" <<CONF
 endpoint api tcp 127.0.0.1:$P
@@ -45,3 +52,7 @@ assert_verdict "bypass: uid 1010 in its own cgroup named like a running unit: EP
 	"$(as_user_in "$DELEG/$RUNNING")"
 assert_verdict "bypass: uid 1010 in its own cgroup named like a unit that was not running at load: EPERM" EPERM \
 	"$(as_user_in "$DELEG/$STOPPED")"
+expect "bypass: a directory named like the unit that dockerd made (--cgroup-parent), shallower than systemd's: EPERM" EPERM \
+	--cgroup "$DOCKER_MADE" --uid 1010 connect tcp 127.0.0.1 "$P"
+expect "bypass: the container in it: EPERM" EPERM \
+	--cgroup "$DOCKER_MADE/$CID" --uid 1010 connect tcp 127.0.0.1 "$P"

@@ -873,10 +873,12 @@ TEST(compile_unit_resolution)
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	dg_test_mkdirs(root, "/system.slice/nginx.service");
+	dg_test_systemd_unit(root, "/system.slice/nginx.service");
+	dg_test_systemd_unit(root, "/custom.slice");
+	dg_test_systemd_unit(root, "/custom.slice/web.service");
 	dg_test_mkdirs(root, "/custom.slice/web.service/inner");
-	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/deep.service");
-	dg_test_mkdirs(root, "/other.slice");
+	dg_test_systemd_unit(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/deep.service");
+	dg_test_systemd_unit(root, "/other.slice");
 	/* a file named like a unit is no cgroup */
 	char *file = xasprintf("%s/other.slice/file.service", root);
 	FILE *fp = fopen(file, "w");

@@ -124,14 +124,20 @@ TEST(resolve_unit_in_tree)
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	dg_test_mkdirs(root, "/system.slice/nginx.service");
-	dg_test_mkdirs(root, "/system.slice/docker-0123abcd.scope");
+	dg_test_systemd_unit(root, "/system.slice/nginx.service");
+	dg_test_systemd_unit(root, "/system.slice/docker-0123abcd.scope");
+	dg_test_systemd_unit(root, "/custom.slice");
+	dg_test_systemd_unit(root, "/custom.slice/web.service");
 	dg_test_mkdirs(root, "/custom.slice/web.service/sub");
-	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/five.service");
+	dg_test_systemd_unit(root, "/user.slice/user-1000.slice");
+	dg_test_systemd_unit(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/five.service");
 	/* deeper than any cgroup the BPF trie can follow (DG_CGROUP_MAX_DEPTH) */
-	dg_test_mkdirs(root, "/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15/l16/deep.service");
+	dg_test_systemd_unit(root, "/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15/l16/deep.service");
 	dg_test_mkdirs(root, "/other.slice");
-	dg_test_mkdirs(root, "/.hidden/hidden.service");
+	dg_test_systemd_unit(root, "/.hidden/hidden.service");
+	/* what `docker run --cgroup-parent /made.service` leaves: no systemd mark */
+	dg_test_mkdirs(root, "/made.service/0123456789abcdef");
+	dg_test_mkdirs(root, "/docker/web.service");
 	put(root, "other.slice/file.service", "not a cgroup\n");
 
 	static const struct { const char *unit, *path; bool warn; } cases[] = {
@@ -150,6 +156,8 @@ TEST(resolve_unit_in_tree)
 		{ "hidden.service", "/system.slice/hidden.service", true },
 		{ "gone.service", "/system.slice/gone.service", true },
 		{ "a-b.slice", "/a.slice/a-b.slice", true },
+		/* directories that systemd did not make are never a unit's */
+		{ "made.service", "/system.slice/made.service", true },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct dg_diag d;
@@ -202,13 +210,15 @@ TEST(resolve_unit_prefers_the_shallowest_cgroup)
 	CHECK(root != NULL);
 	if (!root)
 		return;
-	dg_test_mkdirs(root, "/system.slice/nginx.service");
-	dg_test_mkdirs(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/nginx.service");
+	dg_test_systemd_unit(root, "/system.slice/nginx.service");
+	dg_test_systemd_unit(root, "/user.slice/user-1000.slice/user@1000.service/app.slice/nginx.service");
 	for (int i = 0; i < 40; i++) {
 		char *rel = xasprintf("/decoy%02d.slice/x/nginx.service", i);
-		dg_test_mkdirs(root, rel);
+		dg_test_systemd_unit(root, rel);
 		free(rel);
 	}
+	/* shallower, but made by dockerd (--cgroup-parent /nginx.service): skipped */
+	dg_test_mkdirs(root, "/nginx.service/0123456789abcdef");
 	struct dg_diag d;
 	dg_diag_init(&d);
 	char *path = dg_resolve_unit(root, "nginx.service", &d, NULL);

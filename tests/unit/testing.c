@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "util.h"
 
@@ -41,6 +42,17 @@ void dg_test_mkdirs(const char *root, const char *rel)
 		*p = '/';
 	}
 	CHECK(mkdir(path, 0755) == 0 || errno == EEXIST);
+	free(path);
+}
+
+void dg_test_systemd_unit(const char *root, const char *rel)
+{
+	static const unsigned char id[16] = { 0x6d, 0x61, 0x64, 0x65, 0x2d, 0x62, 0x79, 0x2d,
+					       0x73, 0x79, 0x73, 0x74, 0x65, 0x6d, 0x64, 0x21 };
+	char *path = xasprintf("%s%s", root, rel);
+
+	dg_test_mkdirs(root, rel);
+	CHECK(setxattr(path, "trusted.invocation_id", id, sizeof(id), 0) == 0);
 	free(path);
 }
 

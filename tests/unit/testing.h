@@ -65,6 +65,8 @@ void dg_test_register(struct dg_test *t);
  * the malloc'd path), rm -rf DIR. Failures are recorded as failed checks. */
 char *dg_test_tmpdir(void);
 void dg_test_mkdirs(const char *root, const char *rel);
+/* A directory as systemd makes a unit's cgroup: with trusted.invocation_id. */
+void dg_test_systemd_unit(const char *root, const char *rel);
 void dg_test_write(const char *dir, const char *name, const char *text);
 char *dg_test_write_path(const char *dir, const char *name, const char *text);
 void dg_test_rmtree(const char *dir);
