@@ -50,8 +50,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DG_MAX_UNIX_NAMES);
 	__type(key, struct dg_unix_key);
-	__type(value, struct dg_dest);
+	__type(value, struct dg_unix_dest);
 } unix_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DG_MAX_UNIX_ALIASES);
+	__type(key, struct dg_alias_key);
+	__type(value, struct dg_unix_dest);
+} unix_aliases SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -967,7 +974,8 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	struct bpf_sock_addr_kern *kctx;
 	struct dg_unix_key key = {};
 	struct path_buf pb;
-	struct dg_dest *d;
+	struct dg_unix_dest *d;
+	__u32 ep;
 	const char *sun_path;
 	__u32 len, end;
 	long copied;
@@ -996,10 +1004,22 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	d = bpf_map_lookup_elem(&unix_names, &key);
 	if (!d)
 		return 0;
+	ep = slot ? d->ep[1] : d->ep[0];
+	if (!ep && (slot ? d->scoped[1] : d->scoped[0])) {
+		/* a container's bind-mount name: the endpoint only in that container */
+		struct dg_alias_key ak = { .hash = key.hash,
+					   .cgroup_id = bpf_get_current_cgroup_id() };
+		struct dg_unix_dest *a = bpf_map_lookup_elem(&unix_aliases, &ak);
+
+		if (a)
+			ep = slot ? a->ep[1] : a->ep[0];
+	}
+	if (!ep)
+		return 0;
 	/* the path as given, up to its end, for the event */
 	for (__u32 i = 0; i < DG_UNIX_NAME_LEN; i++)
 		di->path[i] = i < end ? pb.buf[i] : 0;
-	return slot ? d->ep[1] : d->ep[0];
+	return ep;
 }
 
 /*
@@ -1096,7 +1116,7 @@ static __noinline __u32 bound_unix_endpoint(struct sock *other, __u32 slot,
 	struct dg_unix_key key = {};
 	struct unix_address *addr;
 	struct path_buf pb;
-	struct dg_dest *d;
+	struct dg_unix_dest *d;
 	long copied;
 	__u32 end;
 	int len;

@@ -149,6 +149,31 @@ struct dg_unix_key {
 	__u64 hash;
 };
 
+/*
+ * `unix_aliases` (HASH): the file names at which containers bind-mount an
+ * endpoint's socket (`-v /var/run/docker.sock:/x/api.sock`), each judged as
+ * the endpoint only for the tasks of that container's cgroup: elsewhere on
+ * the host another socket of that name is no endpoint. A unix_names entry
+ * whose `scoped[slot]` is set has aliases (and ep 0 when the name is no
+ * endpoint's own); only then is this map looked up.
+ * Example: container 1f2e (cgroup id 7031) mounts docker.sock at
+ * /x/api.sock: unix_names[hash("api.sock")] = {ep 0, scoped 1},
+ * unix_aliases[{hash("api.sock"), 7031}] = {ep docker-sock}.
+ */
+#define DG_MAX_UNIX_ALIASES	8192
+#define DG_MAX_ALIASES_PER_CONTAINER	16
+
+struct dg_alias_key {
+	__u64 hash;		/* as dg_unix_key */
+	__u64 cgroup_id;	/* the container's cgroup */
+};
+
+/* `unix_names` and `unix_aliases` values: endpoint id per slot, 0 = none. */
+struct dg_unix_dest {
+	__u8 ep[DG_SLOTS];
+	__u8 scoped[DG_SLOTS];	/* unix_names: look in unix_aliases too */
+};
+
 #define DG_NAME_HASH_BASIS	0xcbf29ce484222325ULL
 #define DG_NAME_HASH_PRIME	0x100000001b3ULL
 

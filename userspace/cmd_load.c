@@ -185,6 +185,14 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 		fprintf(stderr, "dockguard: warning: %s\n", res.listen_warning);
 	if (res.lsm_warning[0])
 		fprintf(stderr, "dockguard: warning: %s\n", res.lsm_warning);
+	if (lp.image->aliases_left_out)
+		fprintf(stderr,
+			"dockguard: warning: %zu names at which containers bind-mount the socket of an "
+			"endpoint are not judged as it (more than %d in one container, or %d in "
+			"all): in those containers only the socket file's permissions (and the "
+			"BPF LSM, where it runs) guard them\n",
+			lp.image->aliases_left_out, DG_MAX_ALIASES_PER_CONTAINER,
+			DG_MAX_UNIX_ALIASES / DG_SLOTS);
 	if (lp.image->has_unix && dg_unix_by(res.hooks, res.unix_by_lsm) == DG_UNIX_BY_NONE)
 		fprintf(stderr,
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "

@@ -481,7 +481,12 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 /*
  * Sockets bind-mounted into containers (`-v /var/run/docker.sock:/x.sock`)
  * are the same file under another name: found by device and inode, their
- * file names inside containers are judged as the endpoint too.
+ * file names are judged as the endpoint inside that container only (its
+ * cgroup): a host socket of the same name elsewhere is no endpoint. At most
+ * DG_MAX_ALIASES_PER_CONTAINER per container and DG_MAX_UNIX_ALIASES in all,
+ * so that no number of containers makes a compile fail; the rest are
+ * counted (the container's connects through them then meet the socket
+ * file's own permissions, and the BPF LSM where it runs).
  */
 static void compile_bind_mounts(const struct dg_policy *pol, const struct dg_compile_env *env,
 				struct dg_image *img, struct dg_diag *diag)
@@ -497,6 +502,11 @@ static void compile_bind_mounts(const struct dg_policy *pol, const struct dg_com
 				continue;
 			for (size_t c = 0; c < env->containers->n; c++) {
 				const struct dg_container *ct = &env->containers->v[c];
+				size_t mine = 0;
+				if (!ct->cgroup)
+					continue;
+				for (size_t i = 0; i < img->n_aliases; i++)
+					mine += !strcmp(img->aliases[i].cgroup, ct->cgroup);
 				for (size_t m = 0; m < ct->n_mounts; m++) {
 					struct stat st;
 					if (stat(ct->mounts[m].source, &st) < 0 ||
@@ -504,18 +514,35 @@ static void compile_bind_mounts(const struct dg_policy *pol, const struct dg_com
 						continue;
 					const char *name = file_name(ct->mounts[m].destination);
 					int owner = 0;
+					bool dup = false;
 					for (size_t i = 0; i < img->n_unix; i++)
 						if (!strcmp(img->unix_names[i].key.name, name))
 							owner = img->unix_names[i].ep;
-					if (!owner && strlen(name) < DG_UNIX_NAME_LEN && *name)
-						add_unix_name(img, name, (uint8_t)(e + 1));
-					else if (owner && owner != (int)(e + 1))
+					for (size_t i = 0; i < img->n_aliases && !dup; i++)
+						dup = !strcmp(img->aliases[i].name, name) &&
+						      !strcmp(img->aliases[i].cgroup, ct->cgroup);
+					if (owner && owner != (int)(e + 1))
 						dg_diag_warning(diag, &ad->loc,
 								"container %s mounts this socket at %s, whose "
 								"file name is endpoint '%s''s; not judged as "
 								"'%s' there", ct->name, ct->mounts[m].destination,
 								img->endpoints[owner].name,
 								pol->endpoints[e].name);
+					if (owner || dup || !*name || strlen(name) >= DG_UNIX_NAME_LEN)
+						continue;
+					if (mine == DG_MAX_ALIASES_PER_CONTAINER ||
+					    img->n_aliases == DG_MAX_UNIX_ALIASES / DG_SLOTS) {
+						img->aliases_left_out++;
+						continue;
+					}
+					img->aliases = xreallocarray(img->aliases, img->n_aliases + 1,
+								     sizeof(*img->aliases));
+					struct dg_unix_alias *al = &img->aliases[img->n_aliases++];
+					memset(al, 0, sizeof(*al));
+					snprintf(al->name, sizeof(al->name), "%s", name);
+					al->cgroup = xstrdup(ct->cgroup);
+					al->ep = (uint8_t)(e + 1);
+					mine++;
 				}
 			}
 		}
@@ -954,6 +981,9 @@ void dg_image_free(struct dg_image *img)
 	free(img->cgroups);
 	free(img->tcp);
 	free(img->unix_names);
+	for (size_t i = 0; i < img->n_aliases; i++)
+		free(img->aliases[i].cgroup);
+	free(img->aliases);
 	free(img->ports);
 	free(img->rules);
 	free(img->origins);

@@ -46,6 +46,14 @@ struct dg_unix_entry {
 	uint8_t ep;
 };
 
+/* A file name at which one container bind-mounts an endpoint's socket:
+ * judged as the endpoint for that container's cgroup only (dg_alias_key). */
+struct dg_unix_alias {
+	char name[DG_UNIX_NAME_LEN];
+	char *cgroup;		/* the container's cgroup path */
+	uint8_t ep;
+};
+
 struct dg_port_entry {
 	uint16_t port;
 	uint8_t any_ep;		/* `*:port` endpoint, 0 = none */
@@ -87,6 +95,9 @@ struct dg_image {
 	size_t n_tcp;
 	struct dg_unix_entry *unix_names;
 	size_t n_unix;
+	struct dg_unix_alias *aliases;
+	size_t n_aliases;
+	size_t aliases_left_out;	/* over DG_MAX_ALIASES_PER_CONTAINER or the map */
 	struct dg_port_entry *ports;
 	size_t n_ports;
 

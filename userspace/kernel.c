@@ -34,6 +34,7 @@
 
 #include "dockguard.skel.h"
 #include "listeners.h"
+#include "resolve.h"
 #include "util.h"
 
 #ifndef BPF_FS_MAGIC
@@ -110,7 +111,7 @@ enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
 	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_WILD_LISTENERS, M_WILD_SEEN, M_LISTENER_MARKS,
-	M_HOST_LOCAL, M_COUNT,
+	M_HOST_LOCAL, M_UNIX_ALIASES, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -122,6 +123,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_HANDSHAKES] = "handshakes", [M_CGROUP_CACHE] = "cgroup_cache",
 	[M_WILD_LISTENERS] = "wild_listeners", [M_WILD_SEEN] = "wild_seen",
 	[M_LISTENER_MARKS] = "listener_marks", [M_HOST_LOCAL] = "host_local",
+	[M_UNIX_ALIASES] = "unix_aliases",
 };
 
 struct maps {
@@ -626,13 +628,40 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 			return ret;
 	}
 	for (size_t i = 0; i < img->n_unix; i++) {
-		struct dg_dest d;
+		struct dg_unix_dest d;
 		struct dg_unix_key key = { .hash = unix_name_hash(img->unix_names[i].key.name) };
 		if (bpf_map_lookup_elem(m->fd[M_UNIX_NAMES], &key, &d) < 0)
 			memset(&d, 0, sizeof(d));
 		d.ep[slot] = img->unix_names[i].ep;
 		if ((ret = update(m->fd[M_UNIX_NAMES], &key, &d,
 				  "a unix socket name", err)))
+			return ret;
+	}
+	/* containers' bind-mount names: the alias first, then the flag that
+	 * sends the program to it */
+	char cgroot[4096];
+	if (img->n_aliases && dg_cgroup2_root(cgroot, sizeof(cgroot)))
+		return 0;	/* no cgroup v2: no container cgroup to scope them to */
+	for (size_t i = 0; i < img->n_aliases; i++) {
+		const struct dg_unix_alias *al = &img->aliases[i];
+		char *path = xasprintf("%s%s", cgroot, al->cgroup);
+		struct stat st;
+		int gone = stat(path, &st);
+		free(path);
+		if (gone)
+			continue;	/* not running: no task to judge */
+		struct dg_alias_key ak = { .hash = unix_name_hash(al->name), .cgroup_id = st.st_ino };
+		struct dg_unix_key key = { .hash = ak.hash };
+		struct dg_unix_dest a, d;
+		if (bpf_map_lookup_elem(m->fd[M_UNIX_ALIASES], &ak, &a) < 0)
+			memset(&a, 0, sizeof(a));
+		a.ep[slot] = al->ep;
+		if ((ret = update(m->fd[M_UNIX_ALIASES], &ak, &a, "a container's socket name", err)))
+			return ret;
+		if (bpf_map_lookup_elem(m->fd[M_UNIX_NAMES], &key, &d) < 0)
+			memset(&d, 0, sizeof(d));
+		d.scoped[slot] = 1;
+		if ((ret = update(m->fd[M_UNIX_NAMES], &key, &d, "a unix socket name", err)))
 			return ret;
 	}
 	return 0;
@@ -661,12 +690,18 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 	free(keys);
 	free(vals);
 
-	int hashes[] = { m->fd[M_TCP_DESTS], m->fd[M_UNIX_NAMES] };
-	size_t key_sizes[] = { sizeof(struct dg_tcp_key), sizeof(struct dg_unix_key) };
+	/* Their values are alike: an endpoint byte and a flag byte per slot
+	 * (dg_dest's host_only, dg_unix_dest's scoped). */
+	int hashes[] = { m->fd[M_TCP_DESTS], m->fd[M_UNIX_NAMES], m->fd[M_UNIX_ALIASES] };
+	size_t key_sizes[] = { sizeof(struct dg_tcp_key), sizeof(struct dg_unix_key),
+			       sizeof(struct dg_alias_key) };
+	_Static_assert(sizeof(struct dg_dest) == sizeof(struct dg_unix_dest),
+		       "dg_dest and dg_unix_dest share the slot clean-up");
 	for (size_t h = 0; h < ARRAY_SIZE(hashes); h++) {
 		union any_key {
 			struct dg_tcp_key tcp;
 			struct dg_unix_key unix_name;
+			struct dg_alias_key alias;
 		};
 		char key[sizeof(union any_key)], next[sizeof(union any_key)];
 		char (*stale)[sizeof(union any_key)] = NULL;
@@ -677,11 +712,12 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 			struct dg_dest d;
 			memcpy(key, next, key_sizes[h]);
 			prev = key;
-			if (bpf_map_lookup_elem(hashes[h], key, &d) < 0 || !d.ep[slot])
+			if (bpf_map_lookup_elem(hashes[h], key, &d) < 0 ||
+			    (!d.ep[slot] && !d.host_only[slot]))
 				continue;
 			d.ep[slot] = 0;
 			d.host_only[slot] = 0;
-			if (!d.ep[!slot]) {
+			if (!d.ep[!slot] && !d.host_only[!slot]) {
 				/* deleting while iterating restarts the walk: collect */
 				stale = xreallocarray(stale, n_stale + 1, sizeof(*stale));
 				memcpy(stale[n_stale++], key, key_sizes[h]);

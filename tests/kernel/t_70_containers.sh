@@ -128,8 +128,12 @@ if ((UNIX_LSM)); then
 		"$TMP/dg-mounted70.sock" 2>&1 | head -n 1)
 	check "a bind-mounted docker socket is judged on the socket (BPF LSM) ($out)" test "$out" = EPERM
 elif ((UNIX_HOOK)); then
-	check "a bind-mounted docker socket is judged at its name in the container" \
-		eventually EPERM --cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
+	check "a bind-mounted docker socket is judged at its name in the container that mounts it" \
+		eventually EPERM --cgroup "$CG/ct/$idD" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
+	# the name is that container's: another socket of that name elsewhere is
+	# no endpoint (a mount must not break D-Bus or syslog host-wide)
+	expect "... and not in another container (not judged there)" '!EPERM' \
+		--cgroup "$CG/ct/$idC" --uid 100000 connect unix "$TMP/nowhere/dg-mounted.sock"
 else
 	# nothing judges unix connects without the hook, bind-mounted or not
 	check "a bind-mounted docker socket: the daemon says unix endpoints are NOT enforced" \

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -769,6 +771,106 @@ out:
 }
 
 /* ---- cgroups ---------------------------------------------------------------- */
+
+/* A container for a fake Docker answer; every string owned by the set. */
+static void add_container(struct dg_container_set *set, const char *name, const char *cgroup)
+{
+	set->v = xreallocarray(set->v, set->n + 1, sizeof(*set->v));
+	struct dg_container *c = &set->v[set->n++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%064zx", set->n);
+	c->name = xstrdup(name);
+	c->image = xstrdup("bb:latest");
+	c->cgroup = xstrdup(cgroup);
+}
+
+/* Containers are matched by `container` subjects only: a cgroup rule above
+ * a container's cgroup (--cgroup-parent /trusted) does not reach it. */
+TEST(compile_container_cgroups_are_boundaries)
+{
+	static const char *A = "/trusted/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char *B = "/trusted/docker-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.scope";
+	struct dg_container_set set = { 0 };
+	add_container(&set, "web", A);
+	add_container(&set, "other", B);
+	struct dg_compile_env env = { .containers = &set };
+	struct fixture f;
+	struct dg_image *img = build_env(&f,
+		"endpoint api tcp 127.0.0.1:2375\n"
+		"allow api from cgroup /trusted\n"		/* 0 */
+		"allow api from container name web\n",	/* 1 */
+		&env);
+
+	CHECK_CLEAN(&f);
+	if (img) {
+		const char *api = "tcp:127.0.0.1:2375";
+		char *inner = xasprintf("%s/inner", A);
+		CHECK_V(img, who(5, 5, "/trusted"), api, CONNECT, true, 0, 1);
+		CHECK_V(img, who(5, 5, "/trusted/sub"), api, CONNECT, true, 0, 1);
+		CHECK_V(img, who(5, 5, A), api, CONNECT, true, 1, 1);
+		CHECK_V(img, who(5, 5, inner), api, CONNECT, true, 1, 1);
+		CHECK_V(img, who(5, 5, B), api, CONNECT, false, DEF, 1);
+		/* a container the compiler does not know yet */
+		CHECK_V(img, who(5, 5, "/trusted/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"),
+			api, CONNECT, false, DEF, 1);
+		free(inner);
+	}
+	fixture_free(&f);
+	dg_container_set_free(&set);
+}
+
+/* Names at which containers mount an endpoint's socket are that container's
+ * only, and capped per container: nine containers with 64 mounts each still
+ * compile (they used to overflow the unix name table). */
+TEST(compile_bind_mount_aliases_scoped_and_capped)
+{
+	char *dir = dg_test_tmpdir();
+	CHECK(dir != NULL);
+	if (!dir)
+		return;
+	char *sock = xasprintf("%s/api.sock", dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+
+	struct dg_container_set set = { 0 };
+	for (int c = 0; c < 9; c++) {
+		char *cg = xasprintf("/docker/%064x", c + 1);
+		add_container(&set, "mounter", cg);
+		free(cg);
+		struct dg_container *ct = &set.v[set.n - 1];
+		ct->mounts = xcalloc(64, sizeof(*ct->mounts));
+		for (int m = 0; m < 64; m++) {
+			ct->mounts[m].source = xstrdup(sock);
+			ct->mounts[m].destination = xasprintf("/x/innocent%d.sock", m);
+		}
+		ct->n_mounts = 64;
+	}
+	char *text = xasprintf("endpoint sock unix %s\nallow sock from user 0\n", sock);
+	struct dg_compile_env env = { .containers = &set };
+	struct fixture f;
+	struct dg_image *img = build_env(&f, text, &env);
+
+	CHECK(img != NULL);
+	CHECK_INT(f.d.n_errors, 0);
+	if (img) {
+		CHECK_INT(img->n_unix, 1);	/* the endpoint's own name only */
+		CHECK_INT(img->n_aliases, 9 * DG_MAX_ALIASES_PER_CONTAINER);
+		CHECK_INT(img->aliases_left_out, 9 * (64 - DG_MAX_ALIASES_PER_CONTAINER));
+		CHECK_STR(img->aliases[0].cgroup, set.v[0].cgroup);
+		CHECK_STR(img->aliases[0].name, "innocent0.sock");
+	}
+	fixture_free(&f);
+	free(text);
+	dg_container_set_free(&set);
+	if (fd >= 0)
+		close(fd);
+	unlink(sock);
+	free(sock);
+	dg_test_rmtree(dir);
+	free(dir);
+}
 
 TEST(compile_cgroup_subtrees)
 {
