@@ -105,23 +105,17 @@ void dg_listeners_warn(json_t *report);
  * The host audit (cli_engine.c): every listening socket of the Docker
  * engine at `docker_host` (or the pidfile's, or a process named dockerd) and
  * of its containerd, each "protected" by an endpoint, "NOT PROTECTED", or
- * "not reachable from containers" (a unix socket no container mounts, whose
- * mode gives others no write permission, which connecting takes). `containers` NULL: Docker did not answer, so no
- * unix socket is proven unreachable. {"dockerd_pid" (null: no engine runs),
- * "found_by", "listeners": [{"process", "pid", "listener", "state",
- * "endpoint", "why"}]}, or {"error"} when sock_diag cannot be read.
+ * "not reachable from containers" (a unix socket that no container's mount
+ * namespace has, whose mode gives others no write permission, which
+ * connecting takes). {"dockerd_pid" (null: no engine runs), "found_by",
+ * "listeners": [{"process", "pid", "listener", "state", "endpoint", "why"}]},
+ * or {"error"} when sock_diag cannot be read. docker_host NULL: the default.
  */
-struct dg_container_set;
-json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced,
-			const struct dg_container_set *containers);
+json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced);
 void dg_engine_print(FILE *out, json_t *audit);
 /* Warnings on stderr for the NOT PROTECTED ones; how many there were. */
 size_t dg_engine_warn(json_t *audit);
 size_t dg_engine_unprotected(json_t *audit);
-/* dg_engine_audit() with the daemon's containers (cli->containers), or those
- * Docker lists now (2 s at most); docker_host NULL: the default. */
-json_t *dg_cli_engine_audit(const struct dg_cli *cli, json_t *endpoints, const char *docker_host,
-			    bool unix_enforced);
 
 int do_check(struct dg_cli *cli);
 int do_load(struct dg_cli *cli);

@@ -32,7 +32,6 @@ struct engine_view {
 	size_t n_ux;
 	json_t *endpoints;
 	bool unix_enforced;
-	const struct dg_container_set *containers;	/* NULL: Docker did not answer */
 };
 
 static pid_t owner_of(uint32_t inode)
@@ -154,35 +153,7 @@ static void judge_tcp(const struct engine_view *v, const struct dg_listener *l, 
 		  "no endpoint names it; whoever reaches it is root on the host");
 }
 
-/* Whether a container bind-mounts the socket file or a directory above it. */
-static const char *mounted_by(const struct dg_container_set *cs, const char *path,
-			      const struct stat *st)
-{
-	char real[PATH_MAX];
-
-	if (!realpath(path, real))
-		snprintf(real, sizeof(real), "%s", path);
-	for (size_t c = 0; c < cs->n; c++)
-		for (size_t m = 0; m < cs->v[c].n_mounts; m++) {
-			const char *src = cs->v[c].mounts[m].source;
-			char rsrc[PATH_MAX];
-			struct stat ms;
-			size_t len;
-
-			if (!src)
-				continue;
-			if (stat(src, &ms) == 0 && ms.st_dev == st->st_dev && ms.st_ino == st->st_ino)
-				return cs->v[c].name;
-			if (!realpath(src, rsrc))
-				continue;
-			len = strlen(rsrc);
-			if (!strcmp(rsrc, "/") || (!strncmp(real, rsrc, len) && real[len] == '/'))
-				return cs->v[c].name;
-		}
-	return NULL;
-}
-
-static void judge_unix(const struct engine_view *v, const struct dg_unix_listener *l, json_t *row)
+static void judge_unix(struct engine_view *v, const struct dg_unix_listener *l, json_t *row)
 {
 	const char *slash = strrchr(l->path, '/');
 	const char *file = slash ? slash + 1 : l->path;
@@ -226,14 +197,14 @@ static void judge_unix(const struct engine_view *v, const struct dg_unix_listene
 		set_state(row, "NOT PROTECTED", NULL, buf);
 		return;
 	}
-	if (!v->containers) {
-		set_state(row, "NOT PROTECTED", NULL,
-			  "no endpoint names it, and Docker did not say which containers mount it");
-		return;
-	}
-	const char *ct = mounted_by(v->containers, l->path, &st);
-	if (ct) {
-		snprintf(buf, sizeof(buf), "no endpoint names it, and container %s mounts it", ct);
+	pid_t in_ct = 0;
+	if (dg_mounted_in_container(l->path, &st, &in_ct)) {
+		if (in_ct)
+			snprintf(buf, sizeof(buf), "no endpoint names it, and a container mounts it "
+				 "(pid %d sees it)", (int)in_ct);
+		else
+			snprintf(buf, sizeof(buf), "no endpoint names it, and whether a container "
+				 "mounts it cannot be told (/proc)");
 		set_state(row, "NOT PROTECTED", NULL, buf);
 		return;
 	}
@@ -243,7 +214,7 @@ static void judge_unix(const struct engine_view *v, const struct dg_unix_listene
 }
 
 /* One row per listening socket that process `pid` holds. */
-static void audit_process(const struct engine_view *v, const char *what, pid_t pid, json_t *rows)
+static void audit_process(struct engine_view *v, const char *what, pid_t pid, json_t *rows)
 {
 	uint32_t *inodes;
 	size_t n;
@@ -279,16 +250,16 @@ static void audit_process(const struct engine_view *v, const char *what, pid_t p
 	free(inodes);
 }
 
-json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced,
-			const struct dg_container_set *containers)
+json_t *dg_engine_audit(json_t *endpoints, const char *docker_host, bool unix_enforced)
 {
-	struct engine_view v = { .endpoints = endpoints, .unix_enforced = unix_enforced,
-				 .containers = containers };
+	struct engine_view v = { .endpoints = endpoints, .unix_enforced = unix_enforced };
 	json_t *audit = json_object(), *rows = json_array();
 	const char *how = NULL;
 	int ret;
 
 	json_object_set_new(audit, "listeners", rows);
+	if (!docker_host)
+		docker_host = DG_DEFAULT_DOCKER_HOST;
 	if ((ret = dg_listeners_scan(&v.tcp, &v.n_tcp)) ||
 	    (ret = dg_unix_listeners_scan(&v.ux, &v.n_ux))) {
 		char *why = xasprintf("cannot list the listening sockets of this host (sock_diag): %s; "
@@ -390,22 +361,4 @@ size_t dg_engine_unprotected(json_t *audit)
 	json_array_foreach(json_object_get(audit, "listeners"), i, row)
 		n += not_protected(row);
 	return n;
-}
-
-json_t *dg_cli_engine_audit(const struct dg_cli *cli, json_t *endpoints, const char *docker_host,
-			    bool unix_enforced)
-{
-	const struct dg_container_set *cs = cli ? cli->containers : NULL;
-	struct dg_container_set own = { 0 };
-	char err[512];
-	json_t *audit;
-
-	if (!docker_host)
-		docker_host = DG_DEFAULT_DOCKER_HOST;
-	if (!cs && dg_docker_list(docker_host, 2000, &own, err, sizeof(err)) == 0)
-		cs = &own;
-	audit = dg_engine_audit(endpoints, docker_host, unix_enforced, cs);
-	if (cs == &own)
-		dg_container_set_free(&own);
-	return audit;
 }

@@ -30,7 +30,7 @@ int do_check(struct dg_cli *cli)
 		struct dg_features f;
 		dg_kernel_probe(&f);
 		json_t *eps = dg_policy_endpoints_json(lp.policy);
-		json_t *engine = dg_cli_engine_audit(cli, eps, lp.policy->docker_host,
+		json_t *engine = dg_engine_audit(eps, lp.policy->docker_host,
 						     f.connect_unix || f.lsm);
 		if (cli->json) {
 			json_dumpf(engine, stdout, JSON_COMPACT);
@@ -154,7 +154,7 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	char why[256];
 	json_t *listeners = dg_listeners_report(json_object_get(meta_json, "endpoints"), why,
 						sizeof(why));
-	json_t *engine = dg_cli_engine_audit(cli, json_object_get(meta_json, "endpoints"),
+	json_t *engine = dg_engine_audit(json_object_get(meta_json, "endpoints"),
 					     lp.policy->docker_host,
 					     dg_unix_by(res.hooks, res.unix_by_lsm) != DG_UNIX_BY_NONE);
 	json_decref(meta_json);

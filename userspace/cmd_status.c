@@ -142,7 +142,7 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	if (why[0])
 		json_object_set_new(root, "listeners_error", json_string(why));
 	json_object_set_new(root, "engine",
-			    dg_cli_engine_audit(cli, json_object_get(root, "endpoints"),
+			    dg_engine_audit(json_object_get(root, "endpoints"),
 						json_string_value(json_object_get(meta, "docker_host")),
 						by != DG_UNIX_BY_NONE));
 	json_t *ds = daemon_status(cli->run_dir);

@@ -637,7 +637,7 @@ static void audit_engine(struct daemon *d)
 	for (int h = 0; h < DG_HOOK_COUNT; h++)
 		hooks[h] = st.hooks[h].attached;
 	json_t *meta = json_loads(st.meta_json, 0, NULL);
-	json_t *audit = dg_cli_engine_audit(d->cli, json_object_get(meta, "endpoints"),
+	json_t *audit = dg_engine_audit(json_object_get(meta, "endpoints"),
 					    d->docker_host,
 					    dg_unix_by(hooks, st.unix_by_lsm) != DG_UNIX_BY_NONE);
 	dg_engine_warn(audit);

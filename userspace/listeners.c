@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "compile.h"
 #include "dockguard_abi.h"
 #include "listeners.h"
 #include "util.h"
@@ -325,6 +326,155 @@ int dg_processes_named(const char *comm, struct dg_process **out, size_t *n)
 	}
 	closedir(proc);
 	return 0;
+}
+
+/* ---- mount namespaces ------------------------------------------------- */
+
+/*
+ * One mountinfo line: "ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...". ROOT and
+ * MOUNTPOINT escape spaces and the like as octal (\040).
+ */
+static bool mountinfo_fields(char *line, unsigned *major, unsigned *minor, char **root,
+			     char **point)
+{
+	char *save = NULL, *f[5];
+
+	for (int i = 0; i < 5; i++)
+		if (!(f[i] = strtok_r(i ? NULL : line, " ", &save)))
+			return false;
+	if (sscanf(f[2], "%u:%u", major, minor) != 2)
+		return false;
+	for (int k = 3; k < 5; k++) {	/* unescape \ooo in place */
+		char *r = f[k], *w = f[k];
+		while (*r) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+			    r[3] >= '0' && r[3] <= '7') {
+				*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+				r += 4;
+			} else {
+				*w++ = *r++;
+			}
+		}
+		*w = '\0';
+	}
+	*root = f[3];
+	*point = f[4];
+	return true;
+}
+
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The file's path within its own filesystem, from this process's mounts:
+ * the mount holding it (same device, longest mount point) gives the root. */
+static char *path_in_filesystem(const char *path, const struct stat *st)
+{
+	char *text = NULL, *best = NULL;
+	size_t len = 0, best_len = 0;
+
+	if (read_file("/proc/self/mountinfo", 4 << 20, &text, &len))
+		return NULL;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned major, minor;
+		char *root, *point;
+		if (!mountinfo_fields(line, &major, &minor, &root, &point) ||
+		    makedev(major, minor) != st->st_dev || !path_under(path, point) ||
+		    (best && strlen(point) < best_len))
+			continue;
+		free(best);
+		best_len = strlen(point);
+		const char *rest = path + (strcmp(point, "/") ? best_len : 0);
+		best = xasprintf("%s%s", strcmp(root, "/") ? root : "", rest);
+	}
+	free(text);
+	return best;
+}
+
+/* Whether a process runs in a container: a component of its cgroup v2
+ * path is named like a container's (dg_cgroup_name_is_container()). */
+static bool in_container_cgroup(pid_t pid)
+{
+	char p[64], *text = NULL;
+	size_t len = 0;
+	bool yes = false;
+
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+	if (read_file(p, 65536, &text, &len))
+		return false;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !yes;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		for (char *c = line + 3; *c && !yes;) {
+			while (*c == '/')
+				c++;
+			size_t n = strcspn(c, "/");
+			yes = n && dg_cgroup_name_is_container(c, n);
+			c += n;
+		}
+	}
+	free(text);
+	return yes;
+}
+
+bool dg_mounted_in_container(const char *path, const struct stat *st, pid_t *who)
+{
+	char *inner = path_in_filesystem(path, st);
+	struct stat self_ns;
+	uint64_t *seen = NULL;
+	size_t n_seen = 0;
+	bool found = false;
+	DIR *proc;
+	struct dirent *de;
+
+	if (!inner || stat("/proc/self/ns/mnt", &self_ns) || !(proc = opendir("/proc"))) {
+		free(inner);
+		return true;	/* cannot tell: say it may be */
+	}
+	while (!found && (de = readdir(proc))) {
+		char p[64], *text = NULL;
+		size_t len = 0;
+		struct stat ns;
+		pid_t pid = (pid_t)atoi(de->d_name);
+		bool dup = false;
+
+		if (pid <= 0 || !in_container_cgroup(pid))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+		if (stat(p, &ns) || ns.st_ino == self_ns.st_ino)
+			continue;
+		for (size_t i = 0; i < n_seen && !dup; i++)
+			dup = seen[i] == ns.st_ino;
+		if (dup)
+			continue;
+		seen = xreallocarray(seen, n_seen + 1, sizeof(*seen));
+		seen[n_seen++] = ns.st_ino;
+		snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)pid);
+		if (read_file(p, 4 << 20, &text, &len))
+			continue;
+		for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !found;
+		     line = strtok_r(NULL, "\n", &save)) {
+			unsigned major, minor;
+			char *root, *point;
+			if (mountinfo_fields(line, &major, &minor, &root, &point) &&
+			    makedev(major, minor) == st->st_dev && path_under(inner, root)) {
+				found = true;
+				*who = pid;
+			}
+		}
+		free(text);
+	}
+	closedir(proc);
+	free(seen);
+	free(inner);
+	return found;
 }
 
 /* ---- local destinations (the `local` routing table) ------------------- */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* A listening TCP socket. */
@@ -47,6 +48,16 @@ struct dg_process {
 	pid_t ppid;
 };
 int dg_processes_named(const char *comm, struct dg_process **out, size_t *n);
+
+/*
+ * Whether a container has the file at `path` (which stat() gave `st`) in its
+ * mount namespace: a mount whose root within the same filesystem is the file
+ * or a directory above it (-v /var/run/docker.sock:…, -v /run:…, -v /:…),
+ * from /proc/PID/mountinfo of one process per mount namespace among the
+ * processes of container cgroups. *who: such a process. True also when it
+ * cannot be told.
+ */
+bool dg_mounted_in_container(const char *path, const struct stat *st, pid_t *who);
 
 /* A destination the namespace delivers to itself (a `local` route). */
 struct dg_local_addr {
