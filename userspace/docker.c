@@ -64,6 +64,7 @@
 #define STABLE_MS		30000		/* up this long: the next retry starts at 1 s */
 
 #define SERVICE_LABEL		"com.docker.swarm.service.name"
+#define TASK_LABEL		"com.docker.swarm.task.id"
 #define HINT_HOST		"(set docker-host in the policy)"
 
 static char proc_root[256] = "/proc";
@@ -771,6 +772,7 @@ static void container_free(struct dg_container *c)
 	free(c->name);
 	free(c->image);
 	free(c->service);
+	free(c->image_ref);
 	for (size_t i = 0; i < c->n_labels; i++) {
 		free(c->labels[i].key);
 		free(c->labels[i].value);
@@ -916,6 +918,11 @@ static int container_from_json(json_t *j, const char *want_id, const char *drive
 	json_t *config = json_object_get(j, "Config");
 	const char *image = json_str(config, "Image", MAX_STRING);
 	c->image = xstrdup(image ? image : "");
+	const char *image_id = json_str(j, "Image", MAX_STRING);
+	if (image_id && *image_id)
+		c->image_ref = xstrdup(image_id);
+	else if (image && *image)
+		c->image_ref = xstrdup(image);
 
 	json_t *labels = json_object_get(config, "Labels");
 	if (json_is_object(labels)) {
@@ -936,8 +943,6 @@ static int container_from_json(json_t *j, const char *want_id, const char *drive
 			c->labels[c->n_labels].key = xstrdup(key);
 			c->labels[c->n_labels].value = xstrdup(v);
 			c->n_labels++;
-			if (!strcmp(key, SERVICE_LABEL) && !c->service)
-				c->service = xstrdup(v);
 		}
 		if (c->n_labels > 1)
 			qsort(c->labels, c->n_labels, sizeof(*c->labels), label_cmp);
@@ -973,6 +978,53 @@ static int container_from_json(json_t *j, const char *want_id, const char *drive
 		c->n_mounts++;
 	}
 	return 0;
+}
+
+/*
+ * Leaves out of c->labels those the container inherited from its image
+ * (`image`: the image inspect answer, NULL when it could not be had: then
+ * every label, since none can be told from the image's), and names the swarm
+ * service only of a task container (task id and service name both given at
+ * create). An image author chooses the image's labels; a rule must never
+ * trust them as if the operator had set them.
+ */
+static void keep_create_labels(struct dg_container *c, json_t *image)
+{
+	json_t *img_labels = image ? json_object_get(json_object_get(image, "Config"), "Labels")
+				   : NULL;
+	size_t kept = 0;
+	bool task = false;
+	const char *service = NULL;
+
+	for (size_t i = 0; i < c->n_labels; i++) {
+		struct dg_label *l = &c->labels[i];
+		const char *iv = json_string_value(json_object_get(img_labels, l->key));
+		if (!image || (iv && !strcmp(iv, l->value))) {
+			free(l->key);
+			free(l->value);
+			continue;
+		}
+		c->labels[kept++] = *l;
+	}
+	c->n_labels = kept;
+	for (size_t i = 0; i < c->n_labels; i++) {
+		task |= !strcmp(c->labels[i].key, TASK_LABEL);
+		if (!strcmp(c->labels[i].key, SERVICE_LABEL))
+			service = c->labels[i].value;
+	}
+	free(c->service);
+	c->service = task && service ? xstrdup(service) : NULL;
+}
+
+/* The API path of an image's inspect, or NULL for a reference that is not
+ * plainly a name or an id (then its labels cannot be read). */
+static char *image_path(const struct dg_container *c)
+{
+	if (!c->image_ref || !*c->image_ref ||
+	    strspn(c->image_ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				 "._-/:@") != strlen(c->image_ref))
+		return NULL;
+	return xasprintf(API_VERSION "/images/%s/json", c->image_ref);
 }
 
 static bool path_within(const char *path, const char *dir)
@@ -1100,6 +1152,7 @@ static int listed_cmp(const void *a, const void *b)
 }
 
 static void lister_pump(struct lister *l);
+static void lister_image(struct http *h, int err, const char *msg, void *arg);
 
 static void lister_inspected(struct http *h, int err, const char *msg, void *arg)
 {
@@ -1125,6 +1178,20 @@ static void lister_inspected(struct http *h, int err, const char *msg, void *arg
 	if (!err && j) {
 		if (container_from_json(j, l->ids[idx], l->set.cgroup_driver, &l->slots[idx]) == 0) {
 			l->have[idx] = true;
+			char *ipath = l->slots[idx].n_labels ? image_path(&l->slots[idx]) : NULL;
+			if (l->slots[idx].n_labels && !ipath)
+				keep_create_labels(&l->slots[idx], NULL);
+			if (ipath) {
+				/* which of its labels the image gave it */
+				l->insp[w] = http_get(l->base, l->ep, ipath, l->timeout_ms,
+						      DG_DOCKER_MAX_RESPONSE, NULL, NULL,
+						      lister_image, l);
+				free(ipath);
+				json_decref(j);
+				http_free(h);
+				lister_pump(l);
+				return;
+			}
 		} else {
 			snprintf(l->err, sizeof(l->err),
 				 "the Docker API at %s sent an inspect answer for %.12s without "
@@ -1139,6 +1206,38 @@ static void lister_inspected(struct http *h, int err, const char *msg, void *arg
 		lister_end(l, err);
 		return;
 	}
+	lister_pump(l);
+}
+
+static void lister_image(struct http *h, int err, const char *msg, void *arg)
+{
+	struct lister *l = arg;
+	size_t w = 0;
+	while (w < INSPECT_WINDOW && l->insp[w] != h)
+		w++;
+	if (w == INSPECT_WINDOW) {
+		http_free(h);
+		return;
+	}
+	size_t idx = l->insp_idx[w];
+	l->insp[w] = NULL;
+
+	json_t *j = NULL;
+	if (err) {
+		snprintf(l->err, sizeof(l->err), "%s", msg);
+	} else {
+		err = http_json(h, &j, l->err, sizeof(l->err));
+		if (err == -ENOENT)
+			err = 0;	/* the image is gone: no label can be told from its */
+	}
+	http_free(h);
+	if (err) {
+		json_decref(j);
+		lister_end(l, err);
+		return;
+	}
+	keep_create_labels(&l->slots[idx], j);
+	json_decref(j);
 	lister_pump(l);
 }
 
@@ -1343,6 +1442,8 @@ struct dg_docker {
 	bool listed;			/* the set is current for this connection */
 	struct http *inspect;
 	char inspect_id[65];
+	struct dg_container pending;	/* inspected, its image's labels awaited */
+	bool have_pending;
 	char (*queue)[65];		/* ids to inspect again, in order, once each */
 	size_t nq;
 	struct evbuffer *line;		/* a partial event */
@@ -1369,6 +1470,9 @@ static void follow_teardown(struct dg_docker *d)
 	d->lister = NULL;
 	http_free(d->inspect);
 	d->inspect = NULL;
+	if (d->have_pending)
+		container_free(&d->pending);
+	d->have_pending = false;
 	d->nq = 0;
 	d->listed = false;
 	if (d->line)
@@ -1449,6 +1553,7 @@ static void set_upsert(struct dg_docker *d, struct dg_container *c)
 }
 
 static void follow_pump(struct dg_docker *d);
+static void follow_image(struct http *h, int err, const char *msg, void *arg);
 
 static void follow_inspected(struct http *h, int err, const char *msg, void *arg)
 {
@@ -1471,6 +1576,19 @@ static void follow_inspected(struct http *h, int err, const char *msg, void *arg
 	} else if (!err) {
 		struct dg_container c;
 		if (container_from_json(j, d->inspect_id, d->set.cgroup_driver, &c) == 0) {
+			char *ipath = c.n_labels ? image_path(&c) : NULL;
+			if (c.n_labels && !ipath)
+				keep_create_labels(&c, NULL);
+			if (ipath) {
+				/* which of its labels the image gave it, then upsert */
+				d->pending = c;
+				d->have_pending = true;
+				d->inspect = http_get(d->base, &d->ep, ipath, d->timeout_ms,
+						      DG_DOCKER_MAX_RESPONSE, NULL, NULL, follow_image, d);
+				free(ipath);
+				json_decref(j);
+				return;
+			}
 			set_upsert(d, &c);
 		} else {
 			snprintf(errbuf, sizeof(errbuf),
@@ -1484,6 +1602,36 @@ static void follow_inspected(struct http *h, int err, const char *msg, void *arg
 		follow_fail(d, errbuf);
 		return;
 	}
+	if (!d->nq || d->unannounced >= ANNOUNCE_EVERY)
+		follow_announce(d);
+	follow_pump(d);
+}
+
+static void follow_image(struct http *h, int err, const char *msg, void *arg)
+{
+	struct dg_docker *d = arg;
+	char errbuf[768];
+	json_t *j = NULL;
+
+	d->inspect = NULL;
+	if (err) {
+		snprintf(errbuf, sizeof(errbuf), "%s", msg);
+	} else {
+		err = http_json(h, &j, errbuf, sizeof(errbuf));
+		if (err == -ENOENT)
+			err = 0;	/* the image is gone: no label can be told from its */
+	}
+	http_free(h);
+	if (err) {
+		json_decref(j);
+		follow_fail(d, errbuf);
+		return;
+	}
+	keep_create_labels(&d->pending, j);
+	json_decref(j);
+	d->have_pending = false;
+	set_upsert(d, &d->pending);
+	memset(&d->pending, 0, sizeof(d->pending));
 	if (!d->nq || d->unannounced >= ANNOUNCE_EVERY)
 		follow_announce(d);
 	follow_pump(d);

@@ -33,9 +33,16 @@ struct dg_container {
 	char id[65];		/* full hex id */
 	char *name;		/* without the leading '/' */
 	char *image;		/* Config.Image, as given: "bb:latest" */
-	char *service;		/* label com.docker.swarm.service.name, or NULL */
+	/* The swarm service of a task container: com.docker.swarm.service.name,
+	 * only beside com.docker.swarm.task.id, both given at create (by
+	 * swarm's executor), never inherited from the image. NULL otherwise. */
+	char *service;
+	/* Labels given at create: an image's own labels (LABEL in its build,
+	 * chosen by whoever made the image) are left out; when the image's
+	 * labels cannot be read, every label is. */
 	struct dg_label *labels;
 	size_t n_labels;
+	char *image_ref;	/* what the image is looked up by: its id, else Config.Image */
 	char *cgroup;		/* cgroup v2 path: /docker/<id>, /system.slice/docker-<id>.scope */
 	struct dg_mount *mounts;	/* bind mounts only */
 	size_t n_mounts;

@@ -12,6 +12,9 @@
  *   GET /v1.41/info                    info.json
  *   GET /v1.41/containers/json?all=1   containers.json
  *   GET /v1.41/containers/ID/json      inspect-ID.json, else 404
+ *   GET /v1.41/images/REF/json         image-REF.json ('/' in REF as '_'), else
+ *                                      an image without labels; 404 when the
+ *                                      file images-gone exists
  *   GET /v1.41/events?...              events.jsonl, one chunk per line, from
  *                                      its start, then every line appended
  *                                      later (like tail -f)
@@ -313,6 +316,28 @@ static void serve(int fd)
 		char name[128];
 		snprintf(name, sizeof(name), "inspect-%s.json", id);
 		respond_file(fd, name, true);
+	} else if (!strncmp(target, "/v1.41/images/", 14) && strlen(target) > 19 &&
+		   strlen(target) < 200 && !strcmp(target + strlen(target) - 5, "/json")) {
+		char ref[200], name[256];
+		size_t rlen = strlen(target) - 14 - 5;
+		memcpy(ref, target + 14, rlen);
+		ref[rlen] = '\0';
+		for (char *c = ref; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		snprintf(name, sizeof(name), "%s/images-gone", dir);
+		if (access(name, F_OK) == 0) {
+			respond(fd, 404, "{\"message\":\"No such image\"}\n", 29);
+			return;
+		}
+		snprintf(name, sizeof(name), "%s/image-%s.json", dir, ref);
+		if (access(name, F_OK) == 0) {
+			snprintf(name, sizeof(name), "image-%s.json", ref);
+			respond_file(fd, name, true);
+		} else {
+			static const char none[] = "{\"Id\":\"sha256:0\",\"Config\":{\"Labels\":null}}\n";
+			respond(fd, 200, none, sizeof(none) - 1);
+		}
 	} else if (!strncmp(target, "/v1.41/events?", 14)) {
 		stream_events(fd);
 	} else {

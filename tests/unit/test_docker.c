@@ -231,8 +231,14 @@ static void put_scenario(const struct fake *f, const char *driver)
 	put(f, "containers.json", list);
 	free(list);
 	/* ID1: running, its real cgroup in (fake) /proc. */
+	/* a task container: swarm's labels and one given at create, and one
+	 * that came from the image (the image's own LABEL) */
+	put(f, "image-bb:latest.json",
+	    "{\"Id\":\"sha256:b\",\"Config\":{\"Labels\":{\"from.image\":\"yes\","
+	    "\"com.example.api\":\"rw\"}}}\n");
 	put_inspect(f, ID1, "web", 4242, "",
-		    "{\"com.docker.swarm.service.name\":\"web_web\",\"com.example.api\":\"ro\"}",
+		    "{\"com.docker.swarm.service.name\":\"web_web\",\"com.docker.swarm.task.id\":"
+		    "\"t1\",\"com.example.api\":\"ro\",\"from.image\":\"yes\"}",
 		    "[{\"Type\":\"bind\",\"Source\":\"/run/docker.sock\",\"Destination\":"
 		    "\"/var/run/docker.sock\",\"Mode\":\"\",\"RW\":true},"
 		    "{\"Type\":\"volume\",\"Name\":\"v\",\"Source\":\"/var/lib/docker/volumes/v/_data\","
@@ -260,8 +266,10 @@ static void check_common(const struct dg_container_set *set)
 		CHECK_STR(web->name, "web");
 		CHECK_STR(web->image, "bb:latest");
 		CHECK_STR(web->service, "web_web");
-		CHECK_INT(web->n_labels, 2);
+		CHECK_INT(web->n_labels, 3);
+		/* the image has it with another value: set at create */
 		CHECK_STR(label(web, "com.example.api"), "ro");
+		CHECK(label(web, "from.image") == NULL);
 		CHECK_INT(web->pid, 4242);
 		char want[128];
 		snprintf(want, sizeof(want), "/custom/%s/init", ID1);
@@ -369,6 +377,29 @@ TEST(docker_list_tcp)
 	fake_stop(&f);
 }
 
+/* An image that cannot be inspected (removed with -f): no label of its
+ * containers can be told from the image's, so none is kept. */
+TEST(docker_list_image_gone)
+{
+	struct fake f;
+	fake_init(&f);
+	put_scenario(&f, "cgroupfs");
+	put(&f, "images-gone", "");
+	if (fake_start(&f, false, NULL)) {
+		struct dg_container_set set;
+		char err[512] = "";
+		CHECK_INT(dg_docker_list(f.host, 2000, &set, err, sizeof(err)), 0);
+		const struct dg_container *web = dg_container_find(&set, "web");
+		CHECK(web != NULL);
+		if (web) {
+			CHECK_INT(web->n_labels, 0);
+			CHECK(web->service == NULL);
+		}
+		dg_container_set_free(&set);
+	}
+	fake_stop(&f);
+}
+
 TEST(docker_list_malformed)
 {
 	struct fake f;
@@ -393,8 +424,9 @@ TEST(docker_list_malformed)
 		if (c) {
 			CHECK_STR(c->name, "");
 			CHECK_STR(c->image, "");
-			CHECK_INT(c->n_labels, 1);
-			CHECK_STR(label(c, "b"), "2");
+			/* no image to tell its labels from: none is trusted */
+			CHECK_INT(c->n_labels, 0);
+			CHECK(label(c, "b") == NULL);
 			CHECK_INT(c->n_mounts, 0);
 			CHECK_INT(c->pid, 0);
 		}
