@@ -95,7 +95,8 @@ static void touch(struct run *r)
 	evtimer_add(r->idle, &tv);
 }
 
-/* The answer for `path`: its segment, with @ID@ filled in for inspects. */
+/* The answer for `path`: its segment, with @ID@ filled in for inspects;
+ * an image inspect gets the inspect segment (its labels parsed the same). */
 static void answer_for(struct run *r, const char *path, struct conn *c)
 {
 	int seg = SEG_INSPECT;
@@ -108,6 +109,8 @@ static void answer_for(struct run *r, const char *path, struct conn *c)
 		seg = SEG_LIST;
 	else if ((id = strstr(path, "/containers/")))
 		id += strlen("/containers/");
+	else
+		id = "";	/* an image's inspect: the same fuzzed answer, no id */
 	c->events = seg == SEG_EVENTS;
 
 	size_t idlen = strcspn(id, "/");
