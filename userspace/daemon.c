@@ -305,6 +305,9 @@ static bool container_in_force(const struct daemon *d, const char *id)
 	for (size_t i = 0; d->containers && i < d->containers->n; i++) {
 		if (strcmp(d->containers->v[i].id, id))
 			continue;
+		/* its labels and service are known once it is inspected */
+		if (d->containers->v[i].provisional)
+			return false;
 		uint64_t f = container_fingerprint(&d->containers->v[i]);
 		return bsearch(&f, d->applied, d->n_applied, sizeof(f), u64_cmp) != NULL;
 	}

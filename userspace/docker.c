@@ -805,7 +805,8 @@ static bool str_eq(const char *a, const char *b)
 
 static bool container_equal(const struct dg_container *a, const struct dg_container *b)
 {
-	if (strcmp(a->id, b->id) || !str_eq(a->name, b->name) || !str_eq(a->image, b->image) ||
+	if (strcmp(a->id, b->id) || a->provisional != b->provisional ||
+	    !str_eq(a->name, b->name) || !str_eq(a->image, b->image) ||
 	    !str_eq(a->service, b->service) || !str_eq(a->cgroup, b->cgroup) ||
 	    a->pid != b->pid || a->n_labels != b->n_labels || a->n_mounts != b->n_mounts)
 		return false;
@@ -1711,6 +1712,10 @@ static void follow_created(struct dg_docker *d, const char *id, json_t *attrs)
 	free(slash_name);
 	struct dg_container c;
 	if (j && container_from_json(j, id, d->set.cgroup_driver, &c) == 0) {
+		/* the event's labels include the image's: none is trusted
+		 * until the inspect and the image tell them apart */
+		keep_create_labels(&c, NULL);
+		c.provisional = true;
 		set_upsert(d, &c);
 		follow_announce(d);
 	}

@@ -434,7 +434,9 @@ bool dg_mounted_in_container(const char *path, const struct stat *st, pid_t *who
 	DIR *proc;
 	struct dirent *de;
 
-	if (!inner || stat("/proc/self/ns/mnt", &self_ns) || !(proc = opendir("/proc"))) {
+	struct stat self_root;
+	if (!inner || stat("/proc/self/ns/mnt", &self_ns) || stat("/", &self_root) ||
+	    !(proc = opendir("/proc"))) {
 		free(inner);
 		return true;	/* cannot tell: say it may be */
 	}
@@ -449,6 +451,13 @@ bool dg_mounted_in_container(const char *path, const struct stat *st, pid_t *who
 			continue;
 		snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
 		if (stat(p, &ns) || ns.st_ino == self_ns.st_ino)
+			continue;
+		/* `runc init` before pivot_root: in the container's cgroup, its
+		 * new mount namespace still a copy of the host's, its root the
+		 * host's. What the container will see is read once it has its own. */
+		struct stat root;
+		snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
+		if (stat(p, &root) || (root.st_dev == self_root.st_dev && root.st_ino == self_root.st_ino))
 			continue;
 		for (size_t i = 0; i < n_seen && !dup; i++)
 			dup = seen[i] == ns.st_ino;

@@ -54,6 +54,8 @@ cleanup() {
 	cp "$T/daemon.log" /tmp/dockguard-e2e-daemon.log 2>/dev/null	# for a look after a failure
 	e2e_cleanup
 	rmdir "$CGD/dg-cli-allowed" "$CGD/dg-cli-denied" 2>/dev/null
+	find "$CGD/${TRUSTED:-none}" "$CGD/${UNIT:-none}" "$CGD/system.slice" -depth -type d \
+		-exec rmdir {} \; 2>/dev/null
 	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
 	rm -rf "$T"
 }
@@ -77,6 +79,19 @@ DGPIDS+=($!)
 sleep 0.3
 chmod 777 "$T/sock/e2e.sock"
 
+# forged identities (the held-out review): a cgroup parent and a directory
+# named like a unit that the API user chooses, next to a unit systemd made
+TRUSTED=trusted-$$
+UNIT=dgnginx-$$.service
+mkdir -p "$CGD/$TRUSTED" "$CGD/system.slice"
+python3 -c 'import os, sys; os.makedirs(sys.argv[1], exist_ok=True); os.setxattr(sys.argv[1], "trusted.invocation_id", os.urandom(16))' \
+	"$CGD/system.slice/$UNIT"
+mkdir -p "$T/other"
+"$PROBE" listen unix "$T/other/innocent-$$.sock" >/dev/null 2>&1 &
+DGPIDS+=($!)
+for _ in $(seq 50); do [[ -S $T/other/innocent-$$.sock ]] && break; sleep 0.1; done
+chmod 777 "$T/other/innocent-$$.sock"
+
 cat >"$T/e2e.conf" <<CONF
 endpoint api tcp $E2E_GW:$P
 endpoint dapi tcp 127.0.0.1:$DP
@@ -89,6 +104,8 @@ allow api from container image dgtest-allowed*
 audit api from container service web
 allow sock from container name sockuser
 allow dapi from cgroup /docker/dg-cli-allowed
+allow api from cgroup /docker/$TRUSTED
+allow api from unit $UNIT
 deny { api, dapi, sock } from remapped
 deny { api, dapi, sock } from container name *
 CONF
@@ -151,6 +168,44 @@ expect_run "bind-mounted socket: the allowed container connects" ok sockuser --u
 	-v "$T/sock/e2e.sock:/var/run/other.sock" "$E2E_IMAGE" -- connect unix /var/run/other.sock
 expect_run "bind-mounted socket: another container is refused" EPERM sockother --userns=host \
 	-v "$T/sock/e2e.sock:/var/run/other.sock" "$E2E_IMAGE" -- connect unix /var/run/other.sock
+
+# ---- identities an image author or an API user can forge -----------------
+# 1, 2: labels from the image are not labels given at create
+e2e_docker create --name dg-lbl-src "$E2E_IMAGE" >/dev/null 2>&1
+e2e_docker commit --change 'LABEL dgtest.role=api' dg-lbl-src dgtest-lbl:v1 >/dev/null 2>&1
+e2e_docker commit --change 'LABEL com.docker.swarm.service.name=web' \
+	--change 'LABEL com.docker.swarm.task.id=forged' dg-lbl-src dgtest-svc:v1 >/dev/null 2>&1
+e2e_docker rm dg-lbl-src >/dev/null 2>&1
+expect_run "forged: an image's LABEL dgtest.role=api does not satisfy 'container label dgtest.role=api'" \
+	EPERM lbl-forged dgtest-lbl:v1 -- connect tcp "$GW" "$P"
+expect_run "legitimate: a label given at create (--label) is allowed" \
+	ok lbl-legit --label dgtest.role=api "$E2E_IMAGE" -- connect tcp "$GW" "$P"
+expect_run "forged: an image's swarm labels do not make a plain container a task of service web" \
+	EPERM svc-forged dgtest-svc:v1 -- connect tcp "$GW" "$P"
+# 3: --cgroup-parent under a trusted cgroup
+expect_run "forged: --cgroup-parent /docker/$TRUSTED does not satisfy 'cgroup /docker/$TRUSTED'" \
+	EPERM cgp-forged --cgroup-parent "/docker/$TRUSTED" "$E2E_IMAGE" -- connect tcp "$GW" "$P"
+check "legitimate: a host process in /docker/$TRUSTED is allowed" \
+	test "$("$PROBE" --cgroup "$CGD/$TRUSTED" --uid 1002 connect tcp "$GW" "$P" 2>&1 | head -n 1)" = ok
+# 4: a directory named like a unit that dockerd made
+expect_run "forged: --cgroup-parent /docker/$UNIT does not satisfy 'unit $UNIT'" \
+	EPERM unit-forged --cgroup-parent "/docker/$UNIT" "$E2E_IMAGE" -- connect tcp "$GW" "$P"
+check "legitimate: a process in the unit systemd made (/docker/system.slice/$UNIT) is allowed" \
+	test "$("$PROBE" --cgroup "$CGD/system.slice/$UNIT" --uid 1002 connect tcp "$GW" "$P" 2>&1 | head -n 1)" = ok
+# 5: a bind-mount name is the mounting container's, not the host's (while
+# the container runs: its mounts are in the policy only as long as it exists)
+if e2e_docker run -d --name "mounter-$$" --userns=host -v "$T/sock/e2e.sock:/x/innocent-$$.sock" \
+	"$E2E_IMAGE" sleep 60 >/dev/null 2>&1; then
+	out=$(e2e_docker exec "mounter-$$" /bin/dg-probe connect unix "/x/innocent-$$.sock" 2>&1 | tail -n 1)
+	check "mounted: the container that mounts the socket as innocent-$$.sock is judged there (refused: $out)" \
+		test "$out" = EPERM
+	out=$("$PROBE" --cgroup "$CGD/dg-cli-denied" --uid 1002 connect unix "$T/other/innocent-$$.sock" 2>&1 | head -n 1)
+	check "not forged: meanwhile an unrelated host socket named innocent-$$.sock is not judged ($out)" \
+		test "$out" = ok
+	e2e_docker rm -f "mounter-$$" >/dev/null 2>&1
+else
+	fail "mounted: a container with the socket bind-mounted starts"
+fi
 
 # the first-connect race: 100 containers started back to back, each
 # connecting the instant it starts. Through dockguard-runc (the engine's
