@@ -455,9 +455,10 @@ bool dg_mounted_in_container(const char *path, const struct stat *st, pid_t *who
 		/* `runc init` before pivot_root: in the container's cgroup, its
 		 * new mount namespace still a copy of the host's, its root the
 		 * host's. What the container will see is read once it has its own. */
-		struct stat root;
+		struct stat proot;
 		snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-		if (stat(p, &root) || (root.st_dev == self_root.st_dev && root.st_ino == self_root.st_ino))
+		if (stat(p, &proot) ||
+		    (proot.st_dev == self_root.st_dev && proot.st_ino == self_root.st_ino))
 			continue;
 		for (size_t i = 0; i < n_seen && !dup; i++)
 			dup = seen[i] == ns.st_ino;
