@@ -141,7 +141,11 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	/* as expected; `status` says what the kernel really did */
 	char *meta = policy_meta(path, &lp, cgroup,
 				 (f.connect_unix || f.lsm) && lp.image->has_unix);
-	struct dg_load_opts opts = { .bpffs = cli->bpffs, .cgroup = cgroup, .meta_json = meta };
+	/* Without `out`, this is the daemon recompiling for containers: the
+	 * listener state is its own to keep (it syncs as the host changes), and
+	 * the host audit is for loads someone reads. */
+	struct dg_load_opts opts = { .bpffs = cli->bpffs, .cgroup = cgroup, .meta_json = meta,
+				     .sync_listeners = out != NULL };
 	struct dg_load_result res;
 
 	ret = dg_kernel_load(&opts, lp.image, &res, err);
@@ -150,13 +154,15 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 		dg_cli_policy_free(&lp);
 		return DG_EXIT_SYSTEM;
 	}
-	json_t *meta_json = json_loads(meta, 0, NULL);
-	char why[256];
-	json_t *listeners = dg_listeners_report(json_object_get(meta_json, "endpoints"), why,
-						sizeof(why));
-	json_t *engine = dg_engine_audit(json_object_get(meta_json, "endpoints"),
-					     lp.policy->docker_host,
-					     dg_unix_by(res.hooks, res.unix_by_lsm) != DG_UNIX_BY_NONE);
+	json_t *meta_json = out ? json_loads(meta, 0, NULL) : NULL;
+	char why[256] = "";
+	json_t *listeners = out ? dg_listeners_report(json_object_get(meta_json, "endpoints"), why,
+						      sizeof(why))
+				: json_array();
+	json_t *engine = out ? dg_engine_audit(json_object_get(meta_json, "endpoints"),
+					       lp.policy->docker_host,
+					       dg_unix_by(res.hooks, res.unix_by_lsm) != DG_UNIX_BY_NONE)
+			     : json_object();
 	json_decref(meta_json);
 	free(meta);
 

@@ -1355,7 +1355,7 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 		/* Listener state before the policy that reads it; a failure is
 		 * a warning: the endpoints' own addresses are judged regardless. */
 		struct dg_err lerr = { "" };
-		if (sync_listeners(&m, &res->listen, &lerr))
+		if ((opts->sync_listeners || first) && sync_listeners(&m, &res->listen, &lerr))
 			snprintf(res->listen_warning, sizeof(res->listen_warning), "%s", lerr.msg);
 		ret = swap_in(&m, img, opts->meta_json, first, res, err);
 	}

@@ -66,6 +66,8 @@ struct dg_load_opts {
 	const char *bpffs;		/* pin directory */
 	const char *cgroup;		/* attach point */
 	const char *meta_json;		/* stored with the policy, read back by status */
+	bool sync_listeners;		/* read the host's listeners and local addresses
+					 * (always on the first load, which creates the maps) */
 };
 
 /* What a listener sync found (see "Listeners" in bpf/dockguard_abi.h). */
