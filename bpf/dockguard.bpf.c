@@ -1011,6 +1011,11 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 					   .cgroup_id = bpf_get_current_cgroup_id() };
 		struct dg_unix_dest *a = bpf_map_lookup_elem(&unix_aliases, &ak);
 
+		if (!a) {
+			/* a container that has no cgroup yet (see unix_aliases) */
+			ak.cgroup_id = 0;
+			a = bpf_map_lookup_elem(&unix_aliases, &ak);
+		}
 		if (a)
 			ep = slot ? a->ep[1] : a->ep[0];
 	}

@@ -159,6 +159,8 @@ struct dg_unix_key {
  * Example: container 1f2e (cgroup id 7031) mounts docker.sock at
  * /x/api.sock: unix_names[hash("api.sock")] = {ep 0, scoped 1},
  * unix_aliases[{hash("api.sock"), 7031}] = {ep docker-sock}.
+ * cgroup_id 0: a container whose cgroup does not exist yet (about to
+ * start): its names hold for every task until it runs and is scoped.
  */
 #define DG_MAX_UNIX_ALIASES	8192
 #define DG_MAX_ALIASES_PER_CONTAINER	16

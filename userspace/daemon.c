@@ -530,6 +530,10 @@ static uint64_t container_fingerprint(const struct dg_container *c)
 	uint64_t h = fnv(1469598103934665603ULL, c->id);
 
 	h = fnv(fnv(fnv(fnv(h, c->name), c->image), c->service), c->cgroup);
+	/* a container with mounts starting to run: its cgroup exists now, and
+	 * the names it mounts an endpoint at can be scoped to it (unix_aliases) */
+	if (c->n_mounts && c->pid > 0)
+		h = fnv(h, "running");
 	for (size_t i = 0; i < c->n_labels; i++)
 		h = fnv(fnv(h, c->labels[i].key), c->labels[i].value);
 	for (size_t i = 0; i < c->n_mounts; i++)

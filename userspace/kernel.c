@@ -646,10 +646,13 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 		const struct dg_unix_alias *al = &img->aliases[i];
 		char *path = xasprintf("%s%s", cgroot, al->cgroup);
 		struct stat st;
-		int gone = stat(path, &st);
+		/* A container about to start (dockguard-runc asks before runc
+		 * makes its cgroup) has no cgroup id yet: its names are judged
+		 * for every task (cgroup id 0) until the daemon, seeing it run,
+		 * compiles again and scopes them. */
+		if (stat(path, &st))
+			st.st_ino = 0;
 		free(path);
-		if (gone)
-			continue;	/* not running: no task to judge */
 		struct dg_alias_key ak = { .hash = unix_name_hash(al->name), .cgroup_id = st.st_ino };
 		struct dg_unix_key key = { .hash = ak.hash };
 		struct dg_unix_dest a, d;
