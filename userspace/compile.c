@@ -710,13 +710,24 @@ struct trie_node {
 	struct dg_bitmap bits;
 };
 
+/* The child `name` of node `parent`, 0 when there is none. */
+static uint32_t trie_find(const struct trie_node *nodes, size_t n, uint32_t parent,
+			  const char *name, size_t len)
+{
+	for (size_t i = 1; i < n; i++)
+		if (nodes[i].parent == parent && strlen(nodes[i].name) == len &&
+		    !strncmp(nodes[i].name, name, len))
+			return (uint32_t)i;
+	return 0;
+}
+
 static uint32_t trie_child(struct trie_node **nodes, size_t *n, uint32_t parent,
 			   const char *name, size_t len)
 {
-	for (size_t i = 1; i < *n; i++)
-		if ((*nodes)[i].parent == parent && strlen((*nodes)[i].name) == len &&
-		    !strncmp((*nodes)[i].name, name, len))
-			return (uint32_t)i;
+	uint32_t found = trie_find(*nodes, *n, parent, name, len);
+
+	if (found)
+		return found;
 	*nodes = xreallocarray(*nodes, *n + 1, sizeof(**nodes));
 	struct trie_node *t = &(*nodes)[*n];
 	memset(t, 0, sizeof(*t));
@@ -725,7 +736,9 @@ static uint32_t trie_child(struct trie_node **nodes, size_t *n, uint32_t parent,
 	return (uint32_t)(*n)++;
 }
 
-static uint32_t trie_insert(struct trie_node **nodes, size_t *n, const char *path)
+/* The node of `path`, made with its ancestors when `insert`; without, the
+ * deepest existing node on it (0 when none but the root). */
+static uint32_t trie_walk(struct trie_node **nodes, size_t *n, const char *path, bool insert)
 {
 	uint32_t node = 0;
 
@@ -736,7 +749,11 @@ static uint32_t trie_insert(struct trie_node **nodes, size_t *n, const char *pat
 			break;
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		node = trie_child(nodes, n, node, p, len);
+		uint32_t next = insert ? trie_child(nodes, n, node, p, len)
+				       : trie_find(*nodes, *n, node, p, len);
+		if (!next)
+			break;
+		node = next;
 		p += len;
 	}
 	return node;
@@ -754,31 +771,6 @@ bool dg_cgroup_name_is_container(const char *name, size_t len)
 		if (!isxdigit((unsigned char)name[off + i]) || isupper((unsigned char)name[off + i]))
 			return false;
 	return true;
-}
-
-/* The deepest existing node on `path` (0 when none but the root). */
-static uint32_t trie_deepest(const struct trie_node *nodes, size_t n, const char *path)
-{
-	uint32_t node = 0;
-
-	for (const char *p = path; *p;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		uint32_t next = 0;
-		for (size_t i = 1; i < n && !next; i++)
-			if (nodes[i].parent == node && strlen(nodes[i].name) == len &&
-			    !strncmp(nodes[i].name, p, len))
-				next = (uint32_t)i;
-		if (!next)
-			break;
-		node = next;
-		p += len;
-	}
-	return node;
 }
 
 /*
@@ -806,14 +798,14 @@ static void compile_cgroups(struct dg_image *img, struct bitmap_pool *pool,
 		if (!rc[r].cg_set)
 			continue;
 		for (size_t i = 0; i < rc[r].n_paths; i++) {
-			uint32_t id = trie_insert(&nodes, &n, rc[r].paths[i]);
+			uint32_t id = trie_walk(&nodes, &n, rc[r].paths[i], true);
 			bit_set(&nodes[id].bits, r);
 		}
 	}
 	for (size_t c = 0; containers && c < containers->n; c++) {
 		const char *cg = containers->v[c].cgroup;
-		if (cg && trie_deepest(nodes, n, cg) != 0)
-			trie_insert(&nodes, &n, cg);
+		if (cg && trie_walk(&nodes, &n, cg, false) != 0)
+			trie_walk(&nodes, &n, cg, true);
 	}
 	/* Parents are created before children, so one pass in id order pushes
 	 * every ancestor's bits down; a container takes the root's instead. */

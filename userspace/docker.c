@@ -1155,18 +1155,27 @@ static int listed_cmp(const void *a, const void *b)
 static void lister_pump(struct lister *l);
 static void lister_image(struct http *h, int err, const char *msg, void *arg);
 
-static void lister_inspected(struct http *h, int err, const char *msg, void *arg)
+/* The container index an inspect window request is for; the window slot is
+ * free again. SIZE_MAX (and `h` freed) for a request that is not ours. */
+static size_t lister_release(struct lister *l, struct http *h)
 {
-	struct lister *l = arg;
 	size_t w = 0;
 	while (w < INSPECT_WINDOW && l->insp[w] != h)
 		w++;
 	if (w == INSPECT_WINDOW) {	/* not ours: cannot happen */
 		http_free(h);
-		return;
+		return SIZE_MAX;
 	}
-	size_t idx = l->insp_idx[w];
 	l->insp[w] = NULL;
+	return l->insp_idx[w];
+}
+
+static void lister_inspected(struct http *h, int err, const char *msg, void *arg)
+{
+	struct lister *l = arg;
+	size_t idx = lister_release(l, h);
+	if (idx == SIZE_MAX)
+		return;
 
 	json_t *j = NULL;
 	if (err) {
@@ -1183,7 +1192,12 @@ static void lister_inspected(struct http *h, int err, const char *msg, void *arg
 			if (l->slots[idx].n_labels && !ipath)
 				keep_create_labels(&l->slots[idx], NULL);
 			if (ipath) {
-				/* which of its labels the image gave it */
+				/* which of its labels the image gave it, in the
+				 * window slot the inspect just freed */
+				size_t w = 0;
+				while (l->insp[w])
+					w++;
+				l->insp_idx[w] = idx;
 				l->insp[w] = http_get(l->base, l->ep, ipath, l->timeout_ms,
 						      DG_DOCKER_MAX_RESPONSE, NULL, NULL,
 						      lister_image, l);
@@ -1213,15 +1227,9 @@ static void lister_inspected(struct http *h, int err, const char *msg, void *arg
 static void lister_image(struct http *h, int err, const char *msg, void *arg)
 {
 	struct lister *l = arg;
-	size_t w = 0;
-	while (w < INSPECT_WINDOW && l->insp[w] != h)
-		w++;
-	if (w == INSPECT_WINDOW) {
-		http_free(h);
+	size_t idx = lister_release(l, h);
+	if (idx == SIZE_MAX)
 		return;
-	}
-	size_t idx = l->insp_idx[w];
-	l->insp[w] = NULL;
 
 	json_t *j = NULL;
 	if (err) {

@@ -665,40 +665,21 @@ int dg_socket_owners(const uint32_t *inodes, size_t n, struct dg_sock_owner *out
 		memset(&out[i], 0, sizeof(out[i]));
 	if (!proc)
 		return -errno;
+	/* /proc lists pids in ascending order: the first holder is the lowest */
 	while (found < n && (de = readdir(proc))) {
-		char fddir[64];
 		pid_t pid = (pid_t)atoi(de->d_name);
-		DIR *fds;
-		struct dirent *fe;
+		uint32_t *socks;
+		size_t n_socks;
 
-		if (pid <= 0)
+		if (pid <= 0 || dg_process_sockets(pid, &socks, &n_socks))
 			continue;
-		snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int)pid);
-		fds = opendir(fddir);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char link[320], target[64];
-			unsigned long ino;
-			ssize_t len;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(link, sizeof(link), "%s/%s", fddir, fe->d_name);
-			len = readlink(link, target, sizeof(target) - 1);
-			if (len <= 0)
-				continue;
-			target[len] = '\0';
-			if (sscanf(target, "socket:[%lu]", &ino) != 1)
-				continue;
+		for (size_t k = 0; k < n_socks; k++)
 			for (size_t i = 0; i < n; i++)
-				if (inodes[i] == ino && (!out[i].pid || pid < out[i].pid)) {
-					if (!out[i].pid)
-						found++;
+				if (inodes[i] == socks[k] && !out[i].pid) {
+					found++;
 					read_comm_cgroup(pid, &out[i]);
 				}
-		}
-		closedir(fds);
+		free(socks);
 	}
 	closedir(proc);
 	return found ? 0 : -ENOENT;
