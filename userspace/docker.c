@@ -1671,15 +1671,23 @@ static void queue_remove(struct dg_docker *d, const char *id)
 	}
 }
 
-/* Returns -ENOBUFS when the queue is full (then the follower lists again). */
-static int queue_add(struct dg_docker *d, const char *id)
+/* Returns -ENOBUFS when the queue is full (then the follower lists again).
+ * `first`: ahead of the others (a created container, whose start waits in
+ * dockguard-runc until it is inspected). */
+static int queue_add(struct dg_docker *d, const char *id, bool first)
 {
 	for (size_t i = 0; i < d->nq; i++)
 		if (!strcmp(d->queue[i], id))
 			return 0;
 	if (d->nq == DG_DOCKER_MAX_CONTAINERS)
 		return -ENOBUFS;
-	memcpy(d->queue[d->nq++], id, 65);
+	if (first) {
+		memmove(d->queue[1], d->queue[0], d->nq * sizeof(*d->queue));
+		memcpy(d->queue[0], id, 65);
+		d->nq++;
+	} else {
+		memcpy(d->queue[d->nq++], id, 65);
+	}
 	return 0;
 }
 
@@ -1757,7 +1765,7 @@ static int follow_event(struct dg_docker *d, const char *text, size_t len)
 				follow_created(d, id, json_object_get(json_object_get(j, "Actor"),
 								      "Attributes"));
 			/* While listing, destroy too: the inspect will find it gone. */
-			r = queue_add(d, id);
+			r = queue_add(d, id, !strcmp(action, "create"));
 			follow_pump(d);
 		}
 	}
