@@ -206,6 +206,9 @@ bool dg_policy_names_containers(const struct dg_policy *pol)
 static bool container_matches(const struct dg_container *c, enum dg_container_key key,
 			      const struct dg_item *it)
 {
+	/* labels not yet told apart from the image's: trusted for nothing */
+	if (c->provisional && (key == DG_CT_LABEL || key == DG_CT_SERVICE))
+		return false;
 	switch (key) {
 	case DG_CT_NAME:
 		return c->name && fnmatch(it->str, c->name, 0) == 0;

@@ -65,6 +65,7 @@
 
 #define SERVICE_LABEL		"com.docker.swarm.service.name"
 #define TASK_LABEL		"com.docker.swarm.task.id"
+#define IMAGE_CACHE		64
 #define HINT_HOST		"(set docker-host in the policy)"
 
 static char proc_root[256] = "/proc";
@@ -1453,6 +1454,14 @@ struct dg_docker {
 	char inspect_id[65];
 	struct dg_container pending;	/* inspected, its image's labels awaited */
 	bool have_pending;
+	/* Images' inspect answers, for telling a container's labels from its
+	 * image's: a created container's are told at once when its image is
+	 * known (an image read does not wait on the container's lock, which
+	 * dockerd holds while dockguard-runc waits for the container's identity). */
+	struct { char *ref; json_t *image; } images[IMAGE_CACHE];
+	size_t n_images, next_image;
+	struct http *image_req;		/* for the provisional containers' image */
+	char *image_req_ref;
 	char (*queue)[65];		/* ids to inspect again, in order, once each */
 	size_t nq;
 	struct evbuffer *line;		/* a partial event */
@@ -1471,6 +1480,43 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Only immutable references are cached: an image id. A name (a tag) may be
+ * moved to another image with other labels at any time. */
+static bool image_ref_immutable(const char *ref)
+{
+	return ref && !strncmp(ref, "sha256:", 7);
+}
+
+static json_t *image_cached(const struct dg_docker *d, const char *ref)
+{
+	if (!image_ref_immutable(ref))
+		return NULL;
+	for (size_t i = 0; i < d->n_images; i++)
+		if (!strcmp(d->images[i].ref, ref))
+			return d->images[i].image;
+	return NULL;
+}
+
+/* Keeps `image` (a reference taken) as the answer for `ref`, replacing the
+ * oldest entry when full. An image's labels never change: no expiry. */
+static void image_remember(struct dg_docker *d, const char *ref, json_t *image)
+{
+	size_t i;
+
+	if (!image_ref_immutable(ref) || image_cached(d, ref))
+		return;
+	if (d->n_images < IMAGE_CACHE) {
+		i = d->n_images++;
+	} else {
+		i = d->next_image;
+		d->next_image = (d->next_image + 1) % IMAGE_CACHE;
+		free(d->images[i].ref);
+		json_decref(d->images[i].image);
+	}
+	d->images[i].ref = xstrdup(ref);
+	d->images[i].image = json_incref(image);
+}
+
 static void follow_teardown(struct dg_docker *d)
 {
 	http_free(d->stream);
@@ -1482,6 +1528,10 @@ static void follow_teardown(struct dg_docker *d)
 	if (d->have_pending)
 		container_free(&d->pending);
 	d->have_pending = false;
+	http_free(d->image_req);
+	d->image_req = NULL;
+	free(d->image_req_ref);
+	d->image_req_ref = NULL;
 	d->nq = 0;
 	d->listed = false;
 	if (d->line)
@@ -1585,9 +1635,10 @@ static void follow_inspected(struct http *h, int err, const char *msg, void *arg
 	} else if (!err) {
 		struct dg_container c;
 		if (container_from_json(j, d->inspect_id, d->set.cgroup_driver, &c) == 0) {
-			char *ipath = c.n_labels ? image_path(&c) : NULL;
+			json_t *known = c.n_labels ? image_cached(d, c.image_ref) : NULL;
+			char *ipath = c.n_labels && !known ? image_path(&c) : NULL;
 			if (c.n_labels && !ipath)
-				keep_create_labels(&c, NULL);
+				keep_create_labels(&c, known);
 			if (ipath) {
 				/* which of its labels the image gave it, then upsert */
 				d->pending = c;
@@ -1636,6 +1687,8 @@ static void follow_image(struct http *h, int err, const char *msg, void *arg)
 		follow_fail(d, errbuf);
 		return;
 	}
+	if (j)
+		image_remember(d, d->pending.image_ref, j);
 	keep_create_labels(&d->pending, j);
 	json_decref(j);
 	d->have_pending = false;
@@ -1710,6 +1763,68 @@ static bool relevant_action(const char *action)
  * milliseconds. The inspect queued after it fills in the rest (bind mounts,
  * a custom cgroup parent).
  */
+static void follow_image_read(struct http *h, int err, const char *msg, void *arg);
+
+/* Reads the image of a provisional container, one image at a time. */
+static void follow_images(struct dg_docker *d)
+{
+	if (d->image_req)
+		return;
+	for (size_t i = 0; i < d->set.n; i++) {
+		struct dg_container *c = &d->set.v[i];
+		char *ipath;
+		if (!c->provisional)
+			continue;
+		if (!(ipath = image_path(c))) {
+			keep_create_labels(c, NULL);	/* no image to tell them by */
+			c->provisional = false;
+			d->unannounced++;
+			continue;
+		}
+		d->image_req_ref = xstrdup(c->image_ref);
+		d->image_req = http_get(d->base, &d->ep, ipath, d->timeout_ms,
+					DG_DOCKER_MAX_RESPONSE, NULL, NULL, follow_image_read, d);
+		free(ipath);
+		return;
+	}
+	follow_announce(d);
+}
+
+/* The image of provisional containers: their labels told apart now. */
+static void follow_image_read(struct http *h, int err, const char *msg, void *arg)
+{
+	struct dg_docker *d = arg;
+	char errbuf[768];
+	json_t *j = NULL;
+	char *ref = d->image_req_ref;
+
+	(void)msg;
+	d->image_req = NULL;
+	d->image_req_ref = NULL;
+	if (!err)
+		err = http_json(h, &j, errbuf, sizeof(errbuf));
+	http_free(h);
+	/* -ENOENT: the image is gone, no label can be told from its; another
+	 * error leaves them provisional, for the inspect to settle */
+	if (!err || err == -ENOENT) {
+		if (j)
+			image_remember(d, ref, j);
+		for (size_t i = 0; i < d->set.n; i++) {
+			struct dg_container *c = &d->set.v[i];
+			if (!c->provisional || !c->image_ref || strcmp(c->image_ref, ref))
+				continue;
+			keep_create_labels(c, j);
+			c->provisional = false;
+			d->unannounced++;
+		}
+	}
+	json_decref(j);
+	free(ref);
+	if (err && err != -ENOENT)
+		return;
+	follow_images(d);
+}
+
 static void follow_created(struct dg_docker *d, const char *id, json_t *attrs)
 {
 	if (!json_is_object(attrs) || set_lookup(&d->set, id))
@@ -1728,12 +1843,16 @@ static void follow_created(struct dg_docker *d, const char *id, json_t *attrs)
 	free(slash_name);
 	struct dg_container c;
 	if (j && container_from_json(j, id, d->set.cgroup_driver, &c) == 0) {
-		/* the event's labels include the image's: none is trusted
-		 * until the inspect and the image tell them apart */
-		keep_create_labels(&c, NULL);
-		c.provisional = true;
+		/* the event's labels include the image's: they are told apart
+		 * at once when the image is known, else once it is read */
+		json_t *known = image_cached(d, c.image_ref);
+		if (c.n_labels && known)
+			keep_create_labels(&c, known);
+		else if (c.n_labels)
+			c.provisional = true;
 		set_upsert(d, &c);
 		follow_announce(d);
+		follow_images(d);
 	}
 	json_decref(j);
 }
@@ -1910,6 +2029,10 @@ void dg_docker_free(struct dg_docker *d)
 	if (d->line)
 		evbuffer_free(d->line);
 	free(d->queue);
+	for (size_t i = 0; i < d->n_images; i++) {
+		free(d->images[i].ref);
+		json_decref(d->images[i].image);
+	}
 	dg_container_set_free(&d->set);
 	endpoint_free(&d->ep);
 	free(d);

@@ -43,8 +43,9 @@ struct dg_container {
 	struct dg_label *labels;
 	size_t n_labels;
 	char *image_ref;	/* what the image is looked up by: its id, else Config.Image */
-	/* Known from its create event only, not inspected yet: no label (the
-	 * event's include the image's) and no service until it is. */
+	/* Its labels are not told apart from its image's yet (known from its
+	 * create event, the image not read yet): no `label` or `service` rule
+	 * matches it until they are. */
 	bool provisional;
 	char *cgroup;		/* cgroup v2 path: /docker/<id>, /system.slice/docker-<id>.scope */
 	struct dg_mount *mounts;	/* bind mounts only */
