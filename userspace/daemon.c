@@ -534,6 +534,9 @@ static uint64_t container_fingerprint(const struct dg_container *c)
 	 * the names it mounts an endpoint at can be scoped to it (unix_aliases) */
 	if (c->n_mounts && c->pid > 0)
 		h = fnv(h, "running");
+	/* labels told apart from the image's since: label rules apply now */
+	if (c->provisional)
+		h = fnv(h, "provisional");
 	for (size_t i = 0; i < c->n_labels; i++)
 		h = fnv(fnv(h, c->labels[i].key), c->labels[i].value);
 	for (size_t i = 0; i < c->n_mounts; i++)
