@@ -1029,6 +1029,36 @@ static char *image_path(const struct dg_container *c)
 	return xasprintf(API_VERSION "/images/%s/json", c->image_ref);
 }
 
+/*
+ * What telling c's labels from its image's takes: NULL when that is settled
+ * now (no labels; `known`, the image's answer, at hand; or no image
+ * reference to read), else the API path of the image to read (malloc'd).
+ */
+static char *labels_image_path(struct dg_container *c, json_t *known)
+{
+	char *ipath;
+
+	if (!c->n_labels)
+		return NULL;
+	ipath = known ? NULL : image_path(c);
+	if (!ipath)
+		keep_create_labels(c, known);
+	return ipath;
+}
+
+/* A request's answer as JSON into *j (NULL on error), or its error, with
+ * the message in `buf`: the transport's, or what http_json() says (-ENOENT
+ * for a 404). */
+static int answer_json(struct http *h, int err, const char *msg, json_t **j, char *buf,
+		       size_t len)
+{
+	*j = NULL;
+	if (!err)
+		return http_json(h, j, buf, len);
+	snprintf(buf, len, "%s", msg);
+	return err;
+}
+
 static bool path_within(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -1178,20 +1208,14 @@ static void lister_inspected(struct http *h, int err, const char *msg, void *arg
 	if (idx == SIZE_MAX)
 		return;
 
-	json_t *j = NULL;
-	if (err) {
-		snprintf(l->err, sizeof(l->err), "%s", msg);
-	} else {
-		err = http_json(h, &j, l->err, sizeof(l->err));
-		if (err == -ENOENT)
-			err = 0;	/* removed since it was listed: j stays NULL */
-	}
+	json_t *j;
+	err = answer_json(h, err, msg, &j, l->err, sizeof(l->err));
+	if (err == -ENOENT)
+		err = 0;	/* removed since it was listed: j stays NULL */
 	if (!err && j) {
 		if (container_from_json(j, l->ids[idx], l->set.cgroup_driver, &l->slots[idx]) == 0) {
 			l->have[idx] = true;
-			char *ipath = l->slots[idx].n_labels ? image_path(&l->slots[idx]) : NULL;
-			if (l->slots[idx].n_labels && !ipath)
-				keep_create_labels(&l->slots[idx], NULL);
+			char *ipath = labels_image_path(&l->slots[idx], NULL);
 			if (ipath) {
 				/* which of its labels the image gave it, in the
 				 * window slot the inspect just freed */
@@ -1232,14 +1256,10 @@ static void lister_image(struct http *h, int err, const char *msg, void *arg)
 	if (idx == SIZE_MAX)
 		return;
 
-	json_t *j = NULL;
-	if (err) {
-		snprintf(l->err, sizeof(l->err), "%s", msg);
-	} else {
-		err = http_json(h, &j, l->err, sizeof(l->err));
-		if (err == -ENOENT)
-			err = 0;	/* the image is gone: no label can be told from its */
-	}
+	json_t *j;
+	err = answer_json(h, err, msg, &j, l->err, sizeof(l->err));
+	if (err == -ENOENT)
+		err = 0;	/* the image is gone: no label can be told from its */
 	http_free(h);
 	if (err) {
 		json_decref(j);
@@ -1285,12 +1305,8 @@ static void lister_pump(struct lister *l)
 /* A lister's answer as JSON, or the error (in l->err) that ended it. */
 static int lister_answer(struct lister *l, struct http *h, int err, const char *msg, json_t **j)
 {
-	*j = NULL;
 	l->req = NULL;
-	if (!err)
-		return http_json(h, j, l->err, sizeof(l->err));
-	snprintf(l->err, sizeof(l->err), "%s", msg);
-	return err;
+	return answer_json(h, err, msg, j, l->err, sizeof(l->err));
 }
 
 static void lister_listed(struct http *h, int err, const char *msg, void *arg)
@@ -1620,14 +1636,9 @@ static void follow_inspected(struct http *h, int err, const char *msg, void *arg
 	char errbuf[768];
 	json_t *j = NULL;
 
-	bool gone = false;
 	d->inspect = NULL;
-	if (err) {
-		snprintf(errbuf, sizeof(errbuf), "%s", msg);
-	} else {
-		err = http_json(h, &j, errbuf, sizeof(errbuf));
-		gone = err == -ENOENT;
-	}
+	err = answer_json(h, err, msg, &j, errbuf, sizeof(errbuf));
+	bool gone = err == -ENOENT;
 	http_free(h);
 	if (gone) {
 		err = 0;
@@ -1635,10 +1646,7 @@ static void follow_inspected(struct http *h, int err, const char *msg, void *arg
 	} else if (!err) {
 		struct dg_container c;
 		if (container_from_json(j, d->inspect_id, d->set.cgroup_driver, &c) == 0) {
-			json_t *known = c.n_labels ? image_cached(d, c.image_ref) : NULL;
-			char *ipath = c.n_labels && !known ? image_path(&c) : NULL;
-			if (c.n_labels && !ipath)
-				keep_create_labels(&c, known);
+			char *ipath = labels_image_path(&c, image_cached(d, c.image_ref));
 			if (ipath) {
 				/* which of its labels the image gave it, then upsert */
 				d->pending = c;
@@ -1674,13 +1682,9 @@ static void follow_image(struct http *h, int err, const char *msg, void *arg)
 	json_t *j = NULL;
 
 	d->inspect = NULL;
-	if (err) {
-		snprintf(errbuf, sizeof(errbuf), "%s", msg);
-	} else {
-		err = http_json(h, &j, errbuf, sizeof(errbuf));
-		if (err == -ENOENT)
-			err = 0;	/* the image is gone: no label can be told from its */
-	}
+	err = answer_json(h, err, msg, &j, errbuf, sizeof(errbuf));
+	if (err == -ENOENT)
+		err = 0;	/* the image is gone: no label can be told from its */
 	http_free(h);
 	if (err) {
 		json_decref(j);
@@ -1798,11 +1802,9 @@ static void follow_image_read(struct http *h, int err, const char *msg, void *ar
 	json_t *j = NULL;
 	char *ref = d->image_req_ref;
 
-	(void)msg;
 	d->image_req = NULL;
 	d->image_req_ref = NULL;
-	if (!err)
-		err = http_json(h, &j, errbuf, sizeof(errbuf));
+	err = answer_json(h, err, msg, &j, errbuf, sizeof(errbuf));
 	http_free(h);
 	/* -ENOENT: the image is gone, no label can be told from its; another
 	 * error leaves them provisional, for the inspect to settle */

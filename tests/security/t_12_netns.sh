@@ -13,20 +13,8 @@ PS=$((B + 3))	# one endpoint: tcp 127.0.0.1:PS and tcp *:PS (redundant, warned)
 BR=10.213.78.1
 mkdir -p "$CG/c"
 
-# the container's namespace, held open by a sleeping process
-unshare --net sleep 600 &
-NS_PID=$!
-PIDS+=("$NS_PID")
-sleep 0.1
-NS=(nsenter "--net=/proc/$NS_PID/ns/net")
-veth_ok=1
-{
-	ip link add dgsh12 type veth peer name dgsc12 &&
-		ip link set dgsc12 netns "$NS_PID" &&
-		ip addr add "$BR/24" dev dgsh12 && ip link set dgsh12 up &&
-		"${NS[@]}" ip addr add 10.213.78.2/24 dev dgsc12 &&
-		"${NS[@]}" ip link set dgsc12 up && "${NS[@]}" ip link set lo up
-} || veth_ok=0
+# the container's namespace, its gateway the bridge address
+container_netns 12 "$BR"
 
 cat >"$TMP/t12.conf" <<CONF
 endpoint bridge tcp $BR:$PB
@@ -52,12 +40,6 @@ A=(--cgroup "$CG/c" --uid 1001)
 if ((veth_ok == 0)); then
 	skip "netns: no veth pair (kernel without veth): container-namespace paths untested"
 else
-	# in_ns NAME WANT PROBE-ARGS...: the probe in the container's namespace
-	in_ns() {
-		local name=$1 want=$2
-		shift 2
-		assert_verdict "$name" "$want" "$("${NS[@]}" "$PROBE" "$@" 2>&1 | head -n 1)"
-	}
 	in_ns "bypass: container netns to the host's bridge address (tcp $BR:P) from denied uid: EPERM" EPERM \
 		"${D[@]}" connect tcp "$BR" "$PB"
 	in_ns "control: container netns to the host's bridge address from allowed uid: ok" ok \

@@ -20,20 +20,8 @@ ip addr show dev lo | grep -q "inet $HOST4/" || ip addr add "$HOST4/24" dev lo
 ip addr show dev lo | grep -q "inet6 $HOST6/" || ip -6 addr add "$HOST6/64" dev lo nodad
 mkdir -p "$CG/c" "$CG/l"
 
-# a container's namespace behind a veth pair, held open by a sleeping process
-unshare --net sleep 600 &
-NS_PID=$!
-PIDS+=("$NS_PID")
-sleep 0.1
-NS=(nsenter "--net=/proc/$NS_PID/ns/net")
-veth_ok=1
-{
-	ip link add dgsh13 type veth peer name dgsc13 &&
-		ip link set dgsc13 netns "$NS_PID" &&
-		ip addr add "$BR/24" dev dgsh13 && ip link set dgsh13 up &&
-		"${NS[@]}" ip addr add 10.213.79.2/24 dev dgsc13 &&
-		"${NS[@]}" ip link set dgsc13 up && "${NS[@]}" ip link set lo up
-} || veth_ok=0
+# a container's namespace behind a veth pair, its gateway the bridge address
+container_netns 13 "$BR"
 
 cat >"$TMP/t13.conf" <<CONF
 endpoint api4 tcp 127.0.0.1:$PA
@@ -94,11 +82,6 @@ check "explain: $HOST4:$PO reaches no listener of apio: not a protected endpoint
 if ((veth_ok == 0)); then
 	skip "wide: no veth pair (kernel without veth): the bridge gateway from a container untested"
 else
-	in_ns() {
-		local name=$1 want=$2
-		shift 2
-		assert_verdict "$name" "$want" "$("${NS[@]}" "$PROBE" "$@" 2>&1 | head -n 1)"
-	}
 	for p in "$PA" "$PD"; do
 		in_ns "bypass: container netns to the bridge gateway $BR:$p (0.0.0.0 or [::] listener), denied uid: EPERM" \
 			EPERM "${D[@]}" connect tcp "$BR" "$p"

@@ -95,3 +95,31 @@ unix_by_lsm() {
 unix_enforced() {
 	[[ -e $BPFFS/link_connect_unix ]] || unix_by_lsm
 }
+
+# container_netns N GATEWAY: a container's network namespace (held open by a
+# sleeping process) behind a veth pair dgshN/dgscN, GATEWAY/24 on the
+# suite's side and GATEWAY's .2 inside. Sets NS_PID, NS (the nsenter prefix)
+# and veth_ok (0 when this kernel has no veth); `ip link del dgshN` ends it.
+container_netns() {
+	local n=$1 gw=$2
+	unshare --net sleep 600 &
+	NS_PID=$!
+	PIDS+=("$NS_PID")
+	sleep 0.1
+	NS=(nsenter "--net=/proc/$NS_PID/ns/net")
+	veth_ok=1
+	{
+		ip link add "dgsh$n" type veth peer name "dgsc$n" &&
+			ip link set "dgsc$n" netns "$NS_PID" &&
+			ip addr add "$gw/24" dev "dgsh$n" && ip link set "dgsh$n" up &&
+			"${NS[@]}" ip addr add "${gw%.*}.2/24" dev "dgsc$n" &&
+			"${NS[@]}" ip link set "dgsc$n" up && "${NS[@]}" ip link set lo up
+	} || veth_ok=0
+}
+
+# in_ns NAME WANT PROBE-ARGS...: the probe in the container_netns namespace
+in_ns() {
+	local name=$1 want=$2
+	shift 2
+	assert_verdict "$name" "$want" "$("${NS[@]}" "$PROBE" "$@" 2>&1 | head -n 1)"
+}
