@@ -42,6 +42,9 @@ UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
+# plain `make` builds the program, its tests and their tools
+.DEFAULT_GOAL := all
+
 .PHONY: fuzz fuzz-build
 # libFuzzer + ASan + UBSan: the policy parser and compiler (fuzz-policy), and
 # the Docker Engine API client against a fuzzed API (fuzz-docker).

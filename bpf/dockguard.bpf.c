@@ -118,7 +118,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, DG_MAX_HANDSHAKES);
 	__type(key, struct dg_conn_key);
-	__type(value, __u64);
+	__type(value, struct dg_handshake);
 } handshakes SEC(".maps");
 
 /* Listeners wider than their endpoint: see "Listeners" in dockguard_abi.h. */
@@ -1323,57 +1323,109 @@ static __always_inline void track_listener(struct bpf_sock_ops *skops, __u32 op)
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
-/*
- * Records the 4-tuple of a connect() the connect hooks let through to a
- * protected endpoint, when its SYN is sent; forgets it once the handshake is
- * done. Connects the connect hooks do not judge (a loopback endpoint's port in
- * another network namespace) are not recorded, so that their tuples cannot be
- * replayed by hand in the host's namespace.
- */
-SEC("sockops")
-int dg_sockops(struct bpf_sock_ops *skops)
+/* The initial sequence number of a socket about to send its SYN
+ * (TCP_CONNECT_CB runs before tcp_connect() takes it for the SYN). */
+static __always_inline bool connect_isn(struct bpf_sock_ops *skops, __u32 *isn)
 {
+	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return false;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return false;
+	*isn = BPF_CORE_READ(tp, write_seq);
+	return true;
+}
+
+/*
+ * Records a connect() the connect hooks let through to a protected
+ * endpoint, when its SYN is about to be sent. Connects the connect hooks do
+ * not judge (a loopback endpoint's port in another network namespace) are
+ * not recorded, so that their tuples cannot be replayed by hand in the
+ * host's namespace.
+ */
+static __always_inline void record_handshake(struct bpf_sock_ops *skops)
+{
+	struct dg_handshake rec = {};
 	struct dg_conn_key key = {};
 	struct dg_tcp_key dest = {};
 	struct dg_config *cfg;
 	struct dg_port *pi;
 	bool host_only = false;
-	__u32 op = skops->op, slot;
-	__u64 now;
+	__u32 slot;
 
-	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB || op == BPF_SOCK_OPS_STATE_CB) {
-		track_listener(skops, op);
-		return 1;
-	}
-	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
-		return 1;
 	pi = protected_port(bpf_ntohl(skops->remote_port) & 0xffff);
 	if (!pi)
-		return 1;
-	sockops_conn_key(skops, &key);
-	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
-		bpf_map_delete_elem(&handshakes, &key);
-		return 1;
-	}
+		return;
 	slot = active_slot(&cfg);
 	if (!cfg)
-		return 1;
+		return;
+	sockops_conn_key(skops, &key);
 	__builtin_memcpy(dest.addr, key.daddr, sizeof(dest.addr));
 	dest.port = key.dport;
 	if (!tcp_endpoint(&dest, pi, DG_OP_CONNECT, slot, &host_only))
-		return 1;
-	if (host_only && bpf_get_netns_cookie(skops) != cfg->host_netns_cookie)
-		return 1;
-	now = bpf_ktime_get_boot_ns();
-	bpf_map_update_elem(&handshakes, &key, &now, BPF_ANY);
+		return;
+	rec.netns_cookie = bpf_get_netns_cookie(skops);
+	if (host_only && rec.netns_cookie != cfg->host_netns_cookie)
+		return;
+	if (!connect_isn(skops, &rec.isn))
+		return;		/* unrecorded: its SYN is dropped */
+	rec.sock_cookie = bpf_get_socket_cookie(skops);
+	rec.sent_ns = bpf_ktime_get_boot_ns();
+	bpf_map_update_elem(&handshakes, &key, &rec, BPF_ANY);
+	/* to hear when the socket leaves SYN_SENT */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* A recorded socket left SYN_SENT (established, refused, timed out or
+ * closed): no SYN of it is due any more. */
+static __always_inline void forget_handshake(struct bpf_sock_ops *skops)
+{
+	struct dg_conn_key key = {};
+	struct dg_handshake *rec;
+
+	if (!protected_port(bpf_ntohl(skops->remote_port) & 0xffff))
+		return;
+	sockops_conn_key(skops, &key);
+	rec = bpf_map_lookup_elem(&handshakes, &key);
+	if (rec && rec->sock_cookie == bpf_get_socket_cookie(skops))
+		bpf_map_delete_elem(&handshakes, &key);
+}
+
+/*
+ * The TCP events dockguard follows: connects to protected endpoints (see
+ * "Handshakes" in dockguard_abi.h) and wildcard listeners ("Listeners").
+ */
+SEC("sockops")
+int dg_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		record_handshake(skops);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		forget_handshake(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[0] == BPF_TCP_SYN_SENT)
+			forget_handshake(skops);
+		else
+			track_listener(skops, BPF_SOCK_OPS_STATE_CB);
+		break;
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		track_listener(skops, BPF_SOCK_OPS_TCP_LISTEN_CB);
+		break;
+	}
 	return 1;
 }
 
-/* A SYN's 4-tuple, from its IPv4 or IPv6 and TCP headers; false when the
- * packet cannot be parsed (it is then dropped: it goes to a protected
- * listener). *syn: SYN set, ACK clear. */
+/* A SYN's 4-tuple and sequence number, from its IPv4 or IPv6 and TCP
+ * headers; false when the packet cannot be parsed (it is then dropped: it
+ * goes to a protected listener). *syn: SYN set, ACK clear. */
 static __always_inline bool packet_conn_key(struct __sk_buff *skb, struct dg_conn_key *key,
-					    bool *syn, __u32 *family)
+					    bool *syn, __u32 *seq, __u32 *family)
 {
 	__u8 tcp[14];
 	__u32 off;
@@ -1420,6 +1472,7 @@ static __always_inline bool packet_conn_key(struct __sk_buff *skb, struct dg_con
 		return false;
 	key->sport = (__u16)((tcp[0] << 8) | tcp[1]);
 	key->dport = (__u16)((tcp[2] << 8) | tcp[3]);
+	*seq = ((__u32)tcp[4] << 24) | ((__u32)tcp[5] << 16) | ((__u32)tcp[6] << 8) | tcp[7];
 	*syn = (tcp[13] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 	return true;
 }
@@ -1482,6 +1535,63 @@ static __noinline void report_handshake(const struct dg_conn_key *key, __u32 fam
 		cnt->events++;
 }
 
+/* Whether the socket holding the SYN's 4-tuple in this network namespace
+ * is the judged one (`cookie`), still sending its SYN with sequence `seq`. */
+static __noinline bool client_sends_syn(struct __sk_buff *skb, const struct dg_conn_key *key,
+					__u32 family, __u32 seq, __u64 cookie)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *client;
+	struct tcp_sock *tp;
+	bool ok = false;
+	__u32 size;
+
+	if (!skb || !key)
+		return false;
+	/* the tuple of a segment the client's socket would receive */
+	if (family == DG_FAMILY_INET) {
+		t.ipv4.saddr = ((const __u32 *)key->daddr)[3];
+		t.ipv4.daddr = ((const __u32 *)key->saddr)[3];
+		t.ipv4.sport = bpf_htons(key->dport);
+		t.ipv4.dport = bpf_htons(key->sport);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, key->daddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, key->saddr, 16);
+		t.ipv6.sport = bpf_htons(key->dport);
+		t.ipv6.dport = bpf_htons(key->sport);
+		size = sizeof(t.ipv6);
+	}
+	client = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!client)
+		return false;
+	if (client->state == BPF_TCP_SYN_SENT) {
+		tp = bpf_skc_to_tcp_sock(client);
+		ok = tp && BPF_CORE_READ(tp, snd_una) == seq &&
+		     (__u64)BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter) ==
+			     cookie;
+	}
+	bpf_sk_release(client);
+	return ok;
+}
+
+/* Whether a SYN is the own SYN of a connect() that was judged: see
+ * "Handshakes" in dockguard_abi.h. */
+static __always_inline bool judged_syn(struct __sk_buff *skb, struct bpf_sock *listener,
+				       const struct dg_conn_key *key, __u32 family, __u32 seq)
+{
+	struct dg_handshake *rec = bpf_map_lookup_elem(&handshakes, key);
+
+	if (!rec || bpf_ktime_get_boot_ns() - rec->sent_ns >= DG_HANDSHAKE_TTL_NS ||
+	    seq != rec->isn)
+		return false;
+	/* a client in another network namespace (a container reaching a
+	 * wildcard listener through its bridge) is out of the lookup's reach */
+	if (rec->netns_cookie != sock_netns_cookie(listener))
+		return true;
+	return client_sends_syn(skb, key, family, seq, rec->sock_cookie);
+}
+
 /* Whether a SYN to protected port `pi` at listener `sk` was judged. */
 static __noinline int check_handshake(struct __sk_buff *skb, struct bpf_sock *sk,
 				      struct dg_port *pi)
@@ -1490,15 +1600,14 @@ static __noinline int check_handshake(struct __sk_buff *skb, struct bpf_sock *sk
 	struct dg_tcp_key dest = {};
 	struct dg_config *cfg;
 	bool syn = false, host_only = false;
-	__u32 family = 0, slot, ep;
-	__u64 *seen;
+	__u32 family = 0, seq = 0, slot, ep;
 
 	if (!skb || !sk || !pi)
 		return SK_PASS;
 	slot = active_slot(&cfg);
 	if (!cfg)
 		return SK_DROP;
-	if (!packet_conn_key(skb, &key, &syn, &family))
+	if (!packet_conn_key(skb, &key, &syn, &seq, &family))
 		return SK_DROP;
 	if (!syn)
 		return SK_PASS;	/* only a SYN opens a connection here */
@@ -1509,8 +1618,7 @@ static __noinline int check_handshake(struct __sk_buff *skb, struct bpf_sock *sk
 		return SK_PASS;
 	if (host_only && sock_netns_cookie(sk) != cfg->host_netns_cookie)
 		return SK_PASS;
-	seen = bpf_map_lookup_elem(&handshakes, &key);
-	if (seen && bpf_ktime_get_boot_ns() - *seen < DG_HANDSHAKE_TTL_NS)
+	if (judged_syn(skb, sk, &key, family, seq))
 		return SK_PASS;
 	report_handshake(&key, family, slot, ep);
 	return SK_DROP;

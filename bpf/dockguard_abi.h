@@ -347,24 +347,42 @@ struct dg_event {
  * ----------
  * A process with CAP_NET_RAW can write a TCP SYN to a protected endpoint
  * itself and never call connect(). So the listener's side admits only the
- * handshakes that the connect side judged: the sock_ops program records the
- * 4-tuple of every connect() that reaches a protected endpoint (it runs
- * after connect4/connect6 allowed it, when the kernel sends the SYN), and
- * the cgroup_skb ingress program drops a SYN to a protected endpoint whose
- * 4-tuple is not recorded. The record is removed when the connection is
- * established (no SYN is needed after that) and is honoured for
- * DG_HANDSHAKE_TTL_NS at most (a SYN is retried for ~127 s by default).
+ * handshakes that the connect side judged: the sock_ops program records
+ * every connect() that reaches a protected endpoint (it runs after
+ * connect4/connect6 allowed it, when the kernel sends the SYN), and the
+ * cgroup_skb ingress program drops a SYN to a protected endpoint unless it
+ * is that socket's own SYN:
+ *   - its 4-tuple is recorded, and not for longer than DG_HANDSHAKE_TTL_NS;
+ *   - its sequence number is the socket's initial one (a retransmission
+ *     carries the same);
+ *   - when the client's socket is in the listener's network namespace, the
+ *     socket holding that tuple is the judged one (socket cookie), is still
+ *     in SYN_SENT and still waits for that sequence number to be acked.
+ * A record lives as long as its socket is in SYN_SENT: a state callback,
+ * armed for recorded sockets only, removes it when the handshake completes,
+ * is refused or is given up. So a tuple sniffed from a refused connect
+ * cannot be replayed once the listener is back. The TTL bounds a record
+ * that no callback removed (and the lifetime of a connect retried past it:
+ * SYN retransmissions go out at 1, 3, 7, 15 and 31 s).
  */
 #define DG_MAX_HANDSHAKES	65536
-#define DG_HANDSHAKE_TTL_NS	(130ULL * 1000000000ULL)
+#define DG_HANDSHAKE_TTL_NS	(32ULL * 1000000000ULL)
 
-/* `handshakes` (LRU_HASH): key of a judged connect, value = boot time in ns
- * when its SYN was sent. */
+/* `handshakes` (LRU_HASH) key: the 4-tuple of a judged connect. */
 struct dg_conn_key {
 	__u8 saddr[16];		/* the client; IPv4 as ::ffff:a.b.c.d */
 	__u8 daddr[16];		/* the protected endpoint */
 	__u16 sport;		/* host order */
 	__u16 dport;		/* host order */
+};
+
+/* `handshakes` value: the socket that was judged. */
+struct dg_handshake {
+	__u64 sent_ns;		/* boot time when its SYN was first sent */
+	__u64 sock_cookie;	/* the connecting socket */
+	__u64 netns_cookie;	/* its network namespace */
+	__u32 isn;		/* its initial sequence number */
+	__u32 pad;
 };
 
 /*

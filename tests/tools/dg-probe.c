@@ -31,6 +31,8 @@
  *   listen       bind(), listen(), print `listening`, accept and close
  *                (unixdg: receive and drop datagrams)
  *   echo         like listen, but echo every byte back (a thread each)
+ *   blackhole    tcp: bind(), listen() behind a socket filter that drops
+ *                every segment (no answer, no reset), print `listening`
  *
  * Options:
  *   --cgroup DIR          join DIR first
@@ -62,6 +64,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -413,14 +416,24 @@ static int serve(int fd, const struct target *t, const struct opts *o)
 {
 	int one = 1;
 	int echo = !strcmp(o->op, "echo");
+	int blackhole = !strcmp(o->op, "blackhole");
 
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, &t->sa.sa, t->len) < 0)
 		return report(-1);
+	if (blackhole) {
+		/* runs after the cgroup ingress program: dockguard still judges */
+		struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+		struct sock_fprog prog = { .len = 1, .filter = &drop };
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+			return report(-1);
+	}
 	if (t->type != SOCK_DGRAM && listen(fd, 128) < 0)
 		return report(-1);
 	printf("listening\n");
 	fflush(stdout);
+	while (blackhole)
+		pause();
 	for (;;) {
 		if (t->type == SOCK_DGRAM) {
 			char buf[512];
@@ -610,7 +623,7 @@ static int run(const struct opts *o, const struct target *t, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (!strcmp(op, "bind"))
 		return report(bind(fd, &t->sa.sa, t->len));
-	if (!strcmp(op, "listen") || !strcmp(op, "echo"))
+	if (!strcmp(op, "listen") || !strcmp(op, "echo") || !strcmp(op, "blackhole"))
 		return serve(fd, t, o);
 	fprintf(stderr, "dg-probe: unknown operation %s\n", op);
 	return 2;
