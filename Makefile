@@ -46,14 +46,15 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 .DEFAULT_GOAL := all
 
 .PHONY: fuzz fuzz-build
-# libFuzzer + ASan + UBSan: the policy parser and compiler (fuzz-policy), and
-# the Docker Engine API client against a fuzzed API (fuzz-docker).
+# libFuzzer + ASan + UBSan: the policy parser and compiler (fuzz-policy), the
+# Docker Engine API client against a fuzzed API (fuzz-docker), and the event
+# formatter on fuzzed kernel events (fuzz-event).
 # `make fuzz FUZZ_SECONDS=N` runs each for N seconds (default 60) through
 # tests/fuzz/run.sh, which the test suite also runs briefly. Corpora start
 # from the shipped policies and tests/fuzz/corpus-docker.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
-FUZZ_TARGETS := policy docker
+FUZZ_TARGETS := policy docker event
 fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "compile.h"
+#include "escape.h"
 #include "listeners.h"
 #include "util.h"
 
@@ -90,10 +91,15 @@ static json_t *listener_json(const struct host_view *hv, size_t i, const uint8_t
 	json_object_set_new(o, "address", json_string(dg_inet_format(l->addr, l->port, buf,
 									   sizeof(buf))));
 	if (ow->pid) {
+		/* the task's and its cgroup's names are anyone's bytes: escape.h */
+		char *comm = dg_escape(ow->comm, strlen(ow->comm), NULL);
+		char *cgroup = dg_escape(ow->cgroup, strlen(ow->cgroup), NULL);
 		json_object_set_new(o, "pid", json_integer(ow->pid));
-		json_object_set_new(o, "comm", json_string(ow->comm));
-		json_object_set_new(o, "cgroup", json_string(ow->cgroup));
-		describe_cgroup(o, ow->cgroup);
+		json_object_set_new(o, "comm", json_string(comm));
+		json_object_set_new(o, "cgroup", json_string(cgroup));
+		describe_cgroup(o, cgroup);
+		free(comm);
+		free(cgroup);
 	}
 	json_object_set_new(o, "wider", json_boolean(wider));
 	if (wider) {

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "listeners.h"
 #include "docker.h"
+#include "escape.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -216,7 +217,12 @@ int do_explain(struct dg_cli *cli)
 			who.gid = 0;
 			who.n_groups = 0;
 		}
-		printf("container %s (%.12s) in cgroup %s\n", ct->name, ct->id, ct->cgroup);
+		const char *raw_name = ct->name ? ct->name : "?";
+		char *name = dg_escape(raw_name, strlen(raw_name), NULL);
+		char *cg = dg_escape(ct->cgroup, strlen(ct->cgroup), NULL);
+		printf("container %s (%.12s) in cgroup %s\n", name, ct->id, cg);
+		free(name);
+		free(cg);
 		dg_container_set_free(&own);
 		who.cgroup = cgroup;
 	}

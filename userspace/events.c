@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "docker.h"
+#include "escape.h"
 #include "kernel.h"
 #include "resolve.h"
 #include "util.h"
@@ -181,17 +182,20 @@ static void event_source(const struct dg_event *ev, char *buf, size_t len)
 	tcp_address(ev->family, ev->peer.addr, ev->peer.port, buf, len);
 }
 
-static void event_dest(const struct dg_event *ev, char *buf, size_t len)
+/* The destination, `tcp:ADDR:PORT` or `unix:PATH` (escaped, and also the
+ * characters in `also`). Caller frees. */
+static char *event_dest(const struct dg_event *ev, const char *also)
 {
-	switch (ev->family) {
-	case DG_FAMILY_INET:
-	case DG_FAMILY_INET6:
-		tcp_address(ev->family, ev->addr, ev->port, buf, len);
-		break;
-	default:
-		snprintf(buf, len, "unix:%.*s", (int)sizeof(ev->path), ev->path);
-		break;
+	char buf[160];
+
+	if (ev->family == DG_FAMILY_INET || ev->family == DG_FAMILY_INET6) {
+		tcp_address(ev->family, ev->addr, ev->port, buf, sizeof(buf));
+		return xstrdup(buf);
 	}
+	char *path = dg_escape(ev->path, sizeof(ev->path), also);
+	char *dest = xasprintf("unix:%s", path);
+	free(path);
+	return dest;
 }
 
 /* Names from the pinned description: endpoint and rule FILE:LINE. */
@@ -218,9 +222,12 @@ static void event_names(struct dg_namer *n, const struct dg_event *ev, struct ev
 		json_t *r = json_array_get(json_object_get(meta, "rules"), ev->rule);
 		const char *file = json_string_value(json_array_get(
 			json_object_get(meta, "files"), (size_t)json_integer_value(json_array_get(r, 0))));
-		if (file)
-			snprintf(out->rule, sizeof(out->rule), "%s:%lld", file,
+		if (file) {
+			char *f = dg_escape(file, strlen(file), NULL);
+			snprintf(out->rule, sizeof(out->rule), "%s:%lld", f,
 				 (long long)json_integer_value(json_array_get(r, 1)));
+			free(f);
+		}
 	}
 }
 
@@ -246,75 +253,113 @@ static const char *verdict_name(const struct dg_event *ev)
 	return ev->verdict == DG_ACT_ALLOW ? "allow" : "deny";
 }
 
+/* The strings of an event that come from outside (a task's name, a socket
+ * path, cgroup and container names), escaped for any output (escape.h).
+ * For the human line, also what would end their field there: a space, and
+ * in the task's name, written in parentheses, a `)`. */
+struct event_strings {
+	char when[48];
+	char *dest, *comm, *cgroup, *remap_user;
+	char *ct_id, *ct_name, *ct_image, *ct_service;	/* NULL: no container */
+	struct event_names names;
+};
+
+static char *escape_or_null(const char *s, const char *also)
+{
+	return s ? dg_escape(s, strlen(s), also) : NULL;
+}
+
+static void event_strings(struct dg_namer *n, const struct dg_event *ev, bool line,
+			  struct event_strings *es)
+{
+	const char *cg = cgroup_path(n, ev->cgroup_id);
+	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
+							   : NULL;
+	const char *space = line ? " " : NULL;
+
+	memset(es, 0, sizeof(*es));
+	event_time(ev, es->when, sizeof(es->when));
+	event_names(n, ev, &es->names);
+	es->dest = event_dest(ev, space);
+	es->comm = dg_escape(ev->comm, sizeof(ev->comm), line ? ")" : NULL);
+	es->cgroup = escape_or_null(cg, space);
+	es->remap_user = remapped(n, ev->uid) ? escape_or_null(n->remap.user, space) : NULL;
+	if (ct) {
+		es->ct_id = escape_or_null(ct->id, space);
+		es->ct_name = escape_or_null(ct->name, space);
+		es->ct_image = escape_or_null(ct->image, space);
+		es->ct_service = escape_or_null(ct->service, space);
+	}
+}
+
+static void event_strings_free(struct event_strings *es)
+{
+	free(es->dest);
+	free(es->comm);
+	free(es->cgroup);
+	free(es->remap_user);
+	free(es->ct_id);
+	free(es->ct_name);
+	free(es->ct_image);
+	free(es->ct_service);
+}
+
 json_t *dg_event_json(struct dg_namer *n, const struct dg_event *ev)
 {
-	char when[48], dest[160], comm[sizeof(ev->comm) + 1];
-	struct event_names names;
+	struct event_strings es;
 	json_t *o = json_object();
 
-	event_time(ev, when, sizeof(when));
-	event_dest(ev, dest, sizeof(dest));
-	event_names(n, ev, &names);
-	memcpy(comm, ev->comm, sizeof(ev->comm));
-	comm[sizeof(ev->comm)] = '\0';
-
-	json_object_set_new(o, "time", json_string(when));
+	event_strings(n, ev, false, &es);
+	json_object_set_new(o, "time", json_string(es.when));
 	json_object_set_new(o, "verdict", json_string(verdict_name(ev)));
-	if (names.endpoint)
-		json_object_set_new(o, "endpoint", json_string(names.endpoint));
-	json_object_set_new(o, "dest", json_string(dest));
+	if (es.names.endpoint)
+		json_object_set_new(o, "endpoint", json_string(es.names.endpoint));
+	json_object_set_new(o, "dest", json_string(es.dest));
 	json_object_set_new(o, "op", json_string(op_name(ev)));
-	json_object_set_new(o, "rule", json_string(names.rule));
+	json_object_set_new(o, "rule", json_string(es.names.rule));
 	if (ev->op == DG_OP_HANDSHAKE) {
 		/* a SYN handed in without connect(): no process to name */
 		char src[160];
 		event_source(ev, src, sizeof(src));
 		json_object_set_new(o, "source", json_string(src));
 		json_object_set_new(o, "suppressed", json_integer(ev->suppressed));
+		event_strings_free(&es);
 		return o;
 	}
 	json_object_set_new(o, "pid", json_integer(ev->pid));
-	/* comm is the task's name, any bytes: jansson needs valid UTF-8 */
-	json_t *jc = json_string(comm);
-	json_object_set_new(o, "comm", jc ? jc : json_stringn("?", 1));
+	json_object_set_new(o, "comm", json_string(es.comm));
 	json_object_set_new(o, "uid", json_integer(ev->uid));
 	json_object_set_new(o, "gid", json_integer(ev->gid));
-	const char *cg = cgroup_path(n, ev->cgroup_id);
-	if (cg)
-		json_object_set_new(o, "cgroup", json_string(cg));
-	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
-							   : NULL;
-	if (ct) {
+	if (es.cgroup)
+		json_object_set_new(o, "cgroup", json_string(es.cgroup));
+	if (es.ct_id) {
 		json_t *c = json_object();
-		json_object_set_new(c, "id", json_string(ct->id));
-		if (ct->name)
-			json_object_set_new(c, "name", json_string(ct->name));
-		if (ct->image)
-			json_object_set_new(c, "image", json_string(ct->image));
-		if (ct->service)
-			json_object_set_new(c, "service", json_string(ct->service));
+		json_object_set_new(c, "id", json_string(es.ct_id));
+		if (es.ct_name)
+			json_object_set_new(c, "name", json_string(es.ct_name));
+		if (es.ct_image)
+			json_object_set_new(c, "image", json_string(es.ct_image));
+		if (es.ct_service)
+			json_object_set_new(c, "service", json_string(es.ct_service));
 		json_object_set_new(o, "container", c);
 	}
-	if (remapped(n, ev->uid)) {
+	if (es.remap_user) {
 		json_t *r = json_object();
-		json_object_set_new(r, "user", json_string(n->remap.user));
+		json_object_set_new(r, "user", json_string(es.remap_user));
 		json_object_set_new(r, "uid", json_integer(dg_remap_container_uid(&n->remap, ev->uid)));
 		json_object_set_new(o, "remap", r);
 	}
 	json_object_set_new(o, "suppressed", json_integer(ev->suppressed));
+	event_strings_free(&es);
 	return o;
 }
 
-char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
+static char *event_line(struct dg_namer *n, const struct dg_event *ev,
+			const struct event_strings *es)
 {
-	char when[48], dest[160];
-	struct event_names names;
-	const char *cg = cgroup_path(n, ev->cgroup_id);
-	char remap[96] = "", suppressed[48] = "", container[300] = "";
+	char suppressed[48] = "";
+	const char *endpoint = es->names.endpoint ? es->names.endpoint : "?";
 
-	event_time(ev, when, sizeof(when));
-	event_dest(ev, dest, sizeof(dest));
-	event_names(n, ev, &names);
 	if (ev->suppressed)
 		snprintf(suppressed, sizeof(suppressed), " (+%u suppressed)", ev->suppressed);
 	if (ev->op == DG_OP_HANDSHAKE) {
@@ -322,42 +367,51 @@ char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
 		event_source(ev, src, sizeof(src));
 		return xasprintf("%s %s %s %s handshake from %s: a SYN no connect() was judged for "
 				 "(a raw or packet socket)%s",
-				 when, verdict_name(ev), names.endpoint ? names.endpoint : "?", dest, src,
-				 suppressed);
+				 es->when, verdict_name(ev), endpoint, es->dest, src, suppressed);
 	}
-	if (remapped(n, ev->uid))
-		snprintf(remap, sizeof(remap), " (%s, uid %lld in the container)", n->remap.user,
-			 (long long)dg_remap_container_uid(&n->remap, ev->uid));
-	const struct dg_container *ct = cg && n->containers ? dg_container_by_cgroup(n->containers, cg)
-							   : NULL;
-	if (ct)
-		snprintf(container, sizeof(container), " container %s (%.12s)",
-			 ct->name ? ct->name : "?", ct->id);
-	return xasprintf("%s %s %s %s %s pid %u (%.*s) uid %u%s gid %u%s cgroup %s rule %s%s", when,
-			 verdict_name(ev), names.endpoint ? names.endpoint : "?", dest, op_name(ev),
-			 ev->pid, (int)sizeof(ev->comm), ev->comm, ev->uid, remap, ev->gid, container,
-			 cg ? cg : "?", names.rule, suppressed);
+	char *remap = es->remap_user
+			      ? xasprintf(" (%s, uid %lld in the container)", es->remap_user,
+					  (long long)dg_remap_container_uid(&n->remap, ev->uid))
+			      : xstrdup("");
+	char *container = es->ct_id ? xasprintf(" container %s (%.12s)",
+						es->ct_name ? es->ct_name : "?", es->ct_id)
+				    : xstrdup("");
+	char *line = xasprintf("%s %s %s %s %s pid %u (%s) uid %u%s gid %u%s cgroup %s rule %s%s",
+			       es->when, verdict_name(ev), endpoint, es->dest, op_name(ev), ev->pid,
+			       es->comm, ev->uid, remap, ev->gid, container,
+			       es->cgroup ? es->cgroup : "?", es->names.rule, suppressed);
+	free(remap);
+	free(container);
+	return line;
+}
+
+char *dg_event_text(struct dg_namer *n, const struct dg_event *ev)
+{
+	struct event_strings es;
+
+	event_strings(n, ev, true, &es);
+	char *line = event_line(n, ev, &es);
+	event_strings_free(&es);
+	return line;
 }
 
 int dg_event_journal(struct dg_namer *n, const struct dg_event *ev)
 {
-	char dest[160];
-	struct event_names names;
-	const char *cg = cgroup_path(n, ev->cgroup_id);
-	char *text = dg_event_text(n, ev);
+	struct event_strings es;
 
-	event_dest(ev, dest, sizeof(dest));
-	event_names(n, ev, &names);
+	event_strings(n, ev, false, &es);
+	char *text = dg_event_text(n, ev);
 	/* deny is a warning, an audited allow is information */
 	int ret = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", ev->verdict == DG_ACT_ALLOW ? 6 : 4,
 				  "SYSLOG_IDENTIFIER=dockguard", "DOCKGUARD_VERDICT=%s", verdict_name(ev),
-				  "DOCKGUARD_ENDPOINT=%s", names.endpoint ? names.endpoint : "",
-				  "DOCKGUARD_DEST=%s", dest, "DOCKGUARD_OP=%s", op_name(ev),
-				  "DOCKGUARD_RULE=%s", names.rule, "DOCKGUARD_PID=%u", ev->pid,
-				  "DOCKGUARD_COMM=%.*s", (int)sizeof(ev->comm), ev->comm,
+				  "DOCKGUARD_ENDPOINT=%s", es.names.endpoint ? es.names.endpoint : "",
+				  "DOCKGUARD_DEST=%s", es.dest, "DOCKGUARD_OP=%s", op_name(ev),
+				  "DOCKGUARD_RULE=%s", es.names.rule, "DOCKGUARD_PID=%u", ev->pid,
+				  "DOCKGUARD_COMM=%s", es.comm,
 				  "DOCKGUARD_UID=%u", ev->uid, "DOCKGUARD_GID=%u", ev->gid,
-				  "DOCKGUARD_CGROUP=%s", cg ? cg : "",
+				  "DOCKGUARD_CGROUP=%s", es.cgroup ? es.cgroup : "",
 				  "DOCKGUARD_SUPPRESSED=%u", ev->suppressed, NULL);
 	free(text);
+	event_strings_free(&es);
 	return ret;
 }

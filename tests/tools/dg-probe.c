@@ -55,6 +55,8 @@
  *   --addrlen N           unix: pass N as the address length
  *   --nul-tail STR        unix: sun_path is ADDR, a NUL, then STR (the
  *                         address length covers all of it)
+ *   --comm NAME           after the identity change, the task's name (any
+ *                         bytes; the kernel keeps the first 15)
  *   --opath FILE          after the identity change, open FILE with O_PATH as
  *                         descriptor 9 (for /proc/self/fd/9 as ADDR)
  *   --repeat N            connect N times (a new socket each) and report the
@@ -73,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -95,7 +98,7 @@
 struct opts {
 	const char *cgroup, *groups, *chdir_to, *move_cg;
 	const char *pause_socket, *pause_connect, *pause_after, *opath, *thread_cg;
-	const char *nul_tail;
+	const char *nul_tail, *comm;
 	long uid, euid, gid, thread_euid, peer_uid, addrlen, repeat;
 	int ring_early, warm_ring, fork_op;
 	const char *op, *proto, *addr;
@@ -719,6 +722,8 @@ int main(int argc, char **argv)
 			o.nul_tail = val;
 		else if (!strcmp(opt, "--opath"))
 			o.opath = val;
+		else if (!strcmp(opt, "--comm"))
+			o.comm = val;
 		else if (!strcmp(opt, "--addrlen"))
 			o.addrlen = atol(val);
 		else if (!strcmp(opt, "--pause-before-socket"))
@@ -788,6 +793,8 @@ int main(int argc, char **argv)
 	set_identity(&o);
 	if (o.chdir_to && chdir(o.chdir_to) < 0)
 		die("chdir");
+	if (o.comm && prctl(PR_SET_NAME, o.comm) < 0)
+		die("prctl PR_SET_NAME");
 	if (o.opath) {
 		int p = open(o.opath, O_PATH);
 		if (p < 0 || dup2(p, 9) < 0)
