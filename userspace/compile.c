@@ -427,6 +427,67 @@ static void add_unix_name(struct dg_image *img, const char *name, uint8_t ep)
 	u->ep = ep;
 }
 
+static bool has_listen_rule(const struct dg_policy *pol, size_t e)
+{
+	for (size_t r = 0; r < pol->n_rules; r++) {
+		const struct dg_rule *rule = &pol->rules[r];
+		if (rule->action != DG_ACTION_LISTEN)
+			continue;
+		if (rule->any_endpoint)
+			return true;
+		for (size_t i = 0; i < rule->n_endpoints; i++)
+			if (rule->endpoints[i] == e)
+				return true;
+	}
+	return false;
+}
+
+/* Whether some endpoint names `addr`:`port`, or every address of the port. */
+static bool policy_names(const struct dg_policy *pol, const uint8_t addr[16], uint16_t port)
+{
+	for (size_t e = 0; e < pol->n_endpoints; e++)
+		for (size_t a = 0; a < pol->endpoints[e].n_addrs; a++) {
+			const struct dg_addr *ad = &pol->endpoints[e].addrs[a];
+			if (ad->kind != DG_ADDR_UNIX && ad->port == port &&
+			    (ad->kind == DG_ADDR_TCP_ANY || !memcmp(ad->addr, addr, 16)))
+				return true;
+		}
+	return false;
+}
+
+/*
+ * `localhost` is 127.0.0.1 and ::1, and clients try ::1 first. A listen rule
+ * for 127.0.0.1:P alone would leave [::1]:P to anyone: a squatter there
+ * answers `DOCKER_HOST=tcp://localhost:P`. So an endpoint with a listen rule
+ * that names one loopback address of a port and not the other takes the
+ * other too (its binds meet the listen rule, its connects the endpoint's
+ * rules), unless another endpoint names it; `check` says so.
+ */
+static void add_loopback_sibling(const struct dg_policy *pol, size_t e, const struct dg_addr *ad,
+				 struct dg_image *img, struct dg_diag *diag)
+{
+	static const uint8_t v4_loopback[16] = { [10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1 };
+	static const uint8_t v4_any[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6_any[16] = { 0 };
+	bool v4 = !memcmp(ad->addr, v4_loopback, 16);
+	const uint8_t *other = v4 ? v6_loopback : v4_loopback;
+
+	if ((!v4 && memcmp(ad->addr, v6_loopback, 16)) || !has_listen_rule(pol, e) ||
+	    policy_names(pol, other, ad->port))
+		return;
+	dg_diag_warning(diag, &ad->loc,
+			"endpoint '%s' names %s:%u but not %s:%u, where clients of localhost go "
+			"first: its listen rule covers %s:%u too, and connects there are judged as "
+			"'%s'; name both addresses in the endpoint to say so",
+			pol->endpoints[e].name, v4 ? "127.0.0.1" : "[::1]", ad->port,
+			v4 ? "[::1]" : "127.0.0.1", ad->port, v4 ? "[::1]" : "127.0.0.1", ad->port,
+			pol->endpoints[e].name);
+	add_tcp(img, other, ad->port, (uint8_t)(e + 1), ad, diag);
+	/* connect(::) is delivered to ::1, connect(0.0.0.0) to 127.0.0.1 */
+	if (!policy_names(pol, v4 ? v6_any : v4_any, ad->port))
+		add_tcp(img, v4 ? v6_any : v4_any, ad->port, (uint8_t)(e + 1), ad, diag);
+}
+
 static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 			      struct dg_diag *diag)
 {
@@ -451,6 +512,7 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 				if (ad->addr[12] == 127 && ad->addr[13] == 0 && ad->addr[14] == 0 &&
 				    ad->addr[15] == 1)
 					add_tcp(img, v4_any, ad->port, id, ad, diag);
+				add_loopback_sibling(pol, e, ad, img, diag);
 				break;
 			case DG_ADDR_TCP6:
 				add_tcp(img, ad->addr, ad->port, id, ad, diag);
@@ -459,6 +521,7 @@ static void compile_endpoints(const struct dg_policy *pol, struct dg_image *img,
 					/* connect(::) is delivered to ::1 */
 					add_tcp(img, v6_any, ad->port, id, ad, diag);
 				}
+				add_loopback_sibling(pol, e, ad, img, diag);
 				break;
 			case DG_ADDR_TCP_ANY:
 				port_entry(img, ad->port)->any_ep = id;

@@ -1337,7 +1337,7 @@ TEST(compile_listen_two_endpoints_one_port)
 
 	/* two endpoints, listen rules on different ports: fine */
 	img = build(&f,
-		"endpoint api tcp 127.0.0.1:2375\n"
+		"endpoint api { tcp 127.0.0.1:2375, tcp [::1]:2375 }\n"
 		"endpoint gw tcp 172.17.0.1:2376\n"
 		"allow { api, gw } from user 0\n"
 		"listen any from user 0\n");
@@ -1346,6 +1346,59 @@ TEST(compile_listen_two_endpoints_one_port)
 		CHECK(port_of(img, 2375) && port_of(img, 2375)->bind_ep == 1);
 		CHECK(port_of(img, 2376) && port_of(img, 2376)->bind_ep == 2);
 	}
+	fixture_free(&f);
+}
+
+/* localhost is 127.0.0.1 and ::1: a listen rule on one loopback address of a
+ * port covers the other, unless another endpoint names it. */
+TEST(compile_listen_takes_the_other_loopback_family)
+{
+	struct fixture f;
+	struct dg_image *img = build(&f,
+		"endpoint api tcp 127.0.0.1:2375\n"
+		"allow api from user 1\n"
+		"listen api from user 0\n");
+	CHECK(img != NULL);
+	CHECK_INT(f.d.n_errors, 0);
+	CHECK_INT(f.d.n_warnings, 1);
+	if (img) {
+		CHECK_V(img, who(2, 0, "/"), "tcp:[::1]:2375", BIND, false, DEF, 1);
+		CHECK_V(img, who(0, 0, "/"), "tcp:[::1]:2375", BIND, true, 1, 1);
+		CHECK_V(img, who(2, 0, "/"), "tcp:[::1]:2375", CONNECT, false, DEF, 1);
+		CHECK_V(img, who(1, 0, "/"), "tcp:[::]:2375", CONNECT, true, 0, 1);
+	}
+	fixture_free(&f);
+
+	/* the other way round */
+	img = build(&f,
+		"endpoint api tcp [::1]:2375\n"
+		"allow api from user 1\n"
+		"listen api from user 0\n");
+	CHECK_INT(f.d.n_warnings, 1);
+	if (img) {
+		CHECK_V(img, who(2, 0, "/"), "tcp:127.0.0.1:2375", BIND, false, DEF, 1);
+		CHECK_V(img, who(2, 0, "/"), "tcp:[::ffff:127.0.0.1]:2375", BIND, false, DEF, 1);
+	}
+	fixture_free(&f);
+
+	/* no listen rule: nothing added, nothing said */
+	img = build(&f,
+		"endpoint api tcp 127.0.0.1:2375\n"
+		"allow api from user 1\n");
+	CHECK_CLEAN(&f);
+	if (img)
+		CHECK(!judged(img, who(2, 0, "/"), "tcp:[::1]:2375", DG_OP_BIND));
+	fixture_free(&f);
+
+	/* another endpoint names ::1: that one's */
+	img = build(&f,
+		"endpoint api tcp 127.0.0.1:2375\n"
+		"endpoint v6 tcp [::1]:2375\n"
+		"allow { api, v6 } from user 1\n"
+		"listen api from user 0\n");
+	CHECK_CLEAN(&f);
+	if (img)
+		CHECK_V(img, who(2, 0, "/"), "tcp:[::1]:2375", CONNECT, false, DEF, 2);
 	fixture_free(&f);
 }
 
