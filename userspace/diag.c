@@ -71,6 +71,15 @@ void dg_diag_note(struct dg_diag *diag, const struct dg_loc *loc, const char *fm
 	DG_DIAG_ADD(DG_NOTE);
 }
 
+void dg_diag_error_in(struct dg_diag *diag, const char *name, const char *fmt, ...)
+{
+	/* line 0: the whole file; the diagnostics keep the name */
+	struct dg_loc whole = { .file = dg_diag_files_add(&diag->kept, name, "", 0) };
+	const struct dg_loc *loc = &whole;
+
+	DG_DIAG_ADD(DG_ERROR);
+}
+
 static const char *severity_name(enum dg_severity sev)
 {
 	switch (sev) {
@@ -149,12 +158,15 @@ void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
 	for (size_t i = 0; i < diag->n; i++) {
 		const struct dg_diag_record *r = &diag->records[i];
 
-		if (r->loc.file)
+		if (r->loc.file && !r->loc.line)
+			fprintf(out, "%s: %s: %s\n", r->loc.file->name, severity_name(r->severity),
+				r->message);
+		else if (r->loc.file)
 			fprintf(out, "%s:%u:%u: %s: %s\n", r->loc.file->name, r->loc.line,
 				r->loc.col, severity_name(r->severity), r->message);
 		else
 			fprintf(out, "dockguard: %s: %s\n", severity_name(r->severity), r->message);
-		if (show_source && r->loc.file)
+		if (show_source && r->loc.file && r->loc.line)
 			print_source(out, &r->loc, &cursor);
 	}
 	if (diag->n_dropped)

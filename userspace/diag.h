@@ -58,6 +58,9 @@ __attribute__((format(printf, 3, 4)))
 void dg_diag_warning(struct dg_diag *diag, const struct dg_loc *loc, const char *fmt, ...);
 __attribute__((format(printf, 3, 4)))
 void dg_diag_note(struct dg_diag *diag, const struct dg_loc *loc, const char *fmt, ...);
+/* An error about a whole file, printed as `NAME: error: MESSAGE`. */
+__attribute__((format(printf, 3, 4)))
+void dg_diag_error_in(struct dg_diag *diag, const char *name, const char *fmt, ...);
 void dg_diag_vadd(struct dg_diag *diag, enum dg_severity sev, const struct dg_loc *loc,
 		  const char *fmt, va_list ap);
 

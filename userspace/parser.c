@@ -1344,9 +1344,14 @@ static void include_file(struct parser *p, const char *path, const struct dg_loc
 		return;
 	}
 
+	if (!dg_policy_file_trusted(path, path, real, p->diag)) {
+		free(real);
+		return;
+	}
 	char *text;
 	size_t len;
-	int r = read_file(path, DG_POLICY_MAX_FILE_SIZE, &text, &len);
+	/* by the resolved path, whose directories were found root's alone */
+	int r = read_file(real, DG_POLICY_MAX_FILE_SIZE, &text, &len);
 	if (r == -EFBIG) {
 		dg_diag_error(p->diag, loc,
 			      "include file '%s' is larger than the limit of %d bytes; split it",
@@ -1392,6 +1397,24 @@ static char *join(const char *dir, const char *name)
 	if (!dir)
 		return xstrdup(name);
 	return xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name);
+}
+
+/* The directory an include pattern reads: its path up to the last `/`
+ * before the first wildcard (`conf.d` of `conf.d/[*].conf`). */
+static char *pattern_directory(const char *dir, const char *pattern)
+{
+	size_t wild = strcspn(pattern, "*?[");
+	const char *slash = NULL;
+
+	for (const char *c = pattern; c < pattern + wild; c++)
+		if (*c == '/')
+			slash = c;
+	if (!slash)
+		return xstrdup(dir ? dir : ".");
+	char *head = xstrndup(pattern, slash == pattern ? 1 : (size_t)(slash - pattern));
+	char *out = join(pattern[0] == '/' ? NULL : dir, head);
+	free(head);
+	return out;
 }
 
 /* glob(3)'s error callback has no context: the parser runs in one thread. */
@@ -1444,6 +1467,16 @@ static bool parse_include(struct parser *p)
 
 	char *dir = absolute ? NULL : current_dir(p, true);
 	char *full = join(dir, pattern);
+	/* whoever may write where the pattern looks may add a file later */
+	char *fixed = pattern_directory(dir, pattern);
+	bool trusted = dg_policy_dir_trusted(fixed, fixed, p->diag);
+	free(fixed);
+	if (!trusted) {
+		free(full);
+		free(dir);
+		free(pattern);
+		return true;
+	}
 	glob_t g;
 	glob_failed_errno = 0;
 	int r = glob(full, 0, glob_error, &g);
@@ -1574,9 +1607,17 @@ struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf, size
 
 struct dg_policy *dg_policy_parse_file(const char *path, struct dg_diag *diag)
 {
+	char *real = realpath(path, NULL);
 	char *text;
 	size_t len;
-	int r = read_file(path, DG_POLICY_MAX_FILE_SIZE, &text, &len);
+
+	if (real && !dg_policy_file_trusted(path, path, real, diag)) {
+		free(real);
+		return NULL;
+	}
+	/* by the resolved path, whose directories were found root's alone */
+	int r = read_file(real ? real : path, DG_POLICY_MAX_FILE_SIZE, &text, &len);
+	free(real);
 
 	if (r == -EFBIG) {
 		dg_diag_error(diag, NULL,

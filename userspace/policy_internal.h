@@ -45,6 +45,19 @@ struct dg_epref {
 void dg_policy_check(struct dg_policy *policy, const struct dg_epref *refs, size_t n_refs,
 		     struct dg_diag *diag);
 
+/*
+ * Whether root alone can change the policy file `path`, whose resolved path
+ * (without symbolic links) is `real`: the directory the name is in, the
+ * file, and every directory above either are root's and not writable by
+ * group or others (a sticky directory such as /tmp may be). Otherwise adds
+ * `NAME: error: ...` with the fix and returns false.
+ */
+bool dg_policy_file_trusted(const char *name, const char *path, const char *real,
+			    struct dg_diag *diag);
+
+/* The same for a directory that include patterns read (true when missing). */
+bool dg_policy_dir_trusted(const char *name, const char *dir, struct dg_diag *diag);
+
 /* Free what the struct points to, not the struct itself. */
 void dg_subject_free(struct dg_subject *s);
 void dg_rule_free_contents(struct dg_rule *r);

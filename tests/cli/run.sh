@@ -271,5 +271,41 @@ echo "allow any" >>"$H/dests.conf"
 hostile 1 "12800 TCP destinations" "$H/dests.conf" \
 	"^$H/dests.conf:1:10: error: too many endpoint addresses: 12800 TCP destinations"
 
+# Trust: only files that root alone can change are policy, as sudo reads
+# sudoers; a file or a directory above it that someone else may write is
+# refused with FILE: error: and the fix.
+TR=$TMP/trust
+mkdir -p "$TR/conf.d"
+chmod 755 "$TR" "$TR/conf.d"
+printf 'endpoint docker-api tcp 127.0.0.1:2375\nallow docker-api from user root\ninclude "conf.d/*.conf"\n' >"$TR/main.conf"
+run 0 "trust: a policy of root's with root's include directory" check "$TR/main.conf"
+# the review's case: a world-writable conf.d, where uid 1000 adds a rule
+chmod 777 "$TR/conf.d"
+printf 'allow docker-api from user 1000\n' >"$TR/conf.d/evil.conf"
+chown 1000 "$TR/conf.d/evil.conf"
+run 1 "trust: a world-writable include directory (uid 1000 added a rule) is refused" check "$TR/main.conf"
+has "trust: DIR: error: names the directory, its mode and the fix" "$err" \
+	"^$TR/conf.d: error: directory $TR/conf.d is writable by others \(mode 0777\); .*: chmod go-w $TR/conf.d$"
+chmod 755 "$TR/conf.d"
+run 1 "trust: a file of uid 1000 in root's directory is refused" check "$TR/main.conf"
+has "trust: FILE: error: names the owner and the fix" "$err" \
+	"^$TR/conf.d/evil.conf: error: policy file $TR/conf.d/evil.conf is owned by uid 1000, not root; .*: chown root $TR/conf.d/evil.conf$"
+rm "$TR/conf.d/evil.conf"
+# a symbolic link in a writable directory picks which root file is read
+chmod 777 "$TR/conf.d"
+run 1 "trust: a world-writable include directory is refused even with no file in it" check "$TR/main.conf"
+chmod 775 "$TR/conf.d"
+run 1 "trust: a group-writable include directory is refused" check "$TR/main.conf"
+chmod 755 "$TR/conf.d"
+chmod 664 "$TR/main.conf"
+run 1 "trust: a group-writable policy file is refused" check "$TR/main.conf"
+has "trust: FILE: error: for the policy file itself" "$err" \
+	"^$TR/main.conf: error: policy file $TR/main.conf is writable by its group \(mode 0664\)"
+run 1 "trust: load refuses it too, before touching the kernel" --bpffs "$TMP/no-bpffs" load "$TR/main.conf"
+has "trust: load says why" "$err" "writable by its group"
+chmod 644 "$TR/main.conf"
+ln -s "$TR/main.conf" "$TMP/link.conf"
+run 0 "trust: a symbolic link is judged by the file it leads to" check "$TMP/link.conf"
+
 echo "cli: $PASS passed, $FAIL failed"
 ((FAIL == 0))
