@@ -114,6 +114,52 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 	return s;
 }
 
+/* The first allowing rule that names a user and a unit or cgroup, or NULL. */
+static const struct dg_rule *rule_with_user_and_place(const struct dg_policy *pol)
+{
+	for (size_t r = 0; r < pol->n_rules; r++) {
+		const struct dg_rule *rule = &pol->rules[r];
+		bool user = false, place = false;
+		if (rule->action == DG_ACTION_DENY)
+			continue;
+		for (size_t i = 0; i < rule->n_subjects; i++) {
+			user |= rule->subjects[i].kind == DG_SUBJ_USER;
+			place |= rule->subjects[i].kind == DG_SUBJ_UNIT ||
+				 rule->subjects[i].kind == DG_SUBJ_CGROUP;
+		}
+		if (user && place)
+			return rule;
+	}
+	return NULL;
+}
+
+/*
+ * `unit X user U` means X's processes of uid U, but any process of uid U may
+ * ptrace them (same uid) and connect through them, unless Yama's
+ * ptrace_scope is 1 or more (then only their ancestors may, and systemd is).
+ */
+static void warn_same_uid_ptrace(const struct dg_policy *pol)
+{
+	const struct dg_rule *rule = rule_with_user_and_place(pol);
+	char *text = NULL;
+	size_t len;
+
+	if (!rule)
+		return;
+	int r = read_file("/proc/sys/kernel/yama/ptrace_scope", 64, &text, &len);
+	int scope = r == 0 ? atoi(text) : -1;
+	free(text);
+	if (scope >= 1)
+		return;
+	fprintf(stderr,
+		"dockguard: warning: %s:%u: this rule names a user and a unit or cgroup, but %s: "
+		"any process of that user may ptrace the unit's processes and connect through "
+		"them; set kernel.yama.ptrace_scope = 1 (sysctl), see docs/security.md\n",
+		rule->loc.file ? rule->loc.file->name : pol->path, rule->loc.line,
+		scope < 0 ? "Yama is not active here (no kernel.yama.ptrace_scope)"
+			  : "kernel.yama.ptrace_scope is 0");
+}
+
 int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err)
 {
 	struct dg_loaded_policy lp;
@@ -204,6 +250,8 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
 			"cgroup/connect_unix hook (Linux 6.7+); the socket's file permissions are "
 			"the only control\n");
+	if (out)
+		warn_same_uid_ptrace(lp.policy);
 	if (lp.image->has_container_rules && !cli->containers)
 		fprintf(stderr,
 			"dockguard: warning: container rules were resolved for the %zu containers "

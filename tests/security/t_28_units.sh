@@ -37,6 +37,23 @@ CONF
 start_listener listen tcp 127.0.0.1 "$P"
 out=$(dg load "$TMP/t28.conf" 2>&1)
 check "units: policy loaded" test $? -eq 0
+check "units: no ptrace warning without a user in the rule" bash -c '! grep -q ptrace <<<"$1"' _ "$out"
+
+# `unit X user U`: any process of uid U may ptrace X's processes of uid U
+# unless Yama's ptrace_scope is 1 or more; load says so where it is not
+cat >"$TMP/t28-ptrace.conf" <<CONF
+endpoint api tcp 127.0.0.1:$P
+allow api from unit $RUNNING user 1010
+CONF
+out=$(dg load "$TMP/t28-ptrace.conf" 2>&1)
+scope=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo none)
+if [[ $scope == none || $scope == 0 ]]; then
+	check "units: load warns that uid 1010 may ptrace the unit's processes (ptrace_scope $scope)" \
+		grep -q "t28-ptrace.conf:2: this rule names a user and a unit or cgroup, but .*ptrace the unit's processes" <<<"$out"
+else
+	check "units: no ptrace warning where Yama's ptrace_scope is $scope" bash -c '! grep -q ptrace <<<"$1"' _ "$out"
+fi
+dg load "$TMP/t28.conf" >/dev/null 2>&1
 
 # as_user_in CGROUP: uid 1010 moves itself from its subtree's root into
 # CGROUP (as a user may, in its delegated subtree) and connects
