@@ -307,5 +307,16 @@ chmod 644 "$TR/main.conf"
 ln -s "$TR/main.conf" "$TMP/link.conf"
 run 0 "trust: a symbolic link is judged by the file it leads to" check "$TMP/link.conf"
 
+# --help, dockguard(8) and the README list the same commands and options
+sync=$(python3 "$here/docs_sync.py" "$DG" "$root" 2>&1)
+if (($? == 0)); then
+	PASS=$((PASS + 1))
+	echo "ok   docs: --help, dockguard(8) and README agree ($sync)"
+else
+	FAIL=$((FAIL + 1))
+	echo "FAIL docs: --help, dockguard(8) and README differ:"
+	sed 's/^/     | /' <<<"$sync"
+fi
+
 echo "cli: $PASS passed, $FAIL failed"
 ((FAIL == 0))
