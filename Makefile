@@ -35,8 +35,10 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wextra -Wer
 # -Wno-unused-parameter: BPF entry points take a ctx they may not need.
 # -mcpu=v3: atomic fetch-and-add and exchange for the event accounting (Linux 5.12+).
 
-USER_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
+# userspace/FOLDER/*.c, one folder per responsibility (README, "Layout")
+USER_SRCS := $(filter-out userspace/cli/main.c,$(wildcard userspace/*/*.c))
 USER_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+USER_HDRS := $(wildcard userspace/*/*.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(BUILD)/obj/unit_%.o,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -84,11 +86,11 @@ $(BUILD)/dockguard.skel.h: $(BUILD)/dockguard.bpf.o
 	$(BPFTOOL) gen skeleton $< name dockguard_bpf > $@.tmp
 	mv $@.tmp $@
 
-$(BUILD)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/dockguard_abi.h $(BUILD)/dockguard.skel.h
+$(BUILD)/obj/%.o: userspace/%.c $(USER_HDRS) bpf/dockguard_abi.h $(BUILD)/dockguard.skel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/unit_%.o: tests/unit/%.c $(wildcard userspace/*.h) $(wildcard tests/unit/*.h) $(BUILD)/dockguard.skel.h
+$(BUILD)/obj/unit_%.o: tests/unit/%.c $(USER_HDRS) $(wildcard tests/unit/*.h) $(BUILD)/dockguard.skel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
 
@@ -96,7 +98,7 @@ $(BUILD)/libdockguard.a: $(USER_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/dockguard: $(BUILD)/obj/main.o $(BUILD)/libdockguard.a
+$(BUILD)/dockguard: $(BUILD)/obj/cli/main.o $(BUILD)/libdockguard.a
 	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libdockguard.a

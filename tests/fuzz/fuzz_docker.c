@@ -37,7 +37,7 @@
 
 #include <event2/event.h>
 
-#include "docker.h"
+#include "docker/docker.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escape.h"
-#include "events.h"
+#include "util/escape.h"
+#include "daemon/events.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compile.h"
-#include "diag.h"
-#include "policy.h"
+#include "compile/compile.h"
+#include "util/diag.h"
+#include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

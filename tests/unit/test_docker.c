@@ -23,9 +23,9 @@
 
 #include <event2/event.h>
 
-#include "docker.h"
+#include "docker/docker.h"
 #include "testing.h"
-#include "util.h"
+#include "util/util.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "escape.h"
-#include "events.h"
+#include "util/escape.h"
+#include "daemon/events.h"
 #include "testing.h"
 
 static void check_escaped(const char *in, size_t len, const char *also, const char *want)

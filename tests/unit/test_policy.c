@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "policy.h"
+#include "util/diag.h"
+#include "policy/policy.h"
 #include "testing.h"
-#include "util.h"
+#include "util/util.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

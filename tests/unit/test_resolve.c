@@ -13,12 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compile.h"
-#include "diag.h"
-#include "policy.h"
-#include "resolve.h"
+#include "compile/compile.h"
+#include "util/diag.h"
+#include "policy/policy.h"
+#include "policy/resolve.h"
 #include "testing.h"
-#include "util.h"
+#include "util/util.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

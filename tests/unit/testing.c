@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "util.h"
+#include "util/util.h"
 
 struct dg_test *dg_tests;
 int dg_test_failed_checks;

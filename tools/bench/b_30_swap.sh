@@ -3,7 +3,7 @@
 #   load_ms    `dockguard load` wall time: the same, plus the kernel work
 #   swap_ms    what `load` itself reports ("swapped in X ms"): filling the
 #              inactive slot and flipping to it, after the deferred grace
-#              period of the slot's previous contents (userspace/kernel.c)
+#              period of the slot's previous contents (userspace/kernel/kernel.c)
 #   grace_ms   that grace period alone: the membarrier() call of a load,
 #              timed by strace (a separate traced load per run, only when
 #              strace is installed; --seccomp-bpf leaves the other syscalls

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `explain`: evaluates the compiled policy for one subject with the same
+ * tables and algorithm as the BPF programs (dg_image_evaluate), and names
+ * the deciding rule.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "kernel/listeners.h"
+#include "docker/docker.h"
+#include "util/escape.h"
+#include "kernel/kernel.h"
+#include "util/util.h"
+
+#define MAX_EXPLAIN_GROUPS 1024
+
+static int parse_id(const char *s, bool user, uint32_t *id)
+{
+	uint64_t v;
+
+	if (parse_u64(s, 0, UINT32_MAX - 1, &v) == 0) {
+		*id = (uint32_t)v;
+		return 0;
+	}
+	if (user) {
+		struct passwd *pw = getpwnam(s);
+		if (!pw)
+			return -ENOENT;
+		*id = pw->pw_uid;
+	} else {
+		struct group *gr = getgrnam(s);
+		if (!gr)
+			return -ENOENT;
+		*id = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* The caller's own cgroup v2 path, from /proc/self/cgroup ("0::/path"). */
+static char *own_cgroup(void)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	char *path = NULL;
+
+	if (!f)
+		return xstrdup("/");
+	while (!path && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		path = xstrdup(line + 3);
+	}
+	fclose(f);
+	return path ? path : xstrdup("/");
+}
+
+/* The policy of the loaded state, or -c, or the default file. */
+static char *explain_policy_path(const struct dg_cli *cli)
+{
+	if (cli->config)
+		return xstrdup(cli->config);
+
+	struct dg_kernel_state st;
+	struct dg_err err;
+	char *path = NULL;
+	if (dg_kernel_read_state(cli->bpffs, &st, &err) == 0 && st.loaded && st.meta_json) {
+		json_t *meta = json_loads(st.meta_json, 0, NULL);
+		const char *file = json_string_value(json_object_get(meta, "file"));
+		if (file)
+			path = xstrdup(file);
+		json_decref(meta);
+	}
+	dg_kernel_state_free(&st);
+	return path ? path : xstrdup(DG_DEFAULT_CONFIG);
+}
+
+static void print_rule_source(const struct dg_rule *rule)
+{
+	const struct dg_diag_file *f = rule->loc.file;
+	if (!f)
+		return;
+	const char *p = f->text, *end = f->text + f->len;
+	for (unsigned int l = 1; l < rule->loc.line && p < end; l++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return;
+		p = nl + 1;
+	}
+	int len = (int)strcspn(p, "\n");
+	while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+		p++;
+		len--;
+	}
+	printf("    %.*s\n", len > 200 ? 200 : len, p);
+}
+
+int do_explain(struct dg_cli *cli)
+{
+	struct dg_subject_id who = { 0 };
+	gid_t groups[MAX_EXPLAIN_GROUPS];
+	uint32_t groups32[MAX_EXPLAIN_GROUPS];
+	int n_groups = 0;
+	char *cgroup = NULL;
+
+	if (!cli->to) {
+		dg_cli_error("explain needs --to DEST (tcp:127.0.0.1:2375, tcp:[::1]:2375 or "
+			     "unix:/var/run/docker.sock)");
+		return DG_EXIT_USAGE;
+	}
+	struct dg_tcp_key tk;
+	char upath[DG_UNIX_NAME_LEN + 1];
+	bool is_unix;
+	if (dg_parse_dest(cli->to, &tk, upath, sizeof(upath), &is_unix)) {
+		dg_cli_error("'%s' is not a destination; use tcp:ADDR:PORT, tcp:[ADDR6]:PORT or "
+			     "unix:PATH", cli->to);
+		return DG_EXIT_USAGE;
+	}
+	if (cli->container && cli->cgroup) {
+		dg_cli_error("give --container or --cgroup, not both: a container is its cgroup");
+		return DG_EXIT_USAGE;
+	}
+
+	who.uid = geteuid();
+	who.gid = getegid();
+	if (cli->uid && parse_id(cli->uid, true, &who.uid)) {
+		dg_cli_error("unknown user '%s'; give a user name or a numeric uid", cli->uid);
+		return DG_EXIT_USAGE;
+	}
+	if (cli->gid) {
+		if (parse_id(cli->gid, false, &who.gid)) {
+			dg_cli_error("unknown group '%s'; give a group name or a numeric gid", cli->gid);
+			return DG_EXIT_USAGE;
+		}
+	} else if (cli->uid) {
+		/* that user's primary and supplementary groups */
+		struct passwd *pw = getpwuid(who.uid);
+		if (pw) {
+			who.gid = pw->pw_gid;
+			n_groups = MAX_EXPLAIN_GROUPS;
+			if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n_groups) < 0)
+				n_groups = 0;
+		} else {
+			who.gid = who.uid;
+		}
+	} else {
+		n_groups = getgroups(MAX_EXPLAIN_GROUPS, groups);
+		if (n_groups < 0)
+			n_groups = 0;
+	}
+	for (int i = 0; i < n_groups; i++)
+		groups32[i] = groups[i];
+	who.groups = groups32;
+	who.n_groups = (size_t)n_groups;
+	if (cli->container) {
+		cgroup = NULL;	/* from Docker, below */
+	} else if (cli->cgroup) {
+		if (cli->cgroup[0] != '/') {
+			dg_cli_error("--cgroup '%s' must be an absolute cgroup v2 path such as "
+				     "/system.slice/nginx.service", cli->cgroup);
+			return DG_EXIT_USAGE;
+		}
+		cgroup = xstrdup(cli->cgroup);
+	} else {
+		cgroup = own_cgroup();
+	}
+	who.cgroup = cgroup;
+
+	char *path = explain_policy_path(cli);
+	struct dg_loaded_policy lp;
+	int ret = dg_cli_compile(cli, path, true, &lp);
+	if (ret) {
+		free(path);
+		free(cgroup);
+		return DG_EXIT_SYSTEM;
+	}
+
+	if (cli->container) {
+		struct dg_container_set own = { 0 };
+		const struct dg_container_set *set = lp.containers_owned;
+		char err[512] = "";
+		if (!set) {
+			const char *host = lp.policy->docker_host ? lp.policy->docker_host
+								  : DG_DEFAULT_DOCKER_HOST;
+			if (dg_docker_list(host, 3000, &own, err, sizeof(err)) == 0)
+				set = &own;
+		}
+		const struct dg_container *ct = set ? dg_container_find(set, cli->container) : NULL;
+		if (!ct || !ct->cgroup) {
+			if (set)
+				dg_cli_error("no container '%s' on this host; give its name or id prefix "
+					     "as `docker ps -a` shows it", cli->container);
+			else
+				dg_cli_error("cannot ask Docker about container '%s': %s",
+					     cli->container, err);
+			dg_container_set_free(&own);
+			dg_cli_policy_free(&lp);
+			free(path);
+			return DG_EXIT_USAGE;
+		}
+		cgroup = xstrdup(ct->cgroup);
+		if (!cli->uid && lp.remap.have_range) {
+			/* the container's root, as the host sees it */
+			who.uid = lp.remap.lo;
+			who.gid = lp.remap.lo;
+			who.n_groups = 0;
+		} else if (!cli->uid) {
+			who.uid = 0;
+			who.gid = 0;
+			who.n_groups = 0;
+		}
+		const char *raw_name = ct->name ? ct->name : "?";
+		char *name = dg_escape(raw_name, strlen(raw_name), NULL);
+		char *cg = dg_escape(ct->cgroup, strlen(ct->cgroup), NULL);
+		printf("container %s (%.12s) in cgroup %s\n", name, ct->id, cg);
+		free(name);
+		free(cg);
+		dg_container_set_free(&own);
+		who.cgroup = cgroup;
+	}
+
+	struct dg_verdict v;
+	char wide_listener[64] = "";
+	dg_image_evaluate(lp.image, &who, cli->to, DG_OP_CONNECT, &v);
+	if (!v.ep && !is_unix) {
+		/* another local address of a listener that takes every address:
+		 * judged as the endpoint it serves, as the BPF programs do */
+		uint8_t wide = dg_image_wide_endpoint(lp.image, tk.port);
+		if (wide && dg_reaches_wildcard_listener(tk.addr, tk.port, wide_listener,
+							 sizeof(wide_listener)))
+			dg_image_evaluate_endpoint(lp.image, &who, wide, DG_OP_CONNECT, &v);
+	}
+	printf("%s %s", v.allowed ? "allow" : "deny", cli->to);
+	if (!v.ep) {
+		printf(": not a protected endpoint\n");
+	} else {
+		printf(" (endpoint %s", lp.image->endpoints[v.ep].name);
+		if (wide_listener[0])
+			printf(": its listener %s takes this address too", wide_listener);
+		printf(")\n");
+		if (v.group_overflow) {
+			printf("rule: none: the subject's groups hit more than %d distinct group rule "
+			       "sets, which dockguard refuses (fail closed)\n", DG_MAX_GROUP_HITS);
+		} else if (v.rule < DG_MAX_RULES) {
+			const struct dg_rule_origin *o = &lp.image->origins[v.rule];
+			printf("rule: %s:%u\n", o->file, o->line);
+			print_rule_source(&lp.policy->rules[v.rule]);
+		} else {
+			printf("rule: default (set default %s): no rule matched\n",
+			       lp.policy->default_action == DG_DEFAULT_AUDIT ? "audit" : "deny");
+		}
+	}
+	printf("subject: uid %u gid %u groups", who.uid, who.gid);
+	if (!who.n_groups)
+		printf(" -");
+	for (size_t i = 0; i < who.n_groups; i++)
+		printf("%s%u", i ? "," : " ", who.groups[i]);
+	printf(" cgroup %s\n", who.cgroup);
+
+	dg_cli_policy_free(&lp);
+	free(path);
+	free(cgroup);
+	return v.allowed ? DG_EXIT_OK : DG_EXIT_INVALID;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dockguard: global options, then one command. Options are accepted before
+ * or after the command name (`dockguard --bpffs D load F` is
+ * `dockguard load --bpffs D F`).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define USAGE                                                                        \
+	"usage: dockguard [OPTIONS] COMMAND [ARGS]\n"                                \
+	"\n"                                                                         \
+	"commands:\n"                                                                \
+	"  check [FILE] [--host [--json]]\n"                                          \
+	"                          parse and validate a policy; --host: also audit\n" \
+	"                          this host's Docker engine listeners against it\n" \
+	"  load [FILE]             validate, compile, attach if needed, swap in\n"   \
+	"  unload                  detach every hook and remove the pins\n"          \
+	"  status [--json]         what is enforced, where, and the rule counters\n" \
+	"  explain --to DEST [--uid U] [--gid G] [--cgroup PATH] [--container NAME]\n" \
+	"                          the verdict for a subject and the deciding rule\n" \
+	"  run [FILE] [--unload-on-exit]\n"                                          \
+	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
+	"                          reloads, SIGTERM exits leaving enforcement\n"     \
+	"  tail [--json] [--no-follow]\n"                                            \
+	"                          stream denial and audit events\n"                 \
+	"  version                 versions and kernel features\n"                   \
+	"\n"                                                                         \
+	"options:\n"                                                                 \
+	"  -c, --config FILE       policy file (" DG_DEFAULT_CONFIG ")\n"             \
+	"      --bpffs DIR         pin directory (" DG_DEFAULT_BPFFS ")\n"            \
+	"      --cgroup DIR        attach point (the cgroup v2 root); for explain,\n" \
+	"                          the subject's cgroup path\n"                      \
+	"      --run-dir DIR       daemon control socket (" DG_DEFAULT_RUN_DIR ")\n"  \
+	"  -h, --help              this text\n"                                      \
+	"\n"                                                                         \
+	"DEST is tcp:127.0.0.1:2375, tcp:[::1]:2375 or unix:/var/run/docker.sock\n"
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct dg_cli *cli);
+	int max_args;
+};
+
+static const struct cmd cmds[] = {
+	{ "check", do_check, 1 },
+	{ "load", do_load, 1 },
+	{ "unload", do_unload, 0 },
+	{ "status", do_status, 0 },
+	{ "explain", do_explain, 0 },
+	{ "version", do_version, 0 },
+	{ "run", do_run, 1 },
+	{ "tail", do_tail, 0 },
+};
+
+enum {
+	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
+	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST,
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dockguard: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nrun 'dockguard --help' for usage\n");
+	return DG_EXIT_USAGE;
+}
+
+static int run(int argc, char **argv, struct dg_cli *cli_out)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "bpffs", required_argument, NULL, OPT_BPFFS },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "uid", required_argument, NULL, OPT_UID },
+		{ "gid", required_argument, NULL, OPT_GID },
+		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "unload-on-exit", no_argument, NULL, OPT_UNLOAD_ON_EXIT },
+		{ "host", no_argument, NULL, OPT_HOST },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct dg_cli cli = {
+		.bpffs = DG_DEFAULT_BPFFS,
+		.run_dir = DG_DEFAULT_RUN_DIR,
+	};
+	int opt, ret = DG_EXIT_USAGE;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1 || optind < argc) {
+		if (opt == -1) {
+			/* a positional argument: keep it and go on (options may follow) */
+			char **args = realloc(cli_out->args, sizeof(*args) * (size_t)(cli.n_args + 1));
+			if (!args)
+				return DG_EXIT_SYSTEM;
+			cli_out->args = cli.args = args;
+			cli.args[cli.n_args++] = argv[optind++];
+			continue;
+		}
+		switch (opt) {
+		case 'c':
+			cli.config = optarg;
+			break;
+		case OPT_BPFFS:
+			cli.bpffs = optarg;
+			break;
+		case OPT_CGROUP:
+			cli.cgroup = optarg;
+			break;
+		case OPT_RUN_DIR:
+			cli.run_dir = optarg;
+			break;
+		case OPT_JSON:
+			cli.json = true;
+			break;
+		case OPT_NO_FOLLOW:
+			cli.no_follow = true;
+			break;
+		case OPT_TO:
+			cli.to = optarg;
+			break;
+		case OPT_UID:
+			cli.uid = optarg;
+			break;
+		case OPT_GID:
+			cli.gid = optarg;
+			break;
+		case OPT_CONTAINER:
+			cli.container = optarg;
+			break;
+		case OPT_UNLOAD_ON_EXIT:
+			cli.unload_on_exit = true;
+			break;
+		case OPT_HOST:
+			cli.host = true;
+			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			return DG_EXIT_OK;
+		default:
+			if (optopt)
+				return usage_error("option '-%c' is unknown or needs a value",
+						   (char[]){ (char)optopt, 0 });
+			return usage_error("option '%s' is unknown or needs a value",
+					   argv[optind - 1]);
+		}
+	}
+
+	if (!cli.n_args) {
+		fputs(USAGE, stderr);
+		return DG_EXIT_USAGE;
+	}
+	const char *name = cli.args[0];
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmds[i].name, name))
+			continue;
+		cli.args++;
+		cli.n_args--;
+		if (cli.n_args > cmds[i].max_args)
+			return usage_error("too many arguments for '%s'", name);
+		if (cli.host && strcmp(name, "check"))
+			return usage_error("--host goes with check, not '%s'", name);
+		if ((cli.json && strcmp(name, "status") && strcmp(name, "tail") &&
+		     !(cli.host && !strcmp(name, "check"))) ||
+		    (cli.no_follow && strcmp(name, "tail")))
+			return usage_error("--json and --no-follow go with status and tail (and "
+					   "check --host), not '%s'", name);
+		if (cli.unload_on_exit && strcmp(name, "run"))
+			return usage_error("--unload-on-exit goes with run, not '%s'", name);
+		if ((cli.to || cli.uid || cli.gid || cli.container) && strcmp(name, "explain"))
+			return usage_error("--to, --uid, --gid and --container go with explain, not '%s'",
+					   name);
+		ret = cmds[i].fn(&cli);
+		return ret;
+	}
+	return usage_error("unknown command '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+	struct dg_cli owned = { 0 };	/* what run() allocated, freed on every path */
+	int ret = run(argc, argv, &owned);
+
+	free(owned.args);
+	return ret;
+}

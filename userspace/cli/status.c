@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `status [--json]`: what is enforced, where, and how often each rule decided. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "kernel/kernel.h"
+#include "util/util.h"
+
+/* The daemon's own status line, or NULL when no daemon answers. */
+static json_t *daemon_status(const char *run_dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", run_dir);
+	char buf[8192];
+	size_t len = 0;
+
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return NULL;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, "status\n", 7) != 7) {
+		close(fd);
+		return NULL;
+	}
+	for (ssize_t r; len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0;)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	json_t *o = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	return o ? o : json_object();	/* it answered, if not with JSON */
+}
+
+static bool daemon_running(const char *run_dir)
+{
+	json_t *o = daemon_status(run_dir);
+	json_decref(o);
+	return o != NULL;
+}
+
+/* Whether the loaded policy names a unix socket (from its description). */
+static bool policy_has_unix(json_t *meta)
+{
+	json_t *e, *d;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(meta, "endpoints"), i, e)
+		json_array_foreach(json_object_get(e, "dests"), j, d)
+			if (!strncmp(json_string_value(d) ? json_string_value(d) : "", "unix:", 5))
+				return true;
+	return false;
+}
+
+static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
+			   const struct dg_features *f, json_t *meta)
+{
+	json_t *root = json_object(), *hooks = json_array(), *rules = json_array();
+
+	json_object_set_new(root, "enforcing", json_boolean(st->loaded));
+	json_object_set_new(root, "bpffs", json_string(cli->bpffs));
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		if (!st->hooks[h].attached)
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "hook", json_string(dg_hook_name((enum dg_hook)h)));
+		json_object_set_new(o, "link_id", json_integer(st->hooks[h].link_id));
+		json_object_set_new(o, "prog_id", json_integer(st->hooks[h].prog_id));
+		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)st->hooks[h].cgroup_id));
+		json_array_append_new(hooks, o);
+	}
+	json_object_set_new(root, "hooks", hooks);
+	bool attached[DG_HOOK_COUNT];
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		attached[h] = st->hooks[h].attached;
+	if (meta) {
+		json_object_set(root, "cgroup", json_object_get(meta, "cgroup"));
+		json_object_set(root, "policy", json_object_get(meta, "file"));
+		json_object_set(root, "sha256", json_object_get(meta, "sha256"));
+		json_object_set(root, "loaded_at", json_object_get(meta, "loaded_at"));
+		json_object_set(root, "default", json_object_get(meta, "default"));
+		json_object_set(root, "endpoints", json_object_get(meta, "endpoints"));
+	}
+	/* what the kernel does now, not what the loader expected */
+	enum dg_unix_by by = dg_unix_by(attached, st->unix_by_lsm);
+	json_object_set_new(root, "unix_enforcement", json_string(dg_unix_by_key(by)));
+	json_object_set_new(root, "unix_enforced", json_boolean(by != DG_UNIX_BY_NONE &&
+								 policy_has_unix(meta)));
+	json_object_set_new(root, "generation", json_integer((json_int_t)st->hdr.generation));
+
+	json_t *mrules = meta ? json_object_get(meta, "rules") : NULL;
+	json_t *files = meta ? json_object_get(meta, "files") : NULL;
+	size_t n = json_array_size(mrules);
+	for (size_t r = 0; r < n && r < DG_MAX_RULES; r++) {
+		json_t *o = json_object();
+		json_t *mr = json_array_get(mrules, r);
+		const char *file = json_string_value(
+			json_array_get(files, (size_t)json_integer_value(json_array_get(mr, 0))));
+		char *loc = xasprintf("%s:%lld", file ? file : "?",
+				      (long long)json_integer_value(json_array_get(mr, 1)));
+		json_object_set_new(o, "rule", json_string(loc));
+		free(loc);
+		json_object_set(o, "action", json_array_get(mr, 2));
+		json_object_set_new(o, "allowed", json_integer((json_int_t)st->stats[r].allowed));
+		json_object_set_new(o, "denied", json_integer((json_int_t)st->stats[r].denied));
+		json_array_append_new(rules, o);
+	}
+	json_t *dflt = json_object();
+	json_object_set_new(dflt, "rule", json_string("default"));
+	json_object_set(dflt, "action", meta ? json_object_get(meta, "default") : json_null());
+	json_object_set_new(dflt, "allowed",
+			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].allowed));
+	json_object_set_new(dflt, "denied",
+			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].denied));
+	json_array_append_new(rules, dflt);
+	json_object_set_new(root, "rules", rules);
+
+	json_t *ev = json_object();
+	json_object_set_new(ev, "reported", json_integer((json_int_t)st->counters.events));
+	json_object_set_new(ev, "suppressed", json_integer((json_int_t)st->counters.suppressed));
+	json_object_set_new(ev, "dropped", json_integer((json_int_t)st->counters.dropped));
+	json_object_set_new(ev, "handshakes_dropped",
+			    json_integer((json_int_t)st->counters.handshakes));
+	json_object_set_new(root, "events", ev);
+
+	json_t *kf = json_object();
+	json_object_set_new(kf, "connect_unix", json_boolean(f->connect_unix));
+	json_object_set_new(kf, "bpf_lsm", json_boolean(f->lsm));
+	json_object_set_new(root, "kernel", kf);
+	char why[256];
+	json_object_set_new(root, "listeners",
+			    dg_listeners_report(json_object_get(root, "endpoints"), why, sizeof(why)));
+	if (why[0])
+		json_object_set_new(root, "listeners_error", json_string(why));
+	json_object_set_new(root, "engine",
+			    dg_engine_audit(json_object_get(root, "endpoints"),
+						json_string_value(json_object_get(meta, "docker_host")),
+						by != DG_UNIX_BY_NONE));
+	json_t *ds = daemon_status(cli->run_dir);
+	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
+	if (ds && json_object_get(ds, "docker"))
+		json_object_set(root, "docker", json_object_get(ds, "docker"));
+	json_decref(ds);
+	return root;
+}
+
+static void print_text(const json_t *s)
+{
+	printf("dockguard: enforcing\n");
+	printf("policy:      %s\n", json_string_value(json_object_get(s, "policy")));
+	printf("sha256:      %s\n", json_string_value(json_object_get(s, "sha256")));
+	printf("generation:  %lld, loaded %s\n",
+	       (long long)json_integer_value(json_object_get(s, "generation")),
+	       json_string_value(json_object_get(s, "loaded_at")));
+	printf("hooks:      ");
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(s, "hooks"), i, h)
+		printf(" %s", json_string_value(json_object_get(h, "hook")));
+	printf(" at %s\n", json_string_value(json_object_get(s, "cgroup")));
+	json_t *k = json_object_get(s, "kernel");
+	printf("kernel:      connect_unix %s, bpf lsm %s\n",
+	       json_is_true(json_object_get(k, "connect_unix")) ? "yes" : "no",
+	       json_is_true(json_object_get(k, "bpf_lsm")) ? "yes" : "no");
+	const char *by = json_string_value(json_object_get(s, "unix_enforcement"));
+	printf("unix endpoints: %s\n",
+	       dg_unix_by_text(by && !strcmp(by, "lsm") ? DG_UNIX_BY_LSM
+			       : by && !strcmp(by, "connect_unix") ? DG_UNIX_BY_PATH : DG_UNIX_BY_NONE));
+	printf("daemon:      %s\n", json_is_true(json_object_get(s, "daemon")) ? "running" : "not running");
+	json_t *dk = json_object_get(s, "docker");
+	if (dk)
+		printf("docker:      %s, %lld containers known%s%s\n",
+		       json_is_true(json_object_get(dk, "connected")) ? "following" : "UNREACHABLE",
+		       (long long)json_integer_value(json_object_get(dk, "containers")),
+		       json_is_true(json_object_get(dk, "connected")) ? "" : ": ",
+		       json_is_true(json_object_get(dk, "connected"))
+			       ? ""
+			       : json_string_value(json_object_get(dk, "error")));
+	json_t *ev = json_object_get(s, "events");
+	printf("events:      %lld reported, %lld suppressed by the rate limit, %lld dropped "
+	       "(ring buffer full)\n",
+	       (long long)json_integer_value(json_object_get(ev, "reported")),
+	       (long long)json_integer_value(json_object_get(ev, "suppressed")),
+	       (long long)json_integer_value(json_object_get(ev, "dropped")));
+	printf("handshakes:  %lld SYNs dropped that no connect() was judged for (raw sockets)\n",
+	       (long long)json_integer_value(json_object_get(ev, "handshakes_dropped")));
+	printf("endpoints:\n");
+	json_t *e;
+	json_array_foreach(json_object_get(s, "endpoints"), i, e) {
+		printf("  %-16s", json_string_value(json_object_get(e, "name")));
+		json_t *d;
+		size_t j;
+		json_array_foreach(json_object_get(e, "dests"), j, d) {
+			const char *t = json_string_value(d);
+			bool unix_dest = !strncmp(t, "unix:", 5);
+			printf(" %s%s", t,
+			       unix_dest && !json_is_true(json_object_get(s, "unix_enforced"))
+				       ? " (NOT ENFORCED: no connect_unix hook)"
+				       : "");
+		}
+		printf("\n");
+	}
+	dg_listeners_print(stdout, json_object_get(s, "listeners"));
+	if (json_object_get(s, "listeners_error"))
+		printf("listeners:   unknown: %s\n",
+		       json_string_value(json_object_get(s, "listeners_error")));
+	dg_engine_print(stdout, json_object_get(s, "engine"));
+	printf("rules:\n  %-40s %-7s %10s %10s\n", "RULE", "ACTION", "ALLOWED", "DENIED");
+	json_t *r;
+	json_array_foreach(json_object_get(s, "rules"), i, r) {
+		const char *action = json_string_value(json_object_get(r, "action"));
+		printf("  %-40s %-7s %10lld %10lld\n", json_string_value(json_object_get(r, "rule")),
+		       action ? action : "-",
+		       (long long)json_integer_value(json_object_get(r, "allowed")),
+		       (long long)json_integer_value(json_object_get(r, "denied")));
+	}
+}
+
+int do_status(struct dg_cli *cli)
+{
+	struct dg_kernel_state st;
+	struct dg_features f;
+	struct dg_err err = { "" };
+
+	if (dg_kernel_read_state(cli->bpffs, &st, &err)) {
+		dg_cli_error("status: %s", err.msg);
+		return DG_EXIT_SYSTEM;
+	}
+	dg_kernel_probe(&f);
+	if (!st.loaded) {
+		if (cli->json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "enforcing", json_false());
+			json_object_set_new(o, "bpffs", json_string(cli->bpffs));
+			json_object_set_new(o, "daemon", json_boolean(daemon_running(cli->run_dir)));
+			json_dumpf(o, stdout, JSON_COMPACT);
+			putchar('\n');
+			json_decref(o);
+		} else {
+			printf("dockguard: not loaded (no hooks pinned in %s); run `dockguard load`\n",
+			       cli->bpffs);
+		}
+		dg_kernel_state_free(&st);
+		return DG_EXIT_NOT_LOADED;
+	}
+	json_t *meta = st.meta_json ? json_loads(st.meta_json, 0, NULL) : NULL;
+	json_t *s = status_json(cli, &st, &f, meta);
+	if (cli->json) {
+		json_dumpf(s, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else {
+		print_text(s);
+	}
+	json_decref(s);
+	json_decref(meta);
+	dg_kernel_state_free(&st);
+	return DG_EXIT_OK;
+}

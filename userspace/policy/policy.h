@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy as written: the abstract syntax tree that the parser builds from
+ * a policy file (and its includes) and that the compiler turns into maps.
+ *
+ * Users and groups are resolved to numeric ids by the parser (an unknown name
+ * is a parse error at its location); units, `remapped` and container subjects
+ * are resolved later by the compiler, which knows about cgroups and Docker.
+ */
+#ifndef DOCKGUARD_POLICY_H
+#define DOCKGUARD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/diag.h"
+
+/* Explicit limits; every one of them is reported with its location. */
+#define DG_POLICY_MAX_FILE_SIZE   (1024 * 1024)	/* bytes per file */
+#define DG_POLICY_MAX_LINE        4096		/* bytes per line */
+#define DG_POLICY_MAX_INCLUDE_DEPTH 8
+#define DG_POLICY_MAX_FILES       256		/* files read in all, includes too */
+#define DG_POLICY_MAX_NESTING     8		/* braces */
+#define DG_POLICY_MAX_ENDPOINTS   255
+#define DG_POLICY_MAX_ADDRS       64		/* addresses per endpoint */
+#define DG_POLICY_MAX_RULES       4096
+#define DG_POLICY_MAX_ITEMS       65536		/* subject items, whole policy */
+#define DG_POLICY_MAX_NAME        64		/* endpoint names */
+#define DG_UNIX_PATH_MAX          107		/* sun_path less the NUL */
+#define DG_CGROUP_PATH_MAX        4096
+#define DG_CGROUP_COMPONENT_MAX   126		/* see bpf/dockguard_abi.h */
+#define DG_CGROUP_DEPTH_MAX       16
+
+enum dg_addr_kind {
+	DG_ADDR_TCP4,		/* addr holds the IPv4-mapped IPv6 form */
+	DG_ADDR_TCP6,
+	DG_ADDR_TCP_ANY,	/* `*`: every address, IPv4 and IPv6 */
+	DG_ADDR_UNIX,
+};
+
+struct dg_addr {
+	enum dg_addr_kind kind;
+	uint8_t addr[16];	/* network order; IPv4 as ::ffff:a.b.c.d */
+	uint16_t port;		/* host order, 1..65535 */
+	char *path;		/* DG_ADDR_UNIX: absolute, as written */
+	struct dg_loc loc;
+};
+
+struct dg_endpoint {
+	char *name;
+	struct dg_addr *addrs;
+	size_t n_addrs;
+	struct dg_loc loc;
+};
+
+enum dg_subject_kind {
+	DG_SUBJ_ANY,
+	DG_SUBJ_USER,		/* items: uid ranges */
+	DG_SUBJ_GROUP,		/* items: gids */
+	DG_SUBJ_CGROUP,		/* items: absolute cgroup v2 paths */
+	DG_SUBJ_UNIT,		/* items: systemd unit names */
+	DG_SUBJ_CONTAINER,	/* items: see enum dg_container_key */
+	DG_SUBJ_REMAPPED,
+};
+
+enum dg_container_key {
+	DG_CT_NAME,		/* glob */
+	DG_CT_ID,		/* hex prefix */
+	DG_CT_LABEL,		/* key=value, exact */
+	DG_CT_IMAGE,		/* glob */
+	DG_CT_SERVICE,		/* exact swarm service name */
+};
+
+/* One alternative of a subject: `user { alice, 1001-1010 }` has two items. */
+struct dg_item {
+	uint32_t lo, hi;	/* USER: uid range; GROUP: lo = hi = gid */
+	char *str;		/* CGROUP path, UNIT name, CONTAINER pattern / label key */
+	char *value;		/* CONTAINER label value */
+	char *text;		/* the item as written, for messages */
+	struct dg_loc loc;
+};
+
+struct dg_subject {
+	enum dg_subject_kind kind;
+	enum dg_container_key ckey;	/* CONTAINER only */
+	struct dg_item *items;		/* OR */
+	size_t n_items;
+	struct dg_loc loc;
+};
+
+enum dg_action {
+	DG_ACTION_ALLOW,
+	DG_ACTION_DENY,
+	DG_ACTION_AUDIT,	/* allow + log */
+	DG_ACTION_LISTEN,	/* who may bind the endpoint's TCP addresses */
+};
+
+enum dg_log_mode {
+	DG_LOG_DEFAULT,		/* deny logs, allow does not */
+	DG_LOG_ALWAYS,		/* `log` */
+	DG_LOG_QUIET,		/* `quiet` */
+};
+
+struct dg_rule {
+	enum dg_action action;
+	enum dg_log_mode log;
+	bool any_endpoint;		/* ENDPOINTS was `any` */
+	size_t *endpoints;		/* indexes into dg_policy.endpoints */
+	size_t n_endpoints;
+	struct dg_subject *subjects;	/* AND; none means anyone */
+	size_t n_subjects;
+	struct dg_loc loc;		/* the action keyword */
+};
+
+enum dg_default {
+	DG_DEFAULT_DENY,
+	DG_DEFAULT_AUDIT,
+};
+
+struct dg_policy {
+	char *path;			/* the top-level file as given */
+	struct dg_endpoint *endpoints;
+	size_t n_endpoints;
+	struct dg_rule *rules;		/* file order, includes expanded in place */
+	size_t n_rules;
+	enum dg_default default_action;
+	struct dg_loc default_loc;
+	uint32_t log_rate;		/* events per second per subject */
+	uint32_t log_burst;
+	char *docker_host;		/* `set docker-host`, NULL = default */
+	struct dg_loc docker_host_loc;
+	size_t n_items;			/* subject items in all rules */
+	struct dg_diag_files *files;	/* owns every file name a dg_loc points to */
+};
+
+#define DG_DEFAULT_LOG_RATE 20
+#define DG_DEFAULT_DOCKER_HOST "unix:///var/run/docker.sock"
+
+/*
+ * Parses `path` and everything it includes. Every error found goes to `diag`
+ * (parsing goes on after an error, to report them all). Returns the policy
+ * when `diag` holds no error, NULL otherwise.
+ */
+struct dg_policy *dg_policy_parse_file(const char *path, struct dg_diag *diag);
+
+/* The same, from memory: `name` is used in locations; includes are read from disk. */
+struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf,
+					 size_t len, struct dg_diag *diag);
+
+void dg_policy_free(struct dg_policy *policy);
+
+const char *dg_action_name(enum dg_action action);
+
+/* An address as a destination: `tcp:127.0.0.1:2375`, `tcp:[::1]:2375`,
+ * `tcp:*:2375`, `unix:/path` (`sep` ':'), or as written in a policy (' '). */
+const char *dg_addr_format_sep(const struct dg_addr *addr, char sep, char *buf, size_t size);
+
+#endif
