@@ -28,7 +28,8 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
 # through va_list; the callers themselves are checked by format attributes.
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARNFLAGS) $(CFLAGS) \
               -I$(BUILD) -Ibpf -Iuserspace -DDOCKGUARD_VERSION='"$(VERSION)"'
-LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson -lnettle -levent -lsystemd
+LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson -lnettle -levent -lsystemd \
+             -lhttp_parser
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wextra -Werror \
               -Wno-unused-parameter -I$(BUILD) -Ibpf

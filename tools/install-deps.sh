@@ -7,6 +7,7 @@ packages=(
 	# build
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libjansson-dev nettle-dev libevent-dev libsystemd-dev
+	libhttp-parser-dev	# HTTP/1.1 parsing (userspace/http/)
 	# run and test
 	iproute2 util-linux procps busybox-static
 	# make kernel-matrix: Debian's kernels booted under emulation, their

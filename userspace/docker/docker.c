@@ -39,10 +39,10 @@
 #include <jansson.h>
 
 #include "docker/docker.h"
+#include "http/http.h"
 #include "util/util.h"
 
 #define API_VERSION		"/v1.41"
-#define MAX_LINE		8192		/* status, header, chunk-size lines */
 #define MAX_HEAD		(64 * 1024)	/* all the headers of a response */
 #define MAX_ERROR_BODY		(64 * 1024)	/* body of an error answer */
 #define MAX_EVENT_LINE		(1024 * 1024)	/* one event of the stream */
@@ -241,10 +241,7 @@ static int endpoint_connect(const struct endpoint *ep, bool *in_progress, char *
 
 /* ---- http: one GET, one connection ---------------------------------------- */
 
-enum hstate {
-	H_CONNECTING, H_SENDING, H_STATUS, H_HEADERS, H_BODY_LEN, H_BODY_EOF,
-	H_CHUNK_SIZE, H_CHUNK_DATA, H_CHUNK_END, H_TRAILERS, H_DONE,
-};
+enum hstate { H_CONNECTING, H_SENDING, H_READING, H_DONE };
 
 struct http;
 /* A streaming request's 200 headers arrived. */
@@ -267,9 +264,8 @@ struct http {
 	struct event *io, *timer;
 	enum hstate st;
 	int status;
-	bool chunked, has_length, stream;
-	uint64_t left;			/* bytes left of the body or of the chunk */
-	size_t head_bytes;
+	bool stream;
+	struct dg_http parser;		/* the answer (http/http.h) */
 	struct evbuffer *in, *body;
 	size_t body_max;
 	int early_err;			/* a failure to report from the timer */
@@ -294,6 +290,7 @@ static void http_free(struct http *h)
 		evbuffer_free(h->in);
 	if (h->body)
 		evbuffer_free(h->body);
+	dg_http_fini(&h->parser);
 	free(h->req);
 	free(h);
 }
@@ -362,14 +359,12 @@ static void http_too_large(struct http *h)
 		  "or broken API? " HINT_HOST ")", h->ep->url, h->body_max, h->path);
 }
 
-/* After the empty line that ends the headers. Returns false when `h` ended. */
-static bool http_headers_done(struct http *h)
+/* The answer's head: its status, and a stream's start. */
+static int http_on_head(void *arg, const struct dg_http_head *head)
 {
-	if (h->status >= 100 && h->status < 200) {	/* 100 Continue and the like */
-		h->st = H_STATUS;
-		h->has_length = h->chunked = false;
-		return true;
-	}
+	struct http *h = arg;
+
+	h->status = head->status;
 	if (h->stream && h->status != 200) {
 		/* An error answer: read it whole, for its message. */
 		h->stream = false;
@@ -379,215 +374,68 @@ static bool http_headers_done(struct http *h)
 		event_del(h->timer);	/* events may be quiet for hours */
 		h->on_head(h, h->arg);
 	}
-	if (h->status == 204 || h->status == 304 || (h->has_length && h->left == 0 && !h->chunked)) {
-		http_succeed(h);
-		return false;
-	}
-	if (h->chunked) {
-		h->st = H_CHUNK_SIZE;
-	} else if (h->has_length) {
-		if (!h->stream && h->left > h->body_max) {
-			http_too_large(h);
-			return false;
-		}
-		h->st = H_BODY_LEN;
+	if (!h->stream && head->has_length && head->content_length > h->body_max)
+		return -EFBIG;
+	return 0;
+}
+
+static int http_on_body(void *arg, const char *data, size_t len)
+{
+	return body_add(arg, data, len);
+}
+
+static const struct dg_http_callbacks http_answer_callbacks = {
+	.on_head = http_on_head,
+	.on_body = http_on_body,
+};
+
+/* An error from the parser or a callback ends `h`. */
+static void http_parse_failed(struct http *h, long r)
+{
+	if (r == -EFBIG) {
+		http_too_large(h);
+	} else if (r == -EPROTO || r == -E2BIG) {
+		http_bad(h, dg_http_error(&h->parser));
 	} else {
-		h->st = H_BODY_EOF;
+		h->st = H_DONE;
+		event_del(h->io);
+		event_del(h->timer);
+		h->on_done(h, (int)r, h->msg, h->arg);
 	}
-	return true;
 }
 
-static bool header_is(const char *line, const char *name, const char **value)
-{
-	size_t n = strlen(name);
-	if (strncasecmp(line, name, n) != 0 || line[n] != ':')
-		return false;
-	const char *v = line + n + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	*value = v;
-	return true;
-}
-
-/* One line of the head. Returns false when `h` ended. */
-static bool http_head_line(struct http *h, char *line, size_t n)
-{
-	if (h->st == H_STATUS) {
-		/* HTTP/1.x NNN reason */
-		if (n < 12 || strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' ||
-		    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
-		    line[11] < '0' || line[11] > '9' || (n > 12 && line[12] != ' ')) {
-			http_bad(h, "no HTTP status line");
-			return false;
-		}
-		h->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-		h->st = H_HEADERS;
-		return true;
-	}
-	if (h->st == H_TRAILERS) {
-		if (n == 0) {
-			http_succeed(h);
-			return false;
-		}
-		return true;
-	}
-	/* H_HEADERS */
-	if (n == 0)
-		return http_headers_done(h);
-	const char *v;
-	if (header_is(line, "Content-Length", &v)) {
-		uint64_t len;
-		char num[32];
-		size_t vn = strlen(v);
-		while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
-			vn--;
-		snprintf(num, sizeof(num), "%.*s", (int)(vn < sizeof(num) ? vn : sizeof(num) - 1), v);
-		if (vn >= sizeof(num) || parse_u64(num, 0, UINT64_MAX, &len) != 0 ||
-		    (h->has_length && len != h->left)) {
-			http_bad(h, "bad Content-Length");
-			return false;
-		}
-		h->has_length = true;
-		h->left = len;
-	} else if (header_is(line, "Transfer-Encoding", &v)) {
-		size_t vn = strlen(v);
-		while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
-			vn--;
-		if (vn < 7 || strncasecmp(v + vn - 7, "chunked", 7) != 0) {
-			http_bad(h, "unsupported Transfer-Encoding");
-			return false;
-		}
-		h->chunked = true;
-	} else if (!strchr(line, ':')) {
-		http_bad(h, "malformed header line");
-		return false;
-	}
-	return true;
-}
-
-/* Consumes what `in` holds. Returns false when `h` ended. */
+/* Consumes what `in` holds; `eof`: the API closed. Returns false when `h` ended. */
 static bool http_parse(struct http *h, bool eof)
 {
-	for (;;) {
-		size_t avail = evbuffer_get_length(h->in);
-		switch (h->st) {
-		case H_STATUS:
-		case H_HEADERS:
-		case H_TRAILERS:
-		case H_CHUNK_SIZE:
-		case H_CHUNK_END: {
-			size_t n;
-			char *line = evbuffer_readln(h->in, &n, EVBUFFER_EOL_CRLF);
-			if (!line) {
-				if (avail > MAX_LINE) {
-					http_bad(h, "line too long");
-					return false;
-				}
-				goto need_more;
-			}
-			if (n > MAX_LINE) {
-				free(line);
-				http_bad(h, "line too long");
-				return false;
-			}
-			if (h->st == H_CHUNK_SIZE) {
-				char *end;
-				errno = 0;
-				unsigned long long size = strtoull(line, &end, 16);
-				bool ok = end != line && line[0] != '-' && line[0] != '+' &&
-					  line[0] != ' ' && !errno && (*end == '\0' || *end == ';' ||
-								       *end == ' ');
-				free(line);
-				if (!ok || size > UINT64_MAX / 2) {
-					http_bad(h, "bad chunk size");
-					return false;
-				}
-				if (size == 0) {
-					h->st = H_TRAILERS;
-				} else {
-					if (!h->stream &&
-					    evbuffer_get_length(h->body) + size > h->body_max) {
-						http_too_large(h);
-						return false;
-					}
-					h->left = size;
-					h->st = H_CHUNK_DATA;
-				}
-				continue;
-			}
-			if (h->st == H_CHUNK_END) {
-				free(line);
-				if (n != 0) {
-					http_bad(h, "chunk not followed by CRLF");
-					return false;
-				}
-				h->st = H_CHUNK_SIZE;
-				continue;
-			}
-			h->head_bytes += n + 2;
-			if (h->head_bytes > MAX_HEAD) {
-				free(line);
-				http_bad(h, "headers too long");
-				return false;
-			}
-			bool go_on = http_head_line(h, line, n);
-			free(line);
-			if (!go_on)
-				return false;
-			continue;
-		}
-		case H_BODY_LEN:
-		case H_CHUNK_DATA:
-		case H_BODY_EOF: {
-			size_t n = avail;
-			if (h->st != H_BODY_EOF && n > h->left)
-				n = (size_t)h->left;
-			if (n) {
-				int r = body_add(h, (const char *)evbuffer_pullup(h->in, (ssize_t)n),
-						 n);
-				evbuffer_drain(h->in, n);
-				if (r == -EFBIG) {
-					http_too_large(h);
-					return false;
-				}
-				if (r < 0) {
-					h->st = H_DONE;
-					event_del(h->io);
-					event_del(h->timer);
-					h->on_done(h, r, h->msg, h->arg);
-					return false;
-				}
-				if (h->st != H_BODY_EOF)
-					h->left -= n;
-			}
-			if (h->st == H_BODY_LEN && h->left == 0) {
-				http_succeed(h);
-				return false;
-			}
-			if (h->st == H_CHUNK_DATA && h->left == 0) {
-				h->st = H_CHUNK_END;
-				continue;
-			}
-			goto need_more;
-		}
-		default:
+	size_t avail = evbuffer_get_length(h->in);
+
+	if (avail) {
+		long r = dg_http_feed(&h->parser, (const char *)evbuffer_pullup(h->in, -1), avail);
+		/* all of it: after the answer, nothing more is read (Connection: close) */
+		evbuffer_drain(h->in, avail);
+		if (r < 0) {
+			http_parse_failed(h, r);
 			return false;
 		}
 	}
-need_more:
-	if (!eof)
-		return true;
-	if (h->st == H_BODY_EOF) {
+	if (eof && !dg_http_done(&h->parser)) {
+		long r = dg_http_feed(&h->parser, NULL, 0);	/* a body that ran to the close */
+		if (r < 0 && r != -EPROTO) {
+			http_parse_failed(h, r);
+			return false;
+		}
+	}
+	if (dg_http_done(&h->parser)) {
 		http_succeed(h);
 		return false;
 	}
-	if (h->st == H_STATUS && h->head_bytes == 0 && evbuffer_get_length(h->in) == 0) {
+	if (!eof)
+		return true;
+	if (!dg_http_started(&h->parser))
 		http_fail(h, -ECONNRESET,
 			  "the Docker API at %s closed the connection without answering GET %s; "
 			  "is dockerd shutting down?", h->ep->url, h->path);
-		return false;
-	}
-	if (h->stream && h->st != H_STATUS && h->st != H_HEADERS)
+	else if (h->stream && h->status)
 		http_fail(h, -ECONNRESET, "the Docker API at %s ended the event stream",
 			  h->ep->url);
 	else
@@ -634,7 +482,7 @@ static void http_io(evutil_socket_t fd, short what, void *arg)
 		event_del(h->io);
 		event_assign(h->io, event_get_base(h->io), fd, EV_READ | EV_PERSIST, http_io, h);
 		event_add(h->io, NULL);
-		h->st = H_STATUS;
+		h->st = H_READING;
 		return;
 	}
 
@@ -673,6 +521,7 @@ static struct http *http_get(struct event_base *base, const struct endpoint *ep,
 	h->arg = arg;
 	h->in = evbuffer_new();
 	h->body = evbuffer_new();
+	dg_http_init(&h->parser, DG_HTTP_RESPONSE, MAX_HEAD, &http_answer_callbacks, h);
 	h->timer = evtimer_new(base, http_timeout, h);
 	if (!h->in || !h->body || !h->timer) {
 		fprintf(stderr, "dockguard: out of memory\n");
