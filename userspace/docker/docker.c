@@ -394,7 +394,7 @@ static void http_parse_failed(struct http *h, long r)
 {
 	if (r == -EFBIG) {
 		http_too_large(h);
-	} else if (r == -EPROTO || r == -E2BIG) {
+	} else if (r == -EBADMSG || r == -E2BIG) {
 		http_bad(h, dg_http_error(&h->parser));
 	} else {
 		h->st = H_DONE;
@@ -420,7 +420,7 @@ static bool http_parse(struct http *h, bool eof)
 	}
 	if (eof && !dg_http_done(&h->parser)) {
 		long r = dg_http_feed(&h->parser, NULL, 0);	/* a body that ran to the close */
-		if (r < 0 && r != -EPROTO) {
+		if (r < 0 && r != -EBADMSG) {
 			http_parse_failed(h, r);
 			return false;
 		}

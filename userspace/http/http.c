@@ -188,7 +188,7 @@ long dg_http_feed(struct dg_http *h, const char *data, size_t len)
 	if (e == HPE_PAUSED || e == HPE_OK) {
 		if (len == 0 && !h->done && h->started) {
 			snprintf(h->error, sizeof(h->error), "the message ended early");
-			return -EPROTO;
+			return -EBADMSG;
 		}
 		return (long)n;
 	}
@@ -196,7 +196,7 @@ long dg_http_feed(struct dg_http *h, const char *data, size_t len)
 		snprintf(h->error, sizeof(h->error), "headers too long");
 	else
 		snprintf(h->error, sizeof(h->error), "%s", http_errno_description(e));
-	return -EPROTO;
+	return -EBADMSG;
 }
 
 const char *dg_http_error(const struct dg_http *h)

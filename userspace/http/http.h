@@ -64,10 +64,11 @@ void dg_http_fini(struct dg_http *h);
 /*
  * Parses `len` more bytes; `len` 0 says the peer closed the connection (a
  * body that runs until the close ends there; a message cut short is then
- * -EPROTO). Stops at the end of one message (of a response: the final one,
- * after any 1xx), leaving the rest. Returns the bytes consumed, -EPROTO when
+ * -EBADMSG). Stops at the end of one message (of a response: the final one,
+ * after any 1xx), leaving the rest. Returns the bytes consumed, -EBADMSG when
  * the bytes are not HTTP/1.x (see dg_http_error()), -E2BIG when the head is
- * larger than `max_head`, or a callback's error.
+ * larger than `max_head`, or a callback's error (callbacks should not return
+ * those two).
  */
 long dg_http_feed(struct dg_http *h, const char *data, size_t len);
 
@@ -83,7 +84,7 @@ static inline bool dg_http_started(const struct dg_http *h)
 	return h->started;
 }
 
-/* What was wrong with the bytes, after -EPROTO or -E2BIG. */
+/* What was wrong with the bytes, after -EBADMSG or -E2BIG. */
 const char *dg_http_error(const struct dg_http *h);
 
 #endif
