@@ -32,9 +32,14 @@ def from_help(dg):
             section = None
         elif section == "commands:":
             m = re.match(r"  ([a-z]+)(.*)", line)
+            more = re.match(r"\s+(\[.*?)(\s{2,}|$)", line)
             if m:
+                cmd = m.group(1)
                 synopsis = re.split(r"\s{2,}", m.group(2).strip())[0]
-                cmds[m.group(1)] = options(synopsis)
+                cmds[cmd] = options(synopsis)
+            elif more and cmds:
+                # the synopsis goes on: `          [--verbose]     text`
+                cmds[cmd] = cmds[cmd] | options(more.group(1))
         elif section == "options:":
             m = re.match(r"\s+(?:-[a-z], )?(--[a-z-]+)", line)
             if m:

@@ -307,6 +307,17 @@ chmod 644 "$TR/main.conf"
 ln -s "$TR/main.conf" "$TMP/link.conf"
 run 0 "trust: a symbolic link is judged by the file it leads to" check "$TMP/link.conf"
 
+# explain reads the policy again: its warnings are for check and load, and
+# for explain --verbose
+printf 'endpoint api tcp 127.0.0.1:2375\nendpoint unused tcp 127.0.0.1:2376\nallow api from user root\n' >"$TMP/warn.conf"
+run 0 "explain: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --cgroup /
+has "explain: says nothing of the policy's warnings" "$(grep -c 'warning:' <<<"$err")" '^0$'
+run 0 "explain --verbose: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --cgroup / --verbose
+has "explain --verbose: the policy's warnings too" "$err" "warning: no rule names endpoint 'unused'"
+run 0 "check: the warning" check "$TMP/warn.conf"
+has "check: shows the policy's warnings" "$err" "warning: no rule names endpoint 'unused'"
+run 2 "--verbose goes with explain only" check --verbose "$TMP/warn.conf"
+
 # --help, dockguard(8) and the README list the same commands and options
 sync=$(python3 "$here/docs_sync.py" "$DG" "$root" 2>&1)
 if (($? == 0)); then

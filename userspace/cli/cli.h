@@ -36,6 +36,7 @@ struct dg_cli {
 	const char *uid;
 	const char *gid;
 	const char *container;
+	bool verbose;		/* explain: also the policy's warnings */
 	/* the daemon's view of the host's containers (NULL: ask Docker once) */
 	const struct dg_container_set *containers;
 	/* positional arguments after the command */
@@ -59,12 +60,14 @@ struct dg_loaded_policy {
 };
 
 /*
- * Parses and compiles `path`; prints every diagnostic (warnings too) to
- * stderr. Container subjects and bind-mounted sockets use cli->containers,
- * or, with `ask_docker`, the containers Docker lists now (when the policy
- * needs them). Returns 0, or DG_EXIT_INVALID.
+ * Parses and compiles `path`; prints its errors to stderr, and with
+ * `warnings` its warnings too (check and load show them; explain, which
+ * reads the loaded policy again, only when asked). Container subjects and
+ * bind-mounted sockets use cli->containers, or, with `ask_docker`, the
+ * containers Docker lists now (when the policy needs them). Returns 0, or
+ * DG_EXIT_INVALID.
  */
-int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
+int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, bool warnings,
 		   struct dg_loaded_policy *out);
 void dg_cli_policy_free(struct dg_loaded_policy *lp);
 

@@ -77,7 +77,7 @@ static void list_containers(const struct dg_policy *pol, struct dg_loaded_policy
 			"Docker answers (allow rules fail closed)\n", err);
 }
 
-int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
+int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, bool warnings,
 		   struct dg_loaded_policy *out)
 {
 	struct dg_diag diag;
@@ -111,7 +111,10 @@ int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker,
 			env.containers = out->containers_owned;
 		out->image = dg_compile(out->policy, &env, &diag);
 	}
-	dg_diag_print(&diag, stderr, 1);
+	if (warnings)
+		dg_diag_print(&diag, stderr, 1);
+	else
+		dg_diag_print_errors(&diag, stderr, 1);
 	int failed = diag.n_errors > 0 || !out->image;
 	dg_diag_fini(&diag);
 	if (failed) {

@@ -176,7 +176,7 @@ int do_explain(struct dg_cli *cli)
 
 	char *path = explain_policy_path(cli);
 	struct dg_loaded_policy lp;
-	int ret = dg_cli_compile(cli, path, true, &lp);
+	int ret = dg_cli_compile(cli, path, true, cli->verbose, &lp);
 	if (ret) {
 		free(path);
 		free(cgroup);

@@ -18,7 +18,7 @@ int do_check(struct dg_cli *cli)
 {
 	const char *path = dg_cli_policy_path(cli);
 	struct dg_loaded_policy lp;
-	int ret = dg_cli_compile(cli, path, false, &lp);
+	int ret = dg_cli_compile(cli, path, false, true, &lp);
 
 	if (ret)
 		return ret;
@@ -166,7 +166,7 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 	struct dg_features f;
 	char cgroup_buf[4096];
 	const char *cgroup = cli->cgroup;
-	int ret = dg_cli_compile(cli, path, true, &lp);
+	int ret = dg_cli_compile(cli, path, true, true, &lp);
 
 	if (ret) {
 		dg_err_set(err, "%s is not a valid policy; the policy in force is unchanged", path);

@@ -22,7 +22,8 @@
 	"  unload                  detach every hook and remove the pins\n"          \
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
 	"  explain --to DEST [--uid U] [--gid G] [--cgroup PATH] [--container NAME]\n" \
-	"                          the verdict for a subject and the deciding rule\n" \
+	"          [--verbose]     the verdict for a subject and the deciding rule;\n" \
+	"                          --verbose: the policy's warnings too\n"       \
 	"  run [FILE] [--unload-on-exit]\n"                                          \
 	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
 	"                          reloads, SIGTERM exits leaving enforcement\n"     \
@@ -59,7 +60,7 @@ static const struct cmd cmds[] = {
 
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
-	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST,
+	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -85,6 +86,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "container", required_argument, NULL, OPT_CONTAINER },
 		{ "unload-on-exit", no_argument, NULL, OPT_UNLOAD_ON_EXIT },
 		{ "host", no_argument, NULL, OPT_HOST },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -142,6 +144,9 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		case OPT_HOST:
 			cli.host = true;
 			break;
+		case OPT_VERBOSE:
+			cli.verbose = true;
+			break;
 		case 'h':
 			fputs(USAGE, stdout);
 			return DG_EXIT_OK;
@@ -175,9 +180,10 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 					   "check --host), not '%s'", name);
 		if (cli.unload_on_exit && strcmp(name, "run"))
 			return usage_error("--unload-on-exit goes with run, not '%s'", name);
-		if ((cli.to || cli.uid || cli.gid || cli.container) && strcmp(name, "explain"))
-			return usage_error("--to, --uid, --gid and --container go with explain, not '%s'",
-					   name);
+		if ((cli.to || cli.uid || cli.gid || cli.container || cli.verbose) &&
+		    strcmp(name, "explain"))
+			return usage_error("--to, --uid, --gid, --container and --verbose go with "
+					   "explain, not '%s'", name);
 		ret = cmds[i].fn(&cli);
 		return ret;
 	}

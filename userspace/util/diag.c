@@ -151,13 +151,15 @@ static void print_source(FILE *out, const struct dg_loc *loc, struct line_cursor
 	fputc('\n', out);
 }
 
-void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
+static void print_records(const struct dg_diag *diag, FILE *out, int show_source, bool errors_only)
 {
 	struct line_cursor cursor = { 0 };
 
 	for (size_t i = 0; i < diag->n; i++) {
 		const struct dg_diag_record *r = &diag->records[i];
 
+		if (errors_only && r->severity != DG_ERROR)
+			continue;
 		if (r->loc.file && !r->loc.line)
 			fprintf(out, "%s: %s: %s\n", r->loc.file->name, severity_name(r->severity),
 				r->message);
@@ -171,6 +173,16 @@ void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
 	}
 	if (diag->n_dropped)
 		fprintf(out, "dockguard: note: %zu more messages not shown\n", diag->n_dropped);
+}
+
+void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source)
+{
+	print_records(diag, out, show_source, false);
+}
+
+void dg_diag_print_errors(const struct dg_diag *diag, FILE *out, int show_source)
+{
+	print_records(diag, out, show_source, true);
 }
 
 struct dg_diag_file *dg_diag_files_add(struct dg_diag_files *files, const char *name,

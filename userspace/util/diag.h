@@ -67,6 +67,8 @@ void dg_diag_vadd(struct dg_diag *diag, enum dg_severity sev, const struct dg_lo
 /* Prints every record in the order queued; with `show_source`, the source
  * line and a caret marker follow each located record. */
 void dg_diag_print(const struct dg_diag *diag, FILE *out, int show_source);
+/* The same for the errors alone. */
+void dg_diag_print_errors(const struct dg_diag *diag, FILE *out, int show_source);
 
 /* A file's name and text, registered so that locations may point into it. */
 struct dg_diag_file *dg_diag_files_add(struct dg_diag_files *files, const char *name,
