@@ -167,6 +167,8 @@ kill "$R70_FPID"
 wait "$R70_FPID" 2>/dev/null
 R70_FPID=
 check "stuck stream: the API's end is noticed" r70_wait 'lost the Docker API' 50
+check "stuck stream: the message names the API once, not twice over" \
+	bash -c '! grep -E "Docker API at ([^ ]+).*Docker API at \1" "$1"' _ "$R70_LOG"
 r70_bounded "stuck stream"
 r70_stop
 

@@ -676,10 +676,10 @@ static void docker_state(void *ctx, bool connected, const char *why)
 		audit_engine(d);
 	}
 	else
-		dg_cli_error("%s the Docker API at %s: %s; the policy in force keeps the %zu "
-			     "containers known, new containers match no container rule until it "
-			     "answers (retrying)",
-			     was ? "lost" : "cannot reach", d->docker_host, reason, d->n_applied);
+		/* the reason names the API and says what failed: not again here */
+		dg_cli_error("%s%s; the policy in force keeps the %zu containers known, new "
+			     "containers match no container rule until it answers (retrying)",
+			     was ? "lost the Docker API: " : "", reason, d->n_applied);
 }
 
 /* ---- listeners and local addresses ----------------------------------- */
