@@ -242,6 +242,20 @@ hostile 1 "1 MiB + 1 byte" "$H/huge.conf" "error: $H/huge.conf is larger than th
 printf 'endpoint e tcp 127.0.0.1:1\ninclude huge.conf\n' >"$H/inchuge.conf"
 hostile 1 "an include of 1 MiB + 1 byte" "$H/inchuge.conf" \
 	"^$H/inchuge.conf:2:9: error: include file '$H/huge.conf' is larger than the limit of 1048576 bytes"
+# all files together: at most 4 MiB (255 includes of 1 MiB each would be
+# 255 MiB in memory); the include that goes past it is the error
+for i in 1 2 3 4 5; do cp "$H/mib.conf" "$H/part$i.conf"; done
+printf 'endpoint e tcp 127.0.0.1:1
+allow e from any
+include part1.conf
+include part2.conf
+include part3.conf
+include part4.conf
+include part5.conf
+' >"$H/parts.conf"
+hostile 1 "five includes of 1 MiB: past the 4 MiB for all files together" "$H/parts.conf" \
+	"^$H/parts.conf:6:9: error: including '$H/part4.conf' would make the policy files together larger than the limit of 4194304 bytes"
+rm -f "$H"/part?.conf
 hostile 1 "/dev/zero as the policy" /dev/zero "error: /dev/zero is not a regular file"
 printf 'include /dev/zero\n' >"$H/inczero.conf"
 hostile 1 "an include of /dev/zero" "$H/inczero.conf" "^$H/inczero.conf:1:9: error: include file '/dev/zero' is not a regular file"

@@ -1006,6 +1006,46 @@ TEST(policy_limit_file_size)
 	free(buf);
 }
 
+/* The sha256 of a policy is that of the bytes parsed: the top file, then
+ * each include as reached; of one file, what sha256sum says. */
+TEST(policy_sha256_of_the_bytes_parsed)
+{
+	static const char top[] = "endpoint e tcp 127.0.0.1:1\ninclude inc.conf\n";
+	static const char inc[] = "allow e from any\n";
+	char *dir = dg_test_tmpdir();
+	struct dg_diag d;
+
+	CHECK(dir != NULL);
+	if (!dir)
+		return;
+	dg_test_write(dir, "top.conf", top);
+	dg_test_write(dir, "inc.conf", inc);
+	char *path = xasprintf("%s/top.conf", dir);
+	dg_diag_init(&d);
+	struct dg_policy *p = dg_policy_parse_file(path, &d);
+	CHECK(p != NULL);
+	/* printf 'endpoint e tcp 127.0.0.1:1\ninclude inc.conf\nallow e from any\n' | sha256sum */
+	if (p)
+		CHECK_STR(p->sha256, "21da20e62893872b377270e059c558804505f253359f4371585618b50cf2736f");
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+
+	dg_test_write(dir, "one.conf", "endpoint e tcp 127.0.0.1:1\nallow e from any\n");
+	char *one = xasprintf("%s/one.conf", dir);
+	dg_diag_init(&d);
+	p = dg_policy_parse_file(one, &d);
+	CHECK(p != NULL);
+	/* printf 'endpoint e tcp 127.0.0.1:1\nallow e from any\n' | sha256sum */
+	if (p)
+		CHECK_STR(p->sha256, "4cdd481fd82b647be819f19f6ce47dd3c453f6fae84b66ebbbbffd16fbc23382");
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	free(one);
+	free(path);
+	dg_test_rmtree(dir);
+	free(dir);
+}
+
 TEST(policy_limit_line_length)
 {
 	size_t n = DG_POLICY_MAX_LINE + 100;

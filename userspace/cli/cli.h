@@ -74,8 +74,6 @@ void dg_cli_policy_free(struct dg_loaded_policy *lp);
 /* The policy file a command works on: FILE argument, -c, or the default. */
 const char *dg_cli_policy_path(const struct dg_cli *cli);
 
-int dg_sha256_file(const char *path, char hex[65]);
-
 /*
  * Validates, compiles and loads `path` (the work of `dockguard load`):
  * prints what it did to `out` (NULL: nothing) and diagnostics to stderr.

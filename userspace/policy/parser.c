@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 #include "policy/lexer.h"
 #include "policy/internal.h"
 #include "util/util.h"
@@ -39,6 +41,8 @@ struct parser {
 	struct include_frame stack[DG_POLICY_MAX_INCLUDE_DEPTH + 1];
 	size_t depth;
 	size_t n_files;
+	size_t total_bytes;			/* of every file read */
+	struct sha256_ctx sha;			/* over the same bytes */
 
 	struct dg_epref *refs;
 	size_t n_refs, cap_refs;
@@ -1364,6 +1368,12 @@ static void include_file(struct parser *p, const char *path, const struct dg_loc
 		dg_diag_error(p->diag, loc,
 			      "cannot read include file '%s': %s; check the path and permissions",
 			      path, strerror(-r));
+	} else if (p->total_bytes + len > DG_POLICY_MAX_TOTAL_SIZE) {
+		dg_diag_error(p->diag, loc,
+			      "including '%s' would make the policy files together larger than the "
+			      "limit of %d bytes; a policy this large is a mistake, or merge rules "
+			      "with { } lists", path, DG_POLICY_MAX_TOTAL_SIZE);
+		free(text);
 	} else {
 		p->n_files++;
 		parse_text(p, path, text, len, real);
@@ -1550,6 +1560,9 @@ static void parse_text(struct parser *p, const char *name, const char *text, siz
 	struct dg_diag_file *f = dg_diag_files_add(p->pol->files, name, text, len);
 	struct dg_lexer lx, *saved = p->lx;
 
+	p->total_bytes += len;
+	sha256_update(&p->sha, len, (const uint8_t *)text);
+
 	p->stack[p->depth++] = (struct include_frame){ .real = real, .file = f };
 	dg_lexer_init(&lx, f, text, len, p->diag);
 	p->lx = &lx;
@@ -1573,6 +1586,12 @@ static struct dg_policy *new_policy(const char *path)
 
 static struct dg_policy *finish(struct parser *p)
 {
+	uint8_t md[SHA256_DIGEST_SIZE];
+
+	sha256_digest(&p->sha, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(p->pol->sha256 + 2 * i, 3, "%02x", md[i]);
+
 	struct dg_policy *pol = p->pol;
 
 	dg_policy_check(pol, p->refs, p->n_refs, p->diag);
@@ -1595,6 +1614,7 @@ struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf, size
 {
 	struct parser p = { .diag = diag, .pol = new_policy(name), .n_files = 1 };
 
+	sha256_init(&p.sha);
 	if (len > DG_POLICY_MAX_FILE_SIZE) {
 		dg_diag_error(diag, NULL,
 			      "%s is %zu bytes long, more than the limit of %d bytes for a policy "

@@ -18,6 +18,7 @@
 
 /* Explicit limits; every one of them is reported with its location. */
 #define DG_POLICY_MAX_FILE_SIZE   (1024 * 1024)	/* bytes per file */
+#define DG_POLICY_MAX_TOTAL_SIZE  (4 * 1024 * 1024)	/* bytes of all files, includes too */
 #define DG_POLICY_MAX_LINE        4096		/* bytes per line */
 #define DG_POLICY_MAX_INCLUDE_DEPTH 8
 #define DG_POLICY_MAX_FILES       256		/* files read in all, includes too */
@@ -132,6 +133,9 @@ struct dg_policy {
 	struct dg_loc docker_host_loc;
 	size_t n_items;			/* subject items in all rules */
 	struct dg_diag_files *files;	/* owns every file name a dg_loc points to */
+	/* sha256 of the bytes parsed: every file in the order read (the top
+	 * file first, each include when reached); `sha256sum FILE` for one file */
+	char sha256[65];
 };
 
 #define DG_DEFAULT_LOG_RATE 20
