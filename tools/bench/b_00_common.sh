@@ -86,3 +86,28 @@ endpoint sock unix $SOCKDIR/api.sock"
 	awk -v base="$BCGPATH/dg" 'BEGIN { for (r = 0; r < 4095; r++) printf "allow { api, sock } from cgroup %s/g%d\n", base, r }'
 	echo "allow { api, sock } from cgroup $BCGPATH/dg/nginx.service"
 } >"$TMP/c4096.conf"
+
+# the compiler's hard cases (compile only: `check`): 4096 rules of 16
+# one-component cgroups each (65536 trie nodes), and 65536 distinct gids
+{
+	echo "$ENDPOINTS"
+	awk 'BEGIN {
+		for (r = 0; r < 4096; r++) {
+			printf "allow { api, sock } from cgroup { /cg%d_0", r
+			for (i = 1; i < 16; i++)
+				printf ", /cg%d_%d", r, i
+			printf " }\n"
+		}
+	}'
+} >"$TMP/cg65536.conf"
+{
+	echo "$ENDPOINTS"
+	awk 'BEGIN {
+		for (r = 0; r < 4096; r++) {
+			printf "allow { api, sock } from group { %d", 400000 + r * 16
+			for (i = 1; i < 16; i++)
+				printf ", %d", 400000 + r * 16 + i
+			printf " }\n"
+		}
+	}'
+} >"$TMP/g65536.conf"

@@ -730,40 +730,44 @@ static void compile_uids(struct dg_image *img, struct bitmap_pool *pool,
 
 /* ---- gids ----------------------------------------------------------------- */
 
-static int u32_cmp(const void *a, const void *b)
+/* A gid that a rule names: sorted by gid, the rules of each gid are a run. */
+struct gid_rule {
+	uint32_t gid;
+	uint32_t rule;
+};
+
+static int gid_rule_cmp(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	const struct gid_rule *x = a, *y = b;
+	return x->gid < y->gid ? -1 : x->gid > y->gid;
 }
 
+/* O(P log P) in the gids that rules name, P in all. */
 static void compile_gids(struct dg_image *img, struct bitmap_pool *pool,
 			 const struct rule_constraints *rc, size_t n_rules)
 {
-	uint32_t *all = NULL;
-	size_t n = 0;
+	struct gid_rule *all = NULL;
+	size_t n = 0, distinct = 0;
 
 	for (size_t r = 0; r < n_rules; r++) {
 		if (!rc[r].gid_set)
 			continue;
 		all = xreallocarray(all, n + rc[r].n_gids + 1, sizeof(*all));
-		memcpy(all + n, rc[r].gids, rc[r].n_gids * sizeof(*all));
-		n += rc[r].n_gids;
+		for (size_t k = 0; k < rc[r].n_gids; k++)
+			all[n++] = (struct gid_rule){ rc[r].gids[k], (uint32_t)r };
 	}
 	if (n)
-		qsort(all, n, sizeof(*all), u32_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (i && all[i] == all[i - 1])
-			continue;
+		qsort(all, n, sizeof(*all), gid_rule_cmp);
+	for (size_t i = 0; i < n; i++)
+		distinct += !i || all[i].gid != all[i - 1].gid;
+	img->gids = xreallocarray(img->gids, img->n_gids + distinct + 1, sizeof(*img->gids));
+	for (size_t i = 0; i < n;) {
 		struct dg_bitmap b = { 0 };
-		for (size_t r = 0; r < n_rules; r++) {
-			if (!rc[r].gid_set)
-				continue;
-			for (size_t k = 0; k < rc[r].n_gids; k++)
-				if (rc[r].gids[k] == all[i])
-					bit_set(&b, r);
-		}
-		img->gids = xreallocarray(img->gids, img->n_gids + 1, sizeof(*img->gids));
-		img->gids[img->n_gids++] = (struct dg_gid_entry){ all[i], pool_intern(pool, &b) };
+		size_t run = i;
+		for (; run < n && all[run].gid == all[i].gid; run++)
+			bit_set(&b, all[run].rule);
+		img->gids[img->n_gids++] = (struct dg_gid_entry){ all[i].gid, pool_intern(pool, &b) };
+		i = run;
 	}
 	free(all);
 }
@@ -776,35 +780,77 @@ struct trie_node {
 	struct dg_bitmap bits;
 };
 
-/* The child `name` of node `parent`, 0 when there is none. */
-static uint32_t trie_find(const struct trie_node *nodes, size_t n, uint32_t parent,
-			  const char *name, size_t len)
+/* The cgroup trie under construction; `slots` index nodes by (parent, name)
+ * (open addressing: node id, 0 = empty), so that each step of a walk is one
+ * hash look-up whatever the number of cgroups. */
+struct trie {
+	struct trie_node *nodes;
+	size_t n, cap;
+	uint32_t *slots;
+	size_t n_slots;
+};
+
+static uint64_t trie_hash(uint32_t parent, const char *name, size_t len)
 {
-	for (size_t i = 1; i < n; i++)
-		if (nodes[i].parent == parent && strlen(nodes[i].name) == len &&
-		    !strncmp(nodes[i].name, name, len))
-			return (uint32_t)i;
+	uint64_t h = 1469598103934665603ULL ^ parent;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 1099511628211ULL;
+	}
+	return h ^ (h >> 31);
+}
+
+static void trie_index(struct trie *t, uint32_t id)
+{
+	const struct trie_node *node = &t->nodes[id];
+	size_t s = trie_hash(node->parent, node->name, strlen(node->name)) & (t->n_slots - 1);
+
+	while (t->slots[s])
+		s = (s + 1) & (t->n_slots - 1);
+	t->slots[s] = id;
+}
+
+/* The child `name` of node `parent`, 0 when there is none. */
+static uint32_t trie_find(const struct trie *t, uint32_t parent, const char *name, size_t len)
+{
+	for (size_t s = trie_hash(parent, name, len) & (t->n_slots - 1); t->slots[s];
+	     s = (s + 1) & (t->n_slots - 1)) {
+		const struct trie_node *node = &t->nodes[t->slots[s]];
+		if (node->parent == parent && !strncmp(node->name, name, len) && !node->name[len])
+			return t->slots[s];
+	}
 	return 0;
 }
 
-static uint32_t trie_child(struct trie_node **nodes, size_t *n, uint32_t parent,
-			   const char *name, size_t len)
+static uint32_t trie_child(struct trie *t, uint32_t parent, const char *name, size_t len)
 {
-	uint32_t found = trie_find(*nodes, *n, parent, name, len);
+	uint32_t found = trie_find(t, parent, name, len);
 
 	if (found)
 		return found;
-	*nodes = xreallocarray(*nodes, *n + 1, sizeof(**nodes));
-	struct trie_node *t = &(*nodes)[*n];
-	memset(t, 0, sizeof(*t));
-	t->parent = parent;
-	t->name = xstrndup(name, len);
-	return (uint32_t)(*n)++;
+	if (t->n == t->cap) {
+		t->cap *= 2;
+		t->nodes = xreallocarray(t->nodes, t->cap, sizeof(*t->nodes));
+	}
+	if ((t->n + 1) * 2 > t->n_slots) {
+		t->n_slots *= 2;
+		free(t->slots);
+		t->slots = xcalloc(t->n_slots, sizeof(*t->slots));
+		for (uint32_t i = 1; i < t->n; i++)
+			trie_index(t, i);
+	}
+	struct trie_node *node = &t->nodes[t->n];
+	memset(node, 0, sizeof(*node));
+	node->parent = parent;
+	node->name = xstrndup(name, len);
+	trie_index(t, (uint32_t)t->n);
+	return (uint32_t)t->n++;
 }
 
 /* The node of `path`, made with its ancestors when `insert`; without, the
  * deepest existing node on it (0 when none but the root). */
-static uint32_t trie_walk(struct trie_node **nodes, size_t *n, const char *path, bool insert)
+static uint32_t trie_walk(struct trie *t, const char *path, bool insert)
 {
 	uint32_t node = 0;
 
@@ -815,8 +861,7 @@ static uint32_t trie_walk(struct trie_node **nodes, size_t *n, const char *path,
 			break;
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		uint32_t next = insert ? trie_child(nodes, n, node, p, len)
-				       : trie_find(*nodes, *n, node, p, len);
+		uint32_t next = insert ? trie_child(t, node, p, len) : trie_find(t, node, p, len);
 		if (!next)
 			break;
 		node = next;
@@ -855,26 +900,29 @@ static void compile_cgroups(struct dg_image *img, struct bitmap_pool *pool,
 			    const struct dg_bitmap *root_default,
 			    const struct dg_container_set *containers)
 {
-	struct trie_node *nodes = xcalloc(1, sizeof(*nodes));
-	size_t n = 1;
+	struct trie t = { .cap = 64, .n = 1, .n_slots = 128 };
 
-	nodes[0].name = xstrdup("");
-	nodes[0].bits = *root_default;
+	t.nodes = xcalloc(t.cap, sizeof(*t.nodes));
+	t.slots = xcalloc(t.n_slots, sizeof(*t.slots));
+	t.nodes[0].name = xstrdup("");
+	t.nodes[0].bits = *root_default;
 	for (size_t r = 0; r < n_rules; r++) {
 		if (!rc[r].cg_set)
 			continue;
 		for (size_t i = 0; i < rc[r].n_paths; i++) {
-			uint32_t id = trie_walk(&nodes, &n, rc[r].paths[i], true);
-			bit_set(&nodes[id].bits, r);
+			uint32_t id = trie_walk(&t, rc[r].paths[i], true);
+			bit_set(&t.nodes[id].bits, r);
 		}
 	}
 	for (size_t c = 0; containers && c < containers->n; c++) {
 		const char *cg = containers->v[c].cgroup;
-		if (cg && trie_walk(&nodes, &n, cg, false) != 0)
-			trie_walk(&nodes, &n, cg, true);
+		if (cg && trie_walk(&t, cg, false) != 0)
+			trie_walk(&t, cg, true);
 	}
 	/* Parents are created before children, so one pass in id order pushes
 	 * every ancestor's bits down; a container takes the root's instead. */
+	struct trie_node *nodes = t.nodes;
+	size_t n = t.n;
 	for (size_t i = 1; i < n; i++) {
 		uint32_t from = dg_cgroup_name_is_container(nodes[i].name, strlen(nodes[i].name))
 					? 0
@@ -895,6 +943,7 @@ static void compile_cgroups(struct dg_image *img, struct bitmap_pool *pool,
 	for (size_t i = 0; i < n; i++)
 		free(nodes[i].name);
 	free(nodes);
+	free(t.slots);
 }
 
 /* ---- the whole policy ----------------------------------------------------- */
