@@ -148,6 +148,29 @@ event destroy "$idB"
 check "a destroyed container's cgroup is no longer allowed" \
 	eventually EPERM --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
 
+# An edited policy file goes live with SIGHUP only: a container event
+# recompiles the policy in force, not the file as it is now
+st_field() {	# st_field NAME: from status --json
+	dg --run-dir "$RUN4" status --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"
+}
+cp "$TMP/c.conf" "$TMP/c.conf.orig"
+sha0=$(st_field sha256)
+gen0=$(st_field generation)
+sed -i 's/^allow sock from any$/allow { api, sock } from any/' "$TMP/c.conf"
+inspect "$idB" back-again '{}' '[]'
+listed "$idA" "$idB" "$idC" "$idD"
+event create "$idB"
+for _ in $(seq 100); do (($(st_field generation) > gen0)) && break; sleep 0.05; done
+check "a container event swapped the policy (generation $gen0 -> $(st_field generation))" \
+	test "$(st_field generation)" -gt "$gen0"
+expect "... but the edited file, not reloaded, is not in force" EPERM --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+check "... and status shows the sha256 of the policy loaded, not of the edited file" test "$(st_field sha256)" = "$sha0"
+kill -HUP "$D4"
+check "SIGHUP makes the edited file live" eventually ok --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+cp "$TMP/c.conf.orig" "$TMP/c.conf"
+kill -HUP "$D4"
+check "... and the restored one" eventually EPERM --cgroup "$CG/c" --uid 1002 connect tcp 127.0.0.1 "$P"
+
 # Docker goes away: status says so; known containers keep their rules
 kill "$FAKEPID"
 wait "$FAKEPID" 2>/dev/null

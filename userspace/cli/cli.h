@@ -39,6 +39,9 @@ struct dg_cli {
 	bool verbose;		/* explain: also the policy's warnings */
 	/* the daemon's view of the host's containers (NULL: ask Docker once) */
 	const struct dg_container_set *containers;
+	/* the daemon's policy in force: a change of containers recompiles it,
+	 * never the file, which may have been edited since (NULL: the file) */
+	const struct dg_policy *policy;
 	/* positional arguments after the command */
 	char **args;
 	int n_args;
@@ -47,6 +50,7 @@ struct dg_cli {
 /* A parsed and compiled policy file, and what was needed to compile it. */
 struct dg_loaded_policy {
 	struct dg_policy *policy;
+	bool policy_borrowed;		/* dg_cli_compile_parsed(): the caller's */
 	struct dg_image *image;
 	struct dg_container_set *containers_owned;	/* listed for this compile */
 	bool docker_unreachable;			/* container rules failed closed */
@@ -69,6 +73,11 @@ struct dg_loaded_policy {
  */
 int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, bool warnings,
 		   struct dg_loaded_policy *out);
+
+/* The same for a policy parsed before, which stays the caller's: compiled
+ * again for the host and cli->containers as they are now, errors only. */
+int dg_cli_compile_parsed(const struct dg_cli *cli, const struct dg_policy *policy,
+			  struct dg_loaded_policy *out);
 void dg_cli_policy_free(struct dg_loaded_policy *lp);
 
 /* The policy file a command works on: FILE argument, -c, or the default. */
@@ -77,11 +86,20 @@ const char *dg_cli_policy_path(const struct dg_cli *cli);
 /*
  * Validates, compiles and loads `path` (the work of `dockguard load`):
  * prints what it did to `out` (NULL: nothing) and diagnostics to stderr.
- * Returns DG_EXIT_OK, DG_EXIT_INVALID (nothing changed) or DG_EXIT_SYSTEM,
- * with `err` set for the latter two.
+ * With `keep`, a load that succeeds hands the parsed policy over (the
+ * daemon keeps it for dg_cli_reapply()). Returns DG_EXIT_OK, DG_EXIT_INVALID
+ * (nothing changed) or DG_EXIT_SYSTEM, with `err` set for the latter two.
  */
 struct dg_err;
-int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err);
+int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_policy **keep,
+		struct dg_err *err);
+
+/*
+ * The daemon's containers changed: compiles cli->policy (never the file,
+ * which may have been edited and not reloaded) for the containers in
+ * cli->containers and swaps it in. Same results as dg_cli_load().
+ */
+int dg_cli_reapply(const struct dg_cli *cli, struct dg_err *err);
 
 __attribute__((format(printf, 1, 2))) void dg_cli_error(const char *fmt, ...);
 

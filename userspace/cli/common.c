@@ -55,16 +55,13 @@ static void list_containers(const struct dg_policy *pol, struct dg_loaded_policy
 			"Docker answers (allow rules fail closed)\n", err);
 }
 
-int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, bool warnings,
-		   struct dg_loaded_policy *out)
+/* Compiles out->policy for this host (and its containers) into out->image. */
+static int compile_policy(const struct dg_cli *cli, bool ask_docker, bool warnings,
+			  struct dg_diag *diag, struct dg_loaded_policy *out)
 {
-	struct dg_diag diag;
 	struct dg_remap remap;
 	struct dg_compile_env env = { 0 };
 
-	memset(out, 0, sizeof(*out));
-	dg_diag_init(&diag);
-	out->policy = dg_policy_parse_file(path, &diag);
 	if (out->policy) {
 		if (dg_cgroup2_root(out->cgroup_root, sizeof(out->cgroup_root)) == 0)
 			env.cgroup_root = out->cgroup_root;
@@ -87,14 +84,14 @@ int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, 
 			list_containers(out->policy, out);
 		if (out->containers_owned)
 			env.containers = out->containers_owned;
-		out->image = dg_compile(out->policy, &env, &diag);
+		out->image = dg_compile(out->policy, &env, diag);
 	}
 	if (warnings)
-		dg_diag_print(&diag, stderr, 1);
+		dg_diag_print(diag, stderr, 1);
 	else
-		dg_diag_print_errors(&diag, stderr, 1);
-	int failed = diag.n_errors > 0 || !out->image;
-	dg_diag_fini(&diag);
+		dg_diag_print_errors(diag, stderr, 1);
+	int failed = diag->n_errors > 0 || !out->image;
+	dg_diag_fini(diag);
 	if (failed) {
 		dg_cli_policy_free(out);
 		return DG_EXIT_INVALID;
@@ -104,10 +101,35 @@ int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, 
 	return DG_EXIT_OK;
 }
 
+int dg_cli_compile(const struct dg_cli *cli, const char *path, bool ask_docker, bool warnings,
+		   struct dg_loaded_policy *out)
+{
+	struct dg_diag diag;
+
+	memset(out, 0, sizeof(*out));
+	dg_diag_init(&diag);
+	out->policy = dg_policy_parse_file(path, &diag);
+	return compile_policy(cli, ask_docker, warnings, &diag, out);
+}
+
+int dg_cli_compile_parsed(const struct dg_cli *cli, const struct dg_policy *policy,
+			  struct dg_loaded_policy *out)
+{
+	struct dg_diag diag;
+
+	memset(out, 0, sizeof(*out));
+	dg_diag_init(&diag);
+	/* not ours: the caller keeps it (dg_cli_policy_free leaves it) */
+	out->policy = (struct dg_policy *)policy;
+	out->policy_borrowed = true;
+	return compile_policy(cli, false, false, &diag, out);
+}
+
 void dg_cli_policy_free(struct dg_loaded_policy *lp)
 {
 	dg_image_free(lp->image);
-	dg_policy_free(lp->policy);
+	if (!lp->policy_borrowed)
+		dg_policy_free(lp->policy);
 	if (lp->containers_owned) {
 		dg_container_set_free(lp->containers_owned);
 		free(lp->containers_owned);

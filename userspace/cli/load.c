@@ -160,24 +160,19 @@ static void warn_same_uid_ptrace(const struct dg_policy *pol)
 			  : "kernel.yama.ptrace_scope is 0");
 }
 
-int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_err *err)
+/* Loads a compiled policy: the end of dg_cli_load() and dg_cli_reapply(). */
+static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
+			 const struct dg_loaded_policy *lp, struct dg_err *err)
 {
-	struct dg_loaded_policy lp;
 	struct dg_features f;
 	char cgroup_buf[4096];
 	const char *cgroup = cli->cgroup;
-	int ret = dg_cli_compile(cli, path, true, true, &lp);
-
-	if (ret) {
-		dg_err_set(err, "%s is not a valid policy; the policy in force is unchanged", path);
-		return ret;
-	}
+	int ret;
 
 	if (!cgroup) {
 		if (dg_cgroup2_root(cgroup_buf, sizeof(cgroup_buf))) {
 			dg_err_set(err, "no cgroup v2 filesystem is mounted (see /proc/self/mounts); "
 				   "mount one or give --cgroup DIR");
-			dg_cli_policy_free(&lp);
 			return DG_EXIT_SYSTEM;
 		}
 		cgroup = cgroup_buf;
@@ -185,8 +180,8 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 
 	dg_kernel_probe(&f);
 	/* as expected; `status` says what the kernel really did */
-	char *meta = policy_meta(path, &lp, cgroup,
-				 (f.connect_unix || f.lsm) && lp.image->has_unix);
+	char *meta = policy_meta(path, lp, cgroup,
+				 (f.connect_unix || f.lsm) && lp->image->has_unix);
 	/* Without `out`, this is the daemon recompiling for containers: the
 	 * listener state is its own to keep (it syncs as the host changes), and
 	 * the host audit is for loads someone reads. */
@@ -194,10 +189,9 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 				     .sync_listeners = out != NULL };
 	struct dg_load_result res;
 
-	ret = dg_kernel_load(&opts, lp.image, &res, err);
+	ret = dg_kernel_load(&opts, lp->image, &res, err);
 	if (ret) {
 		free(meta);
-		dg_cli_policy_free(&lp);
 		return DG_EXIT_SYSTEM;
 	}
 	json_t *meta_json = out ? json_loads(meta, 0, NULL) : NULL;
@@ -206,7 +200,7 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 						      sizeof(why))
 				: json_array();
 	json_t *engine = out ? dg_engine_audit(json_object_get(meta_json, "endpoints"),
-					       lp.policy->docker_host,
+					       lp->policy->docker_host,
 					       dg_unix_by(res.hooks, res.unix_by_lsm) != DG_UNIX_BY_NONE)
 			     : json_object();
 	json_decref(meta_json);
@@ -214,14 +208,14 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 
 	if (out) {
 		fprintf(out, "%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
-			"swapped in %.1f ms\n", path, lp.policy->n_endpoints, lp.policy->n_rules,
-			(unsigned long long)res.generation, lp.sha256, res.swap_ms);
+			"swapped in %.1f ms\n", path, lp->policy->n_endpoints, lp->policy->n_rules,
+			(unsigned long long)res.generation, lp->sha256, res.swap_ms);
 		fprintf(out, "hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
 		for (int h = 0; h < DG_HOOK_COUNT; h++)
 			if (res.hooks[h])
 				fprintf(out, " %s", dg_hook_name((enum dg_hook)h));
 		fprintf(out, "\n");
-		if (lp.image->has_unix)
+		if (lp->image->has_unix)
 			fprintf(out, "unix endpoints: %s\n",
 				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));
 		dg_listeners_print(out, listeners);
@@ -237,35 +231,68 @@ int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg
 		fprintf(stderr, "dockguard: warning: %s\n", res.listen_warning);
 	if (res.lsm_warning[0])
 		fprintf(stderr, "dockguard: warning: %s\n", res.lsm_warning);
-	if (lp.image->aliases_left_out)
+	if (lp->image->aliases_left_out)
 		fprintf(stderr,
 			"dockguard: warning: %zu names at which containers bind-mount the socket of an "
 			"endpoint are not judged as it (more than %d in one container, or %d in "
 			"all): in those containers only the socket file's permissions (and the "
 			"BPF LSM, where it runs) guard them\n",
-			lp.image->aliases_left_out, DG_MAX_ALIASES_PER_CONTAINER,
+			lp->image->aliases_left_out, DG_MAX_ALIASES_PER_CONTAINER,
 			DG_MAX_UNIX_ALIASES / DG_SLOTS);
-	if (lp.image->has_unix && dg_unix_by(res.hooks, res.unix_by_lsm) == DG_UNIX_BY_NONE)
+	if (lp->image->has_unix && dg_unix_by(res.hooks, res.unix_by_lsm) == DG_UNIX_BY_NONE)
 		fprintf(stderr,
 			"dockguard: WARNING: unix endpoints are NOT enforced: this kernel has no "
 			"cgroup/connect_unix hook (Linux 6.7+); the socket's file permissions are "
 			"the only control\n");
 	if (out)
-		warn_same_uid_ptrace(lp.policy);
-	if (lp.image->has_container_rules && !cli->containers)
+		warn_same_uid_ptrace(lp->policy);
+	if (lp->image->has_container_rules && !cli->containers)
 		fprintf(stderr,
 			"dockguard: warning: container rules were resolved for the %zu containers "
 			"that exist now; containers created later are matched only while "
 			"`dockguard run` follows Docker\n",
-			lp.containers_owned ? lp.containers_owned->n : 0);
-	dg_cli_policy_free(&lp);
+			lp->containers_owned ? lp->containers_owned->n : 0);
 	return DG_EXIT_OK;
+}
+
+int dg_cli_load(const struct dg_cli *cli, const char *path, FILE *out, struct dg_policy **keep,
+		struct dg_err *err)
+{
+	struct dg_loaded_policy lp;
+	int ret = dg_cli_compile(cli, path, true, true, &lp);
+
+	if (ret) {
+		dg_err_set(err, "%s is not a valid policy; the policy in force is unchanged", path);
+		return ret;
+	}
+	ret = load_compiled(cli, path, out, &lp, err);
+	if (ret == DG_EXIT_OK && keep) {
+		*keep = lp.policy;	/* the caller's now */
+		lp.policy = NULL;
+	}
+	dg_cli_policy_free(&lp);
+	return ret;
+}
+
+int dg_cli_reapply(const struct dg_cli *cli, struct dg_err *err)
+{
+	struct dg_loaded_policy lp;
+	int ret = dg_cli_compile_parsed(cli, cli->policy, &lp);
+
+	if (ret) {
+		dg_err_set(err, "%s no longer compiles for the containers there are now; the "
+			   "policy in force is unchanged", cli->policy->path);
+		return ret;
+	}
+	ret = load_compiled(cli, cli->policy->path, NULL, &lp, err);
+	dg_cli_policy_free(&lp);
+	return ret;
 }
 
 int do_load(struct dg_cli *cli)
 {
 	struct dg_err err = { "" };
-	int ret = dg_cli_load(cli, dg_cli_policy_path(cli), stdout, &err);
+	int ret = dg_cli_load(cli, dg_cli_policy_path(cli), stdout, NULL, &err);
 
 	if (ret == DG_EXIT_SYSTEM)
 		dg_cli_error("load failed: %s", err.msg);

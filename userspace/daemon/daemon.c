@@ -81,6 +81,9 @@ struct client {
 struct daemon {
 	struct dg_cli *cli;
 	const char *policy_path;	/* as given */
+	/* the policy in force as parsed at start or SIGHUP: what a change of
+	 * containers recompiles (cli->policy), never the file again */
+	struct dg_policy *policy;
 	char *policy_file;		/* of the policy in force, from its pinned description */
 	uint64_t generation;
 	char started_at[32];
@@ -112,6 +115,8 @@ struct daemon {
 	uint64_t *applied;		/* fingerprints of the containers in force, sorted */
 	size_t n_applied;
 	struct event *ev_settle;	/* a deferred swap for departures */
+	struct event *ev_apply;		/* the next swap of a burst of arrivals */
+	long long last_apply_ms;	/* monotonic, of the last container swap */
 	struct event *ev_idle;		/* finish the last swap's clean-up */
 	uint64_t prepared;		/* containers confirmed to dockguard-runc */
 
@@ -560,12 +565,33 @@ static void release_load_memory(void)
 	malloc_trim(0);
 }
 
+/* Swaps for arrivals come at most this often: a burst of creates is a few
+ * swaps, each for all that arrived meanwhile, not one per container. */
+#define APPLY_GAP_MS 50
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void apply_containers(struct daemon *d)
 {
 	struct dg_err err = { "" };
 	const struct dg_container_set *set = d->containers;
 
-	int ret = dg_cli_load(d->cli, d->policy_path, NULL, &err);
+	if (!d->policy) {
+		dg_cli_error("cannot apply the new container list: the policy pinned at start "
+			     "was not parsed here (its file did not compile); fix the file and "
+			     "send SIGHUP");
+		return;
+	}
+	d->last_apply_ms = monotonic_ms();
+	if (d->ev_apply)
+		evtimer_del(d->ev_apply);
+	int ret = dg_cli_reapply(d->cli, &err);
 	release_load_memory();
 	if (ret) {
 		dg_cli_error("cannot apply the new container list, keeping generation %llu: %s",
@@ -623,9 +649,18 @@ static void containers_changed(void *ctx, const struct dg_container_set *set)
 		news = !bsearch(&f, d->applied, d->n_applied, sizeof(f), u64_cmp);
 	}
 	if (news || !d->ev_settle) {
+		long long since = monotonic_ms() - d->last_apply_ms;
 		if (d->ev_settle)
 			evtimer_del(d->ev_settle);
-		apply_containers(d);
+		if (!d->ev_apply || since >= APPLY_GAP_MS) {
+			apply_containers(d);
+			return;
+		}
+		/* a swap just happened: the next one takes all that come meanwhile */
+		if (!evtimer_pending(d->ev_apply, NULL)) {
+			struct timeval tv = { .tv_usec = (APPLY_GAP_MS - since) * 1000 };
+			evtimer_add(d->ev_apply, &tv);
+		}
 		return;
 	}
 	struct timeval later = { .tv_sec = 2 };
@@ -746,8 +781,14 @@ static void reload(struct daemon *d)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 	dg_cli_error("SIGHUP: reloading %s", d->policy_path);
-	int ret = dg_cli_load(d->cli, d->policy_path, stderr, &err);
+	struct dg_policy *fresh = NULL;
+	int ret = dg_cli_load(d->cli, d->policy_path, stderr, &fresh, &err);
 	release_load_memory();
+	if (fresh) {
+		d->cli->policy = fresh;
+		dg_policy_free(d->policy);
+		d->policy = fresh;
+	}
 	if (ret) {
 		dg_cli_error("reload failed, keeping generation %llu: %s",
 		      (unsigned long long)d->generation, err.msg);
@@ -878,6 +919,8 @@ static void daemon_free(struct daemon *d)
 		dg_docker_free(d->docker);
 	if (d->ev_settle)
 		event_free(d->ev_settle);
+	if (d->ev_apply)
+		event_free(d->ev_apply);
 	if (d->ev_idle)
 		event_free(d->ev_idle);
 	if (d->ev_addrs)
@@ -897,6 +940,9 @@ static void daemon_free(struct daemon *d)
 		event_base_free(d->base);
 	free(d->backlog);
 	free(d->policy_file);
+	d->cli->policy = NULL;
+	dg_policy_free(d->policy);
+	d->policy = NULL;
 }
 
 static int setup(struct daemon *d)
@@ -935,6 +981,7 @@ static int setup(struct daemon *d)
 		return DG_EXIT_SYSTEM;
 	}
 	d->ev_settle = evtimer_new(d->base, settle_cb, d);
+	d->ev_apply = evtimer_new(d->base, settle_cb, d);
 	d->ev_idle = evtimer_new(d->base, idle_cb, d);
 
 	struct timeval rescan = { .tv_sec = DG_LISTENER_RESCAN_SEC };
@@ -983,8 +1030,9 @@ int do_run(struct dg_cli *cli)
 	strftime(d.started_at, sizeof(d.started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	signal(SIGPIPE, SIG_IGN);
 
-	int ret = dg_cli_load(cli, d.policy_path, stderr, &err);
+	int ret = dg_cli_load(cli, d.policy_path, stderr, &d.policy, &err);
 	release_load_memory();
+	cli->policy = d.policy;
 	if (ret) {
 		struct dg_kernel_state st;
 		struct dg_err err2 = { "" };
