@@ -80,8 +80,19 @@ $(BUILD)/vmlinux.h:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
 	mv $@.tmp $@
 
-$(BUILD)/dockguard.bpf.o: bpf/dockguard.bpf.c bpf/dockguard_abi.h $(BUILD)/vmlinux.h
+# bpf/ by hook family (maps.h says how they share the maps): each file an
+# object, linked into the one object the skeleton embeds
+# maps.o first: it defines the maps the others declare (the linker of
+# Debian's libbpf 1.1 mislocates an extern map met before its definition)
+BPF_SRCS := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.o,$(BPF_SRCS))
+
+$(BUILD)/bpf/%.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinux.h
+	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/dockguard.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
 
 $(BUILD)/dockguard.skel.h: $(BUILD)/dockguard.bpf.o
 	$(BPFTOOL) gen skeleton $< name dockguard_bpf > $@.tmp
