@@ -185,6 +185,27 @@ static inline __u64 dg_name_hash_step(__u64 h, unsigned char c)
 	return (h ^ c) * DG_NAME_HASH_PRIME;
 }
 
+/*
+ * `unix_tails` (ARRAY of __u32, DG_SLOTS * DG_UNIX_TAIL_WORDS, index
+ * slot * DG_UNIX_TAIL_WORDS + word): a pre-filter for the unix hooks, which
+ * run for every unix connect on the host (journald, D-Bus, nscd...). One bit
+ * per value of dg_unix_tail_bit() over the last 4 bytes of every file name
+ * that `unix_names` holds for the slot: a path whose last 4 bytes hit a clear
+ * bit names no endpoint and leaves without hashing its file name. A name of
+ * fewer than 4 bytes (whose path's last 4 bytes include a '/' and the
+ * directory's) sets every bit of the slot: no pre-filter then.
+ */
+#define DG_UNIX_TAIL_BITS	65536
+#define DG_UNIX_TAIL_WORDS	(DG_UNIX_TAIL_BITS / 32)
+
+/* The bit of the last 4 bytes of a name, b[0] the fourth last. */
+static inline __u32 dg_unix_tail_bit(__u8 b0, __u8 b1, __u8 b2, __u8 b3)
+{
+	__u32 tail = (__u32)b0 | (__u32)b1 << 8 | (__u32)b2 << 16 | (__u32)b3 << 24;
+
+	return (tail * 2654435761u) >> 16;	/* Knuth's multiplicative hash: 16 bits */
+}
+
 /* `endpoints` (ARRAY, DG_SLOTS * DG_MAX_ENDPOINTS, index slot * 256 + id). */
 struct dg_endpoint_info {
 	__u32 connect_bm;	/* bitmap index: rules that name this endpoint */

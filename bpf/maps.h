@@ -71,6 +71,13 @@ DG_MAP struct {
 
 DG_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DG_SLOTS * DG_UNIX_TAIL_WORDS);
+	__type(key, __u32);
+	__type(value, __u32);
+} unix_tails SEC(".maps");
+
+DG_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DG_SLOTS * DG_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct dg_endpoint_info);

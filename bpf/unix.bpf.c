@@ -6,6 +6,21 @@
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
+/* Whether the slot has an endpoint name ending in the path's last 4 bytes
+ * (`unix_tails` in dockguard_abi.h); a path shorter than that goes on. */
+static __always_inline bool tail_may_match(const struct path_buf *pb, __u32 end, __u32 slot)
+{
+	__u32 bit, k, *w;
+
+	if (end < 4 || end > DG_UNIX_NAME_LEN)
+		return true;
+	bit = dg_unix_tail_bit(pb->buf[end - 4], pb->buf[end - 3], pb->buf[end - 2],
+			       pb->buf[end - 1]);
+	k = (slot & 1) * DG_UNIX_TAIL_WORDS + bit / 32;
+	w = bpf_map_lookup_elem(&unix_tails, &k);
+	return !w || (*w & (1u << (bit % 32)));
+}
+
 /*
  * The endpoint id named by a unix connect's path, 0 for none. A subprogram of
  * its own so that its buffers are off the stack before judge() runs.
@@ -40,6 +55,8 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	end = (__u32)(copied - 1) & 0x7f;
 	if (end > DG_UNIX_NAME_LEN)
 		return 0;
+	if (!tail_may_match(&pb, end, slot))
+		return 0;		/* no endpoint's name ends in these 4 bytes */
 	if (!file_name_key(&pb, end, &key))
 		return 0;		/* ends in '/': not a socket file */
 

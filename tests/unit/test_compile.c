@@ -735,7 +735,7 @@ out:
 /*
  * The BPF program gathers at most DG_MAX_GROUP_HITS distinct group bitmaps
  * (egid + supplementary) and denies when a process hits more (fail closed,
- * bpf/dockguard.bpf.c judge()). dg_image_evaluate() is documented to judge
+ * bpf/verdict.h judge()). dg_image_evaluate() is documented to judge
  * "exactly as the BPF programs do", so `explain` should say deny too.
  * FAILS with the current compile.c: the evaluator ORs every group bitmap and
  * reports the first matching rule (allow) where the kernel denies.

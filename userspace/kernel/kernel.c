@@ -111,7 +111,7 @@ enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
 	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_WILD_LISTENERS, M_WILD_SEEN, M_LISTENER_MARKS,
-	M_HOST_LOCAL, M_UNIX_ALIASES, M_COUNT,
+	M_HOST_LOCAL, M_UNIX_ALIASES, M_UNIX_TAILS, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -123,7 +123,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_HANDSHAKES] = "handshakes", [M_CGROUP_CACHE] = "cgroup_cache",
 	[M_WILD_LISTENERS] = "wild_listeners", [M_WILD_SEEN] = "wild_seen",
 	[M_LISTENER_MARKS] = "listener_marks", [M_HOST_LOCAL] = "host_local",
-	[M_UNIX_ALIASES] = "unix_aliases",
+	[M_UNIX_ALIASES] = "unix_aliases", [M_UNIX_TAILS] = "unix_tails",
 };
 
 struct maps {
@@ -600,12 +600,53 @@ static uint64_t unix_name_hash(const char *name)
 	return h;
 }
 
+/* Sets the bit of `name`'s last 4 bytes; a shorter name sets them all. */
+static void tail_bit_set(uint32_t *words, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 4) {
+		memset(words, 0xff, DG_UNIX_TAIL_WORDS * sizeof(*words));
+		return;
+	}
+	uint32_t bit = dg_unix_tail_bit((uint8_t)name[n - 4], (uint8_t)name[n - 3],
+					(uint8_t)name[n - 2], (uint8_t)name[n - 1]);
+	words[bit / 32] |= 1u << (bit % 32);
+}
+
+/* The slot's `unix_tails`: every name unix_names holds for it. */
+static int fill_unix_tails(const struct maps *m, uint32_t slot, const struct dg_image *img,
+			   struct dg_err *err)
+{
+	uint32_t *words = xcalloc(DG_UNIX_TAIL_WORDS, sizeof(*words));
+	uint32_t *keys = xcalloc(DG_UNIX_TAIL_WORDS, sizeof(*keys));
+	uint32_t count = DG_UNIX_TAIL_WORDS;
+	int ret = 0;
+
+	for (size_t i = 0; i < img->n_unix; i++)
+		tail_bit_set(words, img->unix_names[i].key.name);
+	for (size_t i = 0; i < img->n_aliases; i++)
+		tail_bit_set(words, img->aliases[i].name);
+	for (uint32_t i = 0; i < DG_UNIX_TAIL_WORDS; i++)
+		keys[i] = slot * DG_UNIX_TAIL_WORDS + i;
+	if (bpf_map_update_batch(m->fd[M_UNIX_TAILS], keys, words, &count, NULL) < 0) {
+		ret = -errno;
+		dg_err_set(err, "cannot write the unix name pre-filter (map unix_tails): %s",
+			   strerror(-ret));
+	}
+	free(words);
+	free(keys);
+	return ret;
+}
+
 /* Adds the slot's entries to the maps both slots share. */
 static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_image *img,
 		       struct dg_err *err)
 {
-	int ret;
+	int ret = fill_unix_tails(m, slot, img, err);
 
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < img->n_ports; i++) {
 		uint32_t port = img->ports[i].port;
 		struct dg_port pv;
