@@ -51,17 +51,21 @@ static __always_inline void sockops_conn_key(struct bpf_sock_ops *skops, struct 
 	key->dport = (__u16)bpf_ntohl(skops->remote_port);
 }
 
+/* The TCP socket a sock_ops callback is about, NULL when it has none. */
+static __always_inline struct tcp_sock *skops_tcp_sock(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+
+	return sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+}
+
 /* Whether an IPv6 socket takes IPv6 only (IPV6_V6ONLY); false when unknown,
  * so that a [::] listener then counts for both families (judged more). */
 static __always_inline bool sock_v6only(struct bpf_sock_ops *skops)
 {
-	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tp = skops_tcp_sock(skops);
 	struct sock_common *skc;
-	struct tcp_sock *tp;
 
-	if (!sk)
-		return false;
-	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return false;
 	skc = &tp->inet_conn.icsk_inet.sk.__sk_common;
@@ -140,12 +144,8 @@ static __always_inline void track_listener(struct bpf_sock_ops *skops, __u32 op)
  * (TCP_CONNECT_CB runs before tcp_connect() takes it for the SYN). */
 static __always_inline bool connect_isn(struct bpf_sock_ops *skops, __u32 *isn)
 {
-	struct bpf_sock *sk = skops->sk;
-	struct tcp_sock *tp;
+	struct tcp_sock *tp = skops_tcp_sock(skops);
 
-	if (!sk)
-		return false;
-	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return false;
 	*isn = BPF_CORE_READ(tp, write_seq);
