@@ -189,21 +189,23 @@ static inline __u64 dg_name_hash_step(__u64 h, unsigned char c)
  * `unix_tails` (ARRAY of __u32, DG_SLOTS * DG_UNIX_TAIL_WORDS, index
  * slot * DG_UNIX_TAIL_WORDS + word): a pre-filter for the unix hooks, which
  * run for every unix connect on the host (journald, D-Bus, nscd...). One bit
- * per value of dg_unix_tail_bit() over the last 4 bytes of every file name
- * that `unix_names` holds for the slot: a path whose last 4 bytes hit a clear
- * bit names no endpoint and leaves without hashing its file name. A name of
- * fewer than 4 bytes (whose path's last 4 bytes include a '/' and the
- * directory's) sets every bit of the slot: no pre-filter then.
+ * per value of dg_unix_tail_bit() over the last DG_UNIX_TAIL_LEN bytes of
+ * every file name that `unix_names` holds for the slot: a path whose last
+ * bytes hit a clear bit names no endpoint and leaves without hashing its
+ * file name. 8 bytes tell "docker.sock" from "containerd.sock" and from
+ * "socket" ("sock" alone would not). A name shorter than that (whose path's
+ * last bytes include a '/' and the directory's) sets every bit of the slot:
+ * no pre-filter then.
  */
+#define DG_UNIX_TAIL_LEN	8
 #define DG_UNIX_TAIL_BITS	65536
 #define DG_UNIX_TAIL_WORDS	(DG_UNIX_TAIL_BITS / 32)
 
-/* The bit of the last 4 bytes of a name, b[0] the fourth last. */
-static inline __u32 dg_unix_tail_bit(__u8 b0, __u8 b1, __u8 b2, __u8 b3)
+/* The bit of a name's last 8 bytes, `tail` little-endian (the last byte in
+ * the top 8 bits): a multiplicative hash, its top 16 bits. */
+static inline __u32 dg_unix_tail_bit(__u64 tail)
 {
-	__u32 tail = (__u32)b0 | (__u32)b1 << 8 | (__u32)b2 << 16 | (__u32)b3 << 24;
-
-	return (tail * 2654435761u) >> 16;	/* Knuth's multiplicative hash: 16 bits */
+	return (__u32)((tail * 0x9e3779b97f4a7c15ULL) >> 48);
 }
 
 /* `endpoints` (ARRAY, DG_SLOTS * DG_MAX_ENDPOINTS, index slot * 256 + id). */

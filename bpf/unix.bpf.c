@@ -6,16 +6,17 @@
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
-/* Whether the slot has an endpoint name ending in the path's last 4 bytes
+/* Whether the slot has an endpoint name ending in the path's last 8 bytes
  * (`unix_tails` in dockguard_abi.h); a path shorter than that goes on. */
 static __always_inline bool tail_may_match(const struct path_buf *pb, __u32 end, __u32 slot)
 {
+	__u64 tail = 0;
 	__u32 bit, k, *w;
 
-	if (end < 4 || end > DG_UNIX_NAME_LEN)
+	if (end < DG_UNIX_TAIL_LEN || end > DG_UNIX_NAME_LEN)
 		return true;
-	bit = dg_unix_tail_bit(pb->buf[end - 4], pb->buf[end - 3], pb->buf[end - 2],
-			       pb->buf[end - 1]);
+	__builtin_memcpy(&tail, &pb->buf[end - DG_UNIX_TAIL_LEN], DG_UNIX_TAIL_LEN);
+	bit = dg_unix_tail_bit(tail);
 	k = (slot & 1) * DG_UNIX_TAIL_WORDS + bit / 32;
 	w = bpf_map_lookup_elem(&unix_tails, &k);
 	return !w || (*w & (1u << (bit % 32)));

@@ -1,8 +1,9 @@
 # The unix hooks' pre-filter (`unix_tails` in dockguard_abi.h): a path whose
-# last 4 bytes end no endpoint's file name leaves at once. It must never let
-# an endpoint's path through: names shorter than 4 bytes, names that share
-# their last 4 bytes with another, bytes after a NUL within the address
-# length, and a swap to a policy with other names.
+# last 8 bytes end no endpoint's file name leaves at once. It must never let
+# an endpoint's path through: names shorter than 8 bytes (no pre-filter),
+# names that share their last 8 bytes with another, any spelling of the
+# path, bytes after a NUL within the address length, and a swap to a policy
+# with other names.
 source "$root/tests/tools/bypass-lib.sh"
 
 U21=$TMP/u21
@@ -29,7 +30,7 @@ else
 	expect "prefilter: ... through another directory spelling too" EPERM \
 		"${D[@]}" connect unix "$U21/./ab"
 	expect "prefilter: the 8-byte name is judged" EPERM "${D[@]}" connect unix "$U21/api.sock"
-	expect "prefilter: a name with the same last 4 bytes is not the endpoint (full check)" '!EPERM' \
+	expect "prefilter: a name with the same last 8 bytes is not the endpoint (full check)" '!EPERM' \
 		"${D[@]}" connect unix "$U21/zzzapi.sock"
 	expect "prefilter: bytes after a NUL within the address length do not hide the name" EPERM \
 		"${D[@]}" --nul-tail "abcdefgh" connect unix "$U21/api.sock"
@@ -42,6 +43,8 @@ allow sock from user 1001
 CONF
 	dg load "$TMP/t21b.conf" >/dev/null 2>&1
 	expect "prefilter: after a swap, the new policy's name is judged" EPERM "${D[@]}" connect unix "$U21/other.sock"
+	expect "prefilter: ... spelled with // and ./" EPERM "${D[@]}" connect unix "$U21//./other.sock"
+	expect "prefilter: ... with bytes after a NUL" EPERM "${D[@]}" --nul-tail "zzzzzzzz" connect unix "$U21/other.sock"
 	expect "prefilter: ... and the old one's no longer" '!EPERM' "${D[@]}" connect unix "$U21/api.sock"
 	expect "prefilter: ... nor the old short name" '!EPERM' "${D[@]}" connect unix "$U21/ab"
 	dg load "$TMP/t21.conf" >/dev/null 2>&1

@@ -600,17 +600,20 @@ static uint64_t unix_name_hash(const char *name)
 	return h;
 }
 
-/* Sets the bit of `name`'s last 4 bytes; a shorter name sets them all. */
+/* Sets the bit of `name`'s last DG_UNIX_TAIL_LEN bytes; a shorter name sets
+ * them all. */
 static void tail_bit_set(uint32_t *words, const char *name)
 {
 	size_t n = strlen(name);
+	uint64_t tail = 0;
 
-	if (n < 4) {
+	if (n < DG_UNIX_TAIL_LEN) {
 		memset(words, 0xff, DG_UNIX_TAIL_WORDS * sizeof(*words));
 		return;
 	}
-	uint32_t bit = dg_unix_tail_bit((uint8_t)name[n - 4], (uint8_t)name[n - 3],
-					(uint8_t)name[n - 2], (uint8_t)name[n - 1]);
+	/* the BPF side loads the same 8 bytes little-endian (x86, the target) */
+	memcpy(&tail, name + n - DG_UNIX_TAIL_LEN, DG_UNIX_TAIL_LEN);
+	uint32_t bit = dg_unix_tail_bit(tail);
 	words[bit / 32] |= 1u << (bit % 32);
 }
 
