@@ -1043,20 +1043,25 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	/* Keep the tail: the verifier's last lines say why it refused. */
-	char line[1024];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n <= 0)
-		return 0;
-	size_t len = strlen(line);
+	/* Keep the tail: the verifier's last lines say why it refused (libbpf
+	 * hands the whole verifier log over as one message). */
+	char *msg = xvasprintf(fmt, ap);
+	size_t len = strlen(msg);
+	const char *tail = msg;
+	if (len >= sizeof(verifier_log) / 2) {
+		tail = msg + len - sizeof(verifier_log) / 2 + 1;
+		len = strlen(tail);
+	}
 	if (verifier_log_len + len >= sizeof(verifier_log)) {
-		size_t keep = sizeof(verifier_log) / 2;
+		size_t keep = sizeof(verifier_log) / 2 - 1 < verifier_log_len
+				      ? sizeof(verifier_log) / 2 - 1 : verifier_log_len;
 		memmove(verifier_log, verifier_log + verifier_log_len - keep, keep);
 		verifier_log_len = keep;
 	}
-	memcpy(verifier_log + verifier_log_len, line, len);
+	memcpy(verifier_log + verifier_log_len, tail, len);
 	verifier_log_len += len;
 	verifier_log[verifier_log_len] = '\0';
+	free(msg);
 	return 0;
 }
 
