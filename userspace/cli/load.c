@@ -160,6 +160,8 @@ static void warn_same_uid_ptrace(const struct dg_policy *pol)
 			  : "kernel.yama.ptrace_scope is 0");
 }
 
+#define DG_SLOW_CONTAINER_SWAP_MS 50
+
 /* Loads a compiled policy: the end of dg_cli_load() and dg_cli_reapply(). */
 static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
 			 const struct dg_loaded_policy *lp, struct dg_err *err)
@@ -205,6 +207,11 @@ static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
 			     : json_object();
 	json_decref(meta_json);
 	free(meta);
+	/* the daemon swaps for every burst of containers: say when one is slow */
+	if (!out && res.swap_ms > DG_SLOW_CONTAINER_SWAP_MS)
+		fprintf(stderr, "dockguard: warning: swapping in the containers took %.1f ms "
+			"(over %d ms): a container waits that long to be judged as itself\n",
+			res.swap_ms, DG_SLOW_CONTAINER_SWAP_MS);
 
 	if (out) {
 		fprintf(out, "%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
