@@ -593,6 +593,9 @@ static void apply_containers(struct daemon *d)
 		evtimer_del(d->ev_apply);
 	int ret = dg_cli_reapply(d->cli, &err);
 	release_load_memory();
+	/* the gap counts from the end of a swap: arrivals during a slow one
+	 * (a busy or emulated host) wait for the next, together */
+	d->last_apply_ms = monotonic_ms();
 	if (ret) {
 		dg_cli_error("cannot apply the new container list, keeping generation %llu: %s",
 			     (unsigned long long)d->generation, err.msg);
