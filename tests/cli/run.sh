@@ -96,6 +96,10 @@ run 1 "explain: nobody denied by default" explain -c "$TMP/good.conf" --to 'tcp:
 has "explain names the default" "$out" "^rule: default"
 run 0 "explain: audit rule allows" explain -c "$TMP/good.conf" --to unix:/run/docker.sock --uid nobody --gid root --cgroup /
 has "explain: unix judged by file name" "$out" "^allow unix:/run/docker.sock \(endpoint sock\)"
+# a destination no endpoint covers (a typo?) is no verdict: exit 5 and the endpoints
+run 5 "explain: a destination no endpoint covers exits 5" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2376 --uid root --cgroup /
+has "explain: ... and lists the policy's endpoints" "$out" \
+	"^allow tcp:127.0.0.1:2376: not a protected endpoint; the policy's endpoints: api \(tcp:127.0.0.1:2375, tcp:\[::1\]:2375\), sock \(unix:/var/run/docker.sock\)$"
 
 # the shipped policies
 for f in "$root"/policies/*.conf "$root"/policies/examples/*.conf; do

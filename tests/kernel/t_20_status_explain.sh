@@ -70,4 +70,6 @@ check "explain names rule line 8" grep -q "^rule: $TMP/p1.conf:8$" <<<"$out"
 out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1009 --gid 1009 --cgroup "$CGPATH/c")
 check "explain names the default" grep -q "^rule: default" <<<"$out"
 out=$(dg explain --to "tcp:127.0.0.1:$P3" --uid 1009)
-check "explain: unprotected destination allowed" grep -q "not a protected endpoint" <<<"$out"
+st=$?
+check "explain: unprotected destination: not a protected endpoint" grep -q "not a protected endpoint" <<<"$out"
+check "explain: ... exit 5, not the 0 of an allow" test "$st" -eq 5

@@ -17,6 +17,7 @@
 #define DG_EXIT_USAGE		2
 #define DG_EXIT_SYSTEM		3
 #define DG_EXIT_NOT_LOADED	4
+#define DG_EXIT_NOT_ENDPOINT	5	/* explain: no endpoint covers the destination */
 
 #define DG_DEFAULT_CONFIG	"/etc/dockguard/dockguard.conf"
 #define DG_DEFAULT_BPFFS	"/sys/fs/bpf/dockguard"

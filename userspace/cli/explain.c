@@ -103,6 +103,23 @@ static void print_rule_source(const struct dg_rule *rule)
 	printf("    %.*s\n", len > 200 ? 200 : len, p);
 }
 
+/* " api (tcp:127.0.0.1:2375, tcp:[::1]:2375), sock (unix:/run/docker.sock)" */
+static void print_endpoints(const struct dg_policy *pol)
+{
+	char buf[160];
+
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		printf("%s %s (", e ? "," : "", ep->name);
+		for (size_t a = 0; a < ep->n_addrs; a++)
+			printf("%s%s", a ? ", " : "",
+			       dg_addr_format_sep(&ep->addrs[a], ':', buf, sizeof(buf)));
+		printf(")");
+	}
+	if (!pol->n_endpoints)
+		printf(" none");
+}
+
 int do_explain(struct dg_cli *cli)
 {
 	struct dg_subject_id who = { 0 };
@@ -240,7 +257,10 @@ int do_explain(struct dg_cli *cli)
 	}
 	printf("%s %s", v.allowed ? "allow" : "deny", cli->to);
 	if (!v.ep) {
-		printf(": not a protected endpoint\n");
+		/* a typo'd destination must not read like a verdict */
+		printf(": not a protected endpoint; the policy's endpoints:");
+		print_endpoints(lp.policy);
+		printf("\n");
 	} else {
 		printf(" (endpoint %s", lp.image->endpoints[v.ep].name);
 		if (wide_listener[0])
@@ -265,8 +285,9 @@ int do_explain(struct dg_cli *cli)
 		printf("%s%u", i ? "," : " ", who.groups[i]);
 	printf(" cgroup %s\n", who.cgroup);
 
+	ret = !v.ep ? DG_EXIT_NOT_ENDPOINT : v.allowed ? DG_EXIT_OK : DG_EXIT_INVALID;
 	dg_cli_policy_free(&lp);
 	free(path);
 	free(cgroup);
-	return v.allowed ? DG_EXIT_OK : DG_EXIT_INVALID;
+	return ret;
 }
