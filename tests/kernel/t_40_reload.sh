@@ -42,7 +42,8 @@ echo "$out" | sed 's/^/    /'
 gen_before=$(dg status --json | grep -o '"generation":[0-9]*')
 out=$("$DG" --bpffs "$BPFFS" --cgroup "$CG/a" load "$TMP/p1.conf" 2>&1)
 check "load at another cgroup with the same pins: exit 3" test $? -eq 3
-check "load at another cgroup: says to unload first" grep -q "already attached at another cgroup" <<<"$out"
+check "load at another cgroup: says to unload first" grep -q "already attached at .* run .dockguard unload. first" <<<"$out"
+check "load at another cgroup: names where, by path" grep -qF "already attached at $CGPATH with pins" <<<"$out"
 check "load at another cgroup: generation unchanged" test "$(dg status --json | grep -o '"generation":[0-9]*')" = "$gen_before"
 
 # concurrent loads are serialized: every load gets its own generation

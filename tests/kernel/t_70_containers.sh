@@ -87,6 +87,9 @@ T4=$!
 PIDS+=($T4)
 sleep 0.3
 
+check "the daemon does not warn that containers need the daemon" \
+	bash -c '! grep -q "containers created later" "$1"' _ "$TMP/daemon4.log"
+
 # the runtime shim's question: a known container is confirmed at once
 ctl4() {	# ctl4 REQUEST: the daemon's one-line answer
 	python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('$RUN4/control.sock'); s.sendall(b'$1\n'); print(s.recv(64).decode().strip())"

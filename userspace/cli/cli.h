@@ -38,6 +38,7 @@ struct dg_cli {
 	const char *gid;
 	const char *container;
 	bool verbose;		/* explain: also the policy's warnings */
+	bool daemon;		/* `run`: the daemon follows Docker itself */
 	/* the daemon's view of the host's containers (NULL: ask Docker once) */
 	const struct dg_container_set *containers;
 	/* the daemon's policy in force: a change of containers recompiles it,

@@ -253,7 +253,7 @@ static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
 			"the only control\n");
 	if (out)
 		warn_same_uid_ptrace(lp->policy);
-	if (lp->image->has_container_rules && !cli->containers)
+	if (lp->image->has_container_rules && !cli->containers && !cli->daemon)
 		fprintf(stderr,
 			"dockguard: warning: container rules were resolved for the %zu containers "
 			"that exist now; containers created later are matched only while "

@@ -1032,6 +1032,7 @@ int do_run(struct dg_cli *cli)
 	gmtime_r(&now, &tm);
 	strftime(d.started_at, sizeof(d.started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	signal(SIGPIPE, SIG_IGN);
+	cli->daemon = true;	/* it follows Docker: loads need not say that one should */
 
 	int ret = dg_cli_load(cli, d.policy_path, stderr, &d.policy, &err);
 	release_load_memory();

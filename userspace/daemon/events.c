@@ -17,14 +17,11 @@
 #include <unistd.h>
 
 #include "docker/docker.h"
-#include "util/escape.h"
 #include "kernel/kernel.h"
 #include "policy/resolve.h"
+#include "util/escape.h"
 #include "util/util.h"
 
-#ifndef FILEID_KERNFS
-#define FILEID_KERNFS 0xfe	/* kernfs (cgroupfs) file handles carry the node id */
-#endif
 
 #define META_CACHE 4
 #define CGROUP_CACHE 256
@@ -116,32 +113,14 @@ static const char *cgroup_path(struct dg_namer *n, uint64_t id)
 	for (unsigned int i = 0; i < CGROUP_CACHE; i++)
 		if (n->cgroups[i].path && n->cgroups[i].id == id)
 			return n->cgroups[i].path;
-	if (n->cgroup_fd < 0)
+	char path[4096];
+	if (n->cgroup_fd < 0 ||
+	    dg_cgroup_path_at(n->cgroup_fd, n->cgroup_root, id, path, sizeof(path)))
 		return NULL;
-
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS }, .id = id };
-	int fd = open_by_handle_at(n->cgroup_fd, &h.fh, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	char link[64], target[4096];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t len = readlink(link, target, sizeof(target) - 1);
-	close(fd);
-	if (len <= 0)
-		return NULL;
-	target[len] = '\0';
-
-	size_t root_len = strlen(n->cgroup_root);
-	const char *rel = target;
-	if (!strncmp(target, n->cgroup_root, root_len))
-		rel = target + root_len;
 	unsigned int i = n->cgroup_next++ % CGROUP_CACHE;
 	free(n->cgroups[i].path);
 	n->cgroups[i].id = id;
-	n->cgroups[i].path = xstrdup(*rel ? rel : "/");
+	n->cgroups[i].path = xstrdup(path);
 	return n->cgroups[i].path;
 }
 

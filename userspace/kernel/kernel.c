@@ -1193,10 +1193,17 @@ static int check_attach_point(const char *dir, const char *cgroup, struct dg_err
 		link_state(lfd, &hs);
 		close(lfd);
 		if (hs.cgroup_id && hs.cgroup_id != want_id) {
+			char where[4096] = "", root[4096];
+			int rfd = dg_cgroup2_root(root, sizeof(root)) ? -1
+				  : open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (rfd < 0 || dg_cgroup_path_at(rfd, root, hs.cgroup_id, where, sizeof(where)))
+				snprintf(where, sizeof(where), "a cgroup that is gone (id %llu)",
+					 (unsigned long long)hs.cgroup_id);
+			if (rfd >= 0)
+				close(rfd);
 			dg_err_set(err,
-				   "dockguard is already attached at another cgroup (id %llu) with "
-				   "pins in %s; run `dockguard unload` first, or use another --bpffs",
-				   (unsigned long long)hs.cgroup_id, dir);
+				   "dockguard is already attached at %s with pins in %s; run "
+				   "`dockguard unload` first, or use another --bpffs", where, dir);
 			return -EEXIST;
 		}
 	}

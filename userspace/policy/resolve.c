@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -340,4 +341,31 @@ void dg_resolve_remap(struct dg_remap *out)
 	out->gid_lo = out->gids[0].lo;
 	out->gid_hi = out->gids[0].hi;
 	out->have_range = true;
+}
+
+#ifndef FILEID_KERNFS
+#define FILEID_KERNFS 0xfe	/* kernfs (cgroupfs) file handles carry the node id */
+#endif
+
+int dg_cgroup_path_at(int root_fd, const char *root, uint64_t id, char *buf, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS }, .id = id };
+	int fd = open_by_handle_at(root_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char link[64], target[4096];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ENOENT;
+	target[n] = '\0';
+	size_t root_len = strlen(root);
+	const char *rel = strncmp(target, root, root_len) ? target : target + root_len;
+	snprintf(buf, len, "%s", *rel ? rel : "/");
+	return 0;
 }

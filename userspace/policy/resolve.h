@@ -15,6 +15,13 @@
 int dg_cgroup2_root(char *buf, size_t len);
 
 /*
+ * The path of the cgroup with id `id` below the cgroup v2 mount `root`
+ * (opened as `root_fd`), as "/system.slice/x.service"; 0, or -errno when
+ * the cgroup is gone or cannot be resolved.
+ */
+int dg_cgroup_path_at(int root_fd, const char *root, uint64_t id, char *buf, size_t len);
+
+/*
  * The cgroup path of unit `name`, relative to the cgroup v2 root: where
  * systemd runs, the ControlGroup it reports over D-Bus; otherwise the
  * shallowest directory of that name that systemd made (it carries the
