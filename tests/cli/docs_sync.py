@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The command lists of `dockguard --help`, dockguard(8) (SYNOPSIS, OPTIONS
-and COMMANDS) and the README's tables agree: the same commands, each with the
-same options, and the same global options. Prints what differs; exit 1 then.
+"""The command lists of `dockguard --help`, each `dockguard COMMAND --help`,
+dockguard(8) (SYNOPSIS, OPTIONS and COMMANDS) and the README's tables agree:
+the same commands, each with the same options, and the same global options;
+every command's help says its exit statuses. Prints what differs; exit 1
+then.
 
     docs_sync.py DOCKGUARD REPO_ROOT
 """
@@ -45,6 +47,21 @@ def from_help(dg):
             if m:
                 glob.add(m.group(1))
     return cmds, frozenset(glob)
+
+
+def command_help(dg, cmd):
+    """The options of `dockguard CMD --help`'s synopsis, and whether it says
+    its exit statuses."""
+    out = subprocess.run([dg, cmd, "--help"], capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    if not lines or not lines[0].startswith(f"usage: dockguard {cmd}"):
+        return None, False
+    synopsis = lines[0]
+    for line in lines[1:]:
+        if not re.match(r"\s+\[", line):
+            break
+        synopsis += " " + line
+    return options(synopsis), any(l.startswith("exit:") for l in lines)
 
 
 def from_readme(path):
@@ -135,6 +152,18 @@ def main():
                 print(f"{name}: {cmd} takes {sorted(cmds[cmd])}, dockguard --help says "
                       f"{sorted(help_cmds[cmd])}")
                 bad += 1
+    for cmd in sorted(help_cmds):
+        opts, exits = command_help(dg, cmd)
+        if opts is None:
+            print(f"dockguard {cmd} --help: no `usage: dockguard {cmd}` line")
+            bad += 1
+        elif opts != help_cmds[cmd]:
+            print(f"dockguard {cmd} --help: takes {sorted(opts)}, dockguard --help says "
+                  f"{sorted(help_cmds[cmd])}")
+            bad += 1
+        elif not exits:
+            print(f"dockguard {cmd} --help: says nothing of its exit statuses")
+            bad += 1
     for name, glob in (("README.md", readme_glob), ("dockguard(8) OPTIONS", man_glob)):
         if glob != help_glob:
             print(f"{name}: global options {sorted(glob)}, dockguard --help says {sorted(help_glob)}")

@@ -336,6 +336,10 @@ run 0 "check: the warning" check "$TMP/warn.conf"
 has "check: shows the policy's warnings" "$err" "warning: no rule names endpoint 'unused'"
 run 2 "--verbose goes with explain only" check --verbose "$TMP/warn.conf"
 
+run 0 "explain --help: exit 0" explain --help
+has "explain --help: the command's own usage, options and exit statuses" "$out" "^usage: dockguard explain --to DEST"
+has "explain --help: its exit statuses" "$out" "^exit: 0 allow, 1 deny"
+
 # --help, dockguard(8) and the README list the same commands and options
 sync=$(python3 "$here/docs_sync.py" "$DG" "$root" 2>&1)
 if (($? == 0)); then

@@ -45,17 +45,66 @@ struct cmd {
 	const char *name;
 	int (*fn)(struct dg_cli *cli);
 	int max_args;
+	const char *help;	/* `dockguard COMMAND --help`, as in dockguard(8) */
 };
 
+#define GLOBAL_OPTIONS "global options: -c FILE, --bpffs DIR, --cgroup DIR, --run-dir DIR " \
+		       "(dockguard --help)\n"
+
 static const struct cmd cmds[] = {
-	{ "check", do_check, 1 },
-	{ "load", do_load, 1 },
-	{ "unload", do_unload, 0 },
-	{ "status", do_status, 0 },
-	{ "explain", do_explain, 0 },
-	{ "version", do_version, 0 },
-	{ "run", do_run, 1 },
-	{ "tail", do_tail, 0 },
+	{ "check", do_check, 1,
+	  "usage: dockguard check [FILE] [--host [--json]]\n"
+	  "Parses and validates the policy (FILE, -c FILE or " DG_DEFAULT_CONFIG "),\n"
+	  "prints FILE: ok (N endpoints, M rules) and every warning.\n"
+	  "  --host      also audit this host's Docker engine listeners against it\n"
+	  "  --json      with --host: the audit as JSON\n"
+	  "exit: 0 valid (with --host: nothing NOT PROTECTED), 1 invalid (or something\n"
+	  "      NOT PROTECTED), 2 usage\n" GLOBAL_OPTIONS },
+	{ "load", do_load, 1,
+	  "usage: dockguard load [FILE]\n"
+	  "Validates and compiles the policy, attaches the hooks at --cgroup if they\n"
+	  "are not attached, swaps the policy in atomically.\n"
+	  "exit: 0 applied, 1 invalid policy (the one in force is untouched), 2 usage,\n"
+	  "      3 kernel or system error\n" GLOBAL_OPTIONS },
+	{ "unload", do_unload, 0,
+	  "usage: dockguard unload\n"
+	  "Detaches every hook and removes the pins; nothing loaded is fine.\n"
+	  "exit: 0, 2 usage\n" GLOBAL_OPTIONS },
+	{ "status", do_status, 0,
+	  "usage: dockguard status [--json]\n"
+	  "What is enforced and where: policy, sha256, generation, hooks, kernel\n"
+	  "features, daemon, endpoints and their listeners, rule counters.\n"
+	  "  --json      one JSON object\n"
+	  "exit: 0 enforcing, 2 usage, 3 pins unreadable, 4 not loaded\n" GLOBAL_OPTIONS },
+	{ "explain", do_explain, 0,
+	  "usage: dockguard explain --to DEST [--uid U] [--gid G] [--cgroup PATH]\n"
+	  "                         [--container NAME] [--verbose]\n"
+	  "The verdict for a subject and the rule that decides it, from the loaded\n"
+	  "policy's file (or -c FILE).\n"
+	  "  --to DEST         tcp:127.0.0.1:2375, tcp:[::1]:2375 or unix:/var/run/docker.sock\n"
+	  "  --uid U, --gid G  the subject's ids (names or numbers; default: yours)\n"
+	  "  --cgroup PATH     the subject's cgroup (default: yours)\n"
+	  "  --container NAME  judge as that container (name or id prefix)\n"
+	  "  --verbose         also the policy's warnings\n"
+	  "exit: 0 allow, 1 deny, 2 usage, 3 the policy does not compile, 5 no endpoint\n"
+	  "      covers DEST\n" GLOBAL_OPTIONS },
+	{ "version", do_version, 0,
+	  "usage: dockguard version\n"
+	  "dockguard, libbpf and kernel versions, and the kernel features dockguard uses.\n"
+	  "exit: 0\n" },
+	{ "run", do_run, 1,
+	  "usage: dockguard run [FILE] [--unload-on-exit]\n"
+	  "The daemon: loads the policy, logs every event, follows Docker's containers,\n"
+	  "serves tail and status; SIGHUP reloads, SIGTERM exits leaving enforcement.\n"
+	  "  --unload-on-exit  unload when it exits\n"
+	  "exit: 0 stopped, 1 invalid policy, 2 usage, 3 system error\n" GLOBAL_OPTIONS },
+	{ "tail", do_tail, 0,
+	  "usage: dockguard tail [--json] [--no-follow]\n"
+	  "Denial and audit events, one per line, from the daemon (or, without one,\n"
+	  "from the kernel's event buffer).\n"
+	  "  --json        spec section 5 JSON objects\n"
+	  "  --no-follow   what is there now, then exit\n"
+	  "exit: 0, 2 usage, 4 not loaded\n" GLOBAL_OPTIONS },
 };
 
 enum {
@@ -95,6 +144,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		.run_dir = DG_DEFAULT_RUN_DIR,
 	};
 	int opt, ret = DG_EXIT_USAGE;
+	bool want_help = false;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1 || optind < argc) {
@@ -148,8 +198,8 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 			cli.verbose = true;
 			break;
 		case 'h':
-			fputs(USAGE, stdout);
-			return DG_EXIT_OK;
+			want_help = true;
+			break;
 		default:
 			if (optopt)
 				return usage_error("option '-%c' is unknown or needs a value",
@@ -159,6 +209,16 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		}
 	}
 
+	if (want_help) {
+		/* `dockguard COMMAND --help`: that command's; else all of them */
+		for (size_t i = 0; cli.n_args && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(cmds[i].name, cli.args[0])) {
+				fputs(cmds[i].help, stdout);
+				return DG_EXIT_OK;
+			}
+		fputs(USAGE, stdout);
+		return DG_EXIT_OK;
+	}
 	if (!cli.n_args) {
 		fputs(USAGE, stderr);
 		return DG_EXIT_USAGE;
