@@ -90,14 +90,14 @@ has "status --json: enforcing false" "$out" '"enforcing":false'
 run 0 "unload with nothing loaded exits 0" --bpffs "$TMP/bpffs/none" unload
 
 # explain on a file, no kernel needed
-run 0 "explain: root allowed" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2375 --uid root --cgroup /
+run 0 "explain: root allowed" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2375 --uid root --subject-cgroup /
 has "explain prints the verdict and FILE:LINE" "$out" "^rule: $TMP/good.conf:6$"
-run 1 "explain: nobody denied by default" explain -c "$TMP/good.conf" --to 'tcp:[::1]:2375' --uid nobody --cgroup /
+run 1 "explain: nobody denied by default" explain -c "$TMP/good.conf" --to 'tcp:[::1]:2375' --uid nobody --subject-cgroup /
 has "explain names the default" "$out" "^rule: default"
-run 0 "explain: audit rule allows" explain -c "$TMP/good.conf" --to unix:/run/docker.sock --uid nobody --gid root --cgroup /
+run 0 "explain: audit rule allows" explain -c "$TMP/good.conf" --to unix:/run/docker.sock --uid nobody --gid root --subject-cgroup /
 has "explain: unix judged by file name" "$out" "^allow unix:/run/docker.sock \(endpoint sock\)"
 # a destination no endpoint covers (a typo?) is no verdict: exit 5 and the endpoints
-run 5 "explain: a destination no endpoint covers exits 5" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2376 --uid root --cgroup /
+run 5 "explain: a destination no endpoint covers exits 5" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2376 --uid root --subject-cgroup /
 has "explain: ... and lists the policy's endpoints" "$out" \
 	"^allow tcp:127.0.0.1:2376: not a protected endpoint; the policy's endpoints: api \(tcp:127.0.0.1:2375, tcp:\[::1\]:2375\), sock \(unix:/var/run/docker.sock\)$"
 
@@ -328,13 +328,24 @@ run 0 "trust: a symbolic link is judged by the file it leads to" check "$TMP/lin
 # explain reads the policy again: its warnings are for check and load, and
 # for explain --verbose
 printf 'endpoint api tcp 127.0.0.1:2375\nendpoint unused tcp 127.0.0.1:2376\nallow api from user root\n' >"$TMP/warn.conf"
-run 0 "explain: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --cgroup /
+run 0 "explain: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --subject-cgroup /
 has "explain: says nothing of the policy's warnings" "$(grep -c 'warning:' <<<"$err")" '^0$'
-run 0 "explain --verbose: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --cgroup / --verbose
+run 0 "explain --verbose: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.1:2375 --uid 0 --subject-cgroup / --verbose
 has "explain --verbose: the policy's warnings too" "$err" "warning: no rule names endpoint 'unused'"
 run 0 "check: the warning" check "$TMP/warn.conf"
 has "check: shows the policy's warnings" "$err" "warning: no rule names endpoint 'unused'"
 run 2 "--verbose goes with explain only" check --verbose "$TMP/warn.conf"
+
+# --cgroup is load's attach point; explain names the subject's with
+# --subject-cgroup, and takes --cgroup as before, saying so
+run 0 "explain: the old --cgroup still names the subject" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2375 --uid root --cgroup /
+has "explain: ... with a warning" "$err" "warning: explain takes --cgroup / as the subject's cgroup .*--subject-cgroup"
+run 1 "explain: --cgroup twice (a wrapper's attach point, then the subject): the last one" \
+	explain -c "$TMP/good.conf" --to 'tcp:[::1]:2375' --uid nobody --cgroup /sys/fs/cgroup --cgroup /
+has "explain: ... and a warning that says which" "$err" "warning: --cgroup given 2 times: explain takes the last, /, as the subject's cgroup"
+run 0 "explain --subject-cgroup: no warning" explain -c "$TMP/good.conf" --to tcp:127.0.0.1:2375 --uid root --subject-cgroup /
+has "explain --subject-cgroup: ... none" "$(grep -c 'warning' <<<"$err")" '^0$'
+run 2 "--subject-cgroup goes with explain only" check --subject-cgroup / "$TMP/good.conf"
 
 run 0 "explain --help: exit 0" explain --help
 has "explain --help: the command's own usage, options and exit statuses" "$out" "^usage: dockguard explain --to DEST"

@@ -38,7 +38,7 @@ agree() {
 	shift 5
 	local kernel verdict
 	kernel=$("$PROBE" --cgroup "$CG$cg" --gid "$gid" --uid "$uid" connect "$@" 2>&1 | head -n 1)
-	verdict=$(dg explain --to "$dest" --uid "$uid" --gid "$gid" --cgroup "$CGPATH$cg" 2>/dev/null | head -n 1)
+	verdict=$(dg explain --to "$dest" --uid "$uid" --gid "$gid" --subject-cgroup "$CGPATH$cg" 2>/dev/null | head -n 1)
 	local want=deny
 	[[ $kernel == ok ]] && want=allow
 	if [[ $verdict == "$want $dest"* ]]; then pass "explain agrees: $name ($want)"; else fail "explain agrees: $name: kernel '$kernel', explain '$verdict'"; fi
@@ -55,19 +55,19 @@ if ((UNIX_HOOK || UNIX_LSM)); then
 	agree "unix 1005" "unix:$SOCKDIR/api.sock" 1005 1005 /c unix "$SOCKDIR/api.sock"
 else
 	# explain judges by the policy; this kernel does not enforce it for unix
-	out=$(dg explain --to "unix:$SOCKDIR/api.sock" --uid 1004 --gid 1004 --cgroup "$CGPATH/c" 2>/dev/null | head -n 1)
+	out=$(dg explain --to "unix:$SOCKDIR/api.sock" --uid 1004 --gid 1004 --subject-cgroup "$CGPATH/c" 2>/dev/null | head -n 1)
 	check "explain: unix 1004 denied by the policy (not enforced here)" test "$out" = "deny unix:$SOCKDIR/api.sock (endpoint sock)"
-	out=$(dg explain --to "unix:$SOCKDIR/api.sock" --uid 1005 --gid 1005 --cgroup "$CGPATH/c" 2>/dev/null | head -n 1)
+	out=$(dg explain --to "unix:$SOCKDIR/api.sock" --uid 1005 --gid 1005 --subject-cgroup "$CGPATH/c" 2>/dev/null | head -n 1)
 	check "explain: unix 1005 allowed by the policy" test "$out" = "allow unix:$SOCKDIR/api.sock (endpoint sock)"
 fi
 
-out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1004 --gid 1004 --cgroup "$CGPATH/c")
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1004 --gid 1004 --subject-cgroup "$CGPATH/c")
 check "explain exit 1 on deny" test $? -eq 1
 check "explain names the deciding rule as FILE:LINE" grep -q "^rule: $TMP/p1.conf:12$" <<<"$out"
-out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1001 --gid 1001 --cgroup "$CGPATH/c")
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1001 --gid 1001 --subject-cgroup "$CGPATH/c")
 check "explain exit 0 on allow" test $? -eq 0
 check "explain names rule line 8" grep -q "^rule: $TMP/p1.conf:8$" <<<"$out"
-out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1009 --gid 1009 --cgroup "$CGPATH/c")
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid 1009 --gid 1009 --subject-cgroup "$CGPATH/c")
 check "explain names the default" grep -q "^rule: default" <<<"$out"
 out=$(dg explain --to "tcp:127.0.0.1:$P3" --uid 1009)
 st=$?

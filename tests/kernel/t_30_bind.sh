@@ -14,7 +14,7 @@ expect "bind [::1] on the guarded port from the listen cgroup allowed" ok --cgro
 out=$(dg check "$TMP/p1.conf" 2>&1)
 check "check says the endpoint takes the other loopback family" \
 	grep -q "names 127.0.0.1:$P2 but not \[::1\]:$P2, where clients of localhost go first" <<<"$out"
-out=$(dg explain --to "tcp:[::1]:$P2" --uid 1002 --cgroup "$CGPATH/c" 2>&1)
+out=$(dg explain --to "tcp:[::1]:$P2" --uid 1002 --subject-cgroup "$CGPATH/c" 2>&1)
 check "explain judges a connect to [::1] as the guarded endpoint" grep -q "guarded" <<<"$out"
 expect "bind an address without listen rules untouched" ok --cgroup "$CG/c" bind tcp 127.0.0.1 "$((P + 3))"
 start_listener --cgroup "$CG/a" listen tcp 127.0.0.1 "$P2"

@@ -24,7 +24,7 @@ echo "    load of 4096 rules / 65536 subjects: $(((t1 - t0) / 1000000)) ms"
 expect "first rule's uid allowed" ok --cgroup "$CG/c" --uid 200000 connect tcp 127.0.0.1 "$P"
 expect "last rule's last uid allowed" ok --cgroup "$CG/c" --uid $((200000 + 4096 * 16 - 1)) connect tcp 127.0.0.1 "$P"
 expect "uid past the last rule denied" EPERM --cgroup "$CG/c" --uid $((200000 + 4096 * 16)) connect tcp 127.0.0.1 "$P"
-out=$(dg explain --to "tcp:127.0.0.1:$P" --uid $((200000 + 4095 * 16 + 3)) --gid 1 --cgroup "$CGPATH/c")
+out=$(dg explain --to "tcp:127.0.0.1:$P" --uid $((200000 + 4095 * 16 + 3)) --gid 1 --subject-cgroup "$CGPATH/c")
 check "explain finds rule 4096 (line 4099)" grep -q "^rule: $big:4099$" <<<"$out"
 
 {

@@ -29,5 +29,5 @@ expect "bypass: a cgroup inside such a container: EPERM" EPERM \
 	--cgroup "$CG/trusted/$ID/inner" --uid 1002 connect tcp 127.0.0.1 "$P"
 expect "control: 63 hex digits is not a container: ok" ok \
 	--cgroup "$CG/trusted/${ID:0:63}" --uid 1002 connect tcp 127.0.0.1 "$P"
-ex=$("$DG" --bpffs "$BPFFS" explain --to "tcp:127.0.0.1:$P" --uid 1002 --cgroup "$CGPATH/trusted/$ID" 2>&1)
+ex=$("$DG" --bpffs "$BPFFS" explain --to "tcp:127.0.0.1:$P" --uid 1002 --subject-cgroup "$CGPATH/trusted/$ID" 2>&1)
 check "explain agrees: the container cgroup is denied (exit 1)" test $? -eq 1

@@ -37,6 +37,8 @@ struct dg_cli {
 	const char *uid;
 	const char *gid;
 	const char *container;
+	const char *subject_cgroup;	/* --subject-cgroup */
+	int cgroup_count;		/* how many --cgroup were given */
 	bool verbose;		/* explain: also the policy's warnings */
 	bool daemon;		/* `run`: the daemon follows Docker itself */
 	/* the daemon's view of the host's containers (NULL: ask Docker once) */

@@ -141,8 +141,20 @@ int do_explain(struct dg_cli *cli)
 			     "unix:PATH", cli->to);
 		return DG_EXIT_USAGE;
 	}
-	if (cli->container && cli->cgroup) {
-		dg_cli_error("give --container or --cgroup, not both: a container is its cgroup");
+	/* --subject-cgroup, or --cgroup as before it existed (scripts); --cgroup
+	 * is also the attach point of load, and both meanings may meet */
+	const char *subject_cg = cli->subject_cgroup ? cli->subject_cgroup : cli->cgroup;
+	if (!cli->subject_cgroup && cli->cgroup && cli->cgroup_count > 1)
+		fprintf(stderr, "dockguard: warning: --cgroup given %d times: explain takes the "
+			"last, %s, as the subject's cgroup; write --subject-cgroup PATH for the "
+			"subject\n", cli->cgroup_count, cli->cgroup);
+	else if (!cli->subject_cgroup && cli->cgroup)
+		fprintf(stderr, "dockguard: warning: explain takes --cgroup %s as the subject's "
+			"cgroup (for load it is the attach point); write --subject-cgroup PATH\n",
+			cli->cgroup);
+	if (cli->container && subject_cg) {
+		dg_cli_error("give --container or --subject-cgroup, not both: a container is its "
+			     "cgroup");
 		return DG_EXIT_USAGE;
 	}
 
@@ -179,13 +191,13 @@ int do_explain(struct dg_cli *cli)
 	who.n_groups = (size_t)n_groups;
 	if (cli->container) {
 		cgroup = NULL;	/* from Docker, below */
-	} else if (cli->cgroup) {
-		if (cli->cgroup[0] != '/') {
-			dg_cli_error("--cgroup '%s' must be an absolute cgroup v2 path such as "
-				     "/system.slice/nginx.service", cli->cgroup);
+	} else if (subject_cg) {
+		if (subject_cg[0] != '/') {
+			dg_cli_error("--subject-cgroup '%s' must be an absolute cgroup v2 path such as "
+				     "/system.slice/nginx.service", subject_cg);
 			return DG_EXIT_USAGE;
 		}
-		cgroup = xstrdup(cli->cgroup);
+		cgroup = xstrdup(subject_cg);
 	} else {
 		cgroup = own_cgroup();
 	}

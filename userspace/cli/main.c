@@ -21,8 +21,9 @@
 	"  load [FILE]             validate, compile, attach if needed, swap in\n"   \
 	"  unload                  detach every hook and remove the pins\n"          \
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
-	"  explain --to DEST [--uid U] [--gid G] [--cgroup PATH] [--container NAME]\n" \
-	"          [--verbose]     the verdict for a subject and the deciding rule;\n" \
+	"  explain --to DEST [--uid U] [--gid G] [--subject-cgroup PATH]\n"      \
+	"          [--container NAME] [--verbose]\n"                            \
+	"                          the verdict for a subject and the deciding rule;\n" \
 	"                          --verbose: the policy's warnings too\n"       \
 	"  run [FILE] [--unload-on-exit]\n"                                          \
 	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
@@ -34,8 +35,9 @@
 	"options:\n"                                                                 \
 	"  -c, --config FILE       policy file (" DG_DEFAULT_CONFIG ")\n"             \
 	"      --bpffs DIR         pin directory (" DG_DEFAULT_BPFFS ")\n"            \
-	"      --cgroup DIR        attach point (the cgroup v2 root); for explain,\n" \
-	"                          the subject's cgroup path\n"                      \
+	"      --cgroup DIR        attach point (the cgroup v2 root); explain takes\n" \
+	"                          it as the subject's cgroup when --subject-cgroup\n" \
+	"                          is not given (with a warning)\n"              \
 	"      --run-dir DIR       daemon control socket (" DG_DEFAULT_RUN_DIR ")\n"  \
 	"  -h, --help              this text\n"                                      \
 	"\n"                                                                         \
@@ -77,13 +79,14 @@ static const struct cmd cmds[] = {
 	  "  --json      one JSON object\n"
 	  "exit: 0 enforcing, 2 usage, 3 pins unreadable, 4 not loaded\n" GLOBAL_OPTIONS },
 	{ "explain", do_explain, 0,
-	  "usage: dockguard explain --to DEST [--uid U] [--gid G] [--cgroup PATH]\n"
+	  "usage: dockguard explain --to DEST [--uid U] [--gid G] [--subject-cgroup PATH]\n"
 	  "                         [--container NAME] [--verbose]\n"
 	  "The verdict for a subject and the rule that decides it, from the loaded\n"
 	  "policy's file (or -c FILE).\n"
 	  "  --to DEST         tcp:127.0.0.1:2375, tcp:[::1]:2375 or unix:/var/run/docker.sock\n"
 	  "  --uid U, --gid G  the subject's ids (names or numbers; default: yours)\n"
-	  "  --cgroup PATH     the subject's cgroup (default: yours)\n"
+	  "  --subject-cgroup PATH  the subject's cgroup (default: yours); --cgroup\n"
+	  "                    still works, with a warning (it is load's attach point)\n"
 	  "  --container NAME  judge as that container (name or id prefix)\n"
 	  "  --verbose         also the policy's warnings\n"
 	  "exit: 0 allow, 1 deny, 2 usage, 3 the policy does not compile, 5 no endpoint\n"
@@ -109,7 +112,7 @@ static const struct cmd cmds[] = {
 
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
-	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE,
+	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE, OPT_SUBJECT_CGROUP,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -136,6 +139,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "unload-on-exit", no_argument, NULL, OPT_UNLOAD_ON_EXIT },
 		{ "host", no_argument, NULL, OPT_HOST },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "subject-cgroup", required_argument, NULL, OPT_SUBJECT_CGROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -166,6 +170,10 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 			break;
 		case OPT_CGROUP:
 			cli.cgroup = optarg;
+			cli.cgroup_count++;
+			break;
+		case OPT_SUBJECT_CGROUP:
+			cli.subject_cgroup = optarg;
 			break;
 		case OPT_RUN_DIR:
 			cli.run_dir = optarg;
@@ -240,10 +248,10 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 					   "check --host), not '%s'", name);
 		if (cli.unload_on_exit && strcmp(name, "run"))
 			return usage_error("--unload-on-exit goes with run, not '%s'", name);
-		if ((cli.to || cli.uid || cli.gid || cli.container || cli.verbose) &&
-		    strcmp(name, "explain"))
-			return usage_error("--to, --uid, --gid, --container and --verbose go with "
-					   "explain, not '%s'", name);
+		if ((cli.to || cli.uid || cli.gid || cli.container || cli.verbose ||
+		     cli.subject_cgroup) && strcmp(name, "explain"))
+			return usage_error("--to, --uid, --gid, --subject-cgroup, --container and "
+					   "--verbose go with explain, not '%s'", name);
 		ret = cmds[i].fn(&cli);
 		return ret;
 	}
