@@ -204,7 +204,10 @@ static int tail_direct(const struct dg_cli *cli)
 			     "dockguard run", cli->run_dir, cli->bpffs);
 		return DG_EXIT_NOT_LOADED;
 	}
-	dg_cli_error("no daemon at %s; reading the kernel's event buffer directly", cli->run_dir);
+	/* the kernel's ring buffer has one reader position: what we read is gone */
+	dg_cli_error("no daemon at %s; reading the kernel's event buffer directly: the events "
+		     "read here are taken from it, and the next reader (another tail, a daemon "
+		     "started later) will not see them", cli->run_dir);
 
 	struct direct t = { .namer = dg_namer_new(cli->bpffs), .json = cli->json };
 	struct dg_event_reader *r = dg_events_open(cli->bpffs, direct_event, &t, &err);
