@@ -347,6 +347,19 @@ run 0 "explain --subject-cgroup: no warning" explain -c "$TMP/good.conf" --to tc
 has "explain --subject-cgroup: ... none" "$(grep -c 'warning' <<<"$err")" '^0$'
 run 2 "--subject-cgroup goes with explain only" check --subject-cgroup / "$TMP/good.conf"
 
+# the shipped policy reads its drop-ins before its own rules: a drop-in can
+# lift a shipped deny (the policy as shipped, its conf.d moved to a temp dir)
+DROP=$TMP/dropins
+mkdir -p "$DROP/conf.d"
+chmod 755 "$DROP" "$DROP/conf.d"
+sed "s|/etc/dockguard/conf.d/|$DROP/conf.d/|" "$root/policies/default.conf" >"$DROP/default.conf"
+run 1 "drop-ins: without one, the shipped policy denies a container cgroup" \
+	explain -c "$DROP/default.conf" --to tcp:127.0.0.1:2375 --uid 0 --subject-cgroup /docker/abc
+printf 'allow docker-api from cgroup /docker/abc\n' >"$DROP/conf.d/10-abc.conf"
+run 0 "drop-ins: a drop-in allow lifts the shipped deny" \
+	explain -c "$DROP/default.conf" --to tcp:127.0.0.1:2375 --uid 0 --subject-cgroup /docker/abc
+has "drop-ins: the deciding rule is the drop-in's" "$out" "^rule: $DROP/conf.d/10-abc.conf:1$"
+
 run 0 "explain --help: exit 0" explain --help
 has "explain --help: the command's own usage, options and exit statuses" "$out" "^usage: dockguard explain --to DEST"
 has "explain --help: its exit statuses" "$out" "^exit: 0 allow, 1 deny"
