@@ -85,22 +85,11 @@ static char *explain_policy_path(const struct dg_cli *cli)
 
 static void print_rule_source(const struct dg_rule *rule)
 {
-	const struct dg_diag_file *f = rule->loc.file;
-	if (!f)
-		return;
-	const char *p = f->text, *end = f->text + f->len;
-	for (unsigned int l = 1; l < rule->loc.line && p < end; l++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			return;
-		p = nl + 1;
-	}
-	int len = (int)strcspn(p, "\n");
-	while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
-		p++;
-		len--;
-	}
-	printf("    %.*s\n", len > 200 ? 200 : len, p);
+	char *text = dg_rule_source(rule, 200);
+
+	if (*text)
+		printf("    %s\n", text);
+	free(text);
 }
 
 /* " api (tcp:127.0.0.1:2375, tcp:[::1]:2375), sock (unix:/run/docker.sock)" */

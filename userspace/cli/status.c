@@ -61,6 +61,26 @@ static bool policy_has_unix(json_t *meta)
 	return false;
 }
 
+/* The loaded policy as its files read now, when they are still what was
+ * compiled (the same sha256): for the rules' text. NULL otherwise. */
+static struct dg_policy *loaded_policy_source(json_t *meta)
+{
+	const char *file = json_string_value(json_object_get(meta, "file"));
+	const char *sha = json_string_value(json_object_get(meta, "sha256"));
+	struct dg_diag diag;
+
+	if (!file || !sha)
+		return NULL;
+	dg_diag_init(&diag);
+	struct dg_policy *pol = dg_policy_parse_file(file, &diag);
+	dg_diag_fini(&diag);
+	if (pol && strcmp(pol->sha256, sha)) {
+		dg_policy_free(pol);
+		return NULL;
+	}
+	return pol;
+}
+
 static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
 			   const struct dg_features *f, json_t *meta)
 {
@@ -100,6 +120,14 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_t *mrules = meta ? json_object_get(meta, "rules") : NULL;
 	json_t *files = meta ? json_object_get(meta, "files") : NULL;
 	size_t n = json_array_size(mrules);
+	struct dg_policy *source = meta ? loaded_policy_source(meta) : NULL;
+	if (source && source->n_rules != n) {
+		dg_policy_free(source);
+		source = NULL;
+	}
+	if (meta && !source)
+		json_object_set_new(root, "rule_text",
+				    json_string("unknown: the policy files changed since the load"));
 	for (size_t r = 0; r < n && r < DG_MAX_RULES; r++) {
 		json_t *o = json_object();
 		json_t *mr = json_array_get(mrules, r);
@@ -112,6 +140,11 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set(o, "action", json_array_get(mr, 2));
 		json_object_set_new(o, "allowed", json_integer((json_int_t)st->stats[r].allowed));
 		json_object_set_new(o, "denied", json_integer((json_int_t)st->stats[r].denied));
+		if (source) {
+			char *text = dg_rule_source(&source->rules[r], 60);
+			json_object_set_new(o, "text", json_string(text));
+			free(text);
+		}
 		json_array_append_new(rules, o);
 	}
 	json_t *dflt = json_object();
@@ -123,6 +156,7 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].denied));
 	json_array_append_new(rules, dflt);
 	json_object_set_new(root, "rules", rules);
+	dg_policy_free(source);
 
 	json_t *ev = json_object();
 	json_object_set_new(ev, "reported", json_integer((json_int_t)st->counters.events));
@@ -214,15 +248,18 @@ static void print_text(const json_t *s)
 		printf("listeners:   unknown: %s\n",
 		       json_string_value(json_object_get(s, "listeners_error")));
 	dg_engine_print(stdout, json_object_get(s, "engine"));
-	printf("rules:\n  %-40s %-7s %10s %10s\n", "RULE", "ACTION", "ALLOWED", "DENIED");
+	printf("rules:\n  %-40s %-7s %10s %10s  %s\n", "RULE", "ACTION", "ALLOWED", "DENIED", "TEXT");
 	json_t *r;
 	json_array_foreach(json_object_get(s, "rules"), i, r) {
 		const char *action = json_string_value(json_object_get(r, "action"));
-		printf("  %-40s %-7s %10lld %10lld\n", json_string_value(json_object_get(r, "rule")),
+		const char *text = json_string_value(json_object_get(r, "text"));
+		printf("  %-40s %-7s %10lld %10lld  %s\n", json_string_value(json_object_get(r, "rule")),
 		       action ? action : "-",
 		       (long long)json_integer_value(json_object_get(r, "allowed")),
-		       (long long)json_integer_value(json_object_get(r, "denied")));
+		       (long long)json_integer_value(json_object_get(r, "denied")), text ? text : "");
 	}
+	if (json_object_get(s, "rule_text"))
+		printf("  (rule text %s)\n", json_string_value(json_object_get(s, "rule_text")));
 }
 
 int do_status(struct dg_cli *cli)

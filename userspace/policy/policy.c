@@ -153,3 +153,27 @@ void dg_strmap_free(struct dg_strmap *map)
 	free(map->slots);
 	memset(map, 0, sizeof(*map));
 }
+
+char *dg_rule_source(const struct dg_rule *rule, size_t max)
+{
+	const struct dg_diag_file *f = rule->loc.file;
+	if (!f || max < 4)
+		return xstrdup("");
+	const char *p = f->text, *end = f->text + f->len;
+	for (unsigned int l = 1; l < rule->loc.line && p < end; l++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return xstrdup("");
+		p = nl + 1;
+	}
+	size_t len = strcspn(p, "\n");
+	while (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+		len--;
+	if (len <= max)
+		return xstrndup(p, len);
+	return xasprintf("%.*s...", (int)(max - 3), p);
+}

@@ -148,6 +148,10 @@ struct dg_policy {
  */
 struct dg_policy *dg_policy_parse_file(const char *path, struct dg_diag *diag);
 
+/* The source line of a rule, without its indentation, at most `max` bytes
+ * (then ending in "..."); "" when unknown. Caller frees. */
+char *dg_rule_source(const struct dg_rule *rule, size_t max);
+
 /* The same, from memory: `name` is used in locations; includes are read from disk. */
 struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf,
 					 size_t len, struct dg_diag *diag);
