@@ -334,7 +334,7 @@ run 0 "explain --verbose: allowed" explain -c "$TMP/warn.conf" --to tcp:127.0.0.
 has "explain --verbose: the policy's warnings too" "$err" "warning: no rule names endpoint 'unused'"
 run 0 "check: the warning" check "$TMP/warn.conf"
 has "check: shows the policy's warnings" "$err" "warning: no rule names endpoint 'unused'"
-run 2 "--verbose goes with explain only" check --verbose "$TMP/warn.conf"
+run 2 "--verbose goes with check and explain only" load --verbose "$TMP/warn.conf"
 
 # --cgroup is load's attach point; explain names the subject's with
 # --subject-cgroup, and takes --cgroup as before, saying so
@@ -359,6 +359,14 @@ printf 'allow docker-api from cgroup /docker/abc\n' >"$DROP/conf.d/10-abc.conf"
 run 0 "drop-ins: a drop-in allow lifts the shipped deny" \
 	explain -c "$DROP/default.conf" --to tcp:127.0.0.1:2375 --uid 0 --subject-cgroup /docker/abc
 has "drop-ins: the deciding rule is the drop-in's" "$out" "^rule: $DROP/conf.d/10-abc.conf:1$"
+
+# what host-dependent subjects stand for, with check --verbose only
+printf 'endpoint api tcp 127.0.0.1:2375\nallow api from unit nginx.service user 33\nallow api from container name traefik*\n' >"$TMP/res.conf"
+run 0 "check --verbose: ok" check --verbose "$TMP/res.conf"
+has "check --verbose: the unit's cgroup" "$err" "res.conf:2:21: note: unit nginx.service is the cgroup /.*nginx.service"
+has "check --verbose: the containers a container subject matches" "$err" "res.conf:3:.*note: container name traefik\* matches [0-9]+ containers? now"
+run 0 "check without --verbose" check "$TMP/res.conf"
+has "check without --verbose: no notes" "$(grep -c 'note:' <<<"$err")" '^0$'
 
 run 0 "explain --help: exit 0" explain --help
 has "explain --help: the command's own usage, options and exit statuses" "$out" "^usage: dockguard explain --to DEST"

@@ -78,6 +78,7 @@ static int compile_policy(const struct dg_cli *cli, bool ask_docker, bool warnin
 		snprintf(out->remap.user, sizeof(out->remap.user), "%s", remap.user);
 		out->remap.lo = remap.uid_lo;
 		out->remap.hi = remap.uid_hi;
+		env.resolutions = cli && cli->verbose;
 		if (cli && cli->containers)
 			env.containers = cli->containers;
 		else if (ask_docker)

@@ -15,9 +15,11 @@
 	"usage: dockguard [OPTIONS] COMMAND [ARGS]\n"                                \
 	"\n"                                                                         \
 	"commands:\n"                                                                \
-	"  check [FILE] [--host [--json]]\n"                                          \
+	"  check [FILE] [--host [--json]] [--verbose]\n"                              \
 	"                          parse and validate a policy; --host: also audit\n" \
-	"                          this host's Docker engine listeners against it\n" \
+	"                          this host's Docker engine listeners against it;\n" \
+	"                          --verbose: what units, remapped and container\n" \
+	"                          subjects stand for now\n"                      \
 	"  load [FILE]             validate, compile, attach if needed, swap in\n"   \
 	"  unload                  detach every hook and remove the pins\n"          \
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
@@ -55,11 +57,12 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "check", do_check, 1,
-	  "usage: dockguard check [FILE] [--host [--json]]\n"
+	  "usage: dockguard check [FILE] [--host [--json]] [--verbose]\n"
 	  "Parses and validates the policy (FILE, -c FILE or " DG_DEFAULT_CONFIG "),\n"
 	  "prints FILE: ok (N endpoints, M rules) and every warning.\n"
 	  "  --host      also audit this host's Docker engine listeners against it\n"
 	  "  --json      with --host: the audit as JSON\n"
+	  "  --verbose   what each unit, `remapped` and container subject stands for now\n"
 	  "exit: 0 valid (with --host: nothing NOT PROTECTED), 1 invalid (or something\n"
 	  "      NOT PROTECTED), 2 usage\n" GLOBAL_OPTIONS },
 	{ "load", do_load, 1,
@@ -248,10 +251,12 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 					   "check --host), not '%s'", name);
 		if (cli.unload_on_exit && strcmp(name, "run"))
 			return usage_error("--unload-on-exit goes with run, not '%s'", name);
-		if ((cli.to || cli.uid || cli.gid || cli.container || cli.verbose ||
-		     cli.subject_cgroup) && strcmp(name, "explain"))
-			return usage_error("--to, --uid, --gid, --subject-cgroup, --container and "
-					   "--verbose go with explain, not '%s'", name);
+		if ((cli.to || cli.uid || cli.gid || cli.container || cli.subject_cgroup) &&
+		    strcmp(name, "explain"))
+			return usage_error("--to, --uid, --gid, --subject-cgroup and --container go "
+					   "with explain, not '%s'", name);
+		if (cli.verbose && strcmp(name, "explain") && strcmp(name, "check"))
+			return usage_error("--verbose goes with check and explain, not '%s'", name);
 		ret = cmds[i].fn(&cli);
 		return ret;
 	}

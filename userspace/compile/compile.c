@@ -258,18 +258,42 @@ static char **subject_paths(const struct dg_subject *s, const struct dg_compile_
 		case DG_SUBJ_CGROUP:
 			add_path(&paths, n, &cap, xstrdup(it->str));
 			break;
-		case DG_SUBJ_UNIT:
-			add_path(&paths, n, &cap, dg_resolve_unit(env->cgroup_root, it->str, diag, &it->loc));
+		case DG_SUBJ_UNIT: {
+			char *path = dg_resolve_unit(env->cgroup_root, it->str, diag, &it->loc);
+			if (env->resolutions)
+				dg_diag_note(diag, &it->loc, "unit %s is the cgroup %s", it->str, path);
+			add_path(&paths, n, &cap, path);
 			break;
-		case DG_SUBJ_CONTAINER:
+		}
+		case DG_SUBJ_CONTAINER: {
 			/* A container is its cgroup. Unknown containers (no
 			 * Docker answer) match nothing. */
+			char *which = NULL;
+			size_t matched = 0;
 			for (size_t c = 0; env->containers && c < env->containers->n; c++) {
 				const struct dg_container *ct = &env->containers->v[c];
-				if (ct->cgroup && container_matches(ct, s->ckey, it))
-					add_path(&paths, n, &cap, xstrdup(ct->cgroup));
+				if (!ct->cgroup || !container_matches(ct, s->ckey, it))
+					continue;
+				add_path(&paths, n, &cap, xstrdup(ct->cgroup));
+				if (env->resolutions && matched++ < 8) {
+					char *more = xasprintf("%s%s %s (%.12s, %s)", which ? which : "",
+							       which ? "," : "", ct->name ? ct->name : "?",
+							       ct->id, ct->cgroup);
+					free(which);
+					which = more;
+				}
 			}
+			static const char *const keys[] = { [DG_CT_NAME] = "name", [DG_CT_ID] = "id",
+							    [DG_CT_LABEL] = "label", [DG_CT_IMAGE] = "image",
+							    [DG_CT_SERVICE] = "service" };
+			if (env->resolutions)
+				dg_diag_note(diag, &it->loc, "container %s %s matches %zu container%s "
+					     "now%s%s%s", keys[s->ckey], it->text ? it->text : it->str, matched,
+					     matched == 1 ? "" : "s", matched ? ":" : "",
+					     which ? which : "", matched > 8 ? ", ..." : "");
+			free(which);
 			break;
+		}
 		default:
 			break;
 		}
@@ -320,6 +344,19 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 										  : "no remap range");
 			}
 			ranges_normalize(r, &nr);
+			if (env->resolutions && subj->kind == DG_SUBJ_REMAPPED && nr) {
+				char *list = xstrdup("");
+				for (size_t i = 0; i < nr; i++) {
+					char *more = xasprintf("%s%s%u-%u", list, i ? ", " : "", r[i].lo,
+							       r[i].hi);
+					free(list);
+					list = more;
+				}
+				dg_diag_note(diag, &subj->loc, "remapped is the uids %s (Docker's "
+					     "userns-remap user %s)", list,
+					     env->remap_user ? env->remap_user : "?");
+				free(list);
+			}
 			if (!c->uid_set) {
 				c->uid_set = true;
 				c->uids = r;

@@ -124,6 +124,9 @@ struct dg_compile_env {
 	 * bind-mounted into containers; NULL when Docker could not be asked
 	 * (container subjects then match nothing: allow rules fail closed). */
 	const struct dg_container_set *containers;
+	/* say what each unit, `remapped` and container subject stands for now,
+	 * as notes (check --verbose) */
+	bool resolutions;
 };
 
 /* A cgroup directory named like a container's: 64 lowercase hex digits
