@@ -464,19 +464,19 @@ static void add_unix_name(struct dg_image *img, const char *name, uint8_t ep)
 	u->ep = ep;
 }
 
-static bool has_listen_rule(const struct dg_policy *pol, size_t e)
+/* DG_EP_HAS_LISTEN on every endpoint a listen rule names, before the
+ * endpoints' addresses are compiled (add_loopback_sibling() reads it). */
+static void mark_listened_endpoints(const struct dg_policy *pol, struct dg_image *img)
 {
 	for (size_t r = 0; r < pol->n_rules; r++) {
 		const struct dg_rule *rule = &pol->rules[r];
 		if (rule->action != DG_ACTION_LISTEN)
 			continue;
-		if (rule->any_endpoint)
-			return true;
+		for (size_t e = 1; rule->any_endpoint && e <= pol->n_endpoints; e++)
+			img->endpoints[e].info.flags |= DG_EP_HAS_LISTEN;
 		for (size_t i = 0; i < rule->n_endpoints; i++)
-			if (rule->endpoints[i] == e)
-				return true;
+			img->endpoints[rule->endpoints[i] + 1].info.flags |= DG_EP_HAS_LISTEN;
 	}
-	return false;
 }
 
 /* Whether some endpoint names `addr`:`port`, or every address of the port. */
@@ -509,7 +509,8 @@ static void add_loopback_sibling(const struct dg_policy *pol, size_t e, const st
 	bool v4 = !memcmp(ad->addr, v4_loopback, 16);
 	const uint8_t *other = v4 ? v6_loopback : v4_loopback;
 
-	if ((!v4 && memcmp(ad->addr, v6_loopback, 16)) || !has_listen_rule(pol, e) ||
+	if ((!v4 && memcmp(ad->addr, v6_loopback, 16)) ||
+	    !(img->endpoints[e + 1].info.flags & DG_EP_HAS_LISTEN) ||
 	    policy_names(pol, other, ad->port))
 		return;
 	dg_diag_warning(diag, &ad->loc,
@@ -1008,6 +1009,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		return NULL;
 	}
 
+	mark_listened_endpoints(pol, img);
 	compile_endpoints(pol, img, diag);
 	compile_bind_mounts(pol, env, img, diag);
 	/* Both slots share these tables, so a policy may use half of each. */
@@ -1036,19 +1038,11 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		bool listen = rule->action == DG_ACTION_LISTEN;
 		struct dg_bitmap *target = listen ? listen_bits : connect_bits;
 
-		if (rule->any_endpoint) {
-			for (size_t e = 1; e <= pol->n_endpoints; e++) {
+		if (rule->any_endpoint)
+			for (size_t e = 1; e <= pol->n_endpoints; e++)
 				bit_set(&target[e], r);
-				if (listen)
-					img->endpoints[e].info.flags |= DG_EP_HAS_LISTEN;
-			}
-		}
-		for (size_t i = 0; i < rule->n_endpoints; i++) {
-			size_t e = rule->endpoints[i] + 1;
-			bit_set(&target[e], r);
-			if (listen)
-				img->endpoints[e].info.flags |= DG_EP_HAS_LISTEN;
-		}
+		for (size_t i = 0; i < rule->n_endpoints; i++)
+			bit_set(&target[rule->endpoints[i] + 1], r);
 
 		rule_constraints(rule, env, diag, &rc[r]);
 		img->has_container_rules |= rc[r].container;

@@ -588,7 +588,6 @@ static void apply_containers(struct daemon *d)
 			     "send SIGHUP");
 		return;
 	}
-	d->last_apply_ms = monotonic_ms();
 	if (d->ev_apply)
 		evtimer_del(d->ev_apply);
 	int ret = dg_cli_reapply(d->cli, &err);
