@@ -3,8 +3,10 @@
 # never calling connect(). The listener must only complete handshakes that a
 # connect() hook judged. The listeners run in $CG/srv (below the attach
 # point), as dockerd runs below the root cgroup on a real host.
+source "$root/tests/tools/bypass-lib.sh"
 RAW=$BUILD/dg-rawsyn
-RP=$((31000 + RANDOM % 4000))	# protected, loopback
+RP=$(catalog_port 40)	# protected, loopback (below the ephemeral range: an
+			# earlier client's TIME_WAIT there would fail the bind)
 RQ=$((RP + 1))			# protected, `*`
 RU=$((RP + 2))			# not protected
 mkdir -p "$CG/srv" "$CG/cli"
@@ -70,7 +72,6 @@ expect "raw: denied uid still EPERM at connect" EPERM "${C[@]}" --uid 1002 conne
 
 # A tuple judged in another network namespace (where 127.0.0.1:$RP is that
 # namespace's own and not judged) is not recorded, so it cannot be replayed.
-SP=$((45000 + RANDOM % 1000))
 unshare --net bash -c "ip link set lo up; '$PROBE' --cgroup '$CG/cli' connect tcp 127.0.0.1 $RP" >/dev/null 2>&1
 out=$("$RAW" "${C[@]}" --uid 1002 127.0.0.1 "$RP")
 check "raw: replay after a connect in another netns: dropped" test "$out" = nothing

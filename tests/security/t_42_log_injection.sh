@@ -6,7 +6,7 @@
 source "$root/tests/tools/bypass-lib.sh"
 
 IJ=$TMP/ij
-IP=$((38000 + RANDOM % 2000))
+IP=$(catalog_port 42)
 mkdir -p "$CG/c" "$IJ/sockdir"
 chmod 755 "$IJ" "$IJ/sockdir"
 cat >"$TMP/ij.conf" <<CONF

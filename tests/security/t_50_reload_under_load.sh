@@ -14,12 +14,13 @@
 # $CG/r50/c is denied by one policy and allowed by the other: its counts
 # prove that the swaps really happened while the load ran.
 
+source "$root/tests/tools/bypass-lib.sh"
 R50_SWAPS=${R50_SWAPS:-1000}
 R50_RESTARTS=${R50_RESTARTS:-20}
 R50_MIN=${R50_MIN:-10000}	# connects of A and of B that each phase must have judged (qemu guests: fewer)
 R50_HAMMER=$BUILD/dg-hammer
 R50=$TMP/r50
-R50P=$((21000 + RANDOM % 9000))
+R50P=$(catalog_port 50)
 R50P2=$((R50P + 1))
 mkdir -p "$R50" "$CG/r50/a" "$CG/r50/b" "$CG/r50/c"
 chmod 755 "$R50"

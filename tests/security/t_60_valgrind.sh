@@ -9,11 +9,12 @@
 # tests/security/valgrind.supp holds the only suppressions, each with why
 # it is not dockguard's.
 
+source "$root/tests/tools/bypass-lib.sh"
 R60=$TMP/r60
 R60_RUN=$R60/run
 R60_LOG=$R60/daemon.log
 R60_VG=$R60/valgrind.log
-R60P=$((21000 + RANDOM % 9000))
+R60P=$(catalog_port 60)
 mkdir -p "$R60/fake" "$CG/r60/c"
 for _ in 1; do	# `break` leaves the test early
 if ! command -v valgrind >/dev/null; then

@@ -13,11 +13,12 @@
 # Each scenario: a fresh fake-dockerd (with a hostile mode) and a fresh daemon
 # on the same policy; the daemon's peak RSS (VmHWM) must stay under R70_MAX_MB.
 
+source "$root/tests/tools/bypass-lib.sh"
 R70=$TMP/r70
 R70_FAKE_DIR=$R70/api
 R70_SOCK=$R70/docker.sock
 R70_RUN=$R70/run
-R70P=$((21000 + RANDOM % 9000))
+R70P=$(catalog_port 70)
 R70_MAX_MB=64
 R70_OKID=$(printf '7%.0s' {1..64})
 R70_NEWID=$(printf '8%.0s' {1..64})

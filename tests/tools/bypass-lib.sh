@@ -3,8 +3,10 @@
 # tests/kernel/lib.sh (pass/fail/skip/check/expect/start_listener, $PROBE,
 # $TMP, $CG). Sourced by each catalog file, so a file also runs alone.
 
-# catalog_port N: a base port for catalog file N (10..39). Listeners stay up
-# until the suite ends, so each file gets its own range of 200 ports.
+# catalog_port N: a base port for security file t_N (10..63). Listeners stay
+# up until the suite ends, so each file gets its own range of 200 ports; all
+# lie below the ephemeral range (32768..), where a client socket of an earlier
+# file, connected or in TIME_WAIT, would make a listener's bind() fail.
 catalog_port() {
 	echo $((20000 + ($1 - 10) * 200 + RANDOM % 150))
 }
