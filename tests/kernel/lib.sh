@@ -83,7 +83,8 @@ start_listener() {
 	read -r -t 5 line <"$fifo" || true
 	rm -f "$fifo"
 	if [[ $line != listening ]]; then
-		echo "listener $* failed: $line" >&2
+		# a test's later verdicts would mislead without its listener
+		fail "listener $* did not start: ${line:-no answer in 5 s}"
 		return 1
 	fi
 }
