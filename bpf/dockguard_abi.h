@@ -313,6 +313,22 @@ struct dg_rule_stats {
 };
 
 /*
+ * Counters across generations (userspace-only maps: no program touches them;
+ * they live in the object so that they are pinned with the rest). A rule
+ * keeps its identity from policy to policy by what it says (dg_rule_identity
+ * in userspace/policy/identity.c), not by its index or line.
+ *
+ * `rule_ids` (ARRAY, DG_SLOTS * (DG_MAX_RULES + 1), indexed like `stats`):
+ * the identity of each rule of each slot's policy.
+ * `rule_totals` (LRU_HASH, identity -> dg_rule_stats): the counts of the
+ * generations that are over, added in once the programs that might still
+ * count into a retired slot have returned. A rule's count for `status` is its
+ * total plus what its current slot (and a retired slot not yet added in)
+ * counted. Least recently updated identities go first when it is full.
+ */
+#define DG_RULE_TOTALS		65536
+
+/*
  * Events
  * ------
  * Every deny (but `quiet` ones), every `log`/`audit` allow and every default

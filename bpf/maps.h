@@ -105,6 +105,20 @@ DG_MAP struct {
 } stats SEC(".maps");
 
 DG_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DG_SLOTS * (DG_MAX_RULES + 1));
+	__type(key, __u32);
+	__type(value, __u64);
+} rule_ids SEC(".maps");
+
+DG_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DG_RULE_TOTALS);
+	__type(key, __u64);
+	__type(value, struct dg_rule_stats);
+} rule_totals SEC(".maps");
+
+DG_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DG_EVENTS_BYTES);
 } events SEC(".maps");

@@ -1370,3 +1370,58 @@ TEST(policy_include_loop_depth_files)
 	dg_test_rmtree(dir);
 	free(dir);
 }
+
+/* ---- rule identities (counters across generations) ------------------------ */
+
+static uint64_t *identities(const char *text, size_t *n)
+{
+	struct dg_diag d;
+	struct dg_policy *p = parse(&d, text);
+	uint64_t *ids = NULL;
+
+	CHECK(p != NULL);
+	if (!p) {
+		dump(&d);
+		dg_diag_fini(&d);
+		return xcalloc(8, sizeof(*ids));
+	}
+	ids = xcalloc(p->n_rules + 8, sizeof(*ids));
+	dg_rule_identities(p, ids);
+	*n = p->n_rules;
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	return ids;
+}
+
+TEST(policy_rule_identity)
+{
+	const char *eps = "endpoint a tcp 127.0.0.1:2375\nendpoint b unix /run/x.sock\n";
+	char *one = xasprintf("%sallow a from user 1001\ndeny { a, b } from user 1004\n", eps);
+	/* moved, a comment and another rule before them, endpoints reordered */
+	char *two = xasprintf("%s# note\nallow b from user 7\n\ndeny { b, a } from user 1004\n"
+			      "allow a from user 1001\n", eps);
+	/* what they say changed: another uid, another action, log mode, endpoint */
+	char *three = xasprintf("%sallow a from user 1002\naudit { a, b } from user 1004\n"
+				"allow log a from user 1001\nallow b from user 1001\n", eps);
+	/* the same rule twice: two identities, each stable */
+	char *twice = xasprintf("%sallow a from user 1001\nallow a from user 1001\n", eps);
+	size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+	uint64_t *i1 = identities(one, &n1), *i2 = identities(two, &n2);
+	uint64_t *i3 = identities(three, &n3), *i4 = identities(twice, &n4);
+
+	CHECK_INT(n1, 2);
+	CHECK_INT(n2, 3);
+	CHECK(i1[0] == i2[2]);		/* allow a from user 1001 */
+	CHECK(i1[1] == i2[1]);		/* deny { a, b } from user 1004 */
+	CHECK(i2[0] != i1[0] && i2[0] != i1[1]);
+	CHECK_INT(n3, 4);
+	for (size_t i = 0; i < n3; i++)
+		CHECK(i3[i] != i1[0] && i3[i] != i1[1]);
+	CHECK_INT(n4, 2);
+	CHECK(i4[0] == i1[0]);		/* the first of two is the rule as before */
+	CHECK(i4[1] != i4[0]);
+	CHECK(dg_default_identity(DG_DEFAULT_DENY) != dg_default_identity(DG_DEFAULT_AUDIT));
+	CHECK(dg_default_identity(DG_DEFAULT_DENY) == dg_default_identity(DG_DEFAULT_DENY));
+	free(i1), free(i2), free(i3), free(i4);
+	free(one), free(two), free(three), free(twice);
+}

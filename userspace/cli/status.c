@@ -81,6 +81,17 @@ static struct dg_policy *loaded_policy_source(json_t *meta)
 	return pol;
 }
 
+/* A rule's counts: since the first load (the rule known by what it says,
+ * across reloads and container swaps), and of this generation alone. */
+static void set_counts(json_t *o, const struct dg_kernel_state *st, uint32_t r)
+{
+	json_object_set_new(o, "allowed", json_integer((json_int_t)st->totals[r].allowed));
+	json_object_set_new(o, "denied", json_integer((json_int_t)st->totals[r].denied));
+	json_object_set_new(o, "this_generation", json_pack("{s:I,s:I}",
+						       "allowed", (json_int_t)st->stats[r].allowed,
+						       "denied", (json_int_t)st->stats[r].denied));
+}
+
 static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
 			   const struct dg_features *f, json_t *meta)
 {
@@ -138,8 +149,7 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set_new(o, "rule", json_string(loc));
 		free(loc);
 		json_object_set(o, "action", json_array_get(mr, 2));
-		json_object_set_new(o, "allowed", json_integer((json_int_t)st->stats[r].allowed));
-		json_object_set_new(o, "denied", json_integer((json_int_t)st->stats[r].denied));
+		set_counts(o, st, r);
 		if (source) {
 			char *text = dg_rule_source(&source->rules[r], 60);
 			json_object_set_new(o, "text", json_string(text));
@@ -150,10 +160,7 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_t *dflt = json_object();
 	json_object_set_new(dflt, "rule", json_string("default"));
 	json_object_set(dflt, "action", meta ? json_object_get(meta, "default") : json_null());
-	json_object_set_new(dflt, "allowed",
-			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].allowed));
-	json_object_set_new(dflt, "denied",
-			    json_integer((json_int_t)st->stats[DG_RULE_DEFAULT].denied));
+	set_counts(dflt, st, DG_RULE_DEFAULT);
 	json_array_append_new(rules, dflt);
 	json_object_set_new(root, "rules", rules);
 	dg_policy_free(source);
@@ -248,15 +255,22 @@ static void print_text(const json_t *s)
 		printf("listeners:   unknown: %s\n",
 		       json_string_value(json_object_get(s, "listeners_error")));
 	dg_engine_print(stdout, json_object_get(s, "engine"));
-	printf("rules:\n  %-40s %-7s %10s %10s  %s\n", "RULE", "ACTION", "ALLOWED", "DENIED", "TEXT");
+	printf("rules (counts since the first load; GEN: generation %lld alone):\n"
+	       "  %-40s %-7s %9s %9s %9s %9s  %s\n",
+	       (long long)json_integer_value(json_object_get(s, "generation")), "RULE", "ACTION",
+	       "ALLOWED", "DENIED", "GEN-ALLOW", "GEN-DENY", "TEXT");
 	json_t *r;
 	json_array_foreach(json_object_get(s, "rules"), i, r) {
 		const char *action = json_string_value(json_object_get(r, "action"));
 		const char *text = json_string_value(json_object_get(r, "text"));
-		printf("  %-40s %-7s %10lld %10lld  %s\n", json_string_value(json_object_get(r, "rule")),
-		       action ? action : "-",
+		json_t *gen = json_object_get(r, "this_generation");
+		printf("  %-40s %-7s %9lld %9lld %9lld %9lld  %s\n",
+		       json_string_value(json_object_get(r, "rule")), action ? action : "-",
 		       (long long)json_integer_value(json_object_get(r, "allowed")),
-		       (long long)json_integer_value(json_object_get(r, "denied")), text ? text : "");
+		       (long long)json_integer_value(json_object_get(r, "denied")),
+		       (long long)json_integer_value(json_object_get(gen, "allowed")),
+		       (long long)json_integer_value(json_object_get(gen, "denied")),
+		       text ? text : "");
 	}
 	if (json_object_get(s, "rule_text"))
 		printf("  (rule text %s)\n", json_string_value(json_object_get(s, "rule_text")));

@@ -1031,6 +1031,9 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	memset(listen_bits, 0, sizeof(listen_bits));
 	img->rules = xcalloc(n + 1, sizeof(*img->rules));
 	img->origins = xcalloc(n + 1, sizeof(*img->origins));
+	uint64_t *ids = xcalloc(n + 1, sizeof(*ids));
+	dg_rule_identities(pol, ids);
+	img->default_id = dg_default_identity(pol->default_action);
 	img->n_rules = n;
 
 	for (size_t r = 0; r < n; r++) {
@@ -1071,7 +1074,9 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		img->origins[r].file = rule->loc.file ? rule->loc.file->name : pol->path;
 		img->origins[r].line = rule->loc.line;
 		img->origins[r].action = rule->action;
+		img->origins[r].id = ids[r];
 	}
+	free(ids);
 
 	/* Index 0 is the empty bitmap: "no rule". */
 	struct dg_bitmap empty = { 0 };

@@ -68,6 +68,7 @@ struct dg_rule_origin {
 	const char *file;	/* points into the policy's file table */
 	unsigned int line;
 	enum dg_action action;
+	uint64_t id;		/* dg_rule_identities: carries its counters */
 };
 
 struct dg_image_endpoint {
@@ -78,6 +79,7 @@ struct dg_image_endpoint {
 
 struct dg_image {
 	struct dg_policy_hdr hdr;	/* generation filled in by the loader */
+	uint64_t default_id;		/* the default's dg_rule_origin.id */
 
 	struct dg_bitmap *bitmaps;	/* interned: identical bitmaps share an index */
 	size_t n_bitmaps;

@@ -111,7 +111,7 @@ enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
 	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_WILD_LISTENERS, M_WILD_SEEN, M_LISTENER_MARKS,
-	M_HOST_LOCAL, M_UNIX_ALIASES, M_UNIX_TAILS, M_COUNT,
+	M_HOST_LOCAL, M_UNIX_ALIASES, M_UNIX_TAILS, M_RULE_IDS, M_RULE_TOTALS, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -124,6 +124,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_WILD_LISTENERS] = "wild_listeners", [M_WILD_SEEN] = "wild_seen",
 	[M_LISTENER_MARKS] = "listener_marks", [M_HOST_LOCAL] = "host_local",
 	[M_UNIX_ALIASES] = "unix_aliases", [M_UNIX_TAILS] = "unix_tails",
+	[M_RULE_IDS] = "rule_ids", [M_RULE_TOTALS] = "rule_totals",
 };
 
 struct maps {
@@ -561,7 +562,9 @@ static int fill_slot_arrays(const struct maps *m, uint32_t slot, const struct dg
 		if (r >= img->n_rules && r != DG_RULE_DEFAULT)
 			continue;
 		uint32_t k = slot * (DG_MAX_RULES + 1) + r;
-		if ((ret = update(m->fd[M_STATS], &k, zero_stats, "a rule counter", err)))
+		uint64_t id = r == DG_RULE_DEFAULT ? img->default_id : img->origins[r].id;
+		if ((ret = update(m->fd[M_STATS], &k, zero_stats, "a rule counter", err)) ||
+		    (ret = update(m->fd[M_RULE_IDS], &k, &id, "a rule identity", err)))
 			goto out;
 	}
 
@@ -714,6 +717,62 @@ static int fill_shared(const struct maps *m, uint32_t slot, const struct dg_imag
 	return 0;
 }
 
+/* The per-CPU counts of stats[key], summed; false when there are none. */
+static bool rule_counts(const struct maps *m, uint32_t key, struct dg_rule_stats *per_cpu,
+			int ncpu, struct dg_rule_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(m->fd[M_STATS], &key, per_cpu) < 0)
+		return false;
+	for (int c = 0; c < ncpu; c++) {
+		sum->allowed += per_cpu[c].allowed;
+		sum->denied += per_cpu[c].denied;
+	}
+	return sum->allowed || sum->denied;
+}
+
+static int num_cpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+	return n > 0 ? n : 1;
+}
+
+/*
+ * Moves a retired slot's counts into `rule_totals`, by rule identity (after
+ * its grace period: no program counts into it any more). Its counters are
+ * zero afterwards, so that counts are never added in twice.
+ */
+static void fold_counts(const struct maps *m, uint32_t slot)
+{
+	struct dg_policy_hdr hdr;
+	int ncpu = num_cpus();
+	struct dg_rule_stats *per_cpu = xcalloc((size_t)ncpu, sizeof(*per_cpu));
+	struct dg_rule_stats *zero = xcalloc((size_t)ncpu, sizeof(*zero));
+	uint32_t n_rules = 0;
+
+	if (bpf_map_lookup_elem(m->fd[M_POLICY], &slot, &hdr) == 0)
+		n_rules = hdr.nwords * 64;
+	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
+		struct dg_rule_stats sum, total;
+		uint32_t k = slot * (DG_MAX_RULES + 1) + r;
+		uint64_t id;
+
+		if (r >= n_rules && r != DG_RULE_DEFAULT)
+			continue;
+		if (!rule_counts(m, k, per_cpu, ncpu, &sum) ||
+		    bpf_map_lookup_elem(m->fd[M_RULE_IDS], &k, &id) < 0)
+			continue;
+		if (bpf_map_lookup_elem(m->fd[M_RULE_TOTALS], &id, &total) < 0)
+			memset(&total, 0, sizeof(total));
+		total.allowed += sum.allowed;
+		total.denied += sum.denied;
+		bpf_map_update_elem(m->fd[M_RULE_TOTALS], &id, &total, BPF_ANY);
+		bpf_map_update_elem(m->fd[M_STATS], &k, zero, BPF_ANY);
+	}
+	free(per_cpu);
+	free(zero);
+}
+
 /* Removes a slot's entries from the shared maps (after its grace period). */
 static void clear_shared(const struct maps *m, uint32_t slot)
 {
@@ -812,6 +871,7 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	 * from that flip to here, so that a swap takes effect without waiting. */
 	if (!first && cfg.stale_slot == slot + 1) {
 		wait_grace_period();
+		fold_counts(m, slot);
 		clear_shared(m, slot);
 	}
 	if ((ret = fill_per_slot_maps(m, slot, img, err)) ||
@@ -1455,6 +1515,7 @@ int dg_kernel_settle(const char *bpffs, struct dg_err *err)
 	}
 	if (bpf_map_lookup_elem(m.fd[M_CONFIG], &zero, &cfg) == 0 && cfg.stale_slot) {
 		wait_grace_period();
+		fold_counts(&m, cfg.stale_slot - 1);
 		clear_shared(&m, cfg.stale_slot - 1);
 		cfg.stale_slot = 0;
 		ret = update(m.fd[M_CONFIG], &zero, &cfg, "the active policy slot", err);
@@ -1609,6 +1670,71 @@ void dg_events_close(struct dg_event_reader *r)
 	free(r);
 }
 
+struct counted {
+	uint64_t id;
+	struct dg_rule_stats n;
+};
+
+static int cmp_counted(const void *a, const void *b)
+{
+	uint64_t x = ((const struct counted *)a)->id, y = ((const struct counted *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* Each rule's counts of the active slot's generation (st->stats) and since
+ * the pins were made (st->totals): rule_totals, plus the retired slot's counts
+ * that are not in it yet, plus this generation's. */
+static void read_rule_counts(const struct maps *m, struct dg_kernel_state *st)
+{
+	int ncpu = num_cpus();
+	struct dg_rule_stats *per_cpu = xcalloc((size_t)ncpu, sizeof(*per_cpu));
+	uint32_t retired = !st->active_slot, n_retired = 0, n_active = st->hdr.nwords * 64;
+	struct dg_policy_hdr rh;
+	struct counted *pending = NULL;
+	size_t n_pending = 0;
+
+	st->stats = xcalloc(DG_MAX_RULES + 1, sizeof(*st->stats));
+	st->totals = xcalloc(DG_MAX_RULES + 1, sizeof(*st->totals));
+	if (bpf_map_lookup_elem(m->fd[M_POLICY], &retired, &rh) == 0)
+		n_retired = rh.nwords * 64;
+	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
+		struct counted c;
+		uint32_t k = retired * (DG_MAX_RULES + 1) + r;
+		if (r >= n_retired && r != DG_RULE_DEFAULT)
+			continue;
+		if (!rule_counts(m, k, per_cpu, ncpu, &c.n) ||
+		    bpf_map_lookup_elem(m->fd[M_RULE_IDS], &k, &c.id) < 0)
+			continue;
+		pending = xreallocarray(pending, n_pending + 1, sizeof(*pending));
+		pending[n_pending++] = c;
+	}
+	qsort(pending, n_pending, sizeof(*pending), cmp_counted);
+
+	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
+		uint32_t k = st->active_slot * (DG_MAX_RULES + 1) + r;
+		struct dg_rule_stats *t = &st->totals[r], carried;
+		struct counted want, *p;
+
+		if (r >= n_active && r != DG_RULE_DEFAULT)
+			continue;
+		rule_counts(m, k, per_cpu, ncpu, &st->stats[r]);
+		*t = st->stats[r];
+		if (bpf_map_lookup_elem(m->fd[M_RULE_IDS], &k, &want.id) < 0)
+			continue;
+		if (bpf_map_lookup_elem(m->fd[M_RULE_TOTALS], &want.id, &carried) == 0) {
+			t->allowed += carried.allowed;
+			t->denied += carried.denied;
+		}
+		p = bsearch(&want, pending, n_pending, sizeof(*pending), cmp_counted);
+		if (p) {
+			t->allowed += p->n.allowed;
+			t->denied += p->n.denied;
+		}
+	}
+	free(pending);
+	free(per_cpu);
+}
+
 int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct dg_err *err)
 {
 	struct maps m;
@@ -1643,24 +1769,10 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 
 	st->meta_json = read_meta(&m, st->active_slot);
 
-	int ncpu = libbpf_num_possible_cpus();
-	struct dg_rule_stats *per_cpu = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*per_cpu));
-	st->stats = xcalloc(DG_MAX_RULES + 1, sizeof(*st->stats));
-	uint32_t n_rules = st->hdr.nwords * 64;
-	for (uint32_t r = 0; r <= DG_MAX_RULES; r++) {
-		if (r >= n_rules && r != DG_RULE_DEFAULT)
-			continue;
-		uint32_t key = st->active_slot * (DG_MAX_RULES + 1) + r;
-		if (bpf_map_lookup_elem(m.fd[M_STATS], &key, per_cpu) < 0)
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			st->stats[r].allowed += per_cpu[c].allowed;
-			st->stats[r].denied += per_cpu[c].denied;
-		}
-	}
-	free(per_cpu);
+	read_rule_counts(&m, st);
 
-	struct dg_counters *pc = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*pc));
+	int ncpu = num_cpus();
+	struct dg_counters *pc = xcalloc((size_t)ncpu, sizeof(*pc));
 	if (bpf_map_lookup_elem(m.fd[M_COUNTERS], &zero, pc) == 0) {
 		for (int c = 0; c < ncpu; c++) {
 			st->counters.events += pc[c].events;
@@ -1678,5 +1790,6 @@ void dg_kernel_state_free(struct dg_kernel_state *st)
 {
 	free(st->meta_json);
 	free(st->stats);
+	free(st->totals);
 	memset(st, 0, sizeof(*st));
 }

@@ -132,6 +132,8 @@ struct dg_kernel_state {
 	struct dg_policy_hdr hdr;	/* of the active slot */
 	char *meta_json;		/* as stored by load; malloc'd */
 	struct dg_rule_stats *stats;	/* active slot, summed over CPUs, DG_MAX_RULES + 1 */
+	struct dg_rule_stats *totals;	/* the same rules' counts over every generation
+					 * since the pins were made (rule identities) */
 	struct dg_counters counters;	/* summed over CPUs */
 };
 

@@ -158,6 +158,14 @@ struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf,
 
 void dg_policy_free(struct dg_policy *policy);
 
+/*
+ * Identities that carry a rule's counters from one policy generation to the
+ * next (identity.c): ids[r] for each of pol's rules, the same for a rule that
+ * says the same (action, log mode, endpoint names, subjects) wherever it sits.
+ */
+void dg_rule_identities(const struct dg_policy *pol, uint64_t *ids);
+uint64_t dg_default_identity(enum dg_default action);
+
 const char *dg_action_name(enum dg_action action);
 
 /* An address as a destination: `tcp:127.0.0.1:2375`, `tcp:[::1]:2375`,
