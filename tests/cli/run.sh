@@ -364,7 +364,7 @@ has "drop-ins: the deciding rule is the drop-in's" "$out" "^rule: $DROP/conf.d/1
 printf 'endpoint api tcp 127.0.0.1:2375\nallow api from unit nginx.service user 33\nallow api from container name traefik*\n' >"$TMP/res.conf"
 run 0 "check --verbose: ok" check --verbose "$TMP/res.conf"
 has "check --verbose: the unit's cgroup" "$err" "res.conf:2:21: note: unit nginx.service is the cgroup /.*nginx.service"
-has "check --verbose: the containers a container subject matches" "$err" "res.conf:3:.*note: container name traefik\* matches [0-9]+ containers? now"
+has "check --verbose: the containers a container subject matches" "$err" "res.conf:3:.*note: container name traefik\* matches ([0-9]+ containers?|nothing: the Docker API gave no container list)"
 run 0 "check without --verbose" check "$TMP/res.conf"
 has "check without --verbose: no notes" "$(grep -c 'note:' <<<"$err")" '^0$'
 

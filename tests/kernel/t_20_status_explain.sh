@@ -31,6 +31,10 @@ fi
 check "status counts the unit rule's allow exactly once" \
 	grep -q "\"rule\":\"$TMP/p1.conf:11\",\"action\":\"allow\",\"allowed\":1,\"denied\":0" <<<"$json"
 check "status text names the hooks" bash -c "'$DG' --bpffs '$BPFFS' status | grep -q '$HOOKS'"
+check "status: what the unit subject resolved to at the load" \
+	bash -c "'$DG' --bpffs '$BPFFS' status | grep -q '^  $TMP/p1.conf:11  unit dgtest-$$.service is the cgroup /.*dgtest-$$.service\$'"
+check "status --json: the resolution, at its place" \
+	grep -q "\"resolved\":\[{\"at\":\"$TMP/p1.conf:11\",\"what\":\"unit dgtest-$$.service is the cgroup " <<<"$json"
 check "status shows each rule's text" grep -q "\"rule\":\"$TMP/p1.conf:12\",.*\"text\":\"deny { api, sock } from user 1004\"" <<<"$json"
 check "status text: the rule table has counts since the first load, this generation's, the text" \
 	bash -c "'$DG' --bpffs '$BPFFS' status | grep -qE '^  $TMP/p1.conf:12 +deny +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+  deny \\{ api, sock \\} from user 1004\$'"

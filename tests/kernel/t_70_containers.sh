@@ -67,6 +67,11 @@ out=$(dg load "$TMP/c.conf" 2>&1)
 check "load resolves container rules from Docker" test $? -eq 0
 check "load says containers created later need the daemon" grep -q "containers created later" <<<"$out"
 expect "container allowed by name glob" ok --cgroup "$CG/ct/$idA" --uid 100000 connect tcp 127.0.0.1 "$P"
+st=$(dg status 2>&1)
+check "status: what 'container name allowed-*' matched at the load" \
+	grep -q "^  $TMP/c.conf:8  container name allowed-\* matches 1 container: allowed-web (${idA:0:12}, .*/ct/$idA)\$" <<<"$st"
+check "status: what 'container name *' matched at the load" \
+	grep -q "^  $TMP/c.conf:10  container name \* matches 2 containers: allowed-web (${idA:0:12}, .*), denied-one (${idC:0:12}, .*)\$" <<<"$st"
 expect "container denied by name *" EPERM --cgroup "$CG/ct/$idC" --uid 100000 connect tcp 127.0.0.1 "$P"
 expect "unknown container: default deny" EPERM --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
 out=$("$DG" explain -c "$TMP/c.conf" --to "tcp:127.0.0.1:$P" --container allowed-web 2>/dev/null)
@@ -108,6 +113,11 @@ eventually ok --cgroup "$CG/ct/$idB" --uid 100000 connect tcp 127.0.0.1 "$P"
 ok=$?
 t1=$(date +%s%N)
 check "daemon: a created container allowed by label within 2 s of its create event" test $ok -eq 0
+st=$(dg --run-dir "$RUN4" status --json)
+check "status after the create event: the label subject matches the new container" \
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[1])["resolved"]
+sys.exit(not any(x["at"].endswith("c.conf:9") and "matches 1 container: other-api (" + sys.argv[2][:12] in x["what"] for x in r))' "$st" "$idB"
 echo "    create event -> identity in force: $(((t1 - t0) / 1000000)) ms (fake Engine API, includes the polling)"
 
 # events name the container

@@ -68,6 +68,21 @@ static char *iso_time(time_t t)
 	return xstrdup(buf);
 }
 
+/* The index of `file` (made absolute) in the description's file table,
+ * added when new. */
+static size_t file_index(json_t *files, const char *file)
+{
+	char file_abs[PATH_MAX];
+	const char *abs = realpath(file, file_abs) ? file_abs : file;
+	size_t f = 0, nf = json_array_size(files);
+
+	while (f < nf && strcmp(json_string_value(json_array_get(files, f)), abs))
+		f++;
+	if (f == nf)
+		json_array_append_new(files, json_string(abs));
+	return f;
+}
+
 /* What `status`, `explain` and events need to name things, stored with the
  * policy in the kernel. */
 static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, const char *cgroup,
@@ -94,16 +109,27 @@ static char *policy_meta(const char *path, const struct dg_loaded_policy *lp, co
 	json_t *files = json_array();
 	for (size_t r = 0; r < lp->image->n_rules; r++) {
 		const struct dg_rule_origin *o = &lp->image->origins[r];
-		char file_abs[PATH_MAX];
-		const char *file = realpath(o->file, file_abs) ? file_abs : o->file;
-		size_t f = 0, nf = json_array_size(files);
-		while (f < nf && strcmp(json_string_value(json_array_get(files, f)), file))
-			f++;
-		if (f == nf)
-			json_array_append_new(files, json_string(file));
-		json_array_append_new(rules, json_pack("[iis]", (json_int_t)f, (json_int_t)o->line,
-							dg_action_name(o->action)));
+		json_array_append_new(rules, json_pack("[iis]", (json_int_t)file_index(files, o->file),
+						       (json_int_t)o->line, dg_action_name(o->action)));
 	}
+	/* What units, `remapped` and container subjects stood for, for status:
+	 * [file index, line, text], within a budget of the kept description
+	 * (the rules must fit; DG_META_CHUNK * DG_META_CHUNKS in all). */
+	json_t *resolved = json_array();
+	size_t budget = 32 * 1024, left_out = lp->image->resolutions_left_out;
+	for (size_t i = 0; i < lp->image->n_resolutions; i++) {
+		const struct dg_resolution *res = &lp->image->resolutions[i];
+		size_t len = strlen(res->text) + 16;
+		if (len > budget) {
+			left_out += lp->image->n_resolutions - i;
+			break;
+		}
+		budget -= len;
+		json_array_append_new(resolved, json_pack("[iis]", (json_int_t)file_index(files, res->file),
+							   (json_int_t)res->line, res->text));
+	}
+	json_object_set_new(root, "resolved", resolved);
+	json_object_set_new(root, "resolved_left_out", json_integer((json_int_t)left_out));
 	json_object_set_new(root, "files", files);
 	json_object_set_new(root, "endpoints", eps);
 	json_object_set_new(root, "rules", rules);

@@ -165,6 +165,22 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(root, "rules", rules);
 	dg_policy_free(source);
 
+	/* what units, `remapped` and container subjects stood for at the load */
+	json_t *resolved = json_array(), *mr;
+	size_t i;
+	json_array_foreach(meta ? json_object_get(meta, "resolved") : NULL, i, mr) {
+		const char *file = json_string_value(
+			json_array_get(files, (size_t)json_integer_value(json_array_get(mr, 0))));
+		char *loc = xasprintf("%s:%lld", file ? file : "?",
+				      (long long)json_integer_value(json_array_get(mr, 1)));
+		json_array_append_new(resolved, json_pack("{s:s,s:O}", "at", loc, "what",
+							  json_array_get(mr, 2)));
+		free(loc);
+	}
+	json_object_set_new(root, "resolved", resolved);
+	if (meta && json_integer_value(json_object_get(meta, "resolved_left_out")))
+		json_object_set(root, "resolved_left_out", json_object_get(meta, "resolved_left_out"));
+
 	json_t *ev = json_object();
 	json_object_set_new(ev, "reported", json_integer((json_int_t)st->counters.events));
 	json_object_set_new(ev, "suppressed", json_integer((json_int_t)st->counters.suppressed));
@@ -255,6 +271,18 @@ static void print_text(const json_t *s)
 		printf("listeners:   unknown: %s\n",
 		       json_string_value(json_object_get(s, "listeners_error")));
 	dg_engine_print(stdout, json_object_get(s, "engine"));
+	json_t *res = json_object_get(s, "resolved");
+	if (json_array_size(res)) {
+		printf("resolved:    when generation %lld was compiled\n",
+		       (long long)json_integer_value(json_object_get(s, "generation")));
+		json_t *one;
+		json_array_foreach(res, i, one)
+			printf("  %s  %s\n", json_string_value(json_object_get(one, "at")),
+			       json_string_value(json_object_get(one, "what")));
+		if (json_object_get(s, "resolved_left_out"))
+			printf("  (%lld more not kept)\n",
+			       (long long)json_integer_value(json_object_get(s, "resolved_left_out")));
+	}
 	printf("rules (counts since the first load; GEN: generation %lld alone):\n"
 	       "  %-40s %-7s %9s %9s %9s %9s  %s\n",
 	       (long long)json_integer_value(json_object_get(s, "generation")), "RULE", "ACTION",

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -243,9 +244,41 @@ static void add_path(char ***paths, size_t *n, size_t *cap, char *path)
 	(*paths)[(*n)++] = path;
 }
 
+/* Keeps `text` (malloc'd, taken) as what the subject at `loc` stood for. */
+static void keep_resolution(struct dg_image *img, const struct dg_loc *loc, char *text)
+{
+	if (img->n_resolutions == DG_MAX_RESOLUTIONS) {
+		img->resolutions_left_out++;
+		free(text);
+		return;
+	}
+	if (!img->resolutions)
+		img->resolutions = xcalloc(DG_MAX_RESOLUTIONS, sizeof(*img->resolutions));
+	img->resolutions[img->n_resolutions++] = (struct dg_resolution){
+		.file = loc->file ? loc->file->name : "", .line = loc->line, .text = text
+	};
+}
+
+/* Records what a subject stands for now: in the image (for `status`) and,
+ * when asked (check --verbose), as a note at its place. */
+__attribute__((format(printf, 5, 6)))
+static void resolved(struct dg_image *img, const struct dg_compile_env *env, struct dg_diag *diag,
+		     const struct dg_loc *loc, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (env->resolutions)
+		dg_diag_note(diag, loc, "%s", text);
+	keep_resolution(img, loc, text);
+}
+
 /* The cgroup paths of one subject (cgroup, unit or container). */
 static char **subject_paths(const struct dg_subject *s, const struct dg_compile_env *env,
-			    struct dg_diag *diag, size_t *n)
+			    struct dg_diag *diag, struct dg_image *img, size_t *n)
 {
 	char **paths = NULL;
 	size_t cap = 0;
@@ -260,8 +293,7 @@ static char **subject_paths(const struct dg_subject *s, const struct dg_compile_
 			break;
 		case DG_SUBJ_UNIT: {
 			char *path = dg_resolve_unit(env->cgroup_root, it->str, diag, &it->loc);
-			if (env->resolutions)
-				dg_diag_note(diag, &it->loc, "unit %s is the cgroup %s", it->str, path);
+			resolved(img, env, diag, &it->loc, "unit %s is the cgroup %s", it->str, path);
 			add_path(&paths, n, &cap, path);
 			break;
 		}
@@ -275,7 +307,7 @@ static char **subject_paths(const struct dg_subject *s, const struct dg_compile_
 				if (!ct->cgroup || !container_matches(ct, s->ckey, it))
 					continue;
 				add_path(&paths, n, &cap, xstrdup(ct->cgroup));
-				if (env->resolutions && matched++ < 8) {
+				if (matched++ < 8) {
 					char *more = xasprintf("%s%s %s (%.12s, %s)", which ? which : "",
 							       which ? "," : "", ct->name ? ct->name : "?",
 							       ct->id, ct->cgroup);
@@ -286,11 +318,15 @@ static char **subject_paths(const struct dg_subject *s, const struct dg_compile_
 			static const char *const keys[] = { [DG_CT_NAME] = "name", [DG_CT_ID] = "id",
 							    [DG_CT_LABEL] = "label", [DG_CT_IMAGE] = "image",
 							    [DG_CT_SERVICE] = "service" };
-			if (env->resolutions)
-				dg_diag_note(diag, &it->loc, "container %s %s matches %zu container%s "
-					     "now%s%s%s", keys[s->ckey], it->text ? it->text : it->str, matched,
-					     matched == 1 ? "" : "s", matched ? ":" : "",
-					     which ? which : "", matched > 8 ? ", ..." : "");
+			if (!env->containers)
+				resolved(img, env, diag, &it->loc, "container %s %s matches nothing: "
+					 "the Docker API gave no container list", keys[s->ckey],
+					 it->text ? it->text : it->str);
+			else
+				resolved(img, env, diag, &it->loc,
+					 "container %s %s matches %zu container%s%s%s%s", keys[s->ckey],
+					 it->text ? it->text : it->str, matched, matched == 1 ? "" : "s",
+					 matched ? ":" : "", which ? which : "", matched > 8 ? ", ..." : "");
 			free(which);
 			break;
 		}
@@ -311,7 +347,7 @@ static void constraints_free(struct rule_constraints *c)
 }
 
 static void rule_constraints(const struct dg_rule *rule, const struct dg_compile_env *env,
-			     struct dg_diag *diag, struct rule_constraints *c)
+			     struct dg_diag *diag, struct dg_image *img, struct rule_constraints *c)
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t s = 0; s < rule->n_subjects; s++) {
@@ -337,14 +373,16 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 			} else if (env->have_remap_range) {
 				r[nr++] = (struct range){ env->remap_lo, env->remap_hi };
 			} else {
+				const char *why = env->remap_why && *env->remap_why ? env->remap_why
+										     : "no remap range";
 				dg_diag_warning(diag, &subj->loc,
 						"'remapped' matches nobody: Docker's userns-remap is not "
-						"configured here (%s)",
-						env->remap_why && *env->remap_why ? env->remap_why
-										  : "no remap range");
+						"configured here (%s)", why);
+				keep_resolution(img, &subj->loc,
+						xasprintf("remapped matches nobody (%s)", why));
 			}
 			ranges_normalize(r, &nr);
-			if (env->resolutions && subj->kind == DG_SUBJ_REMAPPED && nr) {
+			if (subj->kind == DG_SUBJ_REMAPPED && nr) {
 				char *list = xstrdup("");
 				for (size_t i = 0; i < nr; i++) {
 					char *more = xasprintf("%s%s%u-%u", list, i ? ", " : "", r[i].lo,
@@ -352,9 +390,9 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 					free(list);
 					list = more;
 				}
-				dg_diag_note(diag, &subj->loc, "remapped is the uids %s (Docker's "
-					     "userns-remap user %s)", list,
-					     env->remap_user ? env->remap_user : "?");
+				resolved(img, env, diag, &subj->loc, "remapped is the uids %s (Docker's "
+					 "userns-remap user %s)", list,
+					 env->remap_user ? env->remap_user : "?");
 				free(list);
 			}
 			if (!c->uid_set) {
@@ -378,7 +416,7 @@ static void rule_constraints(const struct dg_rule *rule, const struct dg_compile
 		case DG_SUBJ_CGROUP:
 		case DG_SUBJ_UNIT: {
 			size_t np;
-			char **p = subject_paths(subj, env, diag, &np);
+			char **p = subject_paths(subj, env, diag, img, &np);
 			if (!c->cg_set) {
 				c->cg_set = true;
 				c->paths = p;
@@ -1047,7 +1085,7 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		for (size_t i = 0; i < rule->n_endpoints; i++)
 			bit_set(&target[rule->endpoints[i] + 1], r);
 
-		rule_constraints(rule, env, diag, &rc[r]);
+		rule_constraints(rule, env, diag, img, &rc[r]);
 		img->has_container_rules |= rc[r].container;
 		if (!rc[r].uid_set)
 			bit_set(&uid_default, r);
@@ -1130,6 +1168,9 @@ void dg_image_free(struct dg_image *img)
 	free(img->ports);
 	free(img->rules);
 	free(img->origins);
+	for (size_t i = 0; i < img->n_resolutions; i++)
+		free(img->resolutions[i].text);
+	free(img->resolutions);
 	free(img);
 }
 

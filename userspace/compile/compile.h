@@ -109,6 +109,20 @@ struct dg_image {
 
 	bool has_unix;			/* some endpoint needs connect_unix */
 	bool has_container_rules;	/* resolved only at load / by the daemon */
+
+	/* What unit, `remapped` and container subjects stood for when this
+	 * image was compiled, for `status`: the first DG_MAX_RESOLUTIONS. */
+	struct dg_resolution *resolutions;
+	size_t n_resolutions;
+	size_t resolutions_left_out;
+};
+
+#define DG_MAX_RESOLUTIONS 256
+
+struct dg_resolution {
+	const char *file;	/* points into the policy's file table */
+	unsigned int line;
+	char *text;		/* "unit nginx.service is the cgroup /system.slice/nginx.service" */
 };
 
 /* What the compiler needs to know about the host. */
