@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The relay's request judging: the canonical target (userspace/relay). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/target.h"
+#include "testing.h"
+
+/* Parses `raw`, which must be accepted as `path` (version and query apart). */
+static void accepted(const char *raw, const char *path, int major, int minor)
+{
+	struct dg_target t;
+	const char *why = NULL;
+	int ret = dg_target_parse(raw, &t, &why);
+
+	if (ret) {
+		fprintf(stderr, "refused %s: %s\n", raw, why);
+		CHECK(!"target accepted");
+		return;
+	}
+	if (strcmp(t.path, path)) {
+		fprintf(stderr, "%s: path %s, want %s\n", raw, t.path, path);
+		CHECK(!"path as judged");
+	}
+	CHECK_INT(t.versioned, major >= 0);
+	if (major >= 0) {
+		CHECK_INT(t.major, major);
+		CHECK_INT(t.minor, minor);
+	}
+	dg_target_free(&t);
+}
+
+/* `raw` must be refused, the reason containing `because`. */
+static void refused(const char *raw, const char *because)
+{
+	struct dg_target t;
+	const char *why = NULL;
+	int ret = dg_target_parse(raw, &t, &why);
+
+	CHECK_INT(ret, -EINVAL);
+	if (ret) {
+		if (!why || !strstr(why, because)) {
+			fprintf(stderr, "%s: refused because '%s', want '%s'\n", raw,
+				why ? why : "(none)", because);
+			CHECK(!"reason given");
+		}
+		return;
+	}
+	fprintf(stderr, "accepted %s as %s\n", raw, t.path);
+	dg_target_free(&t);
+}
+
+TEST(relay_target_canonical_forms)
+{
+	accepted("/_ping", "/_ping", -1, 0);
+	accepted("/v1.41/containers/json", "/containers/json", 1, 41);
+	accepted("/v1.24/version", "/version", 1, 24);
+	accepted("/v01.041/info", "/info", 1, 41);
+	accepted("/containers/abc/json", "/containers/abc/json", -1, 0);
+	/* one decoding, as Go's URL.Path: %41 is 'A', %25 stays a '%' */
+	accepted("/containers/%61bc/json", "/containers/abc/json", -1, 0);
+	accepted("/images/a%25b/json", "/images/a%b/json", -1, 0);
+	accepted("/images/a:b@c/json", "/images/a:b@c/json", -1, 0);
+	/* only the first segment is a version */
+	accepted("/containers/v1.41/json", "/containers/v1.41/json", -1, 0);
+	accepted("/vx/json", "/vx/json", -1, 0);
+	accepted("/V1.41/info", "/V1.41/info", -1, 0);
+}
+
+TEST(relay_target_refused_forms)
+{
+	refused("http://localhost/v1.41/info", "absolute-form");
+	refused("*", "asterisk-form");
+	refused("", "absolute-form");
+	refused("/", "the path is '/'");
+	refused("/containers/json#x", "fragment");
+	refused("/containers//json", "empty segment");
+	refused("/containers/json/", "empty segment");
+	refused("//containers/json", "empty segment");
+	refused("/containers/../secrets", "'..'");
+	refused("/containers/./json", "'.'");
+	refused("/containers/%2e%2e/secrets", "'..'");
+	refused("/containers/%2E/json", "'.'");
+	refused("/containers/a%2Fb/json", "encoded '/'");
+	refused("/containers/a%2fb/json", "encoded '/'");
+	refused("/containers/a%00/json", "NUL");
+	refused("/containers/a%0a/json", "control");
+	refused("/containers/a%c3%a9/json", "non-ASCII");
+	refused("/containers/a%zz/json", "two hex digits");
+	refused("/containers/a%2", "two hex digits");
+	refused("/containers/a b/json", "must be percent-encoded");
+	refused("/containers/a\\b/json", "must be percent-encoded");
+	refused("/containers/\x7f/json", "control or non-ASCII");
+	refused("/containers/\xc3\xa9/json", "control or non-ASCII");
+	refused("/v1/info", "not /vMAJOR.MINOR");
+	refused("/v1.41.0/info", "not /vMAJOR.MINOR");
+	refused("/v.41/info", "not /vMAJOR.MINOR");
+	refused("/v1..41/info", "not /vMAJOR.MINOR");
+	refused("/v1234.1/info", "not /vMAJOR.MINOR");
+	refused("/v1.41", "no path after it");
+	refused("/v1.41/", "empty segment");
+}
+
+TEST(relay_target_query)
+{
+	struct dg_target t;
+	const char *why;
+
+	CHECK_INT(dg_target_parse("/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D"
+				  "&name=a+b", &t, &why), 0);
+	CHECK_INT(t.n_params, 3);
+	CHECK(dg_target_param(&t, "all") && !strcmp(dg_target_param(&t, "all"), "1"));
+	CHECK(dg_target_param(&t, "filters") &&
+	      !strcmp(dg_target_param(&t, "filters"), "{\"label\":[\"a=b\"]}"));
+	CHECK(dg_target_param(&t, "name") && !strcmp(dg_target_param(&t, "name"), "a b"));
+	CHECK(dg_target_param(&t, "All") == NULL);	/* keys are case-sensitive, as r.Form */
+	dg_target_free(&t);
+
+	CHECK_INT(dg_target_parse("/build?remote", &t, &why), 0);
+	CHECK(dg_target_param(&t, "remote") && !*dg_target_param(&t, "remote"));
+	dg_target_free(&t);
+	CHECK_INT(dg_target_parse("/containers/json?", &t, &why), 0);
+	CHECK_INT(t.n_params, 0);
+	dg_target_free(&t);
+
+	refused("/containers/json?all=1;size=1", "';'");
+	refused("/containers/json?all=1&all=0", "given twice");
+	refused("/containers/json?a%6cl=1&all=0", "given twice");	/* decoded keys */
+	refused("/containers/json?all=%zz", "two hex digits");
+	refused("/containers/json?all=%00", "NUL");
+	refused("/containers/json?=1", "empty");
+	refused("/containers/json?all=1&&x=2", "empty");
+	refused("/containers/json?all=1&", "empty");
+	refused("/containers/json?a b=1", "must be percent-encoded");
+	refused("/containers/json?a=\x01", "control");
+}
