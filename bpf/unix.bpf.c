@@ -6,30 +6,6 @@
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
-/*
- * Where the path in pb (the caller's `len` bytes, zeroes after them) ends:
- * its first NUL, or `len` (the kernel NUL-terminates there after this hook).
- * A word at a time: a zero byte sets the top bit of its byte in
- * (w - 0x01..01) & ~w & 0x80..80, the lowest such bit being the first NUL.
- */
-static __always_inline __u32 path_end(const struct path_buf *pb, __u32 len)
-{
-	for (__u32 i = 0; i < (DG_UNIX_NAME_LEN + 4) / 8; i++) {
-		__u64 w = pb->w[i], z, low;
-		__u32 end;
-
-		if (i * 8 >= len)
-			break;
-		z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
-		if (!z)
-			continue;
-		low = (z & -z) >> 7;		/* 1 << (8 * byte index) */
-		end = i * 8 + (__u32)((low * 0x0001020304050607ULL) >> 56);
-		return end < len ? end : len;
-	}
-	return len;
-}
-
 /* Whether the slot has an endpoint name ending in the path's last 8 bytes
  * (`unix_tails` in dockguard_abi.h); a path shorter than that goes on. */
 static __always_inline bool tail_may_match(const struct path_buf *pb, __u32 end, __u32 slot)
@@ -60,6 +36,7 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	__u32 ep;
 	const char *sun_path;
 	__u32 len, end;
+	long ret;
 
 	if (!bpf_cast_to_kern_ctx)
 		return 0;
@@ -71,16 +48,16 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	if (len > DG_UNIX_NAME_LEN)
 		len = DG_UNIX_NAME_LEN;
 	sun_path = (const char *)kctx->uaddr + 2;
-	/* The caller's `len` bytes, then their end: the kernel reads them up to
-	 * the first NUL (it NUL-terminates after this hook). One plain copy, a
-	 * word-wise search: cheaper than a string copy byte by byte. */
-	__builtin_memset(&pb, 0, sizeof(pb));
+	/* The caller's `len` bytes up to their first NUL, as the kernel will
+	 * read them (it NUL-terminates after this hook): the helper copies and
+	 * finds the end a word at a time, and writes the NUL. */
 	len &= 0x7f;
-	if (!len || len > DG_UNIX_NAME_LEN || bpf_probe_read_kernel(pb.buf, len, sun_path))
+	if (!len || len > DG_UNIX_NAME_LEN)
 		return 0;
-	end = path_end(&pb, len);
-	if (!end || end > DG_UNIX_NAME_LEN)
-		return 0;		/* empty, or abstract namespace: no file */
+	ret = bpf_probe_read_kernel_str(pb.buf, len + 1, sun_path);
+	if (ret <= 1 || ret > DG_UNIX_NAME_LEN + 1)
+		return 0;		/* empty, abstract namespace or unreadable: no file */
+	end = (__u32)ret - 1;
 	if (!tail_may_match(&pb, end, slot))
 		return 0;		/* no endpoint's name ends in these bytes */
 	if (!file_name_key(&pb, end, &key))

@@ -12,10 +12,7 @@
 
 /* The path as the caller gave it, NUL-terminated; room for 108 bytes + NUL. */
 struct path_buf {
-	union {
-		char buf[DG_UNIX_NAME_LEN + 4];
-		__u64 w[(DG_UNIX_NAME_LEN + 4) / 8];	/* scanned a word at a time */
-	};
+	char buf[DG_UNIX_NAME_LEN + 4];
 };
 
 /*
