@@ -555,7 +555,7 @@ TEST(policy_rule_errors)
 	CHECK_ERR(&d, 4, 8, "'listen' takes no 'quiet'");
 	CHECK_ERR(&d, 5, 8, "'listen' takes no 'log'");
 	CHECK_ERR(&d, 6, 7, "expected an endpoint name, { a, b } or 'any' after 'allow', found 'from'");
-	CHECK_ERR(&d, 7, 9, "expected 'from' or the end of the rule, found 'user'");
+	CHECK_ERR(&d, 7, 9, "expected 'from', 'api' or the end of the rule, found 'user'");
 	CHECK_ERR(&d, 8, 12, "'any' stands for every endpoint");
 	CHECK_ERR(&d, 9, 7, "empty endpoint list");
 	CHECK_ERR(&d, 10, 6, "found end of line");
@@ -660,7 +660,7 @@ TEST(policy_set_errors)
 	CHECK_ERR(&d, 7, 17, "unsupported docker host 'http://x:1'");
 	CHECK_ERR(&d, 8, 17, "unsupported docker host");
 	CHECK_ERR(&d, 9, 17, "unsupported docker host");
-	CHECK_ERR(&d, 10, 5, "unknown setting 'verbosity'; expected default, log-rate or docker-host");
+	CHECK_ERR(&d, 10, 5, "unknown setting 'verbosity'; expected default, log-rate, docker-host, api-default or api-version");
 	CHECK_ERR(&d, 11, 12, "expected a value after 'set default', found end of line");
 	CHECK_ERR(&d, 12, 18, "expected the end of the line");
 	CHECK_ERR(&d, 13, 14, "out of range");
@@ -1254,7 +1254,7 @@ TEST(policy_include)
 		CHECK_INT(p->rules[1].loc.line, 2);
 		CHECK_STR(p->endpoints[1].loc.file->name, inc);
 		CHECK_STR(p->rules[3].loc.file->name, path);
-		CHECK_INT(p->files->n, 4);
+		CHECK_INT(p->files->n, 5);	/* and dockguard's built-in profiles */
 		free(inc);
 	}
 	dg_policy_free(p);

@@ -420,6 +420,7 @@ void dg_policy_check(struct dg_policy *pol, const struct dg_epref *refs, size_t 
 	}
 	check_reachable(pol, false, diag);
 	check_reachable(pol, true, diag);
+	dg_policy_check_apis(pol, diag);
 
 	for (size_t e = 0; e < ne; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];

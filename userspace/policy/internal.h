@@ -45,6 +45,10 @@ struct dg_epref {
 void dg_policy_check(struct dg_policy *policy, const struct dg_epref *refs, size_t n_refs,
 		     struct dg_diag *diag);
 
+/* The checks of relays and API profiles (check_api.c): resolves `extends`
+ * and each rule's `api NAME` (rule->api_profile). */
+void dg_policy_check_apis(struct dg_policy *policy, struct dg_diag *diag);
+
 /*
  * Whether root alone can change the policy file `path`, whose resolved path
  * (without symbolic links) is `real`: the directory the name is in, the
@@ -59,6 +63,8 @@ bool dg_policy_file_trusted(const char *name, const char *path, const char *real
 bool dg_policy_dir_trusted(const char *name, const char *dir, struct dg_diag *diag);
 
 /* Free what the struct points to, not the struct itself. */
+void dg_api_rule_free_contents(struct dg_api_rule *r);
+void dg_api_profile_free_contents(struct dg_api_profile *prof);
 void dg_subject_free(struct dg_subject *s);
 void dg_rule_free_contents(struct dg_rule *r);
 

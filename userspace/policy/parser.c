@@ -22,96 +22,14 @@
 
 #include "policy/lexer.h"
 #include "policy/internal.h"
+#include "policy/parser_internal.h"
 #include "util/util.h"
 
 #define DG_ID_MAX 4294967294ULL		/* (uid_t)-1 means "no id" */
 #define DG_LOG_RATE_MAX 1000000ULL
 #define DG_UNIT_NAME_MAX 255
 
-struct include_frame {
-	char *real;				/* realpath, NULL when unknown */
-	const struct dg_diag_file *file;
-};
-
-struct parser {
-	struct dg_policy *pol;
-	struct dg_diag *diag;
-	struct dg_lexer *lx;
-
-	struct include_frame stack[DG_POLICY_MAX_INCLUDE_DEPTH + 1];
-	size_t depth;
-	size_t n_files;
-	size_t total_bytes;			/* of every file read */
-	struct sha256_ctx sha;			/* over the same bytes */
-
-	struct dg_epref *refs;
-	size_t n_refs, cap_refs;
-	size_t cap_rules, cap_endpoints;
-	size_t n_items;
-
-	bool files_limit, rules_limit, items_limit, endpoints_limit;
-
-	struct dg_loc set_loc[3];		/* default, log-rate, docker-host */
-	bool set_seen[3];
-
-	struct dg_strmap users, groups;		/* look-up cache */
-};
-
-/* ---- tokens -------------------------------------------------------------- */
-
-static struct dg_token *cur(struct parser *p)
-{
-	return &p->lx->tok;
-}
-
-static void next(struct parser *p)
-{
-	dg_lexer_next(p->lx);
-}
-
-static bool is_kw(struct parser *p, const char *kw)
-{
-	const struct dg_token *t = cur(p);
-	return t->kind == DG_TOK_WORD && strcmp(t->text, kw) == 0;
-}
-
-static bool is_value(const struct dg_token *t)
-{
-	return t->kind == DG_TOK_WORD || t->kind == DG_TOK_STRING;
-}
-
-static bool at_end(struct parser *p)
-{
-	enum dg_tok_kind k = cur(p)->kind;
-	return k == DG_TOK_NEWLINE || k == DG_TOK_EOF;
-}
-
-/* A location inside a word: `off` bytes in, `len` long. A string keeps its
- * whole location (escapes shift the columns). */
-static struct dg_loc subloc(const struct dg_token *t, size_t off, size_t len)
-{
-	struct dg_loc loc = t->loc;
-
-	if (t->kind != DG_TOK_WORD || off >= t->len)
-		return loc;
-	if (off + len > t->len)
-		len = t->len - off;
-	loc.col += (unsigned int)off;
-	loc.len = len ? (unsigned int)len : 1;
-	return loc;
-}
-
-/* From the start of `a` to the end of `b`, when they share a line. */
-static struct dg_loc span(const struct dg_loc *a, const struct dg_loc *b)
-{
-	struct dg_loc loc = *a;
-
-	if (a->file == b->file && a->line == b->line && b->col >= a->col)
-		loc.len = b->col + b->len - a->col;
-	return loc;
-}
-
-static void report_unclosed(struct parser *p, const struct dg_loc *at)
+void report_unclosed(struct parser *p, const struct dg_loc *at)
 {
 	const struct dg_loc *open = dg_lexer_open_brace(p->lx);
 
@@ -124,7 +42,7 @@ static void report_unclosed(struct parser *p, const struct dg_loc *at)
 }
 
 /* "expected X, found Y" at the current token; silent after a lexer error. */
-static void unexpected(struct parser *p, const char *expected)
+void unexpected(struct parser *p, const char *expected)
 {
 	const struct dg_token *t = cur(p);
 	char buf[64];
@@ -150,11 +68,13 @@ static const struct statement {
 	bool (*parse)(struct parser *p);	/* false: syntax error, reported */
 } statements[] = {
 	{ "allow", parse_rule },
+	{ "api", parse_api },
 	{ "audit", parse_rule },
 	{ "deny", parse_rule },
 	{ "endpoint", parse_endpoint },
 	{ "include", parse_include },
 	{ "listen", parse_rule },
+	{ "relay", parse_relay },
 	{ "set", parse_set },
 };
 
@@ -171,7 +91,7 @@ static const struct statement *find_statement(const struct dg_token *t)
 		       cmp_statement);
 }
 
-static bool is_statement_keyword(const struct dg_token *t)
+bool is_statement_keyword(const struct dg_token *t)
 {
 	return find_statement(t) != NULL;
 }
@@ -209,9 +129,7 @@ static void recover(struct parser *p)
  * syntax error (already reported), true otherwise, even when it reported a
  * semantic error.
  */
-typedef bool (*item_fn)(struct parser *p, void *ctx);
-
-static bool parse_braced(struct parser *p, const char *what, item_fn item, void *ctx)
+bool parse_braced(struct parser *p, const char *what, item_fn item, void *ctx)
 {
 	struct dg_loc open = cur(p)->loc;
 	size_t n = 0;
@@ -318,7 +236,7 @@ struct endpoint_ctx {
 	bool limit;
 };
 
-static void check_endpoint_name(struct parser *p, const struct dg_token *t)
+void check_endpoint_name(struct parser *p, const struct dg_token *t)
 {
 	const char *s = t->text;
 
@@ -344,7 +262,7 @@ static void check_endpoint_name(struct parser *p, const struct dg_token *t)
 			      "starting with a letter", s);
 }
 
-static bool parse_tcp(struct parser *p, const struct dg_token *t, struct dg_addr *a)
+bool parse_tcp(struct parser *p, const struct dg_token *t, struct dg_addr *a)
 {
 	const char *s = t->text;
 	const char *host, *port;
@@ -430,7 +348,7 @@ static bool parse_tcp(struct parser *p, const struct dg_token *t, struct dg_addr
 	return ok;
 }
 
-static bool parse_unix(struct parser *p, const struct dg_token *t, struct dg_addr *a)
+bool parse_unix(struct parser *p, const struct dg_token *t, struct dg_addr *a)
 {
 	const char *s = t->text;
 	const char *why;
@@ -531,6 +449,14 @@ static bool parse_endpoint(struct parser *p)
 	else
 		ok = parse_addr(p, &ctx);
 
+	dg_policy_add_endpoint(p, &ep);
+	return ok;
+}
+
+void dg_policy_add_endpoint(struct parser *p, struct dg_endpoint *ep_in)
+{
+	struct dg_endpoint ep = *ep_in;
+
 	/* Kept even after an error, so that rules naming it raise no more. */
 	if (p->pol->n_endpoints >= DG_POLICY_MAX_ENDPOINTS) {
 		if (!p->endpoints_limit)
@@ -542,7 +468,8 @@ static bool parse_endpoint(struct parser *p)
 			free(ep.addrs[i].path);
 		free(ep.addrs);
 		free(ep.name);
-		return ok;
+		free(ep.upstream.path);
+		return;
 	}
 	if (p->pol->n_endpoints == p->cap_endpoints) {
 		p->cap_endpoints = p->cap_endpoints ? p->cap_endpoints * 2 : 8;
@@ -550,7 +477,6 @@ static bool parse_endpoint(struct parser *p)
 						  sizeof(*p->pol->endpoints));
 	}
 	p->pol->endpoints[p->pol->n_endpoints++] = ep;
-	return ok;
 }
 
 /* ---- subjects ------------------------------------------------------------ */
@@ -1116,15 +1042,27 @@ static bool parse_rule(struct parser *p)
 
 	if (is_kw(p, "from")) {
 		next(p);
-		if (at_end(p)) {
+		if (at_end(p) || is_kw(p, "api")) {
 			unexpected(p, "a subject after 'from'");
 			goto out;
 		}
-		while (!at_end(p))
+		while (!at_end(p) && !is_kw(p, "api"))
 			if (!parse_subject(p, &r, &cap))
 				goto out;
-	} else if (!at_end(p)) {
-		unexpected(p, "'from' or the end of the rule");
+	}
+	if (is_kw(p, "api")) {
+		/* the API profile of the relays this rule allows (checked later) */
+		next(p);
+		if (cur(p)->kind != DG_TOK_WORD) {
+			unexpected(p, "a profile name after 'api'");
+			goto out;
+		}
+		r.api = xstrdup(cur(p)->text);
+		r.api_loc = cur(p)->loc;
+		next(p);
+	}
+	if (!at_end(p)) {
+		unexpected(p, r.api ? "the end of the rule" : "'from', 'api' or the end of the rule");
 		goto out;
 	}
 	ok = true;
@@ -1153,9 +1091,10 @@ out:
 
 /* ---- set ------------------------------------------------------------------ */
 
-enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST };
+enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST, SET_API_DEFAULT, SET_API_VERSION };
 
-static const char *const set_keys[] = { "default", "log-rate", "docker-host" };
+static const char *const set_keys[] = { "default", "log-rate", "docker-host", "api-default",
+					"api-version" };
 
 static bool parse_log_rate(struct parser *p, const struct dg_token *t)
 {
@@ -1236,7 +1175,8 @@ static bool parse_set(struct parser *p)
 	size_t key;
 
 	if (t->kind != DG_TOK_WORD) {
-		unexpected(p, "a setting (default, log-rate or docker-host) after 'set'");
+		unexpected(p, "a setting (default, log-rate, docker-host, api-default or "
+			   "api-version) after 'set'");
 		return false;
 	}
 	for (key = 0; key < ARRAY_SIZE(set_keys); key++)
@@ -1244,8 +1184,8 @@ static bool parse_set(struct parser *p)
 			break;
 	if (key == ARRAY_SIZE(set_keys)) {
 		dg_diag_error(p->diag, &t->loc,
-			      "unknown setting '%s'; expected default, log-rate or docker-host",
-			      t->text);
+			      "unknown setting '%s'; expected default, log-rate, docker-host, "
+			      "api-default or api-version", t->text);
 		return false;
 	}
 	struct dg_loc key_loc = span(&set_loc, &t->loc);
@@ -1276,6 +1216,34 @@ static bool parse_set(struct parser *p)
 	case SET_LOG_RATE:
 		ok = parse_log_rate(p, t);
 		break;
+	case SET_API_DEFAULT:
+		if (!strcmp(t->text, "deny") || !strcmp(t->text, "audit"))
+			p->pol->api_default = t->text[0] == 'a' ? DG_DEFAULT_AUDIT : DG_DEFAULT_DENY;
+		else {
+			dg_diag_error(p->diag, &t->loc,
+				      "unknown api-default '%s'; use deny or audit", t->text);
+			ok = false;
+		}
+		break;
+	case SET_API_VERSION: {
+		/* `set api-version min MAJOR.MINOR` */
+		unsigned int major, minor;
+		char tail;
+		if (strcmp(t->text, "min")) {
+			dg_diag_error(p->diag, &t->loc, "expected 'min' after 'set api-version'");
+			ok = false;
+			break;
+		}
+		next(p);
+		t = cur(p);
+		if (!is_value(t) || sscanf(t->text, "%3u.%3u%c", &major, &minor, &tail) != 2) {
+			unexpected(p, "an API version (1.24) after 'set api-version min'");
+			return false;
+		}
+		p->pol->api_min_major = major;
+		p->pol->api_min_minor = minor;
+		break;
+	}
 	case SET_DOCKER_HOST:
 		if (!valid_docker_host(t->text)) {
 			dg_diag_error(p->diag, &t->loc,
@@ -1528,7 +1496,7 @@ static bool parse_statement(struct parser *p)
 	return false;
 }
 
-static void parse_statements(struct parser *p)
+void parse_statements(struct parser *p)
 {
 	next(p);
 	for (;;) {
@@ -1615,6 +1583,7 @@ struct dg_policy *dg_policy_parse_buffer(const char *name, const char *buf, size
 	struct parser p = { .diag = diag, .pol = new_policy(name), .n_files = 1 };
 
 	sha256_init(&p.sha);
+	parse_builtin_profiles(&p);
 	if (len > DG_POLICY_MAX_FILE_SIZE) {
 		dg_diag_error(diag, NULL,
 			      "%s is %zu bytes long, more than the limit of %d bytes for a policy "

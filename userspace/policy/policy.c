@@ -26,6 +26,7 @@ void dg_rule_free_contents(struct dg_rule *r)
 		dg_subject_free(&r->subjects[i]);
 	free(r->subjects);
 	free(r->endpoints);
+	free(r->api);
 }
 
 void dg_policy_free(struct dg_policy *policy)
@@ -38,8 +39,12 @@ void dg_policy_free(struct dg_policy *policy)
 			free(ep->addrs[j].path);
 		free(ep->addrs);
 		free(ep->name);
+		free(ep->upstream.path);
 	}
 	free(policy->endpoints);
+	for (size_t i = 0; i < policy->n_apis; i++)
+		dg_api_profile_free_contents(&policy->apis[i]);
+	free(policy->apis);
 	for (size_t i = 0; i < policy->n_rules; i++)
 		dg_rule_free_contents(&policy->rules[i]);
 	free(policy->rules);

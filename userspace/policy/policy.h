@@ -50,9 +50,11 @@ struct dg_addr {
 
 struct dg_endpoint {
 	char *name;
-	struct dg_addr *addrs;
+	struct dg_addr *addrs;		/* a relay's: where it listens */
 	size_t n_addrs;
 	struct dg_loc loc;
+	bool relay;			/* `relay NAME { ... }` (docs/relay.md) */
+	struct dg_addr upstream;	/* relay: the Docker API it forwards to */
 };
 
 enum dg_subject_kind {
@@ -103,6 +105,62 @@ enum dg_log_mode {
 	DG_LOG_QUIET,		/* `quiet` */
 };
 
+/* ---- API profiles: what a relay lets a caller ask (docs/relay.md) -------- */
+
+enum dg_api_method {
+	DG_API_GET = 1u << 0,
+	DG_API_HEAD = 1u << 1,
+	DG_API_POST = 1u << 2,
+	DG_API_PUT = 1u << 3,
+	DG_API_DELETE = 1u << 4,
+	DG_API_PATCH = 1u << 5,
+	DG_API_OPTIONS = 1u << 6,
+};
+
+/* The bit of an HTTP method, 0 for one no API rule can name. */
+uint32_t dg_api_method_bit(const char *method);
+
+enum dg_api_cond_op {
+	DG_COND_MATCH,		/* K=GLOB: present, and its value matches */
+	DG_COND_NO_MATCH,	/* K!=GLOB: absent, or its value does not match */
+	DG_COND_ABSENT,		/* !K */
+};
+
+struct dg_api_cond {
+	enum dg_api_cond_op op;
+	char *key;
+	char *glob;		/* fnmatch(3) pattern; NULL for ABSENT */
+	struct dg_loc loc;
+};
+
+#define DG_API_MAX_SEGMENTS 32	/* of a path pattern */
+
+/* `allow|deny [log|quiet] METHODS PATTERN... [query COND...]` */
+struct dg_api_rule {
+	bool deny;
+	enum dg_log_mode log;
+	uint32_t methods;	/* DG_API_* */
+	char **patterns;	/* segments: `*` one, `**` (last) the rest */
+	size_t n_patterns;
+	struct dg_api_cond *conds;	/* AND */
+	size_t n_conds;
+	struct dg_loc loc;
+};
+
+#define DG_API_NO_PARENT SIZE_MAX
+
+struct dg_api_profile {
+	char *name;
+	struct dg_loc loc;
+	char *extends;		/* NULL: none */
+	struct dg_loc extends_loc;
+	size_t parent;		/* index in dg_policy.apis, or DG_API_NO_PARENT */
+	bool builtin;		/* from dockguard itself (api_profiles.c) */
+	bool audit;		/* `audit` in the block: forward + log what no rule matches */
+	struct dg_api_rule *rules;	/* own rules, in order; the parent's come after */
+	size_t n_rules;
+};
+
 struct dg_rule {
 	enum dg_action action;
 	enum dg_log_mode log;
@@ -112,6 +170,9 @@ struct dg_rule {
 	struct dg_subject *subjects;	/* AND; none means anyone */
 	size_t n_subjects;
 	struct dg_loc loc;		/* the action keyword */
+	char *api;			/* `api NAME`: the profile for relay requests */
+	struct dg_loc api_loc;
+	size_t api_profile;		/* its index in dg_policy.apis (checked) */
 };
 
 enum dg_default {
@@ -131,6 +192,10 @@ struct dg_policy {
 	uint32_t log_burst;
 	char *docker_host;		/* `set docker-host`, NULL = default */
 	struct dg_loc docker_host_loc;
+	struct dg_api_profile *apis;	/* the built-in profiles first, then the file's */
+	size_t n_apis;
+	enum dg_default api_default;	/* for requests no API rule matches */
+	unsigned int api_min_major, api_min_minor;	/* `set api-version min` */
 	size_t n_items;			/* subject items in all rules */
 	struct dg_diag_files *files;	/* owns every file name a dg_loc points to */
 	/* sha256 of the bytes parsed: every file in the order read (the top

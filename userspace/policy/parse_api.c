@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Relays and API profiles (docs/relay.md, dockguard.conf(5)):
+ *
+ *   relay NAME {
+ *       listen unix PATH | listen tcp ADDRESS:PORT      (one or more)
+ *       upstream unix PATH | upstream tcp HOST:PORT     (default unix /var/run/docker.sock)
+ *   }
+ *   api NAME [extends PROFILE] {
+ *       allow|deny [log|quiet] METHOD[,METHOD...] PATTERN... [query COND...]
+ *       audit
+ *   }
+ *
+ * One item per line. A relay is an endpoint: its listen addresses are
+ * protected like any other's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/parser_internal.h"
+#include "util/util.h"
+
+/* Built-in profiles (api_profiles.c) own these names, including the ones
+ * still to come, so that a policy written today does not change meaning. */
+static const char *const reserved_profiles[] = {
+	"full", "read-only", "traefik", "portainer-agent", "watchtower", "ci",
+};
+
+static bool reserved_profile(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reserved_profiles); i++)
+		if (!strcmp(name, reserved_profiles[i]))
+			return true;
+	return false;
+}
+
+uint32_t dg_api_method_bit(const char *method)
+{
+	static const char *const names[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
+					     "OPTIONS" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(method, names[i]))
+			return 1u << i;
+	return 0;
+}
+
+/* Skips to the end of the block's current line (after an error in it). */
+static void skip_line(struct parser *p)
+{
+	while (cur(p)->kind != DG_TOK_NEWLINE && cur(p)->kind != DG_TOK_RBRACE &&
+	       cur(p)->kind != DG_TOK_EOF)
+		next(p);
+}
+
+typedef bool (*line_fn)(struct parser *p, void *ctx);
+
+/*
+ * `{` line... `}`, the current token being the `{`: `line` parses one line
+ * that starts with one of `keywords` (false: an error, reported; the line is
+ * skipped). A top-level statement keyword at the start of a line ends the
+ * block with a missing '}' (recover() reports it).
+ */
+static bool parse_lines(struct parser *p, const char *const *keywords, size_t n_keywords,
+			const char *expected, line_fn line, void *ctx)
+{
+	next(p);
+	for (;;) {
+		const struct dg_token *t = cur(p);
+		bool known = false;
+
+		if (t->kind == DG_TOK_NEWLINE) {
+			next(p);
+			continue;
+		}
+		if (t->kind == DG_TOK_RBRACE) {
+			next(p);
+			return true;
+		}
+		if (t->kind == DG_TOK_EOF) {
+			unexpected(p, "'}'");
+			return false;
+		}
+		for (size_t i = 0; t->kind == DG_TOK_WORD && i < n_keywords; i++)
+			known |= !strcmp(t->text, keywords[i]);
+		if (!known) {
+			if (t->bol && is_statement_keyword(t))
+				return false;
+			unexpected(p, expected);
+			skip_line(p);
+			continue;
+		}
+		if (!line(p, ctx)) {
+			skip_line(p);
+			continue;
+		}
+		if (cur(p)->kind != DG_TOK_NEWLINE && cur(p)->kind != DG_TOK_RBRACE) {
+			unexpected(p, "the end of the line; one item per line");
+			skip_line(p);
+		}
+	}
+}
+
+/* ---- relay ----------------------------------------------------------------- */
+
+struct relay_ctx {
+	struct dg_endpoint *ep;
+	size_t cap;
+	bool has_upstream;
+	struct dg_loc upstream_loc;
+};
+
+/* `tcp ADDRESS:PORT` or `unix PATH` after `listen` or `upstream`. */
+static bool relay_addr(struct parser *p, const char *after, struct dg_addr *a)
+{
+	bool tcp;
+
+	if (is_kw(p, "tcp")) {
+		tcp = true;
+	} else if (is_kw(p, "unix")) {
+		tcp = false;
+	} else {
+		char expected[80];
+		snprintf(expected, sizeof(expected), "'tcp ADDRESS:PORT' or 'unix PATH' after '%s'",
+			 after);
+		unexpected(p, expected);
+		return false;
+	}
+	struct dg_loc kw = cur(p)->loc;
+	next(p);
+	const struct dg_token *t = cur(p);
+	if (!is_value(t) || !t->len) {
+		unexpected(p, tcp ? "ADDRESS:PORT after 'tcp'" : "a socket path after 'unix'");
+		return false;
+	}
+	memset(a, 0, sizeof(*a));
+	a->loc = span(&kw, &t->loc);
+	bool ok = tcp ? parse_tcp(p, t, a) : parse_unix(p, t, a);
+	next(p);
+	return ok;
+}
+
+static bool relay_line(struct parser *p, void *arg)
+{
+	struct relay_ctx *ctx = arg;
+	bool listen = is_kw(p, "listen");
+	struct dg_loc kw = cur(p)->loc;
+	struct dg_addr a;
+
+	next(p);
+	if (!relay_addr(p, listen ? "listen" : "upstream", &a)) {
+		free(a.path);
+		return false;
+	}
+	if (!listen) {
+		if (ctx->has_upstream) {
+			dg_diag_error(p->diag, &kw, "a second 'upstream'; a relay forwards to one "
+				      "Docker API");
+			dg_diag_note(p->diag, &ctx->upstream_loc, "the first 'upstream'");
+			free(a.path);
+			return true;
+		}
+		if (a.kind == DG_ADDR_TCP_ANY) {
+			dg_diag_error(p->diag, &a.loc, "the upstream needs one address, not '*'");
+			free(a.path);
+			return true;
+		}
+		ctx->has_upstream = true;
+		ctx->upstream_loc = kw;
+		free(ctx->ep->upstream.path);
+		ctx->ep->upstream = a;
+		return true;
+	}
+	if (ctx->ep->n_addrs >= DG_POLICY_MAX_ADDRS) {
+		dg_diag_error(p->diag, &a.loc, "relay '%s' has more than %d listen addresses",
+			      ctx->ep->name, DG_POLICY_MAX_ADDRS);
+		free(a.path);
+		return true;
+	}
+	if (ctx->ep->n_addrs == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 4;
+		ctx->ep->addrs = xreallocarray(ctx->ep->addrs, ctx->cap, sizeof(*ctx->ep->addrs));
+	}
+	ctx->ep->addrs[ctx->ep->n_addrs++] = a;
+	return true;
+}
+
+bool parse_relay(struct parser *p)
+{
+	static const char *const keywords[] = { "listen", "upstream" };
+
+	next(p);
+	const struct dg_token *t = cur(p);
+	if (t->kind != DG_TOK_WORD) {
+		unexpected(p, "a relay name after 'relay'");
+		return false;
+	}
+	struct dg_endpoint ep = { .name = xstrdup(t->text), .loc = t->loc, .relay = true };
+	struct relay_ctx ctx = { .ep = &ep };
+	check_endpoint_name(p, t);
+	next(p);
+	if (cur(p)->kind != DG_TOK_LBRACE) {
+		unexpected(p, "'{' after the relay's name");
+		free(ep.name);
+		return false;
+	}
+	bool ok = parse_lines(p, keywords, ARRAY_SIZE(keywords),
+			      "'listen ADDRESS' or 'upstream ADDRESS'", relay_line, &ctx);
+	if (!ep.n_addrs)
+		dg_diag_error(p->diag, &ep.loc, "relay '%s' has no 'listen' address", ep.name);
+	if (!ctx.has_upstream) {
+		ep.upstream.kind = DG_ADDR_UNIX;
+		ep.upstream.path = xstrdup("/var/run/docker.sock");
+		ep.upstream.loc = ep.loc;
+	}
+	dg_policy_add_endpoint(p, &ep);
+	return ok;
+}
+
+/* ---- api ------------------------------------------------------------------- */
+
+/* A path pattern: absolute, no empty, `.` or `..` segments, `*` and `**`
+ * only as whole segments (`**` last), no version prefix. */
+static bool check_pattern(struct parser *p, const struct dg_token *t)
+{
+	const char *s = t->text, *why = NULL;
+	size_t segments = 0;
+
+	if (s[0] != '/')
+		why = "a path pattern starts with '/'";
+	for (const char *seg = s; !why && *seg == '/'; segments++) {
+		const char *end = strchr(seg + 1, '/');
+		size_t len = end ? (size_t)(end - seg - 1) : strlen(seg + 1);
+		const char *text = seg + 1;
+
+		if (!len && !(segments == 0 && !end))
+			why = "an empty segment ('//' or a trailing '/')";
+		else if (!len)
+			why = "the pattern '/' matches no API path; write '/**' for every path";
+		else if ((len == 1 && text[0] == '.') || (len == 2 && !strncmp(text, "..", 2)))
+			why = "a '.' or '..' segment (paths are judged without them)";
+		else if (memchr(text, '*', len) && !(len == 1 || (len == 2 && text[1] == '*')))
+			why = "'*' stands for a whole segment ('/containers/*/json'), not part of one";
+		else if (len == 2 && !strncmp(text, "**", 2) && end)
+			why = "'**' (the rest of the path) is allowed only as the last segment";
+		else if (segments == 0 && text[0] == 'v' && len > 1 && strspn(text + 1, "0123456789.") == len - 1)
+			why = "patterns match the path without its API version prefix ('/containers/json')";
+		else if (memchr(text, '%', len) || memchr(text, '?', len))
+			why = "a pattern matches the decoded path: no '%' escapes, no '?' (use 'query')";
+		seg = end ? end : seg + 1 + len;
+		if (!why && segments + 1 > DG_API_MAX_SEGMENTS)
+			why = "too many segments";
+	}
+	if (why)
+		dg_diag_error(p->diag, &t->loc, "bad path pattern '%s': %s", s, why);
+	return !why;
+}
+
+/* `K=GLOB`, `K!=GLOB` or `!K`. */
+static bool parse_cond(struct parser *p, struct dg_api_cond *c)
+{
+	const struct dg_token *t = cur(p);
+	const char *s = t->text, *eq;
+
+	memset(c, 0, sizeof(*c));
+	c->loc = t->loc;
+	if (s[0] == '!') {
+		c->op = DG_COND_ABSENT;
+		c->key = xstrdup(s + 1);
+		if (!s[1] || strchr(s + 1, '='))
+			goto bad;
+		return true;
+	}
+	eq = strchr(s, '=');
+	if (!eq || eq == s)
+		goto bad;
+	c->op = eq[-1] == '!' ? DG_COND_NO_MATCH : DG_COND_MATCH;
+	c->key = xstrndup(s, (size_t)(eq - s) - (c->op == DG_COND_NO_MATCH));
+	c->glob = xstrdup(eq + 1);
+	if (!*c->key)
+		goto bad;
+	return true;
+bad:
+	dg_diag_error(p->diag, &t->loc, "bad query condition '%s'; write KEY=GLOB, KEY!=GLOB "
+		      "or !KEY", s);
+	free(c->key);
+	free(c->glob);
+	c->key = c->glob = NULL;
+	return false;
+}
+
+void dg_api_rule_free_contents(struct dg_api_rule *r)
+{
+	for (size_t i = 0; i < r->n_patterns; i++)
+		free(r->patterns[i]);
+	free(r->patterns);
+	for (size_t i = 0; i < r->n_conds; i++) {
+		free(r->conds[i].key);
+		free(r->conds[i].glob);
+	}
+	free(r->conds);
+}
+
+struct api_ctx {
+	struct dg_api_profile *prof;
+	size_t cap;
+	bool audit_seen;
+};
+
+static bool api_line(struct parser *p, void *arg)
+{
+	struct api_ctx *ctx = arg;
+	const struct dg_token *t = cur(p);
+	struct dg_api_rule r = { .loc = t->loc, .deny = !strcmp(t->text, "deny") };
+	bool ok = false;
+
+	if (!strcmp(t->text, "audit")) {
+		if (ctx->audit_seen)
+			dg_diag_warning(p->diag, &t->loc, "'audit' given twice in profile '%s'",
+					ctx->prof->name);
+		ctx->prof->audit = ctx->audit_seen = true;
+		next(p);
+		return true;
+	}
+	next(p);
+	if (is_kw(p, "log") || is_kw(p, "quiet")) {
+		r.log = cur(p)->text[0] == 'q' ? DG_LOG_QUIET : DG_LOG_ALWAYS;
+		next(p);
+	}
+	/* METHOD[,METHOD...] */
+	for (;;) {
+		t = cur(p);
+		uint32_t bit = t->kind == DG_TOK_WORD ? dg_api_method_bit(t->text) : 0;
+		if (!bit) {
+			if (t->kind == DG_TOK_WORD && t->text[0] != '/')
+				dg_diag_error(p->diag, &t->loc, "unknown method '%s'; use GET, HEAD, "
+					      "POST, PUT, DELETE, PATCH or OPTIONS (upper case)", t->text);
+			else
+				unexpected(p, "a method (GET, POST, ...)");
+			goto out;
+		}
+		if (r.methods & bit)
+			dg_diag_warning(p->diag, &t->loc, "method %s given twice", t->text);
+		r.methods |= bit;
+		next(p);
+		if (cur(p)->kind != DG_TOK_COMMA)
+			break;
+		next(p);
+	}
+	/* PATTERN... */
+	size_t seen = 0;
+	while (cur(p)->kind == DG_TOK_WORD && cur(p)->text[0] == '/') {
+		seen++;
+		if (check_pattern(p, cur(p))) {
+			r.patterns = xreallocarray(r.patterns, r.n_patterns + 1, sizeof(*r.patterns));
+			r.patterns[r.n_patterns++] = xstrdup(cur(p)->text);
+		}
+		next(p);
+	}
+	if (!seen) {
+		unexpected(p, "a path pattern ('/containers/*/json')");
+		goto out;
+	}
+	if (!r.n_patterns)
+		goto out;	/* each was reported */
+	if (is_kw(p, "query")) {
+		next(p);
+		while (is_value(cur(p))) {
+			struct dg_api_cond c;
+			if (parse_cond(p, &c)) {
+				r.conds = xreallocarray(r.conds, r.n_conds + 1, sizeof(*r.conds));
+				r.conds[r.n_conds++] = c;
+			}
+			next(p);
+		}
+		if (!r.n_conds) {
+			unexpected(p, "a condition after 'query' (KEY=GLOB, KEY!=GLOB or !KEY)");
+			goto out;
+		}
+	}
+	ok = true;
+	if (ctx->prof->n_rules == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 8;
+		ctx->prof->rules = xreallocarray(ctx->prof->rules, ctx->cap, sizeof(*ctx->prof->rules));
+	}
+	ctx->prof->rules[ctx->prof->n_rules++] = r;
+	return true;
+out:
+	dg_api_rule_free_contents(&r);
+	return ok;
+}
+
+bool parse_api(struct parser *p)
+{
+	static const char *const keywords[] = { "allow", "deny", "audit" };
+
+	next(p);
+	const struct dg_token *t = cur(p);
+	if (t->kind != DG_TOK_WORD) {
+		unexpected(p, "a profile name after 'api'");
+		return false;
+	}
+	struct dg_api_profile prof = { .name = xstrdup(t->text), .loc = t->loc,
+				       .parent = DG_API_NO_PARENT, .builtin = p->builtin };
+	check_endpoint_name(p, t);
+	if (!p->builtin && reserved_profile(t->text))
+		dg_diag_error(p->diag, &t->loc, "'%s' is a built-in profile; name yours another "
+			      "way, or start from it with 'api NAME extends %s'", t->text, t->text);
+	next(p);
+	if (is_kw(p, "extends")) {
+		next(p);
+		if (cur(p)->kind != DG_TOK_WORD) {
+			unexpected(p, "a profile name after 'extends'");
+			free(prof.name);
+			return false;
+		}
+		prof.extends = xstrdup(cur(p)->text);
+		prof.extends_loc = cur(p)->loc;
+		next(p);
+	}
+	if (cur(p)->kind != DG_TOK_LBRACE) {
+		unexpected(p, "'{' after the profile's name");
+		free(prof.name);
+		free(prof.extends);
+		return false;
+	}
+	struct api_ctx ctx = { .prof = &prof };
+	bool ok = parse_lines(p, keywords, ARRAY_SIZE(keywords),
+			      "an API rule ('allow GET /containers/json') or 'audit'", api_line, &ctx);
+	p->pol->apis = xreallocarray(p->pol->apis, p->pol->n_apis + 1, sizeof(*p->pol->apis));
+	p->pol->apis[p->pol->n_apis++] = prof;
+	return ok;
+}
+
+void dg_api_profile_free_contents(struct dg_api_profile *prof)
+{
+	for (size_t i = 0; i < prof->n_rules; i++)
+		dg_api_rule_free_contents(&prof->rules[i]);
+	free(prof->rules);
+	free(prof->name);
+	free(prof->extends);
+}
