@@ -135,3 +135,115 @@ TEST(relay_target_query)
 	refused("/containers/json?a b=1", "must be percent-encoded");
 	refused("/containers/json?a=\x01", "control");
 }
+
+/* ---- the API verdict ------------------------------------------------------- */
+
+#include "policy/policy.h"
+#include "relay/judge.h"
+#include "util/diag.h"
+
+static const char judge_policy[] =
+	"relay r {\n"
+	"    listen unix /run/dockguard/relay/docker.sock\n"
+	"}\n"
+	"api mine extends read-only {\n"
+	"    deny GET /containers/secret-one/json\n"
+	"    allow POST /containers/create /containers/*/start\n"
+	"    allow log DELETE /containers/*\n"
+	"    allow POST /build query remote!=* !networkmode\n"
+	"    allow GET /x/**\n"
+	"}\n"
+	"api learner {\n"
+	"    audit\n"
+	"    deny quiet GET /secrets /secrets/*\n"
+	"    allow GET /_ping\n"
+	"}\n"
+	"allow r from user 1001 api mine\n"
+	"allow r from user 1002 api learner\n";
+
+/* The verdict on `method raw` with profile `name`, and the deciding line. */
+static enum dg_api_verdict judge(const struct dg_policy *pol, const char *name,
+				 const char *method, const char *raw, unsigned int *line, bool *log)
+{
+	struct dg_target t;
+	struct dg_api_decision d;
+	const char *why;
+	size_t prof = 0;
+
+	while (prof < pol->n_apis && strcmp(pol->apis[prof].name, name))
+		prof++;
+	CHECK(prof < pol->n_apis);
+	if (dg_target_parse(raw, &t, &why)) {
+		fprintf(stderr, "%s: %s\n", raw, why);
+		CHECK(!"target parses");
+		return DG_API_DENIED;
+	}
+	dg_api_judge(pol, prof, method, &t, &d);
+	*line = d.rule ? d.rule->loc.line : 0;
+	*log = d.log;
+	dg_target_free(&t);
+	return d.verdict;
+}
+
+#define CHECK_VERDICT(pol, prof, method, raw, want, want_line)                    \
+	do {                                                                      \
+		unsigned int line_;                                               \
+		bool log_;                                                        \
+		CHECK_INT(judge((pol), (prof), (method), (raw), &line_, &log_), (want)); \
+		CHECK_INT(line_, (want_line));                                    \
+	} while (0)
+
+TEST(relay_judge)
+{
+	struct dg_diag d;
+	struct dg_policy *pol;
+
+	dg_diag_init(&d);
+	pol = dg_policy_parse_buffer("judge.conf", judge_policy, strlen(judge_policy), &d);
+	CHECK(pol != NULL);
+	if (!pol) {
+		dg_diag_print(&d, stderr, 0);
+		dg_diag_fini(&d);
+		return;
+	}
+	/* own rules first: the deny before read-only's allow */
+	CHECK_VERDICT(pol, "mine", "GET", "/v1.41/containers/secret-one/json", DG_API_DENIED, 5);
+	CHECK_VERDICT(pol, "mine", "GET", "/v1.41/containers/abc/json", DG_API_ALLOWED, 7);	/* read-only, built-in line 7 */
+	CHECK_VERDICT(pol, "mine", "POST", "/v1.41/containers/create?name=x", DG_API_ALLOWED, 6);
+	CHECK_VERDICT(pol, "mine", "POST", "/v1.41/containers/abc/start", DG_API_ALLOWED, 6);
+	CHECK_VERDICT(pol, "mine", "POST", "/v1.41/containers/abc/exec", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "mine", "DELETE", "/containers/abc", DG_API_ALLOWED, 7);
+	CHECK_VERDICT(pol, "mine", "DELETE", "/containers/abc/x", DG_API_DENIED, 0);
+	/* query conditions */
+	CHECK_VERDICT(pol, "mine", "POST", "/build?t=x", DG_API_ALLOWED, 8);
+	CHECK_VERDICT(pol, "mine", "POST", "/build?remote=https%3A%2F%2Fx", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "mine", "POST", "/build?networkmode=host", DG_API_DENIED, 0);
+	/* `**`: one segment or more */
+	CHECK_VERDICT(pol, "mine", "GET", "/x/a", DG_API_ALLOWED, 9);
+	CHECK_VERDICT(pol, "mine", "GET", "/x/a/b/c", DG_API_ALLOWED, 9);
+	CHECK_VERDICT(pol, "mine", "GET", "/x", DG_API_DENIED, 0);
+	/* a method no rule names, a case-changed path */
+	CHECK_VERDICT(pol, "mine", "PUT", "/containers/abc/json", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "mine", "GET", "/Containers/json", DG_API_DENIED, 0);
+	/* learning mode: no rule -> audited; deny rules still deny */
+	CHECK_VERDICT(pol, "learner", "GET", "/containers/json", DG_API_AUDITED, 0);
+	CHECK_VERDICT(pol, "learner", "GET", "/secrets/abc", DG_API_DENIED, 13);
+	CHECK_VERDICT(pol, "learner", "GET", "/_ping", DG_API_ALLOWED, 14);
+	/* built-in full */
+	CHECK_VERDICT(pol, "full", "POST", "/containers/create", DG_API_ALLOWED, 2);
+	/* read-only: no exec, no archive, no secrets, no export */
+	CHECK_VERDICT(pol, "read-only", "GET", "/containers/json?all=1", DG_API_ALLOWED, 7);
+	CHECK_VERDICT(pol, "read-only", "POST", "/containers/abc/exec", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/containers/abc/archive?path=/etc", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/containers/abc/export", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/secrets", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/images/get?names=x", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/images/alpine/get", DG_API_DENIED, 0);
+
+	CHECK(dg_api_pattern_matches("/containers/*/json", "/containers/a/json"));
+	CHECK(!dg_api_pattern_matches("/containers/*/json", "/containers/json"));
+	CHECK(!dg_api_pattern_matches("/containers/*", "/containers/a/json"));
+	CHECK(dg_api_pattern_matches("/**", "/anything/at/all"));
+	dg_policy_free(pol);
+	dg_diag_fini(&d);
+}

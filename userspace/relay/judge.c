@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The API verdict (judge.h). */
+#include <fnmatch.h>
+#include <string.h>
+
+#include "relay/judge.h"
+
+bool dg_api_pattern_matches(const char *pattern, const char *path)
+{
+	const char *p = pattern, *s = path;
+
+	/* both start with '/'; compare a segment at a time */
+	while (*p == '/' && *s == '/') {
+		const char *pe = strchr(p + 1, '/'), *se = strchr(s + 1, '/');
+		size_t plen = pe ? (size_t)(pe - p - 1) : strlen(p + 1);
+		size_t slen = se ? (size_t)(se - s - 1) : strlen(s + 1);
+
+		if (plen == 2 && p[1] == '*' && p[2] == '*')
+			return slen > 0;	/* `**`, last: one segment or more */
+		if (!slen)
+			return false;
+		if (!(plen == 1 && p[1] == '*') &&
+		    (plen != slen || memcmp(p + 1, s + 1, plen) != 0))
+			return false;
+		p += 1 + plen;
+		s += 1 + slen;
+	}
+	return !*p && !*s;
+}
+
+static bool cond_holds(const struct dg_api_cond *c, const struct dg_target *t)
+{
+	const char *v = dg_target_param(t, c->key);
+
+	switch (c->op) {
+	case DG_COND_ABSENT:
+		return !v;
+	case DG_COND_MATCH:
+		return v && fnmatch(c->glob, v, 0) == 0;
+	case DG_COND_NO_MATCH:
+		return !v || fnmatch(c->glob, v, 0) != 0;
+	}
+	return false;
+}
+
+static bool rule_matches(const struct dg_api_rule *r, uint32_t method, const struct dg_target *t)
+{
+	bool path = false;
+
+	if (!(r->methods & method))
+		return false;
+	for (size_t i = 0; i < r->n_patterns && !path; i++)
+		path = dg_api_pattern_matches(r->patterns[i], t->path);
+	if (!path)
+		return false;
+	for (size_t i = 0; i < r->n_conds; i++)
+		if (!cond_holds(&r->conds[i], t))
+			return false;
+	return true;
+}
+
+void dg_api_judge(const struct dg_policy *pol, size_t profile, const char *method,
+		  const struct dg_target *t, struct dg_api_decision *out)
+{
+	uint32_t bit = dg_api_method_bit(method);
+	bool audit = false;
+	size_t steps = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t at = profile; at < pol->n_apis && steps++ <= pol->n_apis;
+	     at = pol->apis[at].parent) {
+		const struct dg_api_profile *a = &pol->apis[at];
+		audit |= a->audit && at == profile;
+		for (size_t r = 0; bit && r < a->n_rules; r++) {
+			if (!rule_matches(&a->rules[r], bit, t))
+				continue;
+			out->rule = &a->rules[r];
+			out->profile = a;
+			out->verdict = a->rules[r].deny ? DG_API_DENIED : DG_API_ALLOWED;
+			out->log = a->rules[r].deny ? a->rules[r].log != DG_LOG_QUIET
+						    : a->rules[r].log == DG_LOG_ALWAYS;
+			return;
+		}
+		if (a->parent == DG_API_NO_PARENT)
+			break;
+	}
+	/* no rule: learning mode forwards and logs, else the default */
+	out->log = true;
+	out->verdict = audit || pol->api_default == DG_DEFAULT_AUDIT ? DG_API_AUDITED
+								      : DG_API_DENIED;
+}

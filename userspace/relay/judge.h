@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The API verdict: which rule of a caller's profile decides a request
+ * (method and canonical target). The profile's own rules first, then those
+ * of the profile it extends; the first that matches decides; none: the
+ * profile's `audit`, else `set api-default`.
+ */
+#ifndef DOCKGUARD_RELAY_JUDGE_H
+#define DOCKGUARD_RELAY_JUDGE_H
+
+#include <stdbool.h>
+
+#include "policy/policy.h"
+#include "relay/target.h"
+
+enum dg_api_verdict {
+	DG_API_ALLOWED,		/* a rule allows it */
+	DG_API_DENIED,		/* a rule denies it, or no rule matched and the default denies */
+	DG_API_AUDITED,		/* no rule matched; forwarded and logged (learning mode) */
+};
+
+struct dg_api_decision {
+	enum dg_api_verdict verdict;
+	const struct dg_api_rule *rule;		/* NULL: no rule matched */
+	const struct dg_api_profile *profile;	/* where `rule` is */
+	bool log;				/* report it as an event */
+};
+
+/* Whether `pattern` matches the decoded, version-less `path`. */
+bool dg_api_pattern_matches(const char *pattern, const char *path);
+
+/* Judges `method` on `t` with profile `profile` (an index in pol->apis). */
+void dg_api_judge(const struct dg_policy *pol, size_t profile, const char *method,
+		  const struct dg_target *t, struct dg_api_decision *out);
+
+#endif
