@@ -1548,6 +1548,8 @@ static struct dg_policy *new_policy(const char *path)
 	pol->default_action = DG_DEFAULT_DENY;
 	pol->log_rate = DG_DEFAULT_LOG_RATE;
 	pol->log_burst = DG_DEFAULT_LOG_RATE;
+	pol->api_min_major = 1;		/* `set api-version min 1.24` */
+	pol->api_min_minor = 24;
 	pol->files = xcalloc(1, sizeof(*pol->files));
 	return pol;
 }
