@@ -247,3 +247,89 @@ TEST(relay_judge)
 	dg_policy_free(pol);
 	dg_diag_fini(&d);
 }
+
+/* ---- the request head --------------------------------------------------------- */
+
+#include "relay/request.h"
+
+/* The head `text` must be refused (by its bytes or its fields), the reason
+ * containing `because`. */
+static void head_refused(const char *text, const char *because)
+{
+	struct dg_request req;
+	const char *why = NULL;
+	long end = dg_request_head_end(text, strlen(text), &why);
+
+	if (end > 0 && dg_request_parse_head(text, (size_t)end, &req, &why) == 0) {
+		fprintf(stderr, "accepted: %s\n", text);
+		CHECK(!"head refused");
+		dg_request_free(&req);
+		return;
+	}
+	if (end == 0) {
+		fprintf(stderr, "incomplete: %s\n", text);
+		CHECK(!"head complete");
+		return;
+	}
+	if (!why || !strstr(why, because)) {
+		fprintf(stderr, "%s: refused because '%s', want '%s'\n", text, why ? why : "?", because);
+		CHECK(!"reason");
+	}
+}
+
+TEST(relay_request_head)
+{
+	const char *ok = "POST /v1.41/containers/create?name=a HTTP/1.1\r\nHost: docker\r\n"
+			 "Content-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"Image\":1}";
+	struct dg_request req;
+	const char *why;
+	long end = dg_request_head_end(ok, strlen(ok), &why);
+	size_t len;
+
+	CHECK(end > 0 && (size_t)end == strlen(ok) - 11);
+	CHECK_INT(dg_request_parse_head(ok, (size_t)end, &req, &why), 0);
+	CHECK(!strcmp(req.method, "POST"));
+	CHECK(!strcmp(req.target.path, "/containers/create"));
+	CHECK_INT(req.body, DG_BODY_LENGTH);
+	CHECK_INT(req.content_length, 12);
+	CHECK(req.keep_alive);
+	char *head = dg_request_head_text(&req, &len);
+	CHECK(!strcmp(head, "POST /v1.41/containers/create?name=a HTTP/1.1\r\nHost: docker\r\n"
+			    "Content-Type: application/json\r\nContent-Length: 12\r\n\r\n"));
+	free(head);
+	dg_request_free(&req);
+
+	/* not all there yet */
+	CHECK_INT(dg_request_head_end("GET /_ping HTTP/1.1\r\nHost: x\r\n", 30, &why), 0);
+
+	const char *up = "POST /v1.41/containers/a/attach?stream=1 HTTP/1.1\r\nHost: d\r\n"
+			 "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+	CHECK_INT(dg_request_parse_head(up, strlen(up), &req, &why), 0);
+	CHECK(req.upgrade && req.upgrade_proto && !strcmp(req.upgrade_proto, "tcp"));
+	dg_request_free(&req);
+
+	const char *chunked = "POST /build HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n";
+	CHECK_INT(dg_request_parse_head(chunked, strlen(chunked), &req, &why), 0);
+	CHECK_INT(req.body, DG_BODY_CHUNKED);
+	dg_request_free(&req);
+
+	head_refused("GET /_ping HTTP/1.1\nHost: x\n\n", "bare LF");
+	head_refused("GET /_ping HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", "bare CR");
+	head_refused("GET /_ping HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", "obs-fold");
+	head_refused("GET /_ping HTTP/1.1\r\nHost : x\r\n\r\n", "blank between");
+	head_refused("GET /_ping HTTP/1.1\r\nHost: x\x01\r\n\r\n", "control");
+	head_refused("GET /_ping HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", "non-ASCII");
+	head_refused("\r\nGET /_ping HTTP/1.1\r\nHost: x\r\n\r\n", "empty line before");
+	head_refused("POST /build HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n", "Content-Length");
+	head_refused("POST /build HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+		     "Content-Length");
+	head_refused("POST /build HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		     "Transfer-Encoding");
+	head_refused("GET /_ping HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two Host");
+	head_refused("GET http://docker/_ping HTTP/1.1\r\nHost: x\r\n\r\n", "absolute-form");
+	head_refused("GET /containers/%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", "'..'");
+	head_refused("GET /_ping HTTP/2.0\r\nHost: x\r\n\r\n", "");
+	head_refused("G\xc3\x89T /_ping HTTP/1.1\r\nHost: x\r\n\r\n", "non-ASCII");
+	head_refused("CONNECT docker:2375 HTTP/1.1\r\nHost: x\r\n\r\n", "");
+}
