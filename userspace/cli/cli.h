@@ -148,5 +148,6 @@ int do_explain(struct dg_cli *cli);
 int do_version(struct dg_cli *cli);
 int do_run(struct dg_cli *cli);
 int do_tail(struct dg_cli *cli);
+int do_relay(struct dg_cli *cli);
 
 #endif

@@ -30,6 +30,7 @@
 	"  run [FILE] [--unload-on-exit]\n"                                          \
 	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
 	"                          reloads, SIGTERM exits leaving enforcement\n"     \
+	"  relay [FILE]            serve the policy's API relays in the foreground\n" \
 	"  tail [--json] [--no-follow]\n"                                            \
 	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
@@ -104,6 +105,13 @@ static const struct cmd cmds[] = {
 	  "serves tail and status; SIGHUP reloads, SIGTERM exits leaving enforcement.\n"
 	  "  --unload-on-exit  unload when it exits\n"
 	  "exit: 0 stopped, 1 invalid policy, 2 usage, 3 system error\n" GLOBAL_OPTIONS },
+	{ "relay", do_relay, 1,
+	  "usage: dockguard relay [FILE]\n"
+	  "Serves the API relays of the policy in the foreground (docs/relay.md): every\n"
+	  "request judged by the caller's identity and its rule's API profile, one line\n"
+	  "per refused, logged or audited request. SIGHUP compiles the policy again.\n"
+	  "exit: 0 stopped, 1 invalid policy or no relay, 2 usage, 3 cannot listen\n"
+	  GLOBAL_OPTIONS },
 	{ "tail", do_tail, 0,
 	  "usage: dockguard tail [--json] [--no-follow]\n"
 	  "Denial and audit events, one per line, from the daemon (or, without one,\n"

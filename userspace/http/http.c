@@ -114,14 +114,15 @@ static int on_headers_complete(http_parser *p)
 
 	if (header_done(h))
 		return -1;
-	if (p->type == HTTP_RESPONSE && p->status_code >= 100 && p->status_code < 200)
+	if (p->type == HTTP_RESPONSE && p->status_code >= 100 && p->status_code < 200 &&
+	    p->status_code != 101)
 		return 0;	/* 100 Continue and the like: the answer follows */
 	int r = h->cb->on_head(h->arg, &head);
 	if (r) {
 		h->cb_err = r;
 		return -1;
 	}
-	return 0;
+	return h->skip_body ? 1 : 0;	/* 1: http-parser expects no body */
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
@@ -140,8 +141,11 @@ static int on_message_complete(http_parser *p)
 {
 	struct dg_http *h = of(p);
 
-	if (p->type == HTTP_RESPONSE && p->status_code >= 100 && p->status_code < 200)
+	if (p->type == HTTP_RESPONSE && p->status_code >= 100 && p->status_code < 200 &&
+	    p->status_code != 101)
 		return 0;
+	/* 101 Switching Protocols ends HTTP on the connection: its head is
+	 * the whole message */
 	h->done = true;
 	/* one message: what follows is not ours to read */
 	http_parser_pause(p, 1);

@@ -52,6 +52,7 @@ struct dg_http {
 	bool in_value;
 	bool started;			/* a byte of a message arrived */
 	bool done;			/* the (final) message is complete */
+	bool skip_body;			/* a response to HEAD: no body follows its head */
 	int cb_err;			/* a callback's error */
 	char error[160];
 };
@@ -71,6 +72,12 @@ void dg_http_fini(struct dg_http *h);
  * those two).
  */
 long dg_http_feed(struct dg_http *h, const char *data, size_t len);
+
+/* The response being read answers a HEAD request: its head ends it. */
+static inline void dg_http_expect_no_body(struct dg_http *h)
+{
+	h->skip_body = true;
+}
 
 /* Whether the message is complete. */
 static inline bool dg_http_done(const struct dg_http *h)

@@ -147,11 +147,11 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 			dg_diag_warning(diag, &pol->apis[i].loc, "profile '%s' is not used by any "
 					"rule", pol->apis[i].name);
 	check_hidden_rules(pol, diag);
-	/* The grammar and the verdict are in; the relay process is not yet. */
+	/* `dockguard relay` serves relays; the daemon does not start it yet */
 	for (size_t e = 0; e < pol->n_endpoints; e++)
 		if (pol->endpoints[e].relay)
-			dg_diag_warning(diag, &pol->endpoints[e].loc, "this version of dockguard "
-					"protects relay '%s''s addresses but does not serve it yet: "
-					"nothing listens there (docs/relay.md)", pol->endpoints[e].name);
+			dg_diag_warning(diag, &pol->endpoints[e].loc, "'dockguard run' does not serve "
+					"relay '%s' yet: run 'dockguard relay' beside it (docs/relay.md)",
+					pol->endpoints[e].name);
 	free(used);
 }

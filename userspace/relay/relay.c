@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The relay server (relay.h).
+ *
+ * A connection reads one request head at a time (strictly: request.c),
+ * judges it (caller.c, then judge.c with the profile of the rule that admits
+ * the caller now), and either answers it (400, 403, 502) or forwards the head
+ * rebuilt from what was judged, then the body as framed, then copies the
+ * answer back while reading it just enough to know where it ends. Only then
+ * is the next request on the connection read: pipelined requests wait in the
+ * input, each judged in turn. A 101 answer to an upgrade request turns the
+ * connection into a two-way byte pipe for good, each direction's end carried
+ * to the other as a half-close.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "relay/judge.h"
+#include "relay/relay.h"
+#include "relay/request.h"
+#include "util/util.h"
+
+#define PRESSURE (256 * 1024)	/* bytes buffered for a peer before reading pauses */
+
+enum conn_state {
+	S_HEAD,			/* reading a request head */
+	S_FORWARD,		/* a request forwarded: its body and its answer flow */
+	S_PIPE,			/* after a 101: bytes both ways */
+	S_CLOSING,		/* writing what is left to the client, then closing */
+};
+
+struct listener {
+	struct dg_relay *relay;
+	struct evconnlistener *ev;
+	size_t endpoint;		/* index in the policy's endpoints */
+	char *name;
+	char *path;
+};
+
+struct conn {
+	struct dg_relay *relay;
+	struct conn *prev, *next;
+	size_t endpoint;
+	char *relay_name;
+	struct bufferevent *client, *upstream;
+	struct dg_caller caller;
+	enum conn_state state;
+
+	struct dg_request req;		/* the request being forwarded */
+	bool have_req;
+	struct dg_http body;		/* frames its body */
+	bool body_done;
+	struct dg_http answer;		/* frames the upstream's answer */
+	bool answer_done;
+	int answer_status;
+	bool answer_keep_alive;
+	struct event *head_timer;
+	bool client_eof, upstream_eof;	/* S_PIPE: which sides ended */
+};
+
+struct dg_relay {
+	struct event_base *base;
+	dg_relay_event_fn fn;
+	void *fn_arg;
+	const struct dg_policy *pol;
+	const struct dg_image *img;
+	struct listener *listeners;
+	size_t n_listeners;
+	struct conn *conns;
+	size_t n_conns;
+};
+
+static void client_read(struct bufferevent *bev, void *arg);
+static void upstream_read(struct bufferevent *bev, void *arg);
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_free(struct conn *c)
+{
+	struct dg_relay *r = c->relay;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->n_conns--;
+	if (c->client)
+		bufferevent_free(c->client);
+	if (c->upstream)
+		bufferevent_free(c->upstream);
+	if (c->head_timer)
+		event_free(c->head_timer);
+	if (c->have_req) {
+		dg_request_free(&c->req);
+		dg_http_fini(&c->body);
+		dg_http_fini(&c->answer);
+	}
+	free(c);
+}
+
+/* Closes once what the client is owed has been written. */
+static void client_flushed(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void close_after_flush(struct conn *c)
+{
+	c->state = S_CLOSING;
+	if (c->upstream) {
+		bufferevent_free(c->upstream);
+		c->upstream = NULL;
+	}
+	bufferevent_disable(c->client, EV_READ);
+	bufferevent_setcb(c->client, NULL, client_flushed, NULL, c);
+	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+		conn_free(c);
+}
+
+/* ---- answers of the relay's own ----------------------------------------------- */
+
+static void emit(struct conn *c, const char *method, const char *path, int status, bool audit,
+		 const char *rule, const char *reason)
+{
+	struct dg_relay_event ev = { .relay = c->relay_name, .caller = &c->caller,
+				     .method = method, .path = path, .status = status,
+				     .audit = audit, .reason = reason };
+
+	snprintf(ev.rule, sizeof(ev.rule), "%s", rule ? rule : "");
+	if (c->relay->fn)
+		c->relay->fn(c->relay->fn_arg, &ev);
+}
+
+/* `status` with Docker's error body {"message": ...}; a HEAD answer carries
+ * it in X-Dockguard-Reason instead. Closes after it when `close`. */
+static void answer(struct conn *c, int status, const char *method, const char *message, bool close)
+{
+	static const char *const texts[] = { [400] = "Bad Request", [403] = "Forbidden",
+					     [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+					     [502] = "Bad Gateway", [503] = "Service Unavailable" };
+	struct evbuffer *out = bufferevent_get_output(c->client);
+	json_t *body = json_pack("{s:s}", "message", message);
+	char *text = json_dumps(body, JSON_COMPACT);
+	bool head = method && !strcmp(method, "HEAD");
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n", status,
+			    status < (int)ARRAY_SIZE(texts) && texts[status] ? texts[status] : "Error");
+	if (head)
+		evbuffer_add_printf(out, "X-Dockguard-Reason: %s\r\nContent-Length: 0\r\n", message);
+	else
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", strlen(text) + 1);
+	if (close)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	evbuffer_add_printf(out, "\r\n");
+	if (!head)
+		evbuffer_add_printf(out, "%s\n", text);
+	free(text);
+	json_decref(body);
+	if (close)
+		close_after_flush(c);
+}
+
+/* "uid 1001 gid 1001 (comm, cgroup /x)": the caller in a message */
+static void describe_caller(const struct dg_caller *k, char *buf, size_t len)
+{
+	/* a cgroup path may be long: the message keeps its start */
+	snprintf(buf, len, "uid %" PRIu32 " (%s, cgroup %.400s)", k->uid,
+		 k->comm[0] ? k->comm : "?", k->cgroup);
+}
+
+/* ---- forwarding ------------------------------------------------------------------ */
+
+/* Pauses reading `src` while `dst` holds more than PRESSURE bytes. */
+static void apply_pressure(struct bufferevent *src, struct bufferevent *dst)
+{
+	if (evbuffer_get_length(bufferevent_get_output(dst)) > PRESSURE) {
+		bufferevent_disable(src, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, PRESSURE / 2, 0);
+	}
+}
+
+/* A peer drained below the mark: the other side may read again. */
+static void drained(struct conn *c, struct bufferevent *which)
+{
+	struct bufferevent *other = which == c->client ? c->upstream : c->client;
+
+	if (other && c->state != S_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(which)) <= PRESSURE / 2)
+		bufferevent_enable(other, EV_READ);
+}
+
+static int body_on_header(void *arg, const char *n, const char *v)
+{
+	(void)arg, (void)n, (void)v;
+	return 0;
+}
+
+static int body_on_head(void *arg, const struct dg_http_head *h)
+{
+	(void)arg, (void)h;
+	return 0;
+}
+
+/* A piece of the request body, framed for the upstream as judged. */
+static int body_on_body(void *arg, const char *data, size_t len)
+{
+	struct conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->upstream);
+
+	if (c->req.body == DG_BODY_CHUNKED) {
+		evbuffer_add_printf(out, "%zx\r\n", len);
+		evbuffer_add(out, data, len);
+		evbuffer_add(out, "\r\n", 2);
+	} else {
+		evbuffer_add(out, data, len);
+	}
+	return 0;
+}
+
+static const struct dg_http_callbacks body_callbacks = { body_on_header, body_on_head, body_on_body };
+
+static int answer_on_head(void *arg, const struct dg_http_head *h)
+{
+	struct conn *c = arg;
+
+	c->answer_status = h->status;
+	c->answer_keep_alive = h->keep_alive;
+	return 0;
+}
+
+static int answer_on_body(void *arg, const char *data, size_t len)
+{
+	(void)arg, (void)data, (void)len;
+	return 0;	/* the bytes are copied as they are */
+}
+
+static const struct dg_http_callbacks answer_callbacks = { body_on_header, answer_on_head,
+							   answer_on_body };
+
+/* The request and its answer are over: the next request, or the end. */
+static void request_done(struct conn *c)
+{
+	bool again = c->req.keep_alive && c->answer_keep_alive;
+
+	dg_request_free(&c->req);
+	dg_http_fini(&c->body);
+	dg_http_fini(&c->answer);
+	c->have_req = false;
+	if (!again) {
+		close_after_flush(c);
+		return;
+	}
+	c->state = S_HEAD;
+	if (evbuffer_get_length(bufferevent_get_input(c->client)))
+		client_read(c->client, c);
+}
+
+/* Feeds the client's bytes to the body framer. */
+static void forward_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t len = evbuffer_get_length(in);
+
+	if (c->body_done || !len)
+		return;
+	long n = dg_http_feed(&c->body, (const char *)evbuffer_pullup(in, (ssize_t)len), len);
+	if (n < 0) {
+		/* a body that breaks its framing: the upstream cannot be told
+		 * where it ends, so the connection ends */
+		emit(c, c->req.method, c->req.target.path, 400, false, NULL,
+		     "the request body breaks its framing");
+		close_after_flush(c);
+		return;
+	}
+	evbuffer_drain(in, (size_t)n);
+	if (dg_http_done(&c->body)) {
+		c->body_done = true;
+		if (c->req.body == DG_BODY_CHUNKED)
+			evbuffer_add(bufferevent_get_output(c->upstream), "0\r\n\r\n", 5);
+	}
+	apply_pressure(c->client, c->upstream);
+	if (c->body_done && c->answer_done)
+		request_done(c);
+}
+
+static void upstream_event(struct bufferevent *bev, short what, void *arg);
+
+/* The head as judged goes to the upstream (connected on first use). */
+static bool forward(struct conn *c, const char *head, size_t head_len)
+{
+	const struct dg_endpoint *ep = &c->relay->pol->endpoints[c->endpoint];
+	size_t len;
+
+	if (!c->upstream) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		if (ep->upstream.kind != DG_ADDR_UNIX ||
+		    strlen(ep->upstream.path) >= sizeof(sun.sun_path))
+			return false;	/* a tcp upstream: not in this version */
+		strcpy(sun.sun_path, ep->upstream.path);
+		c->upstream = bufferevent_socket_new(c->relay->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_setcb(c->upstream, upstream_read, NULL, upstream_event, c);
+		bufferevent_enable(c->upstream, EV_READ | EV_WRITE);
+		if (bufferevent_socket_connect(c->upstream, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			bufferevent_free(c->upstream);
+			c->upstream = NULL;
+			return false;
+		}
+	}
+	char *text = dg_request_head_text(&c->req, &len);
+	evbuffer_add(bufferevent_get_output(c->upstream), text, len);
+	free(text);
+
+	/* the body framer reads the same head, then the body as it comes */
+	dg_http_init(&c->body, DG_HTTP_REQUEST, DG_RELAY_MAX_HEAD, &body_callbacks, c);
+	dg_http_feed(&c->body, head, head_len);
+	c->body_done = dg_http_done(&c->body) || c->req.body == DG_BODY_NONE;
+	dg_http_init(&c->answer, DG_HTTP_RESPONSE, DG_RELAY_MAX_HEAD, &answer_callbacks, c);
+	if (!strcmp(c->req.method, "HEAD"))
+		dg_http_expect_no_body(&c->answer);
+	c->answer_done = false;
+	c->answer_status = 0;
+	c->state = S_FORWARD;
+	return true;
+}
+
+/* ---- judging ----------------------------------------------------------------------- */
+
+static const char *rule_place(const struct dg_loc *loc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u", loc->file ? loc->file->name : "?", loc->line);
+	return buf;
+}
+
+/* Judges the head buffered in the client's input; false: answered/closed. */
+static void judge_head(struct conn *c, const char *head, size_t head_len)
+{
+	const struct dg_policy *pol = c->relay->pol;
+	struct dg_subject_id who;
+	struct dg_verdict v;
+	struct dg_api_decision d;
+	const char *why;
+	char place[300], msg[2048], caller[512];
+	size_t profile = DG_API_NO_PARENT;
+
+	if (dg_request_parse_head(head, head_len, &c->req, &why)) {
+		emit(c, NULL, NULL, 400, false, NULL, why);
+		snprintf(msg, sizeof(msg), "dockguard: the relay refuses this request: %s", why);
+		answer(c, 400, NULL, msg, true);
+		return;
+	}
+	c->have_req = true;
+	const struct dg_target *t = &c->req.target;
+	if (t->versioned && (t->major < pol->api_min_major ||
+			     (t->major == pol->api_min_major && t->minor < pol->api_min_minor))) {
+		snprintf(msg, sizeof(msg), "dockguard: API version %u.%u is older than this relay "
+			 "accepts (%u.%u)", t->major, t->minor, pol->api_min_major, pol->api_min_minor);
+		emit(c, c->req.method, t->path, 400, false, NULL, "an API version below the minimum");
+		answer(c, 400, c->req.method, msg, true);
+		return;
+	}
+
+	/* who the caller is now: the rule that admits it, and its profile */
+	describe_caller(&c->caller, caller, sizeof(caller));
+	dg_caller_subject(&c->caller, &who);
+	dg_image_evaluate_endpoint(c->relay->img, &who, (uint8_t)(c->endpoint + 1), DG_OP_CONNECT, &v);
+	if (!v.allowed) {
+		snprintf(msg, sizeof(msg), "dockguard: %s is no longer allowed to use relay %s",
+			 caller, c->relay_name);
+		emit(c, c->req.method, t->path, 403, false,
+		     v.rule == DG_RULE_DEFAULT ? "default" : rule_place(&pol->rules[v.rule].loc, place, sizeof(place)),
+		     NULL);
+		answer(c, 403, c->req.method, msg, true);
+		return;
+	}
+	if (v.rule != DG_RULE_DEFAULT)
+		profile = pol->rules[v.rule].api_profile;
+	dg_api_judge(pol, profile, c->req.method, t, &d);
+	const char *rule = d.rule ? rule_place(&d.rule->loc, place, sizeof(place)) : "default";
+	if (d.verdict == DG_API_DENIED) {
+		snprintf(msg, sizeof(msg), "dockguard: %s %s is not allowed for %s (%s%s%s)",
+			 c->req.method, t->path, caller, rule,
+			 profile != DG_API_NO_PARENT ? ", profile " : "",
+			 profile != DG_API_NO_PARENT ? pol->apis[profile].name : "");
+		if (d.log)
+			emit(c, c->req.method, t->path, 403, false, rule, NULL);
+		/* a body follows that we will not read: the connection ends */
+		answer(c, 403, c->req.method, msg, c->req.body != DG_BODY_NONE || c->req.upgrade);
+		if (c->state != S_CLOSING) {
+			evbuffer_drain(bufferevent_get_input(c->client), head_len);
+			dg_request_free(&c->req);
+			c->have_req = false;
+		}
+		return;
+	}
+	if (d.log)
+		emit(c, c->req.method, t->path, 0, d.verdict == DG_API_AUDITED, rule, NULL);
+	char *copy = xmalloc(head_len);
+	memcpy(copy, head, head_len);
+	evbuffer_drain(bufferevent_get_input(c->client), head_len);
+	if (!forward(c, copy, head_len)) {
+		emit(c, c->req.method, t->path, 502, false, rule, "the upstream cannot be reached");
+		answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay cannot "
+		       "be reached", true);
+	}
+	free(copy);
+}
+
+static void head_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd, (void)what;
+	emit(c, NULL, NULL, 400, false, NULL, "the request head took too long");
+	answer(c, 400, NULL, "dockguard: the request head took too long", true);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	switch (c->state) {
+	case S_HEAD: {
+		size_t len = evbuffer_get_length(in), n = len < DG_RELAY_MAX_HEAD ? len : DG_RELAY_MAX_HEAD;
+		const char *why;
+		if (!len)
+			return;
+		const char *buf = (const char *)evbuffer_pullup(in, (ssize_t)n);
+		long end = dg_request_head_end(buf, n, &why);
+		if (end == 0) {
+			if (!evtimer_pending(c->head_timer, NULL)) {
+				struct timeval tv = { DG_RELAY_HEAD_SECONDS, 0 };
+				evtimer_add(c->head_timer, &tv);
+			}
+			return;
+		}
+		evtimer_del(c->head_timer);
+		if (end < 0) {
+			const char *reason = end == -E2BIG ? "a request head larger than the relay reads" : why;
+			char msg[300];
+			snprintf(msg, sizeof(msg), "dockguard: the relay refuses this request: %s", reason);
+			emit(c, NULL, NULL, end == -E2BIG ? 431 : 400, false, NULL, reason);
+			answer(c, end == -E2BIG ? 431 : 400, NULL, msg, true);
+			return;
+		}
+		judge_head(c, buf, (size_t)end);
+		if (c->state == S_FORWARD)
+			forward_body(c);
+		else if (c->state == S_HEAD && evbuffer_get_length(in))
+			client_read(bev, c);	/* the next pipelined request */
+		return;
+	}
+	case S_FORWARD:
+		forward_body(c);
+		return;
+	case S_PIPE:
+		bufferevent_write_buffer(c->upstream, in);
+		apply_pressure(c->client, c->upstream);
+		return;
+	case S_CLOSING:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+}
+
+static void upstream_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->state == S_PIPE) {
+		bufferevent_write_buffer(c->client, in);
+		apply_pressure(c->upstream, c->client);
+		return;
+	}
+	if (c->state != S_FORWARD || c->answer_done) {
+		evbuffer_drain(in, evbuffer_get_length(in));	/* nothing is owed */
+		return;
+	}
+	size_t len = evbuffer_get_length(in);
+	long n = dg_http_feed(&c->answer, (const char *)evbuffer_pullup(in, (ssize_t)len), len);
+	if (n < 0) {
+		close_after_flush(c);	/* the upstream broke HTTP: nothing safe to add */
+		return;
+	}
+	evbuffer_remove_buffer(in, bufferevent_get_output(c->client), (size_t)n);
+	apply_pressure(c->upstream, c->client);
+	if (!dg_http_done(&c->answer))
+		return;
+	c->answer_done = true;
+	if (c->answer_status == 101 && c->req.upgrade) {
+		/* the connection is a byte pipe from here on, both ways */
+		c->state = S_PIPE;
+		dg_request_free(&c->req);
+		dg_http_fini(&c->body);
+		dg_http_fini(&c->answer);
+		c->have_req = false;
+		bufferevent_write_buffer(c->client, in);
+		bufferevent_write_buffer(c->upstream, bufferevent_get_input(c->client));
+		return;
+	}
+	if (c->body_done)
+		request_done(c);
+}
+
+/* In a pipe, one side ended: the other is told once its bytes are out. */
+static void pipe_half_close(struct conn *c, bool client_side)
+{
+	struct bufferevent *other = client_side ? c->upstream : c->client;
+
+	if (client_side)
+		c->client_eof = true;
+	else
+		c->upstream_eof = true;
+	if (c->client_eof && c->upstream_eof) {
+		close_after_flush(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
+		shutdown(bufferevent_getfd(other), SHUT_WR);
+	else
+		bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == S_PIPE && c->upstream_eof &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	drained(c, bev);
+}
+
+static void upstream_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == S_PIPE && c->client_eof &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	drained(c, bev);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF && c->state == S_PIPE) {
+		pipe_half_close(c, true);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(c);	/* the client is gone: so is its request */
+}
+
+static void upstream_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_setcb(c->upstream, upstream_read, upstream_write, upstream_event, c);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	if (c->state == S_PIPE && (what & BEV_EVENT_EOF)) {
+		pipe_half_close(c, false);
+		return;
+	}
+	if (c->state == S_FORWARD && !c->answer_done) {
+		/* an answer that runs until the close ends here */
+		if (dg_http_feed(&c->answer, NULL, 0) >= 0 && dg_http_done(&c->answer)) {
+			c->answer_done = true;
+			close_after_flush(c);
+			return;
+		}
+		if (!dg_http_started(&c->answer)) {
+			emit(c, c->req.method, c->req.target.path, 502, false, NULL,
+			     "the upstream closed without an answer");
+			bufferevent_free(c->upstream);
+			c->upstream = NULL;
+			answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay "
+			       "cannot be reached", true);
+			return;
+		}
+	}
+	close_after_flush(c);
+}
+
+/* ---- listeners ---------------------------------------------------------------------- */
+
+static size_t conns_of(const struct dg_relay *r, const struct dg_caller *k)
+{
+	size_t n = 0;
+
+	for (const struct conn *c = r->conns; c; c = c->next)
+		n += c->caller.uid == k->uid && !strcmp(c->caller.cgroup, k->cgroup);
+	return n;
+}
+
+static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
+			int socklen, void *arg)
+{
+	struct listener *l = arg;
+	struct dg_relay *r = l->relay;
+	struct conn *c;
+	const char *why;
+
+	(void)ev, (void)sa, (void)socklen;
+	c = xcalloc(1, sizeof(*c));
+	c->relay = r;
+	c->endpoint = l->endpoint;
+	c->relay_name = l->name;
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->n_conns++;
+	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->head_timer = evtimer_new(r->base, head_timeout, c);
+	bufferevent_setcb(c->client, client_read, client_write, client_event, c);
+	/* a head beyond the limit is refused; pipelined requests wait */
+	bufferevent_setwatermark(c->client, EV_READ, 0, DG_RELAY_MAX_HEAD + 4096);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+
+	/* the identity is fixed here, at connect, by the kernel */
+	if (dg_caller_of_unix(fd, &c->caller, &why)) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "dockguard: the relay cannot tell who is calling: %s", why);
+		emit(c, NULL, NULL, 403, false, NULL, why);
+		answer(c, 403, NULL, msg, true);
+		return;
+	}
+	if (r->n_conns > DG_RELAY_MAX_CONNS ||
+	    conns_of(r, &c->caller) > DG_RELAY_MAX_CONNS_PER_CALLER) {
+		emit(c, NULL, NULL, 503, false, NULL, "too many connections");
+		answer(c, 503, NULL, "dockguard: too many connections to this relay", true);
+	}
+}
+
+struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, void *arg)
+{
+	struct dg_relay *r = xcalloc(1, sizeof(*r));
+
+	r->base = base;
+	r->fn = fn;
+	r->fn_arg = arg;
+	return r;
+}
+
+void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const struct dg_image *img)
+{
+	r->pol = pol;
+	r->img = img;
+}
+
+int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
+{
+	const struct dg_policy *pol = r->pol;
+
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		if (!ep->relay)
+			continue;
+		for (size_t a = 0; a < ep->n_addrs; a++) {
+			const struct dg_addr *ad = &ep->addrs[a];
+			struct sockaddr_un sun = { .sun_family = AF_UNIX };
+			if (ad->kind != DG_ADDR_UNIX)
+				continue;	/* tcp listeners: not in this version */
+			if (strlen(ad->path) >= sizeof(sun.sun_path)) {
+				dg_err_set(err, "relay %s: the path %s is too long for a socket",
+					   ep->name, ad->path);
+				return -ENAMETOOLONG;
+			}
+			strcpy(sun.sun_path, ad->path);
+			unlink(ad->path);	/* a socket file left by an earlier relay */
+			struct listener *l;
+			r->listeners = xreallocarray(r->listeners, r->n_listeners + 1, sizeof(*r->listeners));
+			l = &r->listeners[r->n_listeners];
+			*l = (struct listener){ .relay = r, .endpoint = e, .name = xstrdup(ep->name),
+						.path = xstrdup(ad->path) };
+			mode_t old = umask(0);	/* 0666: the hooks and the policy judge callers */
+			l->ev = evconnlistener_new_bind(r->base, accept_conn, l,
+							LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+							(struct sockaddr *)&sun, sizeof(sun));
+			umask(old);
+			if (!l->ev) {
+				int e2 = errno;
+				dg_err_set(err, "relay %s: cannot listen at %s: %s; check that its "
+					   "directory exists", ep->name, ad->path, strerror(e2));
+				free(l->name);
+				free(l->path);
+				return -e2;
+			}
+			r->n_listeners++;
+		}
+	}
+	/* listeners live at fixed addresses in the array from here */
+	for (size_t i = 0; i < r->n_listeners; i++)
+		evconnlistener_set_cb(r->listeners[i].ev, accept_conn, &r->listeners[i]);
+	return 0;
+}
+
+size_t dg_relay_connections(const struct dg_relay *r)
+{
+	return r->n_conns;
+}
+
+void dg_relay_free(struct dg_relay *r)
+{
+	if (!r)
+		return;
+	while (r->conns)
+		conn_free(r->conns);
+	for (size_t i = 0; i < r->n_listeners; i++) {
+		evconnlistener_free(r->listeners[i].ev);
+		free(r->listeners[i].name);
+		free(r->listeners[i].path);
+	}
+	free(r->listeners);
+	free(r);
+}

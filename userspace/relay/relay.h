@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The relay server (docs/relay.md): listeners for a policy's relays, one
+ * connection to the upstream Docker API per client connection, every
+ * request judged by the caller's kernel-attested identity and its profile,
+ * then forwarded as judged. Single-threaded, on a libevent base.
+ */
+#ifndef DOCKGUARD_RELAY_RELAY_H
+#define DOCKGUARD_RELAY_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "compile/compile.h"
+#include "policy/policy.h"
+#include "relay/caller.h"
+#include "kernel/kernel.h"	/* struct dg_err */
+
+#define DG_RELAY_MAX_CONNS		4096	/* in all */
+#define DG_RELAY_MAX_CONNS_PER_CALLER	256	/* per uid and cgroup */
+#define DG_RELAY_HEAD_SECONDS		30	/* from a head's first byte to its end */
+
+/* What a judged request came to (an event when logged). */
+struct dg_relay_event {
+	const char *relay;		/* its name */
+	const struct dg_caller *caller;
+	const char *method;
+	const char *path;		/* canonical, or the target as sent when refused unread */
+	int status;			/* 403, 400, 429, 502; 0: forwarded */
+	bool audit;			/* forwarded by learning mode */
+	char rule[300];			/* "FILE:LINE" of the deciding rule, or "default" */
+	const char *reason;		/* for 400 and 502 */
+};
+
+typedef void (*dg_relay_event_fn)(void *arg, const struct dg_relay_event *ev);
+
+struct dg_relay;
+
+struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, void *arg);
+
+/*
+ * The policy and its compiled image that judge from now on (both must
+ * outlive their use: until the next call or dg_relay_free). Connections
+ * already open keep their identity; each next request is judged anew.
+ */
+void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol,
+			 const struct dg_image *img);
+
+/* Serves the unix listen addresses of every relay of the policy (binds them,
+ * mode 0666; the directory is the operator's). 0, or -errno with `err`. */
+int dg_relay_listen(struct dg_relay *r, struct dg_err *err);
+
+/* Open connections (for status and tests). */
+size_t dg_relay_connections(const struct dg_relay *r);
+
+void dg_relay_free(struct dg_relay *r);
+
+#endif
