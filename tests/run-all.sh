@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs every suite: unit tests, CLI tests, kernel tests. Each suite prints
+# Runs every suite: unit tests, CLI tests, the relay, kernel tests. Each suite prints
 # its own `NAME: N passed, N failed`; this script adds them up and ends with
 # the total line. Exit status 1 if anything failed.
 set -uo pipefail
@@ -41,8 +41,10 @@ if [[ -n $asan ]]; then
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 	run_suite unit-asan bash -c "cd tests/unit && ../../$asan/unit-tests | sed 's/^unit:/unit-asan:/'"
 	run_suite cli-asan bash -c "tests/cli/run.sh '$asan' | sed 's/^cli:/cli-asan:/'"
+	run_suite relay-asan bash -c "tests/relay/run.sh '$asan' | sed 's/^relay:/relay-asan:/'"
 fi
 run_suite cli tests/cli/run.sh "$build"
+run_suite relay tests/relay/run.sh "$build"
 run_suite fuzz tests/fuzz/run.sh build-fuzz
 run_suite kernel tests/kernel/run.sh "$build"
 run_suite security tests/security/run.sh "$build"

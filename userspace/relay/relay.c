@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -112,13 +113,35 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-/* Closes once what the client is owed has been written. */
+/*
+ * A lingering close: once what the client is owed is written, our side
+ * ends (FIN), and what the client still sends is read and dropped until it
+ * ends too or LINGER_SECONDS pass. Closing with unread bytes would reset the
+ * connection, and the client could lose the answer that says why.
+ */
+#define LINGER_SECONDS 2
+
+static void linger_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev, (void)what;
+	conn_free(arg);		/* the client ended, failed or timed out */
+}
+
 static void client_flushed(struct bufferevent *bev, void *arg)
 {
-	struct conn *c = arg;
+	struct timeval tv = { LINGER_SECONDS, 0 };
 
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_free(c);
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	bufferevent_set_timeouts(bev, &tv, NULL);
 }
 
 static void close_after_flush(struct conn *c)
@@ -128,11 +151,13 @@ static void close_after_flush(struct conn *c)
 		bufferevent_free(c->upstream);
 		c->upstream = NULL;
 	}
-	bufferevent_disable(c->client, EV_READ);
-	bufferevent_setcb(c->client, NULL, client_flushed, NULL, c);
+	evtimer_del(c->head_timer);
+	bufferevent_setcb(c->client, linger_read, client_flushed, linger_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
 	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
-		conn_free(c);
+	linger_read(c->client, c);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	client_flushed(c->client, c);
 }
 
 /* ---- answers of the relay's own ----------------------------------------------- */
@@ -349,6 +374,18 @@ static const char *rule_place(const struct dg_loc *loc, char *buf, size_t len)
 	return buf;
 }
 
+/* The routes whose answer may switch the connection to a byte stream:
+ * container attach and exec start, with Docker's `Upgrade: tcp`. */
+static bool upgrade_route(const struct dg_request *req)
+{
+	const char *p = req->target.path;
+
+	return !strcmp(req->method, "POST") && req->upgrade_proto &&
+	       !strcasecmp(req->upgrade_proto, "tcp") &&
+	       (dg_api_pattern_matches("/containers/*/attach", p) ||
+		dg_api_pattern_matches("/exec/*/start", p));
+}
+
 /* Judges the head buffered in the client's input; false: answered/closed. */
 static void judge_head(struct conn *c, const char *head, size_t head_len)
 {
@@ -368,6 +405,12 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	}
 	c->have_req = true;
 	const struct dg_target *t = &c->req.target;
+	if (c->req.upgrade && !upgrade_route(&c->req)) {
+		emit(c, c->req.method, t->path, 400, false, NULL, "an upgrade on a route that has none");
+		answer(c, 400, c->req.method, "dockguard: the relay refuses this request: an "
+		       "upgrade is only for attach and exec start (Upgrade: tcp)", true);
+		return;
+	}
 	if (t->versioned && (t->major < pol->api_min_major ||
 			     (t->major == pol->api_min_major && t->minor < pol->api_min_minor))) {
 		snprintf(msg, sizeof(msg), "dockguard: API version %u.%u is older than this relay "
@@ -705,6 +748,8 @@ int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
 							LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
 							(struct sockaddr *)&sun, sizeof(sun));
 			umask(old);
+			if (l->ev && chmod(ad->path, 0666) < 0)
+				l->ev = (evconnlistener_free(l->ev), NULL);
 			if (!l->ev) {
 				int e2 = errno;
 				dg_err_set(err, "relay %s: cannot listen at %s: %s; check that its "

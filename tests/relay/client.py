@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Raw HTTP for the relay tests: sends exactly the given bytes (escapes
+\\r, \\n, \\xNN written as text) as uid/gid (when given), and prints what came back
+until the relay closes or goes quiet.
+
+    client.py SOCKET BYTES [--uid U] [--wait S] [--then BYTES] [--half-close]
+"""
+import argparse
+import os
+import socket
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("sock")
+ap.add_argument("data")
+ap.add_argument("--uid", type=int)
+ap.add_argument("--wait", type=float, default=1.0)
+ap.add_argument("--then")
+ap.add_argument("--half-close", action="store_true")
+a = ap.parse_args()
+
+
+def decode(text):
+    return text.encode().decode("unicode_escape").encode("latin-1")
+
+
+data = decode(a.data)
+then = decode(a.then) if a.then else None
+if a.uid is not None:
+    os.setgroups([])
+    os.setgid(a.uid)
+    os.setuid(a.uid)
+s = socket.socket(socket.AF_UNIX)
+s.connect(a.sock)
+s.sendall(data)
+if then:
+    time.sleep(0.3)
+    s.sendall(then)
+if a.half_close:
+    s.shutdown(socket.SHUT_WR)
+s.settimeout(a.wait)
+out = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            out += b"<EOF>"
+            break
+        out += chunk
+except socket.timeout:
+    pass
+print(out.decode("latin-1"))

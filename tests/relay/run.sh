@@ -1,0 +1,198 @@
+#!/bin/bash
+# The API relay (`dockguard relay`, docs/relay.md) against a stand-in Docker
+# API (upstream.py) that records every request reaching it: each case
+# asserts what the client got AND what reached the upstream, so a refusal
+# that still forwarded would fail. Needs root (callers of several uids).
+# Ends with `relay: N passed, N failed`.
+#
+#   tests/relay/run.sh [BUILD_DIR]
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$root/$build
+DG=$build/dockguard
+PASS=0
+FAIL=0
+if ((EUID != 0)); then
+	echo "relay tests need root (callers of several uids): skipped"
+	echo "relay: 0 passed, 0 failed"
+	exit 0
+fi
+
+pass() { PASS=$((PASS + 1)); echo "ok   $*"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+TMP=$(mktemp -d /tmp/dg-relay.XXXXXX)
+chmod 755 "$TMP"
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+UP=$TMP/up.sock
+LOG=$TMP/upstream.log
+SOCK=$TMP/relay.sock
+: >"$LOG"
+python3 "$here/upstream.py" "$UP" "$LOG" >"$TMP/up.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [[ -S $UP ]] && break; sleep 0.1; done
+
+cat >"$TMP/relay.conf" <<CONF
+relay r {
+    listen unix $SOCK
+    upstream unix $UP
+}
+api mine extends read-only {
+    deny GET /containers/secret/json
+    allow POST /containers/create /containers/*/attach
+    allow GET /x/events
+}
+allow r from user 1001 api mine
+allow r from user 1003 api read-only
+set api-version min 1.24
+CONF
+chmod 644 "$TMP/relay.conf"
+
+start_relay() {
+	"$DG" relay "$TMP/relay.conf" >"$TMP/relay.out" 2>&1 &
+	RELAY=$!
+	PIDS+=($RELAY)
+	for _ in $(seq 50); do grep -q "serving" "$TMP/relay.out" && return 0; sleep 0.1; done
+	fail "the relay starts: $(cat "$TMP/relay.out")"
+	return 1
+}
+start_relay || { echo "relay: $PASS passed, $((FAIL + 1)) failed"; exit 1; }
+
+# send NAME-FOR-LOG BYTES [client options]: prints the answer
+send() { python3 "$here/client.py" "$SOCK" "$@"; }
+# reached TEXT: the upstream received a request line containing TEXT
+reached() { grep -qF -- "$1" "$LOG"; }
+not_reached() { ! grep -qF -- "$1" "$LOG"; }
+H='\r\nHost: docker\r\n\r\n'
+
+check "socket mode 0666 (the hooks and the policy judge callers)" test "$(stat -c %a "$SOCK")" = 666
+
+out=$(send "GET /v1.41/containers/json?all=1 HTTP/1.1$H" --uid 1001)
+check "allowed: 200 from the upstream" grep -q "^HTTP/1.1 200" <<<"$out"
+check "allowed: reached the upstream as sent" reached "GET /v1.41/containers/json?all=1 0"
+
+out=$(send "GET /v1.41/containers/secret/json HTTP/1.1$H" --uid 1001)
+check "denied by an API rule: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "denied: Docker's error form naming the request, the caller and the rule" \
+	grep -qF '{"message":"dockguard: GET /containers/secret/json is not allowed for uid 1001 (python3, cgroup ' <<<"$out"
+check "denied: ... and the rule" grep -qF "($TMP/relay.conf:6, profile mine)" <<<"$out"
+check "denied: never reached the upstream" not_reached "/containers/secret/json"
+check "denied: the relay prints the event" grep -qF "relay r: refused 403 GET /containers/secret/json for uid 1001" "$TMP/relay.out"
+
+out=$(send "POST /v1.41/containers/abc/exec HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\n{}" --uid 1001)
+check "no rule of the profile allows it: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "... never reached the upstream" not_reached "/containers/abc/exec"
+
+out=$(send "POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\n{}" --uid 1003)
+check "another caller, another profile (read-only): create refused" grep -q "^HTTP/1.1 403" <<<"$out"
+out=$(send "GET /v1.41/containers/json HTTP/1.1$H" --uid 1002)
+check "a caller no rule admits: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "... saying it is not allowed to use the relay" grep -qF "is no longer allowed to use relay r" <<<"$out"
+check "... never reached the upstream" test "$(grep -c "containers/json" "$LOG")" = 1
+
+# the body of an allowed create, plain and chunked: what was judged is what arrives
+out=$(send "POST /v1.41/containers/create?name=a1 HTTP/1.1\r\nHost: d\r\nContent-Length: 13\r\n\r\n{\"Image\":\"x\"}" --uid 1001)
+check "allowed create with a body: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+check "... its 13 bytes reached the upstream" reached "POST /v1.41/containers/create?name=a1 13"
+out=$(send "POST /v1.41/containers/create?name=a2 HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"Ima\r\n8\r\nge\":\"x\"}\r\n0\r\n\r\n" --uid 1001)
+check "allowed create, chunked: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+check "... re-chunked, its 13 bytes reached the upstream" reached "POST /v1.41/containers/create?name=a2 13"
+
+# keep-alive and pipelining: each request judged
+out=$(send "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/secrets HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/version HTTP/1.1$H" --uid 1001)
+check "pipelined allowed, denied, allowed: two 200s and a 403 in order" \
+	bash -c "grep -o '^HTTP/1.1 [0-9]*' <<<'$out' | tr '\n' ' ' | grep -qx 'HTTP/1.1 200 HTTP/1.1 403 HTTP/1.1 200 '"
+check "... the denied one between them never reached the upstream" not_reached "/secrets"
+check "... the ones around it did" bash -c "grep -qF 'GET /_ping 0' '$LOG' && grep -qF 'GET /v1.41/version 0' '$LOG'"
+
+# HEAD: the reason in a header
+out=$(send "HEAD /v1.41/secrets HTTP/1.1$H" --uid 1001)
+check "HEAD refused: X-Dockguard-Reason names it" grep -q "^X-Dockguard-Reason: dockguard: HEAD /secrets is not allowed" <<<"$out"
+
+# every ambiguous form: 400, never forwarded
+n_before=$(wc -l <"$LOG")
+while IFS='|' read -r name bytes; do
+	out=$(send "$bytes" --uid 1001)
+	check "ambiguous ($name): 400" grep -q "^HTTP/1.1 400" <<<"$out"
+done <<'CASES'
+Content-Length and Transfer-Encoding|POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}
+two Content-Lengths|POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}
+Transfer-Encoding not chunked|POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: identity\r\n\r\n
+obs-fold|GET /v1.41/containers/json HTTP/1.1\r\nHost: d\r\nX-A: 1\r\n 2\r\n\r\n
+bare LF|GET /v1.41/containers/json HTTP/1.1\nHost: d\n\n
+bare CR|GET /v1.41/containers/json HTTP/1.1\rHost: d\r\n\r\n
+absolute-form|GET http://docker/v1.41/containers/json HTTP/1.1\r\nHost: d\r\n\r\n
+encoded slash|GET /v1.41/containers/a%2Fb/json HTTP/1.1\r\nHost: d\r\n\r\n
+encoded NUL|GET /v1.41/containers/a%00/json HTTP/1.1\r\nHost: d\r\n\r\n
+dot-dot|GET /v1.41/containers/../secrets HTTP/1.1\r\nHost: d\r\n\r\n
+encoded dot-dot|GET /v1.41/containers/%2e%2e/secrets HTTP/1.1\r\nHost: d\r\n\r\n
+empty segment|GET /v1.41//containers/json HTTP/1.1\r\nHost: d\r\n\r\n
+control byte|GET /v1.41/containers/json HTTP/1.1\r\nHost: d\x01\r\n\r\n
+non-ASCII method|G\xc3\x89T /v1.41/containers/json HTTP/1.1\r\nHost: d\r\n\r\n
+bad version|GET /v1/containers/json HTTP/1.1\r\nHost: d\r\n\r\n
+version below the minimum|GET /v1.12/containers/json HTTP/1.1\r\nHost: d\r\n\r\n
+semicolon in the query|GET /v1.41/containers/json?all=1;size=1 HTTP/1.1\r\nHost: d\r\n\r\n
+repeated query key|GET /v1.41/containers/json?all=1&all=0 HTTP/1.1\r\nHost: d\r\n\r\n
+two Hosts|GET /v1.41/containers/json HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n
+HTTP/2.0|GET /v1.41/containers/json HTTP/2.0\r\nHost: d\r\n\r\n
+CONNECT|CONNECT docker:2375 HTTP/1.1\r\nHost: d\r\n\r\n
+upgrade on a route that is no upgrade|GET /v1.41/containers/json HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n
+CASES
+check "none of the ambiguous requests reached the upstream" test "$(wc -l <"$LOG")" = "$n_before"
+
+# a 40 KiB header (registry auth) passes; 64 KiB is refused unread
+big=$(head -c 40000 /dev/zero | tr '\0' 'a')
+out=$(send "GET /v1.41/images/json HTTP/1.1\r\nHost: d\r\nX-Registry-Auth: $big\r\n\r\n" --uid 1001)
+check "a 40 KiB header: forwarded" grep -q "^HTTP/1.1 200" <<<"$out"
+huge=$(head -c 66000 /dev/zero | tr '\0' 'a')
+out=$(send "GET /v1.41/info HTTP/1.1\r\nHost: d\r\nX-Registry-Auth: $huge\r\n\r\n" --uid 1001)
+check "a 64 KiB header: 431" grep -q "^HTTP/1.1 431" <<<"$out"
+check "... never reached the upstream" not_reached "GET /v1.41/info"
+
+# an allowed upgrade becomes a byte pipe; the client's half-close is carried
+out=$(send "POST /v1.41/containers/abc/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" \
+	--uid 1001 --then "hello through the pipe" --half-close --wait 3)
+check "attach upgrade: 101 from the upstream" grep -q "^HTTP/1.1 101" <<<"$out"
+check "attach upgrade: bytes go both ways" grep -q "hello through the pipe" <<<"$out"
+check "attach upgrade: the client's half-close reached the upstream, whose close came back" grep -q "<EOF>" <<<"$out"
+
+# a stream has no buffering delay: lines arrive while it runs
+out=$(send "GET /v1.41/x/events HTTP/1.1$H" --uid 1001 --wait 1)
+n=$(grep -c '{"n":' <<<"$out")
+check "a stream flows as it comes (lines in the first second: $n)" test "$n" -ge 3
+sleep 0.5
+out=$(send "GET /_ping HTTP/1.1$H" --uid 1001)
+check "after a client left a stream midway, the relay serves on" grep -q "^HTTP/1.1 200" <<<"$out"
+
+# upstream gone: 502, and the relay lives on
+kill "${PIDS[0]}"
+wait "${PIDS[0]}" 2>/dev/null
+rm -f "$UP"
+out=$(send "GET /_ping HTTP/1.1$H" --uid 1001)
+check "upstream gone: 502" grep -q "^HTTP/1.1 502" <<<"$out"
+check "the relay is still running" kill -0 "$RELAY"
+
+# SIGTERM ends it cleanly (under ASan: also without a leak)
+kill -TERM "$RELAY"
+wait "$RELAY"
+status=$?
+check "SIGTERM: the relay exits 0 (exit $status)" test "$status" = 0
+grep -E "ERROR: (Address|Leak)Sanitizer|runtime error" "$TMP/relay.out" | head -n 5 | sed 's/^/    /'
+check "no sanitizer report from the relay" bash -c "! grep -qE 'Sanitizer|runtime error' '$TMP/relay.out'"
+
+echo "relay: $PASS passed, $FAIL failed"
+((FAIL == 0))

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""A stand-in Docker API on a unix socket for the relay tests: records every
+request that reaches it, one line each (METHOD TARGET BODY_BYTES), so that
+the tests assert what the relay let through, not what it says. Answers 200
+with a JSON body; `Upgrade: tcp` gets dockerd's 101 and an echo; GET
+/events streams a line every 0.1 s until the client goes.
+
+    upstream.py SOCKET LOG
+"""
+import http.server
+import os
+import socketserver
+import sys
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def handle_any(self):
+        data = self.body()
+        with open(sys.argv[2], "a") as log:
+            log.write("%s %s %d\n" % (self.command, self.path, len(data)))
+        if self.headers.get("Upgrade") == "tcp":
+            self.send_response(101, "UPGRADED")
+            self.send_header("Content-Type", "application/vnd.docker.raw-stream")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "tcp")
+            self.end_headers()
+            self.wfile.flush()
+            got = b""
+            while True:  # echo until the client's half-close
+                chunk = self.connection.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+                self.wfile.write(chunk)
+                self.wfile.flush()
+            self.connection.shutdown(1)
+            self.close_connection = True
+            return
+        if self.path.endswith("/events"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(600):
+                    line = b'{"n":%d}\n' % i
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        out = b'{"ok":true}\n'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+if os.path.exists(sys.argv[1]):
+    os.unlink(sys.argv[1])
+server = Server(sys.argv[1], Handler)
+os.chmod(sys.argv[1], 0o600)
+print("listening", flush=True)
+server.serve_forever()
