@@ -12,21 +12,12 @@ root=$(cd "$here/../.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
 DG=$build/dockguard
-PASS=0
-FAIL=0
 if ((EUID != 0)); then
 	echo "relay tests need root (callers of several uids): skipped"
 	echo "relay: 0 passed, 0 failed"
 	exit 0
 fi
-
-pass() { PASS=$((PASS + 1)); echo "ok   $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+source "$root/tests/kernel/lib.sh"	# pass, fail, check (no kernel needed here)
 
 TMP=$(mktemp -d /tmp/dg-relay.XXXXXX)
 chmod 755 "$TMP"

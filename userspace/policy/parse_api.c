@@ -110,36 +110,6 @@ struct relay_ctx {
 	struct dg_loc upstream_loc;
 };
 
-/* `tcp ADDRESS:PORT` or `unix PATH` after `listen` or `upstream`. */
-static bool relay_addr(struct parser *p, const char *after, struct dg_addr *a)
-{
-	bool tcp;
-
-	if (is_kw(p, "tcp")) {
-		tcp = true;
-	} else if (is_kw(p, "unix")) {
-		tcp = false;
-	} else {
-		char expected[80];
-		snprintf(expected, sizeof(expected), "'tcp ADDRESS:PORT' or 'unix PATH' after '%s'",
-			 after);
-		unexpected(p, expected);
-		return false;
-	}
-	struct dg_loc kw = cur(p)->loc;
-	next(p);
-	const struct dg_token *t = cur(p);
-	if (!is_value(t) || !t->len) {
-		unexpected(p, tcp ? "ADDRESS:PORT after 'tcp'" : "a socket path after 'unix'");
-		return false;
-	}
-	memset(a, 0, sizeof(*a));
-	a->loc = span(&kw, &t->loc);
-	bool ok = tcp ? parse_tcp(p, t, a) : parse_unix(p, t, a);
-	next(p);
-	return ok;
-}
-
 static bool relay_line(struct parser *p, void *arg)
 {
 	struct relay_ctx *ctx = arg;
@@ -147,11 +117,16 @@ static bool relay_line(struct parser *p, void *arg)
 	struct dg_loc kw = cur(p)->loc;
 	struct dg_addr a;
 
+	char expected[80];
+	bool valid;
+
 	next(p);
-	if (!relay_addr(p, listen ? "listen" : "upstream", &a)) {
-		free(a.path);
+	snprintf(expected, sizeof(expected), "'tcp ADDRESS:PORT' or 'unix PATH' after '%s'",
+		 listen ? "listen" : "upstream");
+	if (!parse_address(p, expected, &a, &valid))
 		return false;
-	}
+	if (!valid)
+		return true;	/* reported */
 	if (!listen) {
 		if (ctx->has_upstream) {
 			dg_diag_error(p->diag, &kw, "a second 'upstream'; a relay forwards to one "

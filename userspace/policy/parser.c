@@ -383,18 +383,19 @@ bool parse_unix(struct parser *p, const struct dg_token *t, struct dg_addr *a)
 	return true;
 }
 
-static bool parse_addr(struct parser *p, void *arg)
+bool parse_address(struct parser *p, const char *expected, struct dg_addr *a, bool *valid)
 {
-	struct endpoint_ctx *ctx = arg;
-	struct dg_token *t = cur(p);
+	const struct dg_token *t = cur(p);
 	bool tcp;
 
+	memset(a, 0, sizeof(*a));
+	*valid = false;
 	if (is_kw(p, "tcp")) {
 		tcp = true;
 	} else if (is_kw(p, "unix")) {
 		tcp = false;
 	} else {
-		unexpected(p, "an address ('tcp ADDRESS:PORT' or 'unix PATH')");
+		unexpected(p, expected);
 		return false;
 	}
 	struct dg_loc kw = t->loc;
@@ -404,10 +405,27 @@ static bool parse_addr(struct parser *p, void *arg)
 		unexpected(p, tcp ? "ADDRESS:PORT after 'tcp'" : "a socket path after 'unix'");
 		return false;
 	}
-	struct dg_addr a = { .loc = span(&kw, &t->loc) };
-	bool ok = t->len ? (tcp ? parse_tcp(p, t, &a) : parse_unix(p, t, &a)) : false;
+	a->loc = span(&kw, &t->loc);
 	if (!t->len)
 		dg_diag_error(p->diag, &t->loc, "empty address");
+	else
+		*valid = tcp ? parse_tcp(p, t, a) : parse_unix(p, t, a);
+	if (!*valid) {
+		free(a->path);
+		a->path = NULL;
+	}
+	next(p);
+	return true;
+}
+
+static bool parse_addr(struct parser *p, void *arg)
+{
+	struct endpoint_ctx *ctx = arg;
+	struct dg_addr a;
+	bool ok;
+
+	if (!parse_address(p, "an address ('tcp ADDRESS:PORT' or 'unix PATH')", &a, &ok))
+		return false;
 	if (ok && ctx->ep->n_addrs >= DG_POLICY_MAX_ADDRS) {
 		if (!ctx->limit)
 			dg_diag_error(p->diag, &a.loc,
@@ -426,7 +444,6 @@ static bool parse_addr(struct parser *p, void *arg)
 	} else {
 		free(a.path);
 	}
-	next(p);
 	return true;
 }
 

@@ -120,6 +120,13 @@ bool parse_braced(struct parser *p, const char *what, item_fn item, void *ctx);
 /* `t`'s text as a TCP (ADDRESS:PORT) or unix (absolute path) address. */
 bool parse_tcp(struct parser *p, const struct dg_token *t, struct dg_addr *a);
 bool parse_unix(struct parser *p, const struct dg_token *t, struct dg_addr *a);
+/*
+ * `tcp ADDRESS:PORT` or `unix PATH` at the current token. False on a syntax
+ * error (reported, with `expected` for a missing keyword); else true, the
+ * value consumed, and *valid telling whether `a` holds a usable address (its
+ * errors reported).
+ */
+bool parse_address(struct parser *p, const char *expected, struct dg_addr *a, bool *valid);
 /* Reports a name that cannot name an endpoint (reserved, too long, bad bytes). */
 void check_endpoint_name(struct parser *p, const struct dg_token *t);
 
