@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target: the relay's request judging on anyone's bytes — the
- * request target (relay/target.c) and the API verdict on it (relay/judge.c).
- * Input: METHOD, a space, the target. Every accepted target must be in the
- * canonical form the relay promises: a path of non-empty segments, none of
- * them `.` or `..`, printable ASCII only, no version prefix left, and no
- * query key twice.
+ * libFuzzer target: the relay's request judging on anyone's bytes. An input
+ * starting with 'H' is a raw request head (relay/request.c): when it is
+ * accepted, the head the relay would forward must read back as the same
+ * request (what was judged is what is forwarded). Any other input is METHOD,
+ * a space, a target (relay/target.c), judged by every profile
+ * (relay/judge.c). Every accepted target must be in the canonical form the
+ * relay promises: a path of non-empty segments, none of them `.` or `..`,
+ * printable ASCII only, and no query key twice.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,7 @@
 
 #include "policy/policy.h"
 #include "relay/judge.h"
+#include "relay/request.h"
 #include "relay/target.h"
 #include "util/diag.h"
 
@@ -68,6 +72,32 @@ static void check_canonical(const struct dg_target *t)
 				abort();
 }
 
+/* A raw head: accepted ones must survive the round trip unchanged. */
+static void fuzz_head(const char *buf, size_t size)
+{
+	struct dg_request req, again;
+	const char *why;
+	long end = dg_request_head_end(buf, size, &why);
+	size_t len;
+
+	if (end < 0 && end != -E2BIG && !why)
+		abort();	/* a refusal always says why */
+	if (end <= 0 || dg_request_parse_head(buf, (size_t)end, &req, &why))
+		return;
+	check_canonical(&req.target);
+	char *head = dg_request_head_text(&req, &len);
+	if (dg_request_head_end(head, len, &why) != (long)len ||
+	    dg_request_parse_head(head, len, &again, &why))
+		abort();
+	if (strcmp(req.method, again.method) || strcmp(req.raw_target, again.raw_target) ||
+	    strcmp(req.target.path, again.target.path) || req.body != again.body ||
+	    req.content_length != again.content_length || req.n_headers != again.n_headers)
+		abort();
+	dg_request_free(&again);
+	free(head);
+	dg_request_free(&req);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf = malloc(size + 1), *space;
@@ -79,6 +109,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	buf[size] = 0;
+	if (size && buf[0] == 'H') {
+		fuzz_head(buf + 1, size - 1);
+		free(buf);
+		return 0;
+	}
 	space = strchr(buf, ' ');
 	if (space && strlen(buf) == size) {
 		*space = 0;
