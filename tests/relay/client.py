@@ -3,7 +3,9 @@
 \\r, \\n, \\xNN written as text) as uid/gid (when given), and prints what came back
 until the relay closes or goes quiet.
 
-    client.py SOCKET BYTES [--uid U] [--wait S] [--then BYTES] [--half-close]
+    client.py SOCKET BYTES [--uid U] [--wait S] [--for S] [--then BYTES] [--half-close]
+
+--for S: read for S seconds in all, printing as bytes come (for streams).
 """
 import argparse
 import os
@@ -15,6 +17,7 @@ ap.add_argument("sock")
 ap.add_argument("data")
 ap.add_argument("--uid", type=int)
 ap.add_argument("--wait", type=float, default=1.0)
+ap.add_argument("--for", dest="total", type=float)
 ap.add_argument("--then")
 ap.add_argument("--half-close", action="store_true")
 a = ap.parse_args()
@@ -38,6 +41,19 @@ if then:
     s.sendall(then)
 if a.half_close:
     s.shutdown(socket.SHUT_WR)
+if a.total:
+    end = time.monotonic() + a.total
+    while time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            print("<EOF>", flush=True)
+            break
+        print(chunk.decode("latin-1"), end="", flush=True)
+    raise SystemExit(0)
 s.settimeout(a.wait)
 out = b""
 try:

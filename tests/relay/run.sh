@@ -162,7 +162,7 @@ check "attach upgrade: bytes go both ways" grep -q "hello through the pipe" <<<"
 check "attach upgrade: the client's half-close reached the upstream, whose close came back" grep -q "<EOF>" <<<"$out"
 
 # a stream has no buffering delay: lines arrive while it runs
-out=$(send "GET /v1.41/x/events HTTP/1.1$H" --uid 1001 --wait 1)
+out=$(send "GET /v1.41/x/events HTTP/1.1$H" --uid 1001 --for 1)
 n=$(grep -c '{"n":' <<<"$out")
 check "a stream flows as it comes (lines in the first second: $n)" test "$n" -ge 3
 sleep 0.5

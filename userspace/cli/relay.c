@@ -14,7 +14,6 @@
 
 #include "cli/cli.h"
 #include "relay/relay.h"
-#include "util/escape.h"
 #include "util/util.h"
 
 struct relay_cmd {
@@ -25,28 +24,10 @@ struct relay_cmd {
 	struct event_base *base;
 };
 
-/* One line per event: what came of which request, for whom, by which rule. */
 static void print_event(void *arg, const struct dg_relay_event *ev)
 {
-	const struct dg_caller *k = ev->caller;
-	char *path = dg_escape(ev->path ? ev->path : "-", strlen(ev->path ? ev->path : "-"), "");
-	char *cg = dg_escape(k->cgroup, strlen(k->cgroup), "");
-	char *comm = dg_escape(k->comm, strlen(k->comm), "");
-	char what[32];
-
 	(void)arg;
-	if (ev->status)
-		snprintf(what, sizeof(what), "refused %d", ev->status);
-	else
-		snprintf(what, sizeof(what), "%s", ev->audit ? "audit" : "allowed");
-	printf("relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s: rule %s%s%s\n",
-	       ev->relay, what, ev->method ? ev->method : "-", path, k->uid, k->gid, (int)k->pid,
-	       comm, cg, ev->rule[0] ? ev->rule : "-", ev->reason ? ": " : "",
-	       ev->reason ? ev->reason : "");
-	fflush(stdout);
-	free(path);
-	free(cg);
-	free(comm);
+	dg_relay_print_event(stdout, ev);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -45,6 +45,7 @@
 #include "cli/cli.h"
 #include "docker/docker.h"
 #include "daemon/events.h"
+#include "daemon/relays.h"
 #include "kernel/kernel.h"
 #include "kernel/listeners.h"
 #include "util/util.h"
@@ -89,6 +90,7 @@ struct daemon {
 	char started_at[32];
 
 	struct event_base *base;
+	struct dg_relays *relays;	/* the policy's API relays, served by a process of their own */
 	struct event *ev_ring, *ev_listen, *ev_hup, *ev_term, *ev_int;
 	struct dg_event_reader *reader;
 	struct dg_namer *namer;
@@ -577,6 +579,16 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The relays serve the policy in force (its containers as the last swap saw
+ * them); a failure leaves the relay process in place serving on. */
+static void serve_relays(struct daemon *d)
+{
+	struct dg_err err = { "" };
+
+	if (d->policy && d->relays && dg_relays_apply(d->relays, d->cli, d->policy, &err))
+		dg_cli_error("relays: %s; the relay process in place (if any) serves on", err.msg);
+}
+
 static void apply_containers(struct daemon *d)
 {
 	struct dg_err err = { "" };
@@ -607,6 +619,7 @@ static void apply_containers(struct daemon *d)
 		d->applied[i] = container_fingerprint(&set->v[i]);
 	qsort(d->applied, d->n_applied, sizeof(*d->applied), u64_cmp);
 	refresh_state(d);
+	serve_relays(d);
 	/* the previous policy's clean-up, off the path of the next swap */
 	struct timeval soon = { .tv_usec = 50 * 1000 };
 	if (d->ev_idle)
@@ -797,6 +810,7 @@ static void reload(struct daemon *d)
 	} else {
 		dg_namer_reset(d->namer);
 		refresh_state(d);
+		serve_relays(d);
 		dg_cli_error("reloaded %s: generation %llu", d->policy_file ? d->policy_file : d->policy_path,
 		      (unsigned long long)d->generation);
 	}
@@ -931,6 +945,7 @@ static void daemon_free(struct daemon *d)
 		event_free(d->ev_rescan);
 	if (d->addrs_fd >= 0)
 		close(d->addrs_fd);
+	dg_relays_free(d->relays);
 	free(d->applied);
 	d->cli->containers = NULL;
 	if (d->reader)
@@ -980,6 +995,11 @@ static int setup(struct daemon *d)
 	    event_add(d->ev_hup, NULL) || event_add(d->ev_term, NULL) ||
 	    event_add(d->ev_int, NULL)) {
 		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
+		return DG_EXIT_SYSTEM;
+	}
+	d->relays = dg_relays_new(d->base);
+	if (!d->relays) {
+		dg_cli_error("cannot set up the relays (libevent); out of memory");
 		return DG_EXIT_SYSTEM;
 	}
 	d->ev_settle = evtimer_new(d->base, settle_cb, d);
@@ -1062,6 +1082,7 @@ int do_run(struct dg_cli *cli)
 	dg_cli_error("enforcing %s, generation %llu; control socket %s",
 	      d.policy_file ? d.policy_file : d.policy_path, (unsigned long long)d.generation,
 	      d.sock_path);
+	serve_relays(&d);
 	notify_ready(&d);
 
 	/* events that came before we listened */

@@ -147,11 +147,17 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 			dg_diag_warning(diag, &pol->apis[i].loc, "profile '%s' is not used by any "
 					"rule", pol->apis[i].name);
 	check_hidden_rules(pol, diag);
-	/* `dockguard relay` serves relays; the daemon does not start it yet */
-	for (size_t e = 0; e < pol->n_endpoints; e++)
-		if (pol->endpoints[e].relay)
-			dg_diag_warning(diag, &pol->endpoints[e].loc, "'dockguard run' does not serve "
-					"relay '%s' yet: run 'dockguard relay' beside it (docs/relay.md)",
-					pol->endpoints[e].name);
+	/* unix listeners are served; tcp ones not yet */
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++)
+			if (ep->addrs[a].kind != DG_ADDR_UNIX)
+				dg_diag_warning(diag, &ep->addrs[a].loc, "relay '%s': this version "
+						"protects tcp listen addresses but does not serve them yet "
+						"(docs/relay.md)", ep->name);
+		if (ep->relay && ep->upstream.kind != DG_ADDR_UNIX)
+			dg_diag_error(diag, &ep->upstream.loc, "relay '%s': this version forwards "
+				      "to a unix upstream only", ep->name);
+	}
 	free(used);
 }

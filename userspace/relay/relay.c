@@ -31,6 +31,7 @@
 #include "relay/judge.h"
 #include "relay/relay.h"
 #include "relay/request.h"
+#include "util/escape.h"
 #include "util/util.h"
 
 #define PRESSURE (256 * 1024)	/* bytes buffered for a peer before reading pauses */
@@ -81,6 +82,7 @@ struct dg_relay {
 	size_t n_listeners;
 	struct conn *conns;
 	size_t n_conns;
+	bool draining;			/* no new connections or requests; exit when idle */
 };
 
 static void client_read(struct bufferevent *bev, void *arg);
@@ -99,6 +101,8 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	r->n_conns--;
+	if (r->draining && !r->n_conns)
+		event_base_loopexit(r->base, NULL);
 	if (c->client)
 		bufferevent_free(c->client);
 	if (c->upstream)
@@ -283,7 +287,8 @@ static const struct dg_http_callbacks answer_callbacks = { body_on_header, answe
 /* The request and its answer are over: the next request, or the end. */
 static void request_done(struct conn *c)
 {
-	bool again = c->req.keep_alive && c->answer_keep_alive;
+	/* draining: the next request belongs to the relay of the new policy */
+	bool again = c->req.keep_alive && c->answer_keep_alive && !c->relay->draining;
 
 	dg_request_free(&c->req);
 	dg_http_fini(&c->body);
@@ -718,6 +723,57 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const 
 	r->img = img;
 }
 
+int dg_relay_bind_unix(const char *path, struct dg_err *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		dg_err_set(err, "the path %s is too long for a socket", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		dg_err_set(err, "cannot create a unix socket: %s", strerror(e));
+		return -e;
+	}
+	unlink(path);	/* a socket file left by an earlier relay */
+	/* 0666: the hooks and the policy judge who may connect */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0) {
+		e = errno;
+		close(fd);
+		dg_err_set(err, "cannot listen at %s: %s; check that its directory exists", path,
+			   strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd, struct dg_err *err)
+{
+	struct listener *l;
+
+	r->listeners = xreallocarray(r->listeners, r->n_listeners + 1, sizeof(*r->listeners));
+	l = &r->listeners[r->n_listeners];
+	*l = (struct listener){ .relay = r, .endpoint = endpoint,
+				.name = xstrdup(r->pol->endpoints[endpoint].name), .path = xstrdup(path) };
+	l->ev = evconnlistener_new(r->base, accept_conn, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!l->ev) {
+		dg_err_set(err, "relay %s: cannot serve %s (libevent)", l->name, path);
+		free(l->name);
+		free(l->path);
+		return -ENOMEM;
+	}
+	r->n_listeners++;
+	/* the array moved: each listener's callback argument is its new place */
+	for (size_t i = 0; i < r->n_listeners; i++)
+		evconnlistener_set_cb(r->listeners[i].ev, accept_conn, &r->listeners[i]);
+	return 0;
+}
+
 int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
 {
 	const struct dg_policy *pol = r->pol;
@@ -728,43 +784,69 @@ int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
 			continue;
 		for (size_t a = 0; a < ep->n_addrs; a++) {
 			const struct dg_addr *ad = &ep->addrs[a];
-			struct sockaddr_un sun = { .sun_family = AF_UNIX };
+			struct dg_err why = { "" };
+			int fd, ret;
 			if (ad->kind != DG_ADDR_UNIX)
 				continue;	/* tcp listeners: not in this version */
-			if (strlen(ad->path) >= sizeof(sun.sun_path)) {
-				dg_err_set(err, "relay %s: the path %s is too long for a socket",
-					   ep->name, ad->path);
-				return -ENAMETOOLONG;
+			fd = dg_relay_bind_unix(ad->path, &why);
+			if (fd < 0) {
+				dg_err_set(err, "relay %s: %s", ep->name, why.msg);
+				return fd;
 			}
-			strcpy(sun.sun_path, ad->path);
-			unlink(ad->path);	/* a socket file left by an earlier relay */
-			struct listener *l;
-			r->listeners = xreallocarray(r->listeners, r->n_listeners + 1, sizeof(*r->listeners));
-			l = &r->listeners[r->n_listeners];
-			*l = (struct listener){ .relay = r, .endpoint = e, .name = xstrdup(ep->name),
-						.path = xstrdup(ad->path) };
-			mode_t old = umask(0);	/* 0666: the hooks and the policy judge callers */
-			l->ev = evconnlistener_new_bind(r->base, accept_conn, l,
-							LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
-							(struct sockaddr *)&sun, sizeof(sun));
-			umask(old);
-			if (l->ev && chmod(ad->path, 0666) < 0)
-				l->ev = (evconnlistener_free(l->ev), NULL);
-			if (!l->ev) {
-				int e2 = errno;
-				dg_err_set(err, "relay %s: cannot listen at %s: %s; check that its "
-					   "directory exists", ep->name, ad->path, strerror(e2));
-				free(l->name);
-				free(l->path);
-				return -e2;
+			if ((ret = dg_relay_adopt(r, e, ad->path, fd, err))) {
+				close(fd);
+				return ret;
 			}
-			r->n_listeners++;
 		}
 	}
-	/* listeners live at fixed addresses in the array from here */
-	for (size_t i = 0; i < r->n_listeners; i++)
-		evconnlistener_set_cb(r->listeners[i].ev, accept_conn, &r->listeners[i]);
 	return 0;
+}
+
+void dg_relay_drain(struct dg_relay *r)
+{
+	struct conn *c, *next;
+
+	r->draining = true;
+	for (size_t i = 0; i < r->n_listeners; i++) {
+		evconnlistener_free(r->listeners[i].ev);
+		r->listeners[i].ev = NULL;
+	}
+	/* idle connections: their next request is the new relay's */
+	for (c = r->conns; c; c = next) {
+		next = c->next;
+		if (c->state == S_HEAD && !evbuffer_get_length(bufferevent_get_input(c->client)))
+			close_after_flush(c);
+	}
+	if (!r->n_conns)
+		event_base_loopexit(r->base, NULL);
+}
+
+/* One line per event: what came of which request, for whom, by which rule. */
+void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev)
+{
+	const struct dg_caller *k = ev->caller;
+	char *path = dg_escape(ev->path ? ev->path : "-", strlen(ev->path ? ev->path : "-"), "");
+	char *cg = dg_escape(k->cgroup, strlen(k->cgroup), "");
+	char *comm = dg_escape(k->comm, strlen(k->comm), "");
+	char what[32];
+
+	if (ev->status)
+		snprintf(what, sizeof(what), "refused %d", ev->status);
+	else
+		snprintf(what, sizeof(what), "%s", ev->audit ? "audit" : "allowed");
+	fprintf(out, "relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s: rule %s%s%s\n",
+	       ev->relay, what, ev->method ? ev->method : "-", path, k->uid, k->gid, (int)k->pid,
+	       comm, cg, ev->rule[0] ? ev->rule : "-", ev->reason ? ": " : "",
+	       ev->reason ? ev->reason : "");
+	fflush(out);
+	free(path);
+	free(cg);
+	free(comm);
+}
+
+struct event_base *dg_relay_base(const struct dg_relay *r)
+{
+	return r->base;
 }
 
 size_t dg_relay_connections(const struct dg_relay *r)
@@ -779,7 +861,8 @@ void dg_relay_free(struct dg_relay *r)
 	while (r->conns)
 		conn_free(r->conns);
 	for (size_t i = 0; i < r->n_listeners; i++) {
-		evconnlistener_free(r->listeners[i].ev);
+		if (r->listeners[i].ev)
+			evconnlistener_free(r->listeners[i].ev);
 		free(r->listeners[i].name);
 		free(r->listeners[i].path);
 	}

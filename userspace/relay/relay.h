@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 
@@ -51,6 +52,26 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol,
 /* Serves the unix listen addresses of every relay of the policy (binds them,
  * mode 0666; the directory is the operator's). 0, or -errno with `err`. */
 int dg_relay_listen(struct dg_relay *r, struct dg_err *err);
+
+/* A listening unix socket at `path` (a stale socket file there is replaced),
+ * mode 0666: its fd, or -errno with `err`. For the daemon, which keeps it
+ * across relay processes so that the file keeps its inode. */
+int dg_relay_bind_unix(const char *path, struct dg_err *err);
+
+/* Serves listening socket `fd` (taken) as endpoint `endpoint` of the policy. */
+int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd,
+		   struct dg_err *err);
+
+/* Stops accepting; open connections finish what they do now (streams and
+ * pipes run on), idle ones close, none takes another request; the event
+ * loop ends when the last one closes. For a relay of a replaced policy. */
+void dg_relay_drain(struct dg_relay *r);
+
+/* One line for an event: "relay NAME: refused 403 GET /path for uid ...". */
+void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev);
+
+/* The event loop the relay runs on. */
+struct event_base *dg_relay_base(const struct dg_relay *r);
 
 /* Open connections (for status and tests). */
 size_t dg_relay_connections(const struct dg_relay *r);

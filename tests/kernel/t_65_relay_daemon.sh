@@ -1,0 +1,106 @@
+# The daemon serves the policy's API relays from a process of its own
+# (docs/relay.md): the hooks judge who may connect to a relay's socket, the
+# relay process judges each request; a relay that dies comes back on the
+# same socket file (same inode: containers bind-mount it) while enforcement
+# goes on; SIGHUP leaves open streams to the old relay process and judges new
+# requests by the new policy. A stand-in Docker API (tests/relay/upstream.py)
+# records what reaches it. Ends with the pins removed (--unload-on-exit).
+
+R65=$TMP/r65
+mkdir -p "$R65/relay" "$R65/run"
+chmod 755 "$R65" "$R65/relay"
+R65_SOCK=$R65/relay/docker.sock
+R65_LOG=$R65/upstream.log
+: >"$R65_LOG"
+python3 "$root/tests/relay/upstream.py" "$R65/up.sock" "$R65_LOG" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [[ -S $R65/up.sock ]] && break; sleep 0.1; done
+
+r65_policy() {	# r65_policy PING-RULE
+	cat >"$R65/p.conf" <<CONF
+relay r65 {
+    listen unix $R65_SOCK
+    upstream unix $R65/up.sock
+}
+api p65 extends read-only {
+    $1 GET /_ping
+    allow GET /x/events
+}
+allow r65 from user 1001 api p65
+CONF
+}
+r65_policy allow
+# r65_send UID BYTES: one request through the relay as UID, the answer
+r65_send() { python3 "$root/tests/relay/client.py" "$R65_SOCK" "$2" --uid "$1"; }
+r65_relay_pid() { pgrep -n -P "$R65_DAEMON" -x dockguard-relay; }	# the newest
+H65='\r\nHost: docker\r\n\r\n'
+
+"$DG" --bpffs "$BPFFS" --cgroup "$CG" --run-dir "$R65/run" run --unload-on-exit "$R65/p.conf" \
+	>"$R65/daemon.log" 2>&1 &
+R65_DAEMON=$!
+PIDS+=($R65_DAEMON)
+for _ in $(seq 100); do [[ -S $R65_SOCK ]] && [[ -n $(r65_relay_pid) ]] && break; sleep 0.1; done
+
+check "relay daemon: the relay's socket exists, mode 0666" test "$(stat -c %a "$R65_SOCK" 2>/dev/null)" = 666
+pid1=$(r65_relay_pid)
+check "relay daemon: a relay process of its own (pid ${pid1:-none}, not the daemon's)" \
+	test -n "$pid1" -a "$pid1" != "$R65_DAEMON"
+out=$(r65_send 1001 "GET /v1.41/containers/json HTTP/1.1$H65")
+check "relay daemon: an allowed request is answered by the upstream" grep -q "^HTTP/1.1 200" <<<"$out"
+check "relay daemon: ... and reached it" grep -qF "GET /v1.41/containers/json 0" "$R65_LOG"
+out=$(r65_send 1001 "GET /v1.41/secrets HTTP/1.1$H65")
+check "relay daemon: a request the profile does not allow: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "relay daemon: ... never reached the upstream" bash -c "! grep -qF /secrets '$R65_LOG'"
+check "relay daemon: the refusal is in the daemon's log" \
+	grep -qF "relay r65: refused 403 GET /secrets for uid 1001" "$R65/daemon.log"
+# who may connect at all: the hooks, as for any endpoint
+expect_unix "relay daemon: a uid no rule admits cannot connect to the relay" EPERM \
+	--cgroup "$CG/c" --uid 1002 connect unix "$R65_SOCK"
+expect_unix "relay daemon: the admitted uid connects" ok --cgroup "$CG/c" --uid 1001 connect unix "$R65_SOCK"
+
+# the relay dies: enforcement and events go on, it comes back on the same file
+inode=$(stat -c %i "$R65_SOCK")
+kill -KILL "$pid1"
+for _ in $(seq 50); do
+	pid2=$(r65_relay_pid)
+	[[ -n $pid2 && $pid2 != "$pid1" ]] && break
+	sleep 0.1
+done
+check "relay daemon: a killed relay process is started again (${pid1} -> ${pid2:-none})" \
+	test -n "$pid2" -a "$pid2" != "$pid1"
+check "relay daemon: ... and the daemon says so" grep -q "relay process $pid1 was killed by signal 9" "$R65/daemon.log"
+check "relay daemon: the socket file kept its inode (bind mounts keep working)" \
+	test "$(stat -c %i "$R65_SOCK")" = "$inode"
+out=$(r65_send 1001 "GET /_ping HTTP/1.1$H65")
+check "relay daemon: requests are served again" grep -q "^HTTP/1.1 200" <<<"$out"
+check "relay daemon: the daemon lived through it" kill -0 "$R65_DAEMON"
+expect_unix "relay daemon: enforcement went on" EPERM --cgroup "$CG/c" --uid 1002 connect unix "$R65_SOCK"
+
+# SIGHUP with an open stream: the stream runs on, new requests get the new policy
+python3 "$root/tests/relay/client.py" "$R65_SOCK" "GET /v1.41/x/events HTTP/1.1$H65" --uid 1001 \
+	--for 3 >"$R65/stream.out" &
+stream=$!
+sleep 0.8
+r65_policy deny
+kill -HUP "$R65_DAEMON"
+for _ in $(seq 50); do
+	pid3=$(r65_relay_pid)
+	[[ -n $pid3 && $pid3 != "$pid2" ]] && break
+	sleep 0.1
+done
+lines_at_reload=$(grep -c '{"n":' "$R65/stream.out")
+out=$(r65_send 1001 "GET /_ping HTTP/1.1$H65")
+check "relay daemon: after SIGHUP a new request is judged by the new policy (403)" grep -q "^HTTP/1.1 403" <<<"$out"
+wait "$stream"
+lines_after=$(grep -c '{"n":' "$R65/stream.out")
+check "relay daemon: the stream opened before SIGHUP ran on ($lines_at_reload -> $lines_after lines)" \
+	test "$lines_after" -gt $((lines_at_reload + 5))
+check "relay daemon: a new relay process serves the new policy (${pid2} -> ${pid3:-none})" \
+	test -n "$pid3" -a "$pid3" != "$pid2"
+for _ in $(seq 30); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+check "relay daemon: the old relay process ended once its stream did" bash -c "! kill -0 $pid2 2>/dev/null"
+
+kill -TERM "$R65_DAEMON"
+wait "$R65_DAEMON"
+check "relay daemon: the daemon exits 0" test $? -eq 0
+check "relay daemon: no relay process outlives it" bash -c "! kill -0 $pid3 2>/dev/null"

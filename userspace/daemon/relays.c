@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The daemon's relays: sockets held here, served by relay processes (relays.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/relays.h"
+#include "relay/relay.h"
+#include "util/util.h"
+
+#define RESTART_MIN_MS 250
+#define RESTART_MAX_MS 30000
+
+struct bound {
+	char *path;
+	int fd;
+};
+
+struct dg_relays {
+	struct event_base *base;
+	struct bound *bound;		/* listening sockets, kept across relay processes */
+	size_t n_bound;
+	struct dg_loaded_policy lp;	/* what the current relay process serves */
+	bool have_lp;
+	pid_t current;
+	time_t current_started;
+	pid_t *draining;		/* relay processes of replaced policies */
+	size_t n_draining;
+	struct event *ev_chld, *ev_restart;
+	long restart_ms;		/* the next restart's delay after a crash */
+};
+
+static const struct bound *find_bound(const struct dg_relays *r, const char *path)
+{
+	for (size_t i = 0; i < r->n_bound; i++)
+		if (!strcmp(r->bound[i].path, path))
+			return &r->bound[i];
+	return NULL;
+}
+
+/* ---- the relay process ------------------------------------------------------ */
+
+static void child_event(void *arg, const struct dg_relay_event *ev)
+{
+	(void)arg;
+	dg_relay_print_event(stderr, ev);
+}
+
+/* SIGUSR1: drain; SIGTERM, SIGINT: stop. Read from a signalfd: libevent's
+ * own signal handling is the daemon's, copied by fork(). */
+static void child_signal(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relay *relay = arg;
+	struct signalfd_siginfo si;
+
+	(void)what;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1)
+			dg_relay_drain(relay);
+		else
+			event_base_loopexit(dg_relay_base(relay), NULL);
+	}
+}
+
+/* Closes every descriptor but stdio and the listening sockets: the daemon's
+ * ring buffer, control socket and Docker connection are not the relay's. */
+static void close_other_fds(const struct dg_relays *r)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int *fds = NULL;
+	size_t n = 0;
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		int fd = atoi(de->d_name);
+		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.';
+		for (size_t i = 0; i < r->n_bound && !keep; i++)
+			keep = r->bound[i].fd == fd;
+		if (!keep) {
+			fds = xreallocarray(fds, n + 1, sizeof(*fds));
+			fds[n++] = fd;
+		}
+	}
+	closedir(dir);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
+{
+	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1 };
+	struct dg_err err = { "" };
+	sigset_t mine;
+
+	/* the daemon's handlers write to the daemon's event loop */
+	for (size_t i = 0; i < ARRAY_SIZE(reset); i++)
+		signal((int)reset[i], SIG_DFL);
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGINT);
+	sigaddset(&mine, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &mine, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* no relay outlives its daemon */
+	prctl(PR_SET_NAME, "dockguard-relay");
+	close_other_fds(r);
+
+	struct event_base *base = event_base_new();
+	int sfd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (!base || sfd < 0)
+		_exit(3);
+	struct dg_relay *relay = dg_relay_new(base, child_event, NULL);
+	const struct dg_policy *pol = r->lp.policy;
+	dg_relay_set_policy(relay, pol, r->lp.image);
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++) {
+			const struct bound *b = ep->addrs[a].kind == DG_ADDR_UNIX
+							? find_bound(r, ep->addrs[a].path) : NULL;
+			if (b && dg_relay_adopt(relay, e, b->path, b->fd, &err) < 0) {
+				fprintf(stderr, "dockguard relay: %s\n", err.msg);
+				_exit(3);
+			}
+		}
+	}
+	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, relay);
+	if (!ev || event_add(ev, NULL))
+		_exit(3);
+	event_base_dispatch(base);
+	_exit(0);
+}
+
+static int start(struct dg_relays *r)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		run_relay_process(r);
+	r->current = pid;
+	r->current_started = time(NULL);
+	dg_cli_error("relay process %d serves the policy's relays", (int)pid);
+	return 0;
+}
+
+static void restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relays *r = arg;
+
+	(void)fd, (void)what;
+	if (!r->current && r->have_lp && start(r) < 0)
+		dg_cli_error("cannot start a relay process: %s; the relays are not served",
+			     strerror(errno));
+}
+
+static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relays *r = arg;
+	int status;
+	pid_t pid;
+
+	(void)fd, (void)what;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < r->n_draining; i++) {
+			if (r->draining[i] == pid) {
+				r->draining[i] = r->draining[--r->n_draining];
+				break;
+			}
+		}
+		if (pid != r->current)
+			continue;
+		r->current = 0;
+		/* a crash: enforcement and events go on here; the relay comes back,
+		 * sooner when it had run a while */
+		if (time(NULL) - r->current_started > 60)
+			r->restart_ms = RESTART_MIN_MS;
+		if (WIFSIGNALED(status))
+			dg_cli_error("relay process %d was killed by signal %d; starting another in %ld ms",
+				     (int)pid, WTERMSIG(status), r->restart_ms);
+		else
+			dg_cli_error("relay process %d exited with status %d; starting another in %ld ms",
+				     (int)pid, WEXITSTATUS(status), r->restart_ms);
+		struct timeval tv = { r->restart_ms / 1000, (r->restart_ms % 1000) * 1000 };
+		evtimer_add(r->ev_restart, &tv);
+		r->restart_ms = r->restart_ms * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : r->restart_ms * 2;
+	}
+}
+
+/* ---- the daemon's side -------------------------------------------------------- */
+
+struct dg_relays *dg_relays_new(struct event_base *base)
+{
+	struct dg_relays *r = xcalloc(1, sizeof(*r));
+
+	r->base = base;
+	r->restart_ms = RESTART_MIN_MS;
+	r->ev_chld = evsignal_new(base, SIGCHLD, sigchld_cb, r);
+	r->ev_restart = evtimer_new(base, restart_cb, r);
+	if (!r->ev_chld || !r->ev_restart || event_add(r->ev_chld, NULL)) {
+		dg_relays_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Lets relay process `pid` finish what it does; it takes no more. */
+static void retire(struct dg_relays *r, pid_t pid)
+{
+	if (!pid)
+		return;
+	kill(pid, SIGUSR1);
+	r->draining = xreallocarray(r->draining, r->n_draining + 1, sizeof(*r->draining));
+	r->draining[r->n_draining++] = pid;
+}
+
+int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct dg_policy *pol,
+		    struct dg_err *err)
+{
+	struct dg_loaded_policy lp;
+	size_t wanted = 0;
+	int ret;
+
+	/* bind what is new; the sockets kept keep their files' inodes */
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++) {
+			const char *path = ep->addrs[a].path;
+			if (ep->addrs[a].kind != DG_ADDR_UNIX)
+				continue;
+			wanted++;
+			if (find_bound(r, path))
+				continue;
+			struct dg_err why = { "" };
+			int fd = dg_relay_bind_unix(path, &why);
+			if (fd < 0) {
+				dg_err_set(err, "relay %s: %s", ep->name, why.msg);
+				return fd;
+			}
+			r->bound = xreallocarray(r->bound, r->n_bound + 1, sizeof(*r->bound));
+			r->bound[r->n_bound++] = (struct bound){ xstrdup(path), fd };
+		}
+	}
+	if (!wanted) {
+		retire(r, r->current);
+		r->current = 0;
+		if (r->have_lp)
+			dg_cli_policy_free(&r->lp);
+		r->have_lp = false;
+		return 0;
+	}
+	if ((ret = dg_cli_compile_parsed(cli, pol, &lp))) {
+		dg_err_set(err, "the policy does not compile for the relay");
+		return -EINVAL;
+	}
+	struct dg_loaded_policy old = r->lp;
+	bool had = r->have_lp;
+	r->lp = lp;
+	r->have_lp = true;
+	pid_t previous = r->current;
+	r->current = 0;
+	evtimer_del(r->ev_restart);
+	if ((ret = start(r)) < 0) {
+		dg_err_set(err, "cannot start a relay process: %s", strerror(-ret));
+		r->current = previous;	/* it serves on, with the policy it has */
+		return ret;
+	}
+	retire(r, previous);
+	if (had)
+		dg_cli_policy_free(&old);
+	/* sockets of addresses the policy no longer has */
+	for (size_t i = 0; i < r->n_bound;) {
+		bool used = false;
+		for (size_t e = 0; e < pol->n_endpoints && !used; e++)
+			for (size_t a = 0; pol->endpoints[e].relay && a < pol->endpoints[e].n_addrs; a++)
+				used |= pol->endpoints[e].addrs[a].kind == DG_ADDR_UNIX &&
+					!strcmp(pol->endpoints[e].addrs[a].path, r->bound[i].path);
+		if (used) {
+			i++;
+			continue;
+		}
+		close(r->bound[i].fd);
+		free(r->bound[i].path);
+		r->bound[i] = r->bound[--r->n_bound];
+	}
+	return 0;
+}
+
+pid_t dg_relays_pid(const struct dg_relays *r)
+{
+	return r ? r->current : 0;
+}
+
+void dg_relays_free(struct dg_relays *r)
+{
+	if (!r)
+		return;
+	if (r->current) {
+		kill(r->current, SIGTERM);
+		waitpid(r->current, NULL, 0);
+	}
+	for (size_t i = 0; i < r->n_draining; i++) {
+		kill(r->draining[i], SIGTERM);
+		waitpid(r->draining[i], NULL, 0);
+	}
+	free(r->draining);
+	for (size_t i = 0; i < r->n_bound; i++) {
+		close(r->bound[i].fd);
+		free(r->bound[i].path);
+	}
+	free(r->bound);
+	if (r->have_lp)
+		dg_cli_policy_free(&r->lp);
+	if (r->ev_chld)
+		event_free(r->ev_chld);
+	if (r->ev_restart)
+		event_free(r->ev_restart);
+	free(r);
+}

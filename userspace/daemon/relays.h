@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's relays (docs/relay.md): the daemon holds each relay's
+ * listening socket, so that the socket file keeps its inode for as long as
+ * the daemon runs (containers bind-mount the file), and serves them from a
+ * process of its own, so that a relay crash never stops enforcement or
+ * events. A relay process that dies is started again; a policy change starts
+ * a relay process for the new policy and lets the old one finish what it is
+ * doing (open streams and pipes run on) without taking another request.
+ */
+#ifndef DOCKGUARD_DAEMON_RELAYS_H
+#define DOCKGUARD_DAEMON_RELAYS_H
+
+#include <event2/event.h>
+
+#include "cli/cli.h"
+#include "kernel/kernel.h"
+
+struct dg_relays;
+
+struct dg_relays *dg_relays_new(struct event_base *base);
+
+/*
+ * The policy in force is now `pol` (the daemon's, compiled again here for
+ * cli->containers): binds its relays' new addresses and serves them from a
+ * new relay process. Nothing to serve: stops the relay processes. 0, or
+ * -errno with `err` (the relay processes in place keep serving).
+ */
+int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct dg_policy *pol,
+		    struct dg_err *err);
+
+/* The current relay process, 0 when none. */
+pid_t dg_relays_pid(const struct dg_relays *r);
+
+/* Ends every relay process and closes the listening sockets. */
+void dg_relays_free(struct dg_relays *r);
+
+#endif
