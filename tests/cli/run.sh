@@ -383,5 +383,57 @@ else
 	sed 's/^/     | /' <<<"$sync"
 fi
 
+# relays and API profiles (dockguard.conf(5), docs/relay.md)
+cat >"$TMP/relay.conf" <<'CONF'
+relay r {
+    listen unix /run/dockguard/relay/docker.sock
+}
+api mine extends read-only {
+    deny GET /containers/secret/json
+    allow POST /containers/create
+    allow POST /build query remote!=* !networkmode
+}
+allow r from user 1001 api mine
+allow r from user 1002 api full
+CONF
+run 0 "relay policy: check ok" check "$TMP/relay.conf"
+run 0 "explain relay: read-only's list allowed through the profile it extends" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "GET /v1.41/containers/json"
+has "explain relay: names the built-in rule and its profile" "$out" "^api rule: built-in:[0-9]+, from profile read-only$"
+run 1 "explain relay: the profile's own deny comes first" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "GET /v1.41/containers/secret/json"
+has "explain relay: ... at its line" "$out" "^api rule: $TMP/relay.conf:5$"
+run 1 "explain relay: no rule matches: denied by default" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "POST /v1.41/containers/x/exec"
+has "explain relay: ... says so" "$out" "none of the profile's rules matches \(set api-default deny\)"
+run 1 "explain relay: a query condition decides" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "POST /v1.41/build?remote=http://x"
+run 0 "explain relay: ... and without the remote build" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "POST /v1.41/build?t=a"
+run 1 "explain relay: an ambiguous target: refused" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1001 --request "GET /v1.41/containers/%2e%2e/secrets"
+has "explain relay: ... with the reason" "$out" "^request: 400 .*'\.\.' segment"
+run 0 "explain relay: api full allows anything" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1002 --request "POST /v1.41/containers/create"
+run 1 "explain relay: a uid no rule admits cannot connect" \
+	explain -c "$TMP/relay.conf" --to relay:r --uid 1003 --request "GET /_ping"
+has "explain relay: ... and no request verdict is printed" "$(grep -c '^request:' <<<"$out")" '^0$'
+run 5 "explain relay: an unknown relay: exit 5" explain -c "$TMP/relay.conf" --to relay:nope --request "GET /_ping"
+run 2 "explain --request without a relay: usage" explain -c "$TMP/relay.conf" --to unix:/run/x.sock --request "GET /_ping"
+
+printf 'relay r {\n    listen unix /run/x.sock\n}\nallow r from user 1001\n' >"$TMP/relay-noapi.conf"
+run 1 "relay policy: a rule that allows a relay without a profile is an error" check "$TMP/relay-noapi.conf"
+has "relay policy: ... saying what to write" "$err" "relay-noapi.conf:4:1: error: a rule that allows a relay names the API profile .*'api full'"
+printf 'endpoint e unix /run/y.sock\nallow e from user 1 api full\n' >"$TMP/relay-notrelay.conf"
+run 1 "relay policy: 'api' on a rule that allows no relay is an error" check "$TMP/relay-notrelay.conf"
+printf 'relay r {\n    listen unix /run/x.sock\n}\napi read-only {\n    allow GET /_ping\n}\napi a extends b {\n    allow GET /x\n}\napi b extends a {\n    allow GET /y\n}\napi c {\n    allow GET /x/**/y\n    allow PUSH /x\n    allow GET /v1.41/x\n}\nallow r from user 1 api nosuch\n' >"$TMP/relay-bad.conf"
+run 1 "relay policy: every error at once" check "$TMP/relay-bad.conf"
+has "relay policy: a built-in profile's name is reserved" "$err" "relay-bad.conf:4:5: error: 'read-only' is a built-in profile"
+has "relay policy: extends cycles" "$err" "error: profile '(a|b)' extends itself"
+has "relay policy: '**' only last" "$err" "relay-bad.conf:14:15: error: bad path pattern '/x/\*\*/y'"
+has "relay policy: unknown method" "$err" "relay-bad.conf:15:11: error: unknown method 'PUSH'"
+has "relay policy: no version prefix in patterns" "$err" "relay-bad.conf:16:15: error: bad path pattern '/v1.41/x': patterns match the path without"
+has "relay policy: unknown profile" "$err" "relay-bad.conf:18:.*error: unknown profile 'nosuch'"
+
 echo "cli: $PASS passed, $FAIL failed"
 ((FAIL == 0))

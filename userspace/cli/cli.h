@@ -34,6 +34,7 @@ struct dg_cli {
 	bool host;		/* check --host: audit the engine's listeners */
 	/* explain */
 	const char *to;
+	const char *request;		/* explain --request 'METHOD TARGET' (relay:NAME) */
 	const char *uid;
 	const char *gid;
 	const char *container;

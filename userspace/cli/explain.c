@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "relay/judge.h"
 #include "kernel/listeners.h"
 #include "docker/docker.h"
 #include "util/escape.h"
@@ -109,6 +110,58 @@ static void print_endpoints(const struct dg_policy *pol)
 		printf(" none");
 }
 
+/*
+ * The API verdict on `request` ("METHOD TARGET") for a caller that rule
+ * `rule` admits to a relay: as the relay judges it. Exit status: 0 forwarded
+ * (allowed or audited), 1 refused (also 400).
+ */
+static int explain_request(const struct dg_policy *pol, uint32_t rule, const char *request)
+{
+	const char *sp = strchr(request, ' ');
+	struct dg_target t;
+	struct dg_api_decision d;
+	const char *why;
+	size_t profile = rule < DG_MAX_RULES ? pol->rules[rule].api_profile : DG_API_NO_PARENT;
+	char method[16];
+
+	if (!sp || (size_t)(sp - request) >= sizeof(method)) {
+		dg_cli_error("--request '%s': write 'METHOD TARGET', e.g. 'GET /v1.41/containers/json'",
+			     request);
+		return DG_EXIT_USAGE;
+	}
+	snprintf(method, sizeof(method), "%.*s", (int)(sp - request), request);
+	while (*sp == ' ')
+		sp++;
+	if (dg_target_parse(sp, &t, &why)) {
+		printf("request: 400 %s %s: %s\n", method, sp, why);
+		return DG_EXIT_INVALID;
+	}
+	if (t.versioned && (t.major < pol->api_min_major ||
+			    (t.major == pol->api_min_major && t.minor < pol->api_min_minor))) {
+		printf("request: 400 %s %s: API version %u.%u is below the minimum %u.%u\n", method,
+		       t.path, t.major, t.minor, pol->api_min_major, pol->api_min_minor);
+		dg_target_free(&t);
+		return DG_EXIT_INVALID;
+	}
+	dg_api_judge(pol, profile, method, &t, &d);
+	printf("request: %s %s %s", d.verdict == DG_API_ALLOWED ? "allow"
+				    : d.verdict == DG_API_AUDITED ? "audit (forwarded and logged)"
+								   : "deny (403)", method, t.path);
+	if (profile != DG_API_NO_PARENT)
+		printf(" (profile %s)", pol->apis[profile].name);
+	printf("\n");
+	if (d.rule) {
+		printf("api rule: %s:%u%s%s\n", d.rule->loc.file ? d.rule->loc.file->name : "?",
+		       d.rule->loc.line, d.profile != &pol->apis[profile] ? ", from profile " : "",
+		       d.profile != &pol->apis[profile] ? d.profile->name : "");
+	} else {
+		printf("api rule: none of the profile's rules matches (%s)\n",
+		       d.verdict == DG_API_AUDITED ? "learning mode: audit" : "set api-default deny");
+	}
+	dg_target_free(&t);
+	return d.verdict == DG_API_DENIED ? DG_EXIT_INVALID : DG_EXIT_OK;
+}
+
 int do_explain(struct dg_cli *cli)
 {
 	struct dg_subject_id who = { 0 };
@@ -124,10 +177,19 @@ int do_explain(struct dg_cli *cli)
 	}
 	struct dg_tcp_key tk;
 	char upath[DG_UNIX_NAME_LEN + 1];
-	bool is_unix;
-	if (dg_parse_dest(cli->to, &tk, upath, sizeof(upath), &is_unix)) {
-		dg_cli_error("'%s' is not a destination; use tcp:ADDR:PORT, tcp:[ADDR6]:PORT or "
-			     "unix:PATH", cli->to);
+	bool is_unix = false;
+	const char *relay = !strncmp(cli->to, "relay:", 6) ? cli->to + 6 : NULL;
+	if (relay && !*relay) {
+		dg_cli_error("relay: needs the relay's name (relay:docker-relay)");
+		return DG_EXIT_USAGE;
+	}
+	if (cli->request && !relay) {
+		dg_cli_error("--request is for a relay's API: write --to relay:NAME");
+		return DG_EXIT_USAGE;
+	}
+	if (!relay && dg_parse_dest(cli->to, &tk, upath, sizeof(upath), &is_unix)) {
+		dg_cli_error("'%s' is not a destination; use tcp:ADDR:PORT, tcp:[ADDR6]:PORT, "
+			     "unix:PATH or relay:NAME", cli->to);
 		return DG_EXIT_USAGE;
 	}
 	/* --subject-cgroup, or --cgroup as before it existed (scripts); --cgroup
@@ -247,8 +309,20 @@ int do_explain(struct dg_cli *cli)
 
 	struct dg_verdict v;
 	char wide_listener[64] = "";
-	dg_image_evaluate(lp.image, &who, cli->to, DG_OP_CONNECT, &v);
-	if (!v.ep && !is_unix) {
+	if (relay) {
+		/* the relay's listen addresses are its endpoint */
+		size_t e = 0;
+		while (e < lp.policy->n_endpoints && (!lp.policy->endpoints[e].relay ||
+						      strcmp(lp.policy->endpoints[e].name, relay)))
+			e++;
+		memset(&v, 0, sizeof(v));
+		v.rule = DG_RULE_DEFAULT;
+		if (e < lp.policy->n_endpoints)
+			dg_image_evaluate_endpoint(lp.image, &who, (uint8_t)(e + 1), DG_OP_CONNECT, &v);
+	} else {
+		dg_image_evaluate(lp.image, &who, cli->to, DG_OP_CONNECT, &v);
+	}
+	if (!relay && !v.ep && !is_unix) {
 		/* another local address of a listener that takes every address:
 		 * judged as the endpoint it serves, as the BPF programs do */
 		uint8_t wide = dg_image_wide_endpoint(lp.image, tk.port);
@@ -287,6 +361,8 @@ int do_explain(struct dg_cli *cli)
 	printf(" cgroup %s\n", who.cgroup);
 
 	ret = !v.ep ? DG_EXIT_NOT_ENDPOINT : v.allowed ? DG_EXIT_OK : DG_EXIT_INVALID;
+	if (relay && v.ep && v.allowed && cli->request)
+		ret = explain_request(lp.policy, v.rule, cli->request);
 	dg_cli_policy_free(&lp);
 	free(path);
 	free(cgroup);

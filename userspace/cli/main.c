@@ -23,8 +23,8 @@
 	"  load [FILE]             validate, compile, attach if needed, swap in\n"   \
 	"  unload                  detach every hook and remove the pins\n"          \
 	"  status [--json]         what is enforced, where, and the rule counters\n" \
-	"  explain --to DEST [--uid U] [--gid G] [--subject-cgroup PATH]\n"      \
-	"          [--container NAME] [--verbose]\n"                            \
+	"  explain --to DEST [--request 'METHOD TARGET'] [--uid U] [--gid G]\n"   \
+	"          [--subject-cgroup PATH] [--container NAME] [--verbose]\n"     \
 	"                          the verdict for a subject and the deciding rule;\n" \
 	"                          --verbose: the policy's warnings too\n"       \
 	"  run [FILE] [--unload-on-exit]\n"                                          \
@@ -44,7 +44,8 @@
 	"      --run-dir DIR       daemon control socket (" DG_DEFAULT_RUN_DIR ")\n"  \
 	"  -h, --help              this text\n"                                      \
 	"\n"                                                                         \
-	"DEST is tcp:127.0.0.1:2375, tcp:[::1]:2375 or unix:/var/run/docker.sock\n"
+	"DEST is tcp:127.0.0.1:2375, tcp:[::1]:2375, unix:/var/run/docker.sock or\n"    \
+	"relay:NAME\n"
 
 struct cmd {
 	const char *name;
@@ -83,11 +84,14 @@ static const struct cmd cmds[] = {
 	  "  --json      one JSON object\n"
 	  "exit: 0 enforcing, 2 usage, 3 pins unreadable, 4 not loaded\n" GLOBAL_OPTIONS },
 	{ "explain", do_explain, 0,
-	  "usage: dockguard explain --to DEST [--uid U] [--gid G] [--subject-cgroup PATH]\n"
-	  "                         [--container NAME] [--verbose]\n"
+	  "usage: dockguard explain --to DEST [--request 'METHOD TARGET'] [--uid U] [--gid G]\n"
+	  "                         [--subject-cgroup PATH] [--container NAME] [--verbose]\n"
 	  "The verdict for a subject and the rule that decides it, from the loaded\n"
 	  "policy's file (or -c FILE).\n"
-	  "  --to DEST         tcp:127.0.0.1:2375, tcp:[::1]:2375 or unix:/var/run/docker.sock\n"
+	  "  --to DEST         tcp:127.0.0.1:2375, tcp:[::1]:2375, unix:/var/run/docker.sock\n"
+	  "                    or relay:NAME\n"
+	  "  --request 'METHOD TARGET'  with relay:NAME, also the verdict on that API\n"
+	  "                    request ('GET /v1.41/containers/json') and its deciding rule\n"
 	  "  --uid U, --gid G  the subject's ids (names or numbers; default: yours)\n"
 	  "  --subject-cgroup PATH  the subject's cgroup (default: yours); --cgroup\n"
 	  "                    still works, with a warning (it is load's attach point)\n"
@@ -124,6 +128,7 @@ static const struct cmd cmds[] = {
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
 	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE, OPT_SUBJECT_CGROUP,
+	OPT_REQUEST,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -144,6 +149,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
 		{ "to", required_argument, NULL, OPT_TO },
+		{ "request", required_argument, NULL, OPT_REQUEST },
 		{ "uid", required_argument, NULL, OPT_UID },
 		{ "gid", required_argument, NULL, OPT_GID },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
@@ -197,6 +203,9 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 			break;
 		case OPT_TO:
 			cli.to = optarg;
+			break;
+		case OPT_REQUEST:
+			cli.request = optarg;
 			break;
 		case OPT_UID:
 			cli.uid = optarg;
