@@ -53,6 +53,21 @@ check "relay daemon: a request the profile does not allow: 403" grep -q "^HTTP/1
 check "relay daemon: ... never reached the upstream" bash -c "! grep -qF /secrets '$R65_LOG'"
 check "relay daemon: the refusal is in the daemon's log" \
 	grep -qF "relay r65: refused 403 GET /secrets for uid 1001" "$R65/daemon.log"
+# the relay's events reach `tail` through the daemon
+"$DG" --bpffs "$BPFFS" --run-dir "$R65/run" tail --json >"$R65/tail.out" 2>&1 &
+r65_tail=$!
+sleep 0.5
+r65_send 1001 "DELETE /v1.41/volumes/v1 HTTP/1.1$H65" >/dev/null
+for _ in $(seq 30); do grep -q '"op":"api"' "$R65/tail.out" && break; sleep 0.1; done
+kill "$r65_tail" 2>/dev/null
+wait "$r65_tail" 2>/dev/null
+check "relay daemon: tail --json has the refusal as an api event (method, path, status, api_rule, caller)" \
+	python3 -c 'import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if "\"op\":\"api\"" in l]
+sys.exit(not any(e["method"] == "DELETE" and e["path"] == "/volumes/v1" and e["status"] == 403
+                 and e["api_rule"] == "default" and e["uid"] == 1001 and e["verdict"] == "deny"
+                 and e["dest"] == "relay:r65" for e in evs))' "$R65/tail.out"
+
 # who may connect at all: the hooks, as for any endpoint
 expect_unix "relay daemon: a uid no rule admits cannot connect to the relay" EPERM \
 	--cgroup "$CG/c" --uid 1002 connect unix "$R65_SOCK"

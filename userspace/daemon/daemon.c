@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -505,6 +506,50 @@ static void on_event(void *ctx, const struct dg_event *ev)
 			client_send(c, line);
 	}
 	free(text);
+	free(json);
+}
+
+/* A string field of an event, "" when absent. */
+static const char *field(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+/* A relay's event ("op":"api"): to the log, with DOCKGUARD_* fields in the
+ * journal, and to every following `tail`. Not in the backlog of kernel
+ * events that a new `tail` gets first. */
+static void on_api_event(void *arg, const char *text, json_t *o)
+{
+	struct daemon *d = arg;
+	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	d->events++;
+	if (d->journal && o) {
+		const char *verdict = field(o, "verdict");
+		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", !strcmp(verdict, "deny") ? 4 : 6,
+				"SYSLOG_IDENTIFIER=dockguard", "DOCKGUARD_OP=api",
+				"DOCKGUARD_VERDICT=%s", verdict,
+				"DOCKGUARD_ENDPOINT=%s", field(o, "endpoint"),
+				"DOCKGUARD_DEST=%s", field(o, "dest"),
+				"DOCKGUARD_METHOD=%s", field(o, "method"),
+				"DOCKGUARD_PATH=%s", field(o, "path"),
+				"DOCKGUARD_STATUS=%lld", json_integer_value(json_object_get(o, "status")),
+				"DOCKGUARD_API_RULE=%s", field(o, "api_rule"),
+				"DOCKGUARD_PID=%lld", json_integer_value(json_object_get(o, "pid")),
+				"DOCKGUARD_COMM=%s", field(o, "comm"),
+				"DOCKGUARD_UID=%lld", json_integer_value(json_object_get(o, "uid")),
+				"DOCKGUARD_GID=%lld", json_integer_value(json_object_get(o, "gid")),
+				"DOCKGUARD_CGROUP=%s", field(o, "cgroup"), NULL);
+	} else {
+		fprintf(stderr, "%s\n", text);
+		fflush(stderr);
+	}
+	for (struct client *c = d->clients; c; c = c->next) {
+		const char *line = c->json ? json : text;
+		if (c->state == CLIENT_FOLLOW && line)
+			client_send(c, line);
+	}
 	free(json);
 }
 
@@ -997,7 +1042,7 @@ static int setup(struct daemon *d)
 		dg_cli_error("cannot set up the event loop (libevent); out of memory or file descriptors");
 		return DG_EXIT_SYSTEM;
 	}
-	d->relays = dg_relays_new(d->base);
+	d->relays = dg_relays_new(d->base, on_api_event, d);
 	if (!d->relays) {
 		dg_cli_error("cannot set up the relays (libevent); out of memory");
 		return DG_EXIT_SYSTEM;

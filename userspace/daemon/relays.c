@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +35,15 @@ struct dg_relays {
 	time_t current_started;
 	pid_t *draining;		/* relay processes of replaced policies */
 	size_t n_draining;
-	struct event *ev_chld, *ev_restart;
+	struct event *ev_chld, *ev_restart, *ev_events;
 	long restart_ms;		/* the next restart's delay after a crash */
+	int events[2];			/* relay processes' events: [0] the daemon's end */
+	dg_relays_event_fn fn;
+	void *fn_arg;
 };
+
+/* An event's two forms in one datagram: the line, a NUL, the JSON. */
+#define EVENT_MAX 16384
 
 static const struct bound *find_bound(const struct dg_relays *r, const char *path)
 {
@@ -48,10 +55,47 @@ static const struct bound *find_bound(const struct dg_relays *r, const char *pat
 
 /* ---- the relay process ------------------------------------------------------ */
 
+/* To the daemon, which logs it and hands it to `tail`; straight to stderr
+ * when the daemon cannot take it now (a full queue must not stall the relay). */
 static void child_event(void *arg, const struct dg_relay_event *ev)
 {
-	(void)arg;
-	dg_relay_print_event(stderr, ev);
+	const struct dg_relays *r = arg;
+	char *text = dg_relay_event_text(ev);
+	json_t *o = dg_relay_event_json(ev);
+	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t tl = strlen(text), jl = json ? strlen(json) : 0;
+	char *msg = xmalloc(tl + jl + 2);
+
+	memcpy(msg, text, tl + 1);
+	if (json)
+		memcpy(msg + tl + 1, json, jl + 1);
+	else
+		msg[tl + 1] = 0;
+	if (tl + jl + 2 > EVENT_MAX ||
+	    send(r->events[1], msg, tl + jl + 2, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		fprintf(stderr, "%s\n", text);
+	free(msg);
+	free(json);
+	json_decref(o);
+	free(text);
+}
+
+static void events_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relays *r = arg;
+	char *buf = xmalloc(EVENT_MAX + 1);
+	ssize_t n;
+
+	(void)what;
+	while ((n = recv(fd, buf, EVENT_MAX, MSG_DONTWAIT)) > 0) {
+		buf[n] = 0;
+		size_t tl = strnlen(buf, (size_t)n);
+		json_t *o = (size_t)n > tl + 1 ? json_loads(buf + tl + 1, 0, NULL) : NULL;
+		if (r->fn)
+			r->fn(r->fn_arg, buf, o);
+		json_decref(o);
+	}
+	free(buf);
 }
 
 /* SIGUSR1: drain; SIGTERM, SIGINT: stop. Read from a signalfd: libevent's
@@ -83,7 +127,7 @@ static void close_other_fds(const struct dg_relays *r)
 		return;
 	while ((de = readdir(dir))) {
 		int fd = atoi(de->d_name);
-		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.';
+		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.' || fd == r->events[1];
 		for (size_t i = 0; i < r->n_bound && !keep; i++)
 			keep = r->bound[i].fd == fd;
 		if (!keep) {
@@ -119,7 +163,7 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 	int sfd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (!base || sfd < 0)
 		_exit(3);
-	struct dg_relay *relay = dg_relay_new(base, child_event, NULL);
+	struct dg_relay *relay = dg_relay_new(base, child_event, r);
 	const struct dg_policy *pol = r->lp.policy;
 	dg_relay_set_policy(relay, pol, r->lp.image);
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
@@ -199,15 +243,24 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the daemon's side -------------------------------------------------------- */
 
-struct dg_relays *dg_relays_new(struct event_base *base)
+struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, void *arg)
 {
 	struct dg_relays *r = xcalloc(1, sizeof(*r));
 
 	r->base = base;
+	r->fn = fn;
+	r->fn_arg = arg;
 	r->restart_ms = RESTART_MIN_MS;
+	r->events[0] = r->events[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->events) < 0) {
+		free(r);
+		return NULL;
+	}
 	r->ev_chld = evsignal_new(base, SIGCHLD, sigchld_cb, r);
 	r->ev_restart = evtimer_new(base, restart_cb, r);
-	if (!r->ev_chld || !r->ev_restart || event_add(r->ev_chld, NULL)) {
+	r->ev_events = event_new(base, r->events[0], EV_READ | EV_PERSIST, events_cb, r);
+	if (!r->ev_chld || !r->ev_restart || !r->ev_events || event_add(r->ev_chld, NULL) ||
+	    event_add(r->ev_events, NULL)) {
 		dg_relays_free(r);
 		return NULL;
 	}
@@ -325,5 +378,10 @@ void dg_relays_free(struct dg_relays *r)
 		event_free(r->ev_chld);
 	if (r->ev_restart)
 		event_free(r->ev_restart);
+	if (r->ev_events)
+		event_free(r->ev_events);
+	for (int i = 0; i < 2; i++)
+		if (r->events[i] >= 0)
+			close(r->events[i]);
 	free(r);
 }

@@ -12,13 +12,18 @@
 #define DOCKGUARD_DAEMON_RELAYS_H
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "kernel/kernel.h"
 
 struct dg_relays;
 
-struct dg_relays *dg_relays_new(struct event_base *base);
+/* What a relay process reports: its event as one line and as JSON (which the
+ * callee may keep a reference to). */
+typedef void (*dg_relays_event_fn)(void *arg, const char *text, json_t *json);
+
+struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, void *arg);
 
 /*
  * The policy in force is now `pol` (the daemon's, compiled again here for

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -822,7 +823,7 @@ void dg_relay_drain(struct dg_relay *r)
 }
 
 /* One line per event: what came of which request, for whom, by which rule. */
-void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev)
+char *dg_relay_event_text(const struct dg_relay_event *ev)
 {
 	const struct dg_caller *k = ev->caller;
 	char *path = dg_escape(ev->path ? ev->path : "-", strlen(ev->path ? ev->path : "-"), "");
@@ -834,14 +835,62 @@ void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev)
 		snprintf(what, sizeof(what), "refused %d", ev->status);
 	else
 		snprintf(what, sizeof(what), "%s", ev->audit ? "audit" : "allowed");
-	fprintf(out, "relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s: rule %s%s%s\n",
-	       ev->relay, what, ev->method ? ev->method : "-", path, k->uid, k->gid, (int)k->pid,
-	       comm, cg, ev->rule[0] ? ev->rule : "-", ev->reason ? ": " : "",
-	       ev->reason ? ev->reason : "");
-	fflush(out);
+	char *line = xasprintf("relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s: rule %s%s%s",
+			       ev->relay, what, ev->method ? ev->method : "-", path, k->uid, k->gid,
+			       (int)k->pid, comm, cg, ev->rule[0] ? ev->rule : "-",
+			       ev->reason ? ": " : "", ev->reason ? ev->reason : "");
 	free(path);
 	free(cg);
 	free(comm);
+	return line;
+}
+
+json_t *dg_relay_event_json(const struct dg_relay_event *ev)
+{
+	const struct dg_caller *k = ev->caller;
+	struct timespec ts;
+	struct tm tm;
+	char when[64], dest[300];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%06ldZ", ts.tv_nsec / 1000);
+	snprintf(dest, sizeof(dest), "relay:%s", ev->relay);
+	/* a comm, a cgroup, a path: anyone's bytes, escaped as in every event */
+	char *comm = dg_escape(k->comm, strlen(k->comm), "");
+	char *cg = dg_escape(k->cgroup, strlen(k->cgroup), "");
+	char *path = ev->path ? dg_escape(ev->path, strlen(ev->path), "") : NULL;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:s}", "time", when, "verdict",
+			      ev->status ? "deny" : ev->audit ? "audit" : "allow", "endpoint", ev->relay,
+			      "dest", dest, "op", "api", "pid", (int)k->pid, "comm", comm,
+			      "uid", (json_int_t)k->uid, "gid", (json_int_t)k->gid, "cgroup", cg);
+	free(comm);
+	free(cg);
+	if (!o) {
+		free(path);
+		return NULL;
+	}
+	if (ev->method)
+		json_object_set_new(o, "method", json_string(ev->method));
+	if (path)
+		json_object_set_new(o, "path", json_string(path));
+	free(path);
+	if (ev->status)
+		json_object_set_new(o, "status", json_integer(ev->status));
+	json_object_set_new(o, "api_rule", json_string(ev->rule[0] ? ev->rule : "default"));
+	if (ev->reason)
+		json_object_set_new(o, "reason", json_string(ev->reason));
+	return o;
+}
+
+void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev)
+{
+	char *line = dg_relay_event_text(ev);
+
+	fprintf(out, "%s\n", line);
+	fflush(out);
+	free(line);
 }
 
 struct event_base *dg_relay_base(const struct dg_relay *r)

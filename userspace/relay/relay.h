@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "compile/compile.h"
 #include "policy/policy.h"
@@ -67,8 +68,14 @@ int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd
  * loop ends when the last one closes. For a relay of a replaced policy. */
 void dg_relay_drain(struct dg_relay *r);
 
-/* One line for an event: "relay NAME: refused 403 GET /path for uid ...". */
+/* One line for an event: "relay NAME: refused 403 GET /path for uid ...",
+ * malloc'd, no newline; and printed, with one. */
+char *dg_relay_event_text(const struct dg_relay_event *ev);
 void dg_relay_print_event(FILE *out, const struct dg_relay_event *ev);
+
+/* The event as `tail --json` prints it: spec §5's fields with "op":"api",
+ * "method", "path", "status" (of a refusal), "api_rule". */
+json_t *dg_relay_event_json(const struct dg_relay_event *ev);
 
 /* The event loop the relay runs on. */
 struct event_base *dg_relay_base(const struct dg_relay *r);
