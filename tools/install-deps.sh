@@ -25,6 +25,7 @@ packages=(
 	# the engine dockguard protects: its docker group and unit are in the
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io
+	python3-docker	# a real API client through the relay (tests/e2e/relay.sh)
 )
 
 missing=()

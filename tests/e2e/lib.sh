@@ -235,7 +235,7 @@ e2e_start_dockerd() {
 	"live-restore": false,
 	"max-concurrent-downloads": 1,
 	${E2E_DAEMON_EXTRA:-}
-	"log-level": "info"
+	"log-level": "${E2E_LOG_LEVEL:-info}"
 }
 EOF
 	# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: swarm tasks use the local image

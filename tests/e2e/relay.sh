@@ -1,0 +1,123 @@
+#!/bin/bash
+# The API relay against a real Docker engine (userns-remap, a private
+# dockerd logging every API call it serves): the docker CLI and Debian's
+# python3-docker, from host cgroups that the policy gives the read-only
+# profile, the full API, or nothing. Every refusal is asserted twice: what
+# the client shows, and that dockerd never received the request.
+#
+#   tests/e2e/relay.sh [BUILD_DIR]      ends with `e2e-relay: N passed, N failed`
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$root/$build
+DG=$build/dockguard
+PROBE=$build/dg-probe
+source "$here/lib.sh"
+source "$root/tests/kernel/lib.sh"	# pass, fail, check
+
+if ! e2e_skip_unless_possible; then
+	echo "e2e-relay: 0 passed, 0 failed"
+	exit 0
+fi
+
+T=$(mktemp -d /tmp/dge2e-relay.XXXXXX)
+chmod 755 "$T"
+BPFFS=$T/bpffs/dg
+RUN=$T/run
+RELAY=$T/relay/docker.sock
+DGPIDS=()
+made_docker_cg=0
+cleanup() {
+	local p
+	for p in "${DGPIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${DGPIDS[@]}"; do wait "$p" 2>/dev/null; done
+	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
+	umount "$T/bpffs" 2>/dev/null
+	e2e_cleanup
+	for cg in ro full none; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
+	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export E2E_LOG_LEVEL=debug	# dockerd logs "Calling METHOD /path" for each call
+e2e_start_dockerd || { fail "private dockerd starts"; echo "e2e-relay: $PASS passed, $FAIL failed"; exit 1; }
+e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL failed"; exit 1; }
+DLOG=$E2E_TMP/dockerd.log
+CGD=$E2E_CGROOT/docker
+[[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$T/bpffs" "$T/relay"
+chmod 755 "$T/relay"
+mount -t bpf bpf "$T/bpffs"
+
+cat >"$T/relay.conf" <<CONF
+relay r {
+    listen unix $RELAY
+    upstream unix $E2E_SOCK
+}
+set docker-host unix://$E2E_SOCK
+allow r from cgroup /docker/dg-relay-ro api read-only
+allow r from cgroup /docker/dg-relay-full api full
+CONF
+export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
+"$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/relay.conf" 2>"$T/daemon.log" &
+DGPIDS+=($!)
+for _ in $(seq 100); do [[ -S $RELAY ]] && break; sleep 0.1; done
+check "the daemon serves the relay" test -S "$RELAY"
+
+# in CG COMMAND...: runs COMMAND as uid 1001 in cgroup /docker/dg-relay-CG
+in_cg() {
+	local cg=$1
+	shift
+	bash -c 'echo $$ >"$0/cgroup.procs" && exec setpriv --reuid 1001 --regid 1001 --clear-groups "$@"' \
+		"$CGD/dg-relay-$cg" "$@"
+}
+dk() { local cg=$1; shift; in_cg "$cg" env HOME="$T" "$E2E_DOCKER" -H "unix://$RELAY" "$@" 2>&1; }
+calls() { grep -c "Calling $1" "$DLOG"; }
+
+out=$(dk ro ps -a)
+check "docker ps through the relay (read-only)" grep -q "CONTAINER ID" <<<"$out"
+check "... dockerd served it" grep -q "Calling GET /v1.41/containers/json" "$DLOG"
+out=$(dk ro image ls)
+check "docker image ls (read-only)" grep -q "dgtest" <<<"$out"
+
+creates=$(calls "POST /v1.41/containers/create")
+out=$(dk ro run --rm "$E2E_IMAGE" /bin/true)
+check "docker run (read-only): the client shows the relay's 403 message" \
+	grep -qF "dockguard: POST /containers/create is not allowed for uid 1001" <<<"$out"
+check "... dockerd never received the create" test "$(calls "POST /v1.41/containers/create")" = "$creates"
+
+out=$(in_cg ro /usr/bin/python3 - "$RELAY" <<'PY'
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+print("listed", len(c.containers.list(all=True)))
+try:
+    c.volumes.create(name="dg-relay-vol")
+    print("created")
+except docker.errors.APIError as e:
+    print("refused", e.response.status_code, e.explanation)
+PY
+)
+check "python3-docker (read-only): lists" grep -q "^listed " <<<"$out"
+check "python3-docker (read-only): a volume create is refused with 403 and the message" \
+	grep -qF "refused 403 dockguard: POST /volumes/create is not allowed" <<<"$out"
+check "... dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/volumes/create' '$DLOG'"
+
+# the full profile: run with attach (an upgraded connection through the relay)
+out=$(dk full run --rm "$E2E_IMAGE" /bin/echo hello-through-the-relay)
+check "docker run (full): the container's output came back through the attach pipe" \
+	grep -q "hello-through-the-relay" <<<"$out"
+check "... dockerd served create, attach and start" bash -c \
+	"grep -q 'Calling POST /v1.41/containers/create' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/attach' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/start' '$DLOG'"
+
+# nobody else: the hooks refuse the connect itself
+out=$(dk none ps)
+check "a cgroup no rule admits: the connect is refused (EPERM), not a request" \
+	grep -qi "permission denied\|operation not permitted" <<<"$out"
+check "the relay's refusals are in the daemon's log" \
+	grep -qF "relay r: refused 403 POST /containers/create for uid 1001" "$T/daemon.log"
+
+echo "e2e-relay: $PASS passed, $FAIL failed"
+((FAIL == 0))
