@@ -60,6 +60,7 @@ relay r {
 set docker-host unix://$E2E_SOCK
 allow r from cgroup /docker/dg-relay-ro api read-only
 allow r from cgroup /docker/dg-relay-full api full
+allow r from container name relay-ro-* api read-only
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/relay.conf" 2>"$T/daemon.log" &
@@ -111,6 +112,22 @@ check "docker run (full): the container's output came back through the attach pi
 	grep -q "hello-through-the-relay" <<<"$out"
 check "... dockerd served create, attach and start" bash -c \
 	"grep -q 'Calling POST /v1.41/containers/create' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/attach' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/start' '$DLOG'"
+
+# a remapped container with the relay socket bind-mounted as its docker.sock
+# (what Traefik or a Portainer agent would do): named in the relay's answer
+in_ct() {	# in_ct NAME REQUEST: the container's one request through the relay
+	e2e_docker run --rm --name "$1" -v "$RELAY:/var/run/docker.sock" "$E2E_IMAGE" \
+		/bin/sh -c "sleep 1; exec /bin/dg-probe --request '$2' http unix /var/run/docker.sock" 2>&1 |
+		tail -n 1
+}
+out=$(in_ct relay-ro-list "GET /v1.41/containers/json")
+check "a remapped container lists containers through the bind-mounted relay socket" grep -q "^http 200 \[" <<<"$out"
+out=$(in_ct relay-ro-create "POST /v1.41/containers/create?name=made-through-the-relay")
+check "... a create from it gets 403 naming the container" \
+	grep -qF 'http 403 {"message":"dockguard: POST /containers/create is not allowed for container relay-ro-create (uid 100000)' <<<"$out"
+check "... and dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/containers/create?name=made-through-the-relay' '$DLOG'"
+out=$(in_ct other-ct "GET /v1.41/containers/json")
+check "another container (no rule) cannot connect to the relay socket" grep -q "^EPERM" <<<"$out"
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)

@@ -110,6 +110,9 @@ check "pipelined allowed, denied, allowed: two 200s and a 403 in order" \
 check "... the denied one between them never reached the upstream" not_reached "/secrets"
 check "... the ones around it did" bash -c "grep -qF 'GET /_ping 0' '$LOG' && grep -qF 'GET /v1.41/version 0' '$LOG'"
 
+out=$(send "GET /v1.41/secrets HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n" --uid 1001 --wait 5)
+check "a refusal to a client that asked for Connection: close ends the connection" grep -q "<EOF>" <<<"$out"
+
 # HEAD: the reason in a header
 out=$(send "HEAD /v1.41/secrets HTTP/1.1$H" --uid 1001)
 check "HEAD refused: X-Dockguard-Reason names it" grep -q "^X-Dockguard-Reason: dockguard: HEAD /secrets is not allowed" <<<"$out"

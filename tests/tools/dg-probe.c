@@ -31,6 +31,9 @@
  *   listen       bind(), listen(), print `listening`, accept and close
  *                (unixdg: receive and drop datagrams)
  *   echo         like listen, but echo every byte back (a thread each)
+ *   http         connect(), send --request 'METHOD TARGET' as an HTTP/1.1
+ *                request (Connection: close), print `http STATUS BODY` (the
+ *                body's first 400 bytes on the same line); exit 0 for 2xx
  *   blackhole    tcp: bind(), listen() behind a socket filter that drops
  *                every segment (no answer, no reset), print `listening`
  *
@@ -98,7 +101,7 @@
 struct opts {
 	const char *cgroup, *groups, *chdir_to, *move_cg;
 	const char *pause_socket, *pause_connect, *pause_after, *opath, *thread_cg;
-	const char *nul_tail, *comm;
+	const char *nul_tail, *comm, *request;
 	long uid, euid, gid, thread_euid, peer_uid, addrlen, repeat;
 	int ring_early, warm_ring, fork_op;
 	const char *op, *proto, *addr;
@@ -558,6 +561,36 @@ static int getfd(const struct opts *o, long pid, int target_fd)
 /* ------------------------------------------------------------- the op */
 
 /* socket(), the pauses, then OP; returns the exit status. */
+/* One HTTP/1.1 request on a new connection: the answer's status and body. */
+static int http_request(int fd, const struct target *t, const char *request)
+{
+	char buf[65536], req[1024];
+	size_t n = 0;
+	ssize_t got;
+
+	if (connect(fd, &t->sa.sa, t->len) < 0)
+		return report(-1);
+	snprintf(req, sizeof(req), "%s HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n",
+		 request);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		die("write");
+	while (n < sizeof(buf) - 1 && (got = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)got;
+	buf[n] = 0;
+	int status = 0;
+	const char *body = strstr(buf, "\r\n\r\n");
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+		printf("error no HTTP answer\n");
+		return 2;
+	}
+	body = body ? body + 4 : "";
+	size_t blen = strlen(body);
+	while (blen && (body[blen - 1] == '\n' || body[blen - 1] == '\r'))
+		blen--;	/* one line: the answer's own newline is not ours */
+	printf("http %d %.*s\n", status, (int)(blen > 400 ? 400 : blen), body);
+	return status >= 200 && status < 300 ? 0 : 1;
+}
+
 static int run(const struct opts *o, const struct target *t, int fd)
 {
 	const char *op = o->op;
@@ -615,6 +648,8 @@ static int run(const struct opts *o, const struct target *t, int fd)
 	}
 	if (!strncmp(op, "uring", 5))
 		return report_errno(uring_connect(op, fd, t));
+	if (!strcmp(op, "http"))
+		return http_request(fd, t, o->request ? o->request : "GET /_ping");
 	if (!strcmp(op, "ping")) {
 		if (connect(fd, &t->sa.sa, t->len) < 0)
 			return report(-1);
@@ -698,6 +733,8 @@ int main(int argc, char **argv)
 		const char *val = argv[++i];
 		if (!strcmp(opt, "--cgroup"))
 			o.cgroup = val;
+		else if (!strcmp(opt, "--request"))
+			o.request = val;
 		else if (!strcmp(opt, "--groups"))
 			o.groups = val;
 		else if (!strcmp(opt, "--gid"))

@@ -30,6 +30,7 @@ struct dg_relays {
 	struct bound *bound;		/* listening sockets, kept across relay processes */
 	size_t n_bound;
 	struct dg_loaded_policy lp;	/* what the current relay process serves */
+	const struct dg_cli *cli;	/* its containers, as of each fork, name callers */
 	bool have_lp;
 	pid_t current;
 	time_t current_started;
@@ -166,6 +167,7 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 	struct dg_relay *relay = dg_relay_new(base, child_event, r);
 	const struct dg_policy *pol = r->lp.policy;
 	dg_relay_set_policy(relay, pol, r->lp.image);
+	dg_relay_set_containers(relay, r->cli->containers);	/* this process's copy */
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];
 		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++) {
@@ -316,6 +318,7 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 		dg_err_set(err, "the policy does not compile for the relay");
 		return -EINVAL;
 	}
+	r->cli = cli;
 	struct dg_loaded_policy old = r->lp;
 	bool had = r->have_lp;
 	r->lp = lp;

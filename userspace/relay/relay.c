@@ -29,6 +29,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "docker/docker.h"
 #include "relay/judge.h"
 #include "relay/relay.h"
 #include "relay/request.h"
@@ -84,6 +85,7 @@ struct dg_relay {
 	struct conn *conns;
 	size_t n_conns;
 	bool draining;			/* no new connections or requests; exit when idle */
+	const struct dg_container_set *containers;
 };
 
 static void client_read(struct bufferevent *bev, void *arg);
@@ -167,10 +169,17 @@ static void close_after_flush(struct conn *c)
 
 /* ---- answers of the relay's own ----------------------------------------------- */
 
+static const struct dg_container *caller_container(const struct conn *c)
+{
+	return c->relay->containers ? dg_container_by_cgroup(c->relay->containers, c->caller.cgroup)
+				    : NULL;
+}
+
 static void emit(struct conn *c, const char *method, const char *path, int status, bool audit,
 		 const char *rule, const char *reason)
 {
 	struct dg_relay_event ev = { .relay = c->relay_name, .caller = &c->caller,
+				     .container = caller_container(c),
 				     .method = method, .path = path, .status = status,
 				     .audit = audit, .reason = reason };
 
@@ -208,12 +217,19 @@ static void answer(struct conn *c, int status, const char *method, const char *m
 		close_after_flush(c);
 }
 
-/* "uid 1001 gid 1001 (comm, cgroup /x)": the caller in a message */
-static void describe_caller(const struct dg_caller *k, char *buf, size_t len)
+/* The caller in a message: "container traefik (uid 100000)", else
+ * "uid 1001 (comm, cgroup /x)". */
+static void describe_caller(const struct conn *c, char *buf, size_t len)
 {
-	/* a cgroup path may be long: the message keeps its start */
-	snprintf(buf, len, "uid %" PRIu32 " (%s, cgroup %.400s)", k->uid,
-		 k->comm[0] ? k->comm : "?", k->cgroup);
+	const struct dg_caller *k = &c->caller;
+	const struct dg_container *ct = caller_container(c);
+
+	if (ct)
+		snprintf(buf, len, "container %.200s (uid %" PRIu32 ")", ct->name ? ct->name : ct->id,
+			 k->uid);
+	else	/* a cgroup path may be long: the message keeps its start */
+		snprintf(buf, len, "uid %" PRIu32 " (%s, cgroup %.400s)", k->uid,
+			 k->comm[0] ? k->comm : "?", k->cgroup);
 }
 
 /* ---- forwarding ------------------------------------------------------------------ */
@@ -427,7 +443,7 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	}
 
 	/* who the caller is now: the rule that admits it, and its profile */
-	describe_caller(&c->caller, caller, sizeof(caller));
+	describe_caller(c, caller, sizeof(caller));
 	dg_caller_subject(&c->caller, &who);
 	dg_image_evaluate_endpoint(c->relay->img, &who, (uint8_t)(c->endpoint + 1), DG_OP_CONNECT, &v);
 	if (!v.allowed) {
@@ -450,8 +466,10 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 			 profile != DG_API_NO_PARENT ? pol->apis[profile].name : "");
 		if (d.log)
 			emit(c, c->req.method, t->path, 403, false, rule, NULL);
-		/* a body follows that we will not read: the connection ends */
-		answer(c, 403, c->req.method, msg, c->req.body != DG_BODY_NONE || c->req.upgrade);
+		/* a body follows that we will not read, or the client asked for
+		 * the end: the connection ends */
+		answer(c, 403, c->req.method, msg,
+		       c->req.body != DG_BODY_NONE || c->req.upgrade || !c->req.keep_alive);
 		if (c->state != S_CLOSING) {
 			evbuffer_drain(bufferevent_get_input(c->client), head_len);
 			dg_request_free(&c->req);
@@ -718,6 +736,11 @@ struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, voi
 	return r;
 }
 
+void dg_relay_set_containers(struct dg_relay *r, const struct dg_container_set *set)
+{
+	r->containers = set;
+}
+
 void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const struct dg_image *img)
 {
 	r->pol = pol;
@@ -835,10 +858,13 @@ char *dg_relay_event_text(const struct dg_relay_event *ev)
 		snprintf(what, sizeof(what), "refused %d", ev->status);
 	else
 		snprintf(what, sizeof(what), "%s", ev->audit ? "audit" : "allowed");
-	char *line = xasprintf("relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s: rule %s%s%s",
-			       ev->relay, what, ev->method ? ev->method : "-", path, k->uid, k->gid,
-			       (int)k->pid, comm, cg, ev->rule[0] ? ev->rule : "-",
-			       ev->reason ? ": " : "", ev->reason ? ev->reason : "");
+	const char *ct = ev->container ? (ev->container->name ? ev->container->name
+							     : ev->container->id) : NULL;
+	char *line = xasprintf("relay %s: %s %s %s for uid %u gid %u pid %d (%s) cgroup %s%s%s: "
+			       "rule %s%s%s", ev->relay, what, ev->method ? ev->method : "-", path,
+			       k->uid, k->gid, (int)k->pid, comm, cg, ct ? " container " : "",
+			       ct ? ct : "", ev->rule[0] ? ev->rule : "-", ev->reason ? ": " : "",
+			       ev->reason ? ev->reason : "");
 	free(path);
 	free(cg);
 	free(comm);
@@ -879,6 +905,17 @@ json_t *dg_relay_event_json(const struct dg_relay_event *ev)
 	if (ev->status)
 		json_object_set_new(o, "status", json_integer(ev->status));
 	json_object_set_new(o, "api_rule", json_string(ev->rule[0] ? ev->rule : "default"));
+	if (ev->container) {
+		const struct dg_container *ct = ev->container;
+		json_t *cj = json_pack("{s:s}", "id", ct->id);
+		if (ct->name)
+			json_object_set_new(cj, "name", json_string(ct->name));
+		if (ct->image)
+			json_object_set_new(cj, "image", json_string(ct->image));
+		if (ct->service)
+			json_object_set_new(cj, "service", json_string(ct->service));
+		json_object_set_new(o, "container", cj);
+	}
 	if (ev->reason)
 		json_object_set_new(o, "reason", json_string(ev->reason));
 	return o;

@@ -24,10 +24,13 @@
 #define DG_RELAY_MAX_CONNS_PER_CALLER	256	/* per uid and cgroup */
 #define DG_RELAY_HEAD_SECONDS		30	/* from a head's first byte to its end */
 
+struct dg_container;
+
 /* What a judged request came to (an event when logged). */
 struct dg_relay_event {
 	const char *relay;		/* its name */
 	const struct dg_caller *caller;
+	const struct dg_container *container;	/* the caller's, when it is one */
 	const char *method;
 	const char *path;		/* canonical, or the target as sent when refused unread */
 	int status;			/* 403, 400, 429, 502; 0: forwarded */
@@ -49,6 +52,11 @@ struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, voi
  */
 void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol,
 			 const struct dg_image *img);
+
+/* The containers (by cgroup) that callers are named after in messages and
+ * events: the daemon's list as of the policy served; NULL for none. */
+struct dg_container_set;
+void dg_relay_set_containers(struct dg_relay *r, const struct dg_container_set *set);
 
 /* Serves the unix listen addresses of every relay of the policy (binds them,
  * mode 0666; the directory is the operator's). 0, or -errno with `err`. */
