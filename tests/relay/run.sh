@@ -172,6 +172,36 @@ sleep 0.5
 out=$(send "GET /_ping HTTP/1.1$H" --uid 1001)
 check "after a client left a stream midway, the relay serves on" grep -q "^HTTP/1.1 200" <<<"$out"
 
+# many idle connections from one caller: 256 are kept, the rest refused (503)
+out=$(python3 - "$SOCK" <<'PY'
+import os, socket, sys, time
+os.setgroups([]); os.setgid(1001); os.setuid(1001)
+conns = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+time.sleep(1.5)
+refused = 0
+for s in conns:
+    s.setblocking(False)
+    try:
+        if b" 503 " in s.recv(4096):
+            refused += 1
+    except BlockingIOError:
+        pass
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print("refused", refused)
+PY
+)
+check "300 idle connections from one caller: 44 over the limit of 256 refused ($out)" grep -qx "refused 44" <<<"$out"
+rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$RELAY/status")
+echo "    relay peak RSS with 300 connections: ${rss} kB"
+check "the relay served on (peak RSS ${rss} kB < 64 MB)" test "${rss:-999999}" -lt 65536
+out=$(send "GET /_ping HTTP/1.1$H" --uid 1003)
+check "... and serves the next caller" grep -q "^HTTP/1.1 200" <<<"$out"
+
 # upstream gone: 502, and the relay lives on
 kill "${PIDS[0]}"
 wait "${PIDS[0]}" 2>/dev/null
