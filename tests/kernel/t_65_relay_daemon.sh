@@ -73,6 +73,22 @@ expect_unix "relay daemon: a uid no rule admits cannot connect to the relay" EPE
 	--cgroup "$CG/c" --uid 1002 connect unix "$R65_SOCK"
 expect_unix "relay daemon: the admitted uid connects" ok --cgroup "$CG/c" --uid 1001 connect unix "$R65_SOCK"
 
+# status: the relay process and the requests per API rule (reported within a second)
+sleep 1.5
+st=$("$DG" --bpffs "$BPFFS" --run-dir "$R65/run" status --json)
+check "relay daemon: status --json names the relay process" \
+	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["relay"]["pid"] != int(sys.argv[2]))' "$st" "$pid1"
+check "relay daemon: status counts the default deny's refusals (2) per API rule" \
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[1])["relay"]["rules"]
+sys.exit(not any(x["relay"] == "r65" and x["api_rule"] == "default" and x["denied"] == 2 for x in r))' "$st"
+check "relay daemon: ... and the allow of a read-only rule (built-in)" \
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[1])["relay"]["rules"]
+sys.exit(not any(x["api_rule"].startswith("built-in:") and x["allowed"] >= 1 for x in r))' "$st"
+check "relay daemon: status text shows the relay section" \
+	bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$R65/run' status | grep -q '^relay:       process $pid1'"
+
 # the relay dies: enforcement and events go on, it comes back on the same file
 inode=$(stat -c %i "$R65_SOCK")
 kill -KILL "$pid1"
@@ -114,6 +130,13 @@ check "relay daemon: a new relay process serves the new policy (${pid2} -> ${pid
 	test -n "$pid3" -a "$pid3" != "$pid2"
 for _ in $(seq 30); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
 check "relay daemon: the old relay process ended once its stream did" bash -c "! kill -0 $pid2 2>/dev/null"
+sleep 1.2
+st=$("$DG" --bpffs "$BPFFS" --run-dir "$R65/run" status --json)
+check "relay daemon: counts of ended relay processes stay in status (3 refusals in all, 1 by the new deny)" \
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[1])["relay"]["rules"]
+sys.exit(not (sum(x["denied"] for x in r) == 3 and
+              any(x["api_rule"].endswith("p.conf:6") and x["denied"] == 1 for x in r)))' "$st"
 
 kill -TERM "$R65_DAEMON"
 wait "$R65_DAEMON"

@@ -206,6 +206,8 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
 	if (ds && json_object_get(ds, "docker"))
 		json_object_set(root, "docker", json_object_get(ds, "docker"));
+	if (ds && json_object_get(ds, "relay"))
+		json_object_set(root, "relay", json_object_get(ds, "relay"));
 	json_decref(ds);
 	return root;
 }
@@ -271,6 +273,22 @@ static void print_text(const json_t *s)
 		printf("listeners:   unknown: %s\n",
 		       json_string_value(json_object_get(s, "listeners_error")));
 	dg_engine_print(stdout, json_object_get(s, "engine"));
+	json_t *relay = json_object_get(s, "relay");
+	if (relay) {
+		long long pid = (long long)json_integer_value(json_object_get(relay, "pid"));
+		printf("relay:       %s%lld, %lld connections open, %lld draining process(es)\n",
+		       pid ? "process " : "NOT RUNNING ", pid,
+		       (long long)json_integer_value(json_object_get(relay, "connections")),
+		       (long long)json_integer_value(json_object_get(relay, "draining")));
+		json_t *rr;
+		size_t ri;
+		json_array_foreach(json_object_get(relay, "rules"), ri, rr)
+			printf("  %-12s %-40s %9lld allowed %9lld denied\n",
+			       json_string_value(json_object_get(rr, "relay")),
+			       json_string_value(json_object_get(rr, "api_rule")),
+			       (long long)json_integer_value(json_object_get(rr, "allowed")),
+			       (long long)json_integer_value(json_object_get(rr, "denied")));
+	}
 	json_t *res = json_object_get(s, "resolved");
 	if (json_array_size(res)) {
 		printf("resolved:    when generation %lld was compiled\n",

@@ -92,6 +92,7 @@ struct daemon {
 
 	struct event_base *base;
 	struct dg_relays *relays;	/* the policy's API relays, served by a process of their own */
+	bool policy_has_relays;
 	struct event *ev_ring, *ev_listen, *ev_hup, *ev_term, *ev_int;
 	struct dg_event_reader *reader;
 	struct dg_namer *namer;
@@ -280,6 +281,8 @@ static void answer_status(struct client *c)
 			      "containers", (json_int_t)(d->containers ? d->containers->n : 0),
 			      "error", d->docker_connected ? "" : d->docker_why,
 			      "prepared", (json_int_t)d->prepared);
+	if (s && d->relays && (dg_relays_pid(d->relays) || d->policy_has_relays))
+		json_object_set_new(s, "relay", dg_relays_status(d->relays));
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
@@ -630,7 +633,12 @@ static void serve_relays(struct daemon *d)
 {
 	struct dg_err err = { "" };
 
-	if (d->policy && d->relays && dg_relays_apply(d->relays, d->cli, d->policy, &err))
+	if (!d->policy || !d->relays)
+		return;
+	d->policy_has_relays = false;
+	for (size_t e = 0; e < d->policy->n_endpoints; e++)
+		d->policy_has_relays |= d->policy->endpoints[e].relay;
+	if (dg_relays_apply(d->relays, d->cli, d->policy, &err))
 		dg_cli_error("relays: %s; the relay process in place (if any) serves on", err.msg);
 }
 

@@ -41,6 +41,8 @@ struct dg_relays {
 	int events[2];			/* relay processes' events: [0] the daemon's end */
 	dg_relays_event_fn fn;
 	void *fn_arg;
+	json_t *counts;			/* pid -> its last counts (dg_relay_counts_json) */
+	json_t *retired;		/* "relay api_rule" -> [allowed, denied] of ended processes */
 };
 
 /* An event's two forms in one datagram: the line, a NUL, the JSON. */
@@ -92,11 +94,50 @@ static void events_cb(evutil_socket_t fd, short what, void *arg)
 		buf[n] = 0;
 		size_t tl = strnlen(buf, (size_t)n);
 		json_t *o = (size_t)n > tl + 1 ? json_loads(buf + tl + 1, 0, NULL) : NULL;
-		if (r->fn)
+		if (tl == 0 && o) {
+			/* a relay process's counts: the latest per process */
+			char pid[32];
+			snprintf(pid, sizeof(pid), "%lld", json_integer_value(json_object_get(o, "pid")));
+			json_object_set(r->counts, pid, o);
+		} else if (r->fn) {
 			r->fn(r->fn_arg, buf, o);
+		}
 		json_decref(o);
 	}
 	free(buf);
+}
+
+/* The counts, to the daemon, once a second when they changed (and at the
+ * end): a datagram with an empty line, then the JSON. */
+struct child_ctx {
+	const struct dg_relays *r;
+	struct dg_relay *relay;
+};
+
+static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool always)
+{
+	bool changed;
+	json_t *o = dg_relay_counts_json(relay, &changed);
+	char *json = o && (changed || always) ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (json && strlen(json) + 2 <= EVENT_MAX) {
+		size_t n = strlen(json) + 2;
+		char *msg = xmalloc(n);
+		msg[0] = 0;
+		memcpy(msg + 1, json, n - 1);
+		send(r->events[1], msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(msg);
+	}
+	free(json);
+	json_decref(o);
+}
+
+static void counts_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct child_ctx *ctx = arg;
+
+	(void)fd, (void)what;
+	send_counts(ctx->r, ctx->relay, false);
 }
 
 /* SIGUSR1: drain; SIGTERM, SIGINT: stop. Read from a signalfd: libevent's
@@ -180,9 +221,13 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 		}
 	}
 	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, relay);
-	if (!ev || event_add(ev, NULL))
+	struct child_ctx ctx = { r, relay };
+	struct event *tick = event_new(base, -1, EV_PERSIST, counts_tick, &ctx);
+	struct timeval second = { 1, 0 };
+	if (!ev || !tick || event_add(ev, NULL) || event_add(tick, &second))
 		_exit(3);
 	event_base_dispatch(base);
+	send_counts(r, relay, true);
 	_exit(0);
 }
 
@@ -210,6 +255,41 @@ static void restart_cb(evutil_socket_t fd, short what, void *arg)
 			     strerror(errno));
 }
 
+static void add_counts(json_t *into, json_t *rules)
+{
+	json_t *one;
+	size_t i;
+
+	json_array_foreach(rules, i, one) {
+		char *key = xasprintf("%s %s", json_string_value(json_object_get(one, "relay")),
+				      json_string_value(json_object_get(one, "api_rule")));
+		json_t *sum = json_object_get(into, key);
+		json_int_t a = json_integer_value(json_object_get(one, "allowed"));
+		json_int_t d = json_integer_value(json_object_get(one, "denied"));
+		if (sum)
+			json_object_set_new(into, key, json_pack("[I,I]",
+								 json_integer_value(json_array_get(sum, 0)) + a,
+								 json_integer_value(json_array_get(sum, 1)) + d));
+		else
+			json_object_set_new(into, key, json_pack("[I,I]", a, d));
+		free(key);
+	}
+}
+
+/* A relay process ended: its counts stay, in the sum of ended ones. */
+static void retire_counts(struct dg_relays *r, pid_t pid)
+{
+	char key[32];
+	json_t *last;
+
+	snprintf(key, sizeof(key), "%d", (int)pid);
+	last = json_object_get(r->counts, key);
+	if (!last)
+		return;
+	add_counts(r->retired, json_object_get(last, "rules"));
+	json_object_del(r->counts, key);
+}
+
 static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dg_relays *r = arg;
@@ -217,7 +297,10 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 	pid_t pid;
 
 	(void)fd, (void)what;
+	/* what ended processes sent last counts for good */
+	events_cb(r->events[0], EV_READ, r);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		retire_counts(r, pid);
 		for (size_t i = 0; i < r->n_draining; i++) {
 			if (r->draining[i] == pid) {
 				r->draining[i] = r->draining[--r->n_draining];
@@ -254,6 +337,8 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	r->fn_arg = arg;
 	r->restart_ms = RESTART_MIN_MS;
 	r->events[0] = r->events[1] = -1;
+	r->counts = json_object();
+	r->retired = json_object();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->events) < 0) {
 		free(r);
 		return NULL;
@@ -352,6 +437,30 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	return 0;
 }
 
+json_t *dg_relays_status(const struct dg_relays *r)
+{
+	json_t *sum = json_deep_copy(r->retired), *rules = json_array(), *last;
+	json_int_t conns = 0;
+	const char *pid, *key;
+	json_t *v;
+
+	json_object_foreach(r->counts, pid, last) {
+		add_counts(sum, json_object_get(last, "rules"));
+		conns += json_integer_value(json_object_get(last, "connections"));
+	}
+	json_object_foreach(sum, key, v) {
+		const char *sp = strchr(key, ' ');
+		char *relay = xstrndup(key, sp ? (size_t)(sp - key) : strlen(key));
+		json_array_append_new(rules, json_pack("{s:s,s:s,s:O,s:O}", "relay", relay, "api_rule",
+						       sp ? sp + 1 : "", "allowed", json_array_get(v, 0),
+						       "denied", json_array_get(v, 1)));
+		free(relay);
+	}
+	json_decref(sum);
+	return json_pack("{s:i,s:i,s:I,s:o}", "pid", (int)r->current, "draining",
+			 (int)r->n_draining, "connections", conns, "rules", rules);
+}
+
 pid_t dg_relays_pid(const struct dg_relays *r)
 {
 	return r ? r->current : 0;
@@ -383,6 +492,8 @@ void dg_relays_free(struct dg_relays *r)
 		event_free(r->ev_restart);
 	if (r->ev_events)
 		event_free(r->ev_events);
+	json_decref(r->counts);
+	json_decref(r->retired);
 	for (int i = 0; i < 2; i++)
 		if (r->events[i] >= 0)
 			close(r->events[i]);

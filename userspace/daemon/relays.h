@@ -34,6 +34,11 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct dg_policy *pol,
 		    struct dg_err *err);
 
+/* {"pid", "draining", "connections", "rules": [{"relay", "api_rule",
+ * "allowed", "denied"}]}: requests per API rule since the daemon started
+ * (every relay process's, as each last reported them, within a second). */
+json_t *dg_relays_status(const struct dg_relays *r);
+
 /* The current relay process, 0 when none. */
 pid_t dg_relays_pid(const struct dg_relays *r);
 

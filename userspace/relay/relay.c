@@ -86,6 +86,15 @@ struct dg_relay {
 	size_t n_conns;
 	bool draining;			/* no new connections or requests; exit when idle */
 	const struct dg_container_set *containers;
+	struct rule_count *counts;	/* requests per relay and API rule */
+	size_t n_counts;
+	bool counts_changed;
+};
+
+struct rule_count {
+	const char *relay;		/* a listener's name (lives as long as the relay) */
+	char rule[300];			/* "FILE:LINE", or "default" */
+	uint64_t allowed, denied;
 };
 
 static void client_read(struct bufferevent *bev, void *arg);
@@ -230,6 +239,46 @@ static void describe_caller(const struct conn *c, char *buf, size_t len)
 	else	/* a cgroup path may be long: the message keeps its start */
 		snprintf(buf, len, "uid %" PRIu32 " (%s, cgroup %.400s)", k->uid,
 			 k->comm[0] ? k->comm : "?", k->cgroup);
+}
+
+/* ---- counters -------------------------------------------------------------------- */
+
+/* One more request that `rule` decided on relay `relay` (forwarded or not). */
+static void count(struct dg_relay *r, const char *relay, const char *rule, bool forwarded)
+{
+	struct rule_count *n = NULL;
+
+	for (size_t i = 0; i < r->n_counts && !n; i++)
+		if (r->counts[i].relay == relay && !strcmp(r->counts[i].rule, rule))
+			n = &r->counts[i];
+	if (!n) {
+		r->counts = xreallocarray(r->counts, r->n_counts + 1, sizeof(*r->counts));
+		n = &r->counts[r->n_counts++];
+		memset(n, 0, sizeof(*n));
+		n->relay = relay;
+		snprintf(n->rule, sizeof(n->rule), "%s", rule);
+	}
+	if (forwarded)
+		n->allowed++;
+	else
+		n->denied++;
+	r->counts_changed = true;
+}
+
+json_t *dg_relay_counts_json(struct dg_relay *r, bool *changed)
+{
+	json_t *rules = json_array();
+
+	for (size_t i = 0; i < r->n_counts; i++)
+		json_array_append_new(rules, json_pack("{s:s,s:s,s:I,s:I}", "relay", r->counts[i].relay,
+						       "api_rule", r->counts[i].rule,
+						       "allowed", (json_int_t)r->counts[i].allowed,
+						       "denied", (json_int_t)r->counts[i].denied));
+	if (changed)
+		*changed = r->counts_changed;
+	r->counts_changed = false;
+	return json_pack("{s:i,s:I,s:o}", "pid", (int)getpid(), "connections",
+			 (json_int_t)r->n_conns, "rules", rules);
 }
 
 /* ---- forwarding ------------------------------------------------------------------ */
@@ -459,6 +508,7 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 		profile = pol->rules[v.rule].api_profile;
 	dg_api_judge(pol, profile, c->req.method, t, &d);
 	const char *rule = d.rule ? rule_place(&d.rule->loc, place, sizeof(place)) : "default";
+	count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
 		snprintf(msg, sizeof(msg), "dockguard: %s %s is not allowed for %s (%s%s%s)",
 			 c->req.method, t->path, caller, rule,
@@ -953,5 +1003,6 @@ void dg_relay_free(struct dg_relay *r)
 		free(r->listeners[i].path);
 	}
 	free(r->listeners);
+	free(r->counts);
 	free(r);
 }

@@ -88,6 +88,11 @@ json_t *dg_relay_event_json(const struct dg_relay_event *ev);
 /* The event loop the relay runs on. */
 struct event_base *dg_relay_base(const struct dg_relay *r);
 
+/* {"pid", "connections", "rules": [{"relay", "api_rule", "allowed", "denied"}]}:
+ * the requests each API rule decided (forwarded or refused with 403) since
+ * this relay started; *changed: since the last call. */
+json_t *dg_relay_counts_json(struct dg_relay *r, bool *changed);
+
 /* Open connections (for status and tests). */
 size_t dg_relay_connections(const struct dg_relay *r);
 
