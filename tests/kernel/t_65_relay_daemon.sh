@@ -33,6 +33,15 @@ r65_policy allow
 # r65_send UID BYTES: one request through the relay as UID, the answer
 r65_send() { python3 "$root/tests/relay/client.py" "$R65_SOCK" "$2" --uid "$1"; }
 r65_relay_pid() { pgrep -n -P "$R65_DAEMON" -x dockguard-relay; }	# the newest
+r65_next_pid() {	# r65_next_pid OLD: the relay process that replaces OLD (5 s at most)
+	local pid
+	for _ in $(seq 50); do
+		pid=$(r65_relay_pid)
+		[[ -n $pid && $pid != "$1" ]] && break
+		sleep 0.1
+	done
+	echo "$pid"
+}
 H65='\r\nHost: docker\r\n\r\n'
 
 "$DG" --bpffs "$BPFFS" --cgroup "$CG" --run-dir "$R65/run" run --unload-on-exit "$R65/p.conf" \
@@ -92,11 +101,7 @@ check "relay daemon: status text shows the relay section" \
 # the relay dies: enforcement and events go on, it comes back on the same file
 inode=$(stat -c %i "$R65_SOCK")
 kill -KILL "$pid1"
-for _ in $(seq 50); do
-	pid2=$(r65_relay_pid)
-	[[ -n $pid2 && $pid2 != "$pid1" ]] && break
-	sleep 0.1
-done
+pid2=$(r65_next_pid "$pid1")
 check "relay daemon: a killed relay process is started again (${pid1} -> ${pid2:-none})" \
 	test -n "$pid2" -a "$pid2" != "$pid1"
 check "relay daemon: ... and the daemon says so" grep -q "relay process $pid1 was killed by signal 9" "$R65/daemon.log"
@@ -114,11 +119,7 @@ stream=$!
 sleep 0.8
 r65_policy deny
 kill -HUP "$R65_DAEMON"
-for _ in $(seq 50); do
-	pid3=$(r65_relay_pid)
-	[[ -n $pid3 && $pid3 != "$pid2" ]] && break
-	sleep 0.1
-done
+pid3=$(r65_next_pid "$pid2")
 lines_at_reload=$(grep -c '{"n":' "$R65/stream.out")
 out=$(r65_send 1001 "GET /_ping HTTP/1.1$H65")
 check "relay daemon: after SIGHUP a new request is judged by the new policy (403)" grep -q "^HTTP/1.1 403" <<<"$out"

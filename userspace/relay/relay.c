@@ -657,24 +657,27 @@ static void pipe_half_close(struct conn *c, bool client_side)
 		bufferevent_setwatermark(other, EV_WRITE, 0, 0);
 }
 
+/* `bev` wrote what it had: in a pipe whose other side ended (`other_eof`),
+ * the end goes on to this side; and the other side may read again. */
+static void wrote(struct conn *c, struct bufferevent *bev, bool other_eof)
+{
+	if (c->state == S_PIPE && other_eof && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	drained(c, bev);
+}
+
 static void client_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == S_PIPE && c->upstream_eof &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
-	drained(c, bev);
+	wrote(c, bev, c->upstream_eof);
 }
 
 static void upstream_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == S_PIPE && c->client_eof &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
-	drained(c, bev);
+	wrote(c, bev, c->client_eof);
 }
 
 static void client_event(struct bufferevent *bev, short what, void *arg)
