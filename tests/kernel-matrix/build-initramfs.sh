@@ -43,11 +43,12 @@ tools=(
 	jq
 	# BPF introspection (t_90 checks that nothing is left attached)
 	bpftool
-	# control-socket checks in t_60 and t_70
+	# control-socket checks in t_60 and t_70; the relay's stand-in API and
+	# client in t_65 (tests/relay/*.py)
 	python3
 )
 # Python modules the tests' inline scripts import, with what they pull in
-py_imports="socket, sys, os, json, struct, time, select, errno, signal, subprocess, threading, fcntl, tempfile, shutil, re, array, ctypes"
+py_imports="socket, sys, os, json, struct, time, select, errno, signal, subprocess, threading, fcntl, tempfile, shutil, re, array, ctypes, argparse, http.server, socketserver"
 
 say() { echo "build-initramfs: $*" >&2; }
 

@@ -32,7 +32,9 @@ CONF
 r65_policy allow
 # r65_send UID BYTES: one request through the relay as UID, the answer
 r65_send() { python3 "$root/tests/relay/client.py" "$R65_SOCK" "$2" --uid "$1"; }
-r65_relay_pid() { pgrep -n -P "$R65_DAEMON" -x dockguard-relay; }	# the newest
+r65_relay_pid() {	# the daemon's newest relay process (ps: the guests have no pgrep)
+	ps -eo pid=,ppid=,comm= | awk -v d="$R65_DAEMON" '$2 == d && $3 == "dockguard-relay" { p = $1 } END { print p }'
+}
 r65_next_pid() {	# r65_next_pid OLD: the relay process that replaces OLD (5 s at most)
 	local pid
 	for _ in $(seq 50); do

@@ -97,8 +97,8 @@ static const struct cmd cmds[] = {
 	  "                    still works, with a warning (it is load's attach point)\n"
 	  "  --container NAME  judge as that container (name or id prefix)\n"
 	  "  --verbose         also the policy's warnings\n"
-	  "exit: 0 allow, 1 deny, 2 usage, 3 the policy does not compile, 5 no endpoint\n"
-	  "      covers DEST\n" GLOBAL_OPTIONS },
+	  "exit: 0 allow, 1 deny (with --request: the request's verdict), 2 usage,\n"
+	  "      3 the policy does not compile, 5 no endpoint covers DEST\n" GLOBAL_OPTIONS },
 	{ "version", do_version, 0,
 	  "usage: dockguard version\n"
 	  "dockguard, libbpf and kernel versions, and the kernel features dockguard uses.\n"
