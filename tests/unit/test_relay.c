@@ -239,6 +239,9 @@ TEST(relay_judge)
 	CHECK_VERDICT(pol, "read-only", "GET", "/secrets", DG_API_DENIED, 0);
 	CHECK_VERDICT(pol, "read-only", "GET", "/images/get?names=x", DG_API_DENIED, 0);
 	CHECK_VERDICT(pol, "read-only", "GET", "/images/alpine/get", DG_API_DENIED, 0);
+	/* the swarm's inspect holds its join tokens */
+	CHECK_VERDICT(pol, "read-only", "GET", "/v1.41/swarm", DG_API_DENIED, 0);
+	CHECK_VERDICT(pol, "read-only", "GET", "/v1.41/services", DG_API_ALLOWED, 11);
 
 	CHECK(dg_api_pattern_matches("/containers/*/json", "/containers/a/json"));
 	CHECK(!dg_api_pattern_matches("/containers/*/json", "/containers/json"));

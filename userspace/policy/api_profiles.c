@@ -20,7 +20,9 @@ static const char builtin_profiles[] =
 	"    allow GET,HEAD,POST,PUT,DELETE,PATCH,OPTIONS /**\n"
 	"}\n"
 	/* look, never touch: no secrets' or configs' data, no exports of
-	 * images or containers, no exec, no attach, no archive reads */
+	 * images or containers, no exec, no attach, no archive reads, and no
+	 * GET /swarm (its answer holds the join tokens: a manager token is
+	 * the cluster) */
 	"api read-only {\n"
 	"    allow GET,HEAD /_ping\n"
 	"    allow GET /version /info /events /system/df\n"
@@ -28,7 +30,7 @@ static const char builtin_profiles[] =
 	"    allow GET /containers/*/logs /containers/*/stats /containers/*/changes\n"
 	"    allow GET /images/json /images/*/json /images/*/history\n"
 	"    allow GET /networks /networks/* /volumes /volumes/*\n"
-	"    allow GET /swarm /nodes /nodes/* /services /services/* /services/*/logs\n"
+	"    allow GET /nodes /nodes/* /services /services/* /services/*/logs\n"
 	"    allow GET /tasks /tasks/* /tasks/*/logs /plugins /plugins/*/json\n"
 	"}\n";
 
