@@ -186,26 +186,38 @@ static inline __u64 dg_name_hash_step(__u64 h, unsigned char c)
 }
 
 /*
- * `unix_tails` (ARRAY of __u32, DG_SLOTS * DG_UNIX_TAIL_WORDS, index
- * slot * DG_UNIX_TAIL_WORDS + word): a pre-filter for the unix hooks, which
- * run for every unix connect on the host (journald, D-Bus, nscd...). One bit
- * per value of dg_unix_tail_bit() over the last DG_UNIX_TAIL_LEN bytes of
- * every file name that `unix_names` holds for the slot: a path whose last
- * bytes hit a clear bit names no endpoint and leaves without hashing its
- * file name. 8 bytes tell "docker.sock" from "containerd.sock" and from
- * "socket" ("sock" alone would not). A name shorter than that (whose path's
- * last bytes include a '/' and the directory's) sets every bit of the slot:
- * no pre-filter then.
+ * `unix_tails` (ARRAY, one entry: struct dg_unix_tails): a pre-filter for
+ * the unix hooks, which run for every unix connect on the host (journald,
+ * D-Bus, nscd...). One bit per value of dg_unix_tail_bit() over the last
+ * DG_UNIX_TAIL_LEN bytes of every file name that `unix_names` holds for a
+ * slot: a path whose last bytes hit a bit that is clear in both slots names
+ * no endpoint and leaves without reading the configuration or hashing its
+ * file name (both slots, so that it needs no slot: a bit of the slot not in
+ * force only sends a path on to the full check). 8 bytes tell "docker.sock"
+ * from "containerd.sock" and from "socket" ("sock" alone would not). A name
+ * shorter than that (whose path's last bytes include a '/' and the
+ * directory's) sets every bit of its slot: no pre-filter then.
+ *
+ * Small on purpose: every further page a hook touches costs a page walk
+ * where page tables are isolated (PTI without PCID flushes the TLB at every
+ * syscall; ~40 ns in a VM). One 4 KiB value, kmalloc'd in the kernel's
+ * direct map (huge pages), with a word of both slots in one cache line;
+ * the 65,536 bits in 2,048 entries it replaced cost a page per lookup.
  */
 #define DG_UNIX_TAIL_LEN	8
-#define DG_UNIX_TAIL_BITS	65536
-#define DG_UNIX_TAIL_WORDS	(DG_UNIX_TAIL_BITS / 32)
+#define DG_UNIX_TAIL_ORDER	14
+#define DG_UNIX_TAIL_BITS	(1u << DG_UNIX_TAIL_ORDER)
+#define DG_UNIX_TAIL_WORDS	(DG_UNIX_TAIL_BITS / 64)
+
+struct dg_unix_tails {
+	__u64 word[DG_UNIX_TAIL_WORDS][DG_SLOTS];
+};
 
 /* The bit of a name's last 8 bytes, `tail` little-endian (the last byte in
- * the top 8 bits): a multiplicative hash, its top 16 bits. */
+ * the top 8 bits): a multiplicative hash, its top DG_UNIX_TAIL_ORDER bits. */
 static inline __u32 dg_unix_tail_bit(__u64 tail)
 {
-	return (__u32)((tail * 0x9e3779b97f4a7c15ULL) >> 48);
+	return (__u32)((tail * 0x9e3779b97f4a7c15ULL) >> (64 - DG_UNIX_TAIL_ORDER));
 }
 
 /* `endpoints` (ARRAY, DG_SLOTS * DG_MAX_ENDPOINTS, index slot * 256 + id). */

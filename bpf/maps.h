@@ -71,9 +71,9 @@ DG_MAP struct {
 
 DG_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DG_SLOTS * DG_UNIX_TAIL_WORDS);
+	__uint(max_entries, 1);		/* not mmapable: that would be vmalloc'd pages */
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct dg_unix_tails);
 } unix_tails SEC(".maps");
 
 DG_MAP struct {

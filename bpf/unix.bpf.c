@@ -5,21 +5,92 @@
 #include "verdict.h"
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-/* Whether the slot has an endpoint name ending in the path's last 8 bytes
- * (`unix_tails` in dockguard_abi.h); a path shorter than that goes on. */
-static __always_inline bool tail_may_match(const struct path_buf *pb, __u32 end, __u32 slot)
+/* A 0x80 bit in each byte of w that may be zero: the lowest one marks its
+ * first zero byte exactly (a borrow only travels upwards); 0 if none. */
+static __always_inline __u64 zero_bytes(__u64 w)
 {
-	__u64 tail = 0;
-	__u32 bit, k, *w;
+	return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+}
 
-	if (end < DG_UNIX_TAIL_LEN || end > DG_UNIX_NAME_LEN)
+/* The index of the byte that zero_bytes()' lowest bit marks: that bit alone,
+ * shifted to bit 8i, times a constant whose byte 7-i is i, puts i on top. */
+static __always_inline __u32 first_zero_byte(__u64 zeros)
+{
+	__u64 lowest = zeros & -zeros;
+
+	return (__u32)(((lowest >> 7) * 0x0001020304050607ULL) >> 56);
+}
+
+/*
+ * The pre-filter (`unix_tails` in dockguard_abi.h): false when the caller's
+ * path is unnamed or abstract, or when its last 8 bytes end no endpoint's
+ * file name in either slot, so that the connect leaves at once; true
+ * otherwise (short paths included). Every unix connect on the host comes
+ * through here (journald, D-Bus, nscd...), so it touches no memory but the
+ * address and one page of the filter: the kernel's copy of the address (a
+ * sockaddr_storage, 8-byte aligned: connect(2), sendmsg(2), io_uring) is read
+ * a word at a time by plain loads through its BTF type (faults are caught
+ * as for any BTF pointer), and the path's end (its first NUL within the
+ * length, as the kernel will take it) and its last 8 bytes are found in
+ * registers. A global function, verified once on its own.
+ */
+__noinline bool dg_unix_may_name_endpoint(struct bpf_sock_addr *ctx)
+{
+	const struct __kernel_sockaddr_storage *ss;
+	const struct dg_unix_tails *t;
+	struct bpf_sock_addr_kern *kctx;
+	__u64 prev = 0, tail = 0;
+	__u32 len, end, bit, zero = 0;
+	const __u64 *word;
+
+	if (!bpf_cast_to_kern_ctx || !bpf_rdonly_cast)
 		return true;
-	__builtin_memcpy(&tail, &pb->buf[end - DG_UNIX_TAIL_LEN], DG_UNIX_TAIL_LEN);
+	kctx = bpf_cast_to_kern_ctx(ctx);
+	/* storage coordinates: sun_family is bytes 0-1, the path from byte 2 */
+	len = kctx->uaddrlen;
+	if (len <= 2)
+		return false;		/* unnamed */
+	if (len > 2 + DG_UNIX_NAME_LEN)
+		len = 2 + DG_UNIX_NAME_LEN;
+	ss = bpf_rdonly_cast(kctx->uaddr, bpf_core_type_id_kernel(struct __kernel_sockaddr_storage));
+	word = (const __u64 *)ss;
+	end = len;
+#pragma unroll
+	for (__u32 k = 0; k < (2 + DG_UNIX_NAME_LEN + 7) / 8; k++) {
+		__u32 at = k * 8, b;
+		__u64 w, zeros;
+
+		if (at >= len) {
+			tail = prev;	/* the path ends with the length, on a word's end */
+			break;
+		}
+		w = word[k];
+		if (k == 0)
+			w |= 0xffff;	/* sun_family: not part of the path */
+		if (at + 8 > len)
+			w &= ~0ULL >> (8 * (at + 8 - len));	/* past the length */
+		zeros = zero_bytes(w);
+		if (zeros) {
+			b = first_zero_byte(zeros);
+			end = at + b;
+			/* the 8 bytes before the end: the top of the last word, the
+			 * bottom of this one */
+			tail = b ? (prev >> (8 * b)) | (w << (64 - 8 * b)) : prev;
+			break;
+		}
+		prev = w;
+	}
+	if (end <= 2)
+		return false;		/* abstract namespace or empty: no file */
+	if (end - 2 < DG_UNIX_TAIL_LEN)
+		return true;		/* too short for the filter */
 	bit = dg_unix_tail_bit(tail);
-	k = (slot & 1) * DG_UNIX_TAIL_WORDS + bit / 32;
-	w = bpf_map_lookup_elem(&unix_tails, &k);
-	return !w || (*w & (1u << (bit % 32)));
+	t = bpf_map_lookup_elem(&unix_tails, &zero);
+	if (!t)
+		return true;
+	return ((t->word[bit / 64][0] | t->word[bit / 64][1]) >> (bit % 64)) & 1;
 }
 
 /*
@@ -50,7 +121,7 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	sun_path = (const char *)kctx->uaddr + 2;
 	/* The caller's `len` bytes up to their first NUL, as the kernel will
 	 * read them (it NUL-terminates after this hook): the helper copies and
-	 * finds the end a word at a time, and writes the NUL. */
+	 * finds the end, and writes the NUL. */
 	len &= 0x7f;
 	if (!len || len > DG_UNIX_NAME_LEN)
 		return 0;
@@ -58,8 +129,6 @@ static __noinline __u32 unix_endpoint(struct bpf_sock_addr *ctx, __u32 slot,
 	if (ret <= 1 || ret > DG_UNIX_NAME_LEN + 1)
 		return 0;		/* empty, abstract namespace or unreadable: no file */
 	end = (__u32)ret - 1;
-	if (!tail_may_match(&pb, end, slot))
-		return 0;		/* no endpoint's name ends in these bytes */
 	if (!file_name_key(&pb, end, &key))
 		return 0;		/* ends in '/': not a socket file */
 
@@ -100,6 +169,8 @@ static __always_inline int check_unix(struct bpf_sock_addr *ctx)
 	struct dg_config *cfg;
 	__u32 slot, ep;
 
+	if (!dg_unix_may_name_endpoint(ctx))
+		return VERDICT_ALLOW;	/* most connects on a host: not an endpoint */
 	slot = active_slot(&cfg);
 	if (!cfg)
 		return VERDICT_DENY;

@@ -35,6 +35,20 @@ else
 	expect "prefilter: bytes after a NUL within the address length do not hide the name" EPERM \
 		"${D[@]}" --nul-tail "abcdefgh" connect unix "$U21/api.sock"
 	expect "prefilter: the allowed uid connects" ok --cgroup "$CG/c" --uid 1001 connect unix "$U21/api.sock"
+	# The hook finds the path's end a word at a time: every position of the
+	# end within a word, with the NUL counted in the length, without it (an
+	# exact length, as Go passes it) and with the whole of sun_path (110).
+	slashes=/
+	for ((k = 1; k <= 8; k++)); do
+		p="$U21$slashes""api.sock"
+		expect "prefilter: ${#p}-byte path, NUL in the length: judged" EPERM "${D[@]}" connect unix "$p"
+		expect "prefilter: ${#p}-byte path, exact length: judged" EPERM \
+			"${D[@]}" --addrlen $((2 + ${#p})) connect unix "$p"
+		expect "prefilter: ${#p}-byte path, length 110: judged" EPERM "${D[@]}" --addrlen 110 connect unix "$p"
+		slashes+=/
+	done
+	expect "prefilter: a length that cuts the name short is another name" '!EPERM' \
+		"${D[@]}" --addrlen $((2 + ${#U21} + 8)) connect unix "$U21/api.sock"
 
 	# a policy without the short name: the pre-filter works, still judges
 	cat >"$TMP/t21b.conf" <<CONF

@@ -603,45 +603,55 @@ static uint64_t unix_name_hash(const char *name)
 	return h;
 }
 
-/* Sets the bit of `name`'s last DG_UNIX_TAIL_LEN bytes; a shorter name sets
- * them all. */
-static void tail_bit_set(uint32_t *words, const char *name)
+/* Sets the slot's bit of `name`'s last DG_UNIX_TAIL_LEN bytes; a shorter
+ * name sets them all. */
+static void tail_bit_set(struct dg_unix_tails *t, uint32_t slot, const char *name)
 {
 	size_t n = strlen(name);
 	uint64_t tail = 0;
 
 	if (n < DG_UNIX_TAIL_LEN) {
-		memset(words, 0xff, DG_UNIX_TAIL_WORDS * sizeof(*words));
+		for (uint32_t i = 0; i < DG_UNIX_TAIL_WORDS; i++)
+			t->word[i][slot] = ~0ULL;
 		return;
 	}
 	/* the BPF side loads the same 8 bytes little-endian (x86, the target) */
 	memcpy(&tail, name + n - DG_UNIX_TAIL_LEN, DG_UNIX_TAIL_LEN);
 	uint32_t bit = dg_unix_tail_bit(tail);
-	words[bit / 32] |= 1u << (bit % 32);
+	t->word[bit / 64][slot] |= 1ULL << (bit % 64);
 }
 
-/* The slot's `unix_tails`: every name unix_names holds for it. */
+/*
+ * The slot's half of `unix_tails`: every name unix_names holds for it. The
+ * one value holds both slots: the other slot's words are written back as
+ * they were read (a hook reading meanwhile sees the same bytes there).
+ */
 static int fill_unix_tails(const struct maps *m, uint32_t slot, const struct dg_image *img,
 			   struct dg_err *err)
 {
-	uint32_t *words = xcalloc(DG_UNIX_TAIL_WORDS, sizeof(*words));
-	uint32_t *keys = xcalloc(DG_UNIX_TAIL_WORDS, sizeof(*keys));
-	uint32_t count = DG_UNIX_TAIL_WORDS;
+	struct dg_unix_tails *t = xcalloc(1, sizeof(*t));
+	uint32_t zero = 0;
 	int ret = 0;
 
-	for (size_t i = 0; i < img->n_unix; i++)
-		tail_bit_set(words, img->unix_names[i].key.name);
-	for (size_t i = 0; i < img->n_aliases; i++)
-		tail_bit_set(words, img->aliases[i].name);
+	if (bpf_map_lookup_elem(m->fd[M_UNIX_TAILS], &zero, t) < 0) {
+		ret = -errno;
+		dg_err_set(err, "cannot read the unix name pre-filter (map unix_tails): %s",
+			   strerror(-ret));
+		goto out;
+	}
 	for (uint32_t i = 0; i < DG_UNIX_TAIL_WORDS; i++)
-		keys[i] = slot * DG_UNIX_TAIL_WORDS + i;
-	if (bpf_map_update_batch(m->fd[M_UNIX_TAILS], keys, words, &count, NULL) < 0) {
+		t->word[i][slot] = 0;
+	for (size_t i = 0; i < img->n_unix; i++)
+		tail_bit_set(t, slot, img->unix_names[i].key.name);
+	for (size_t i = 0; i < img->n_aliases; i++)
+		tail_bit_set(t, slot, img->aliases[i].name);
+	if (bpf_map_update_elem(m->fd[M_UNIX_TAILS], &zero, t, BPF_ANY) < 0) {
 		ret = -errno;
 		dg_err_set(err, "cannot write the unix name pre-filter (map unix_tails): %s",
 			   strerror(-ret));
 	}
-	free(words);
-	free(keys);
+out:
+	free(t);
 	return ret;
 }
 
