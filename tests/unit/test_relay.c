@@ -247,6 +247,83 @@ TEST(relay_judge)
 	CHECK(!dg_api_pattern_matches("/containers/*/json", "/containers/json"));
 	CHECK(!dg_api_pattern_matches("/containers/*", "/containers/a/json"));
 	CHECK(dg_api_pattern_matches("/**", "/anything/at/all"));
+	/* `**` within: one segment or more, then the rest */
+	CHECK(dg_api_pattern_matches("/images/**/json", "/images/alpine/json"));
+	CHECK(dg_api_pattern_matches("/images/**/json", "/images/traefik/whoami:v1/json"));
+	CHECK(dg_api_pattern_matches("/images/**/json", "/images/a/json/json"));
+	CHECK(!dg_api_pattern_matches("/images/**/json", "/images/json"));
+	CHECK(!dg_api_pattern_matches("/images/**/json", "/images/alpine/history"));
+	CHECK(!dg_api_pattern_matches("/images/**/json", "/images/alpine/json/x"));
+	CHECK(dg_api_pattern_matches("/a/**/b/*", "/a/x/y/b/z"));
+	CHECK(!dg_api_pattern_matches("/a/**/b/*", "/a/b/z"));
+	dg_policy_free(pol);
+	dg_diag_fini(&d);
+}
+
+/* The built-in client profiles: each client's own requests pass, what it
+ * never needs is refused (docs/api-profiles.md lists them). */
+#define CHECK_API(pol, prof, method, raw, want)                                   \
+	do {                                                                      \
+		unsigned int line_;                                               \
+		bool log_;                                                        \
+		CHECK_INT(judge((pol), (prof), (method), (raw), &line_, &log_), (want)); \
+	} while (0)
+
+TEST(relay_client_profiles)
+{
+	static const char conf[] = "relay r {\n    listen unix /run/r.sock\n}\n"
+				   "allow r from user 1 api traefik\n";
+	struct dg_diag d;
+	struct dg_policy *pol;
+
+	dg_diag_init(&d);
+	pol = dg_policy_parse_buffer("p.conf", conf, strlen(conf), &d);
+	CHECK(pol != NULL);
+	if (!pol)
+		return;
+	/* Traefik: docker and swarm providers, nothing that writes */
+	CHECK_API(pol, "traefik", "HEAD", "/_ping", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/version", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/containers/json?all=1", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/containers/0123abc/json", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/events?filters=%7B%22type%22%3A%7B%22container%22%3Atrue%7D%7D",
+		  DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/services", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/networks?filters=%7B%22scope%22%3A%7B%22swarm%22%3Atrue%7D%7D",
+		  DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.24/tasks?filters=x", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "GET", "/v1.41/nodes/n1", DG_API_ALLOWED);
+	CHECK_API(pol, "traefik", "POST", "/v1.41/containers/create", DG_API_DENIED);
+	CHECK_API(pol, "traefik", "POST", "/v1.41/containers/x/exec", DG_API_DENIED);
+	CHECK_API(pol, "traefik", "GET", "/v1.41/swarm", DG_API_DENIED);
+	CHECK_API(pol, "traefik", "GET", "/v1.41/secrets", DG_API_DENIED);
+	CHECK_API(pol, "traefik", "GET", "/v1.41/containers/x/archive?path=/", DG_API_DENIED);
+	/* Watchtower: pulls by name (never imports), recreates, exec hooks */
+	CHECK_API(pol, "watchtower", "GET", "/v1.41/images/containrrr/watchtower:latest/json", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/images/create?fromImage=nginx&tag=latest", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/images/create?fromSrc=-&repo=nginx", DG_API_DENIED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/images/create?fromImage=nginx&fromSrc=-", DG_API_DENIED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/containers/x/kill?signal=SIGTERM", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "DELETE", "/v1.41/containers/x?force=1", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/containers/create?name=web", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/networks/n/connect", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "DELETE", "/v1.41/images/sha256:abc?force=1", DG_API_ALLOWED);
+	CHECK_API(pol, "watchtower", "GET", "/v1.41/images/x/get", DG_API_DENIED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/plugins/pull", DG_API_DENIED);
+	CHECK_API(pol, "watchtower", "GET", "/v1.41/swarm", DG_API_DENIED);
+	CHECK_API(pol, "watchtower", "POST", "/v1.41/services/create", DG_API_DENIED);
+	/* CI: build, run, cp, push; no swarm, plugins or imports */
+	CHECK_API(pol, "ci", "POST", "/v1.41/build?t=app", DG_API_ALLOWED);
+	CHECK_API(pol, "ci", "PUT", "/v1.41/containers/x/archive?path=/src", DG_API_ALLOWED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/images/registry.local/app/tag?repo=x", DG_API_ALLOWED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/images/registry.local/app/push?tag=1", DG_API_ALLOWED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/containers/x/attach?stream=1", DG_API_ALLOWED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/images/create?fromSrc=http://x/y.tar", DG_API_DENIED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/swarm/leave", DG_API_DENIED);
+	CHECK_API(pol, "ci", "POST", "/v1.41/plugins/pull", DG_API_DENIED);
+	CHECK_API(pol, "ci", "GET", "/v1.41/secrets", DG_API_DENIED);
+	/* the Portainer agent forwards the whole API */
+	CHECK_API(pol, "portainer-agent", "POST", "/v1.41/swarm/init", DG_API_ALLOWED);
 	dg_policy_free(pol);
 	dg_diag_fini(&d);
 }

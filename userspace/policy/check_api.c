@@ -37,7 +37,7 @@ static void check_profile_names(struct dg_policy *pol, struct dg_diag *diag)
 		a->parent = find_profile(pol, a->extends);
 		if (a->parent == DG_API_NO_PARENT)
 			dg_diag_error(diag, &a->extends_loc, "unknown profile '%s'; define it with "
-				      "'api %s { ... }' or extend a built-in one (full, read-only)",
+				      "'api %s { ... }' or extend a built-in one (full, read-only, traefik, watchtower, portainer-agent, ci)",
 				      a->extends, a->extends);
 	}
 	/* cycles: walking up from a profile must end within n steps */
@@ -134,7 +134,7 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 		r->api_profile = find_profile(pol, r->api);
 		if (r->api_profile == DG_API_NO_PARENT) {
 			dg_diag_error(diag, &r->api_loc, "unknown profile '%s'; define it with "
-				      "'api %s { ... }' or use a built-in one (full, read-only)",
+				      "'api %s { ... }' or use a built-in one (full, read-only, traefik, watchtower, portainer-agent, ci)",
 				      r->api, r->api);
 			continue;
 		}

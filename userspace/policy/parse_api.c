@@ -21,8 +21,7 @@
 #include "policy/parser_internal.h"
 #include "util/util.h"
 
-/* Built-in profiles (api_profiles.c) own these names, including the ones
- * still to come, so that a policy written today does not change meaning. */
+/* Built-in profiles (api_profiles.c) own these names. */
 static const char *const reserved_profiles[] = {
 	"full", "read-only", "traefik", "portainer-agent", "watchtower", "ci",
 };
@@ -195,11 +194,12 @@ bool parse_relay(struct parser *p)
 /* ---- api ------------------------------------------------------------------- */
 
 /* A path pattern: absolute, no empty, `.` or `..` segments, `*` and `**`
- * only as whole segments (`**` last), no version prefix. */
+ * only as whole segments (`**` once: image names hold '/', so an image
+ * route has a `**` segment before its last), no version prefix. */
 static bool check_pattern(struct parser *p, const struct dg_token *t)
 {
 	const char *s = t->text, *why = NULL;
-	size_t segments = 0;
+	size_t segments = 0, globstars = 0;
 
 	if (s[0] != '/')
 		why = "a path pattern starts with '/'";
@@ -216,8 +216,8 @@ static bool check_pattern(struct parser *p, const struct dg_token *t)
 			why = "a '.' or '..' segment (paths are judged without them)";
 		else if (memchr(text, '*', len) && !(len == 1 || (len == 2 && text[1] == '*')))
 			why = "'*' stands for a whole segment ('/containers/*/json'), not part of one";
-		else if (len == 2 && !strncmp(text, "**", 2) && end)
-			why = "'**' (the rest of the path) is allowed only as the last segment";
+		else if (len == 2 && !strncmp(text, "**", 2) && ++globstars > 1)
+			why = "'**' (one segment or more) may appear once in a pattern";
 		else if (segments == 0 && text[0] == 'v' && len > 1 && strspn(text + 1, "0123456789.") == len - 1)
 			why = "patterns match the path without its API version prefix ('/containers/json')";
 		else if (memchr(text, '%', len) || memchr(text, '?', len))

@@ -15,8 +15,20 @@ bool dg_api_pattern_matches(const char *pattern, const char *path)
 		size_t plen = pe ? (size_t)(pe - p - 1) : strlen(p + 1);
 		size_t slen = se ? (size_t)(se - s - 1) : strlen(s + 1);
 
-		if (plen == 2 && p[1] == '*' && p[2] == '*')
-			return slen > 0;	/* `**`, last: one segment or more */
+		if (plen == 2 && p[1] == '*' && p[2] == '*') {
+			const char *rest = p + 3;
+
+			/* `**`: one segment or more, then the rest of the
+			 * pattern (which holds no other `**`: check_pattern) */
+			if (!slen)
+				return false;
+			if (!*rest)
+				return true;
+			for (const char *q = se; q; q = strchr(q + 1, '/'))
+				if (dg_api_pattern_matches(rest, q))
+					return true;
+			return false;
+		}
 		if (!slen)
 			return false;
 		if (!(plen == 1 && p[1] == '*') &&
