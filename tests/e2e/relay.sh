@@ -48,7 +48,7 @@ e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL 
 DLOG=$E2E_TMP/dockerd.log
 CGD=$E2E_CGROOT/docker
 [[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$T/bpffs" "$T/relay"
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$T/bpffs" "$T/relay"
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
@@ -60,6 +60,7 @@ relay r {
 set docker-host unix://$E2E_SOCK
 allow r from cgroup /docker/dg-relay-ro api read-only
 allow r from cgroup /docker/dg-relay-full api full
+allow r from cgroup /docker/dg-relay-traefik api traefik
 allow r from container name relay-ro-* api read-only
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
@@ -105,6 +106,33 @@ check "python3-docker (read-only): lists" grep -q "^listed " <<<"$out"
 check "python3-docker (read-only): a volume create is refused with 403 and the message" \
 	grep -qF "refused 403 dockguard: POST /volumes/create is not allowed" <<<"$out"
 check "... dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/volumes/create' '$DLOG'"
+
+# the built-in traefik profile: the docker provider's calls, made by
+# python3-docker; the swarm provider's reach dockerd (which is no manager)
+e2e_docker create --name relay-traefik-sees-me "$E2E_IMAGE" /bin/true >/dev/null 2>&1
+out=$(in_cg traefik /usr/bin/python3 - "$RELAY" <<'PY'
+import sys, time, docker
+c = docker.APIClient(base_url="unix://" + sys.argv[1], version="1.24")
+print("version", c.version()["ApiVersion"])
+listed = c.containers(all=True)
+print("inspected", sum(1 for x in listed if c.inspect_container(x["Id"])["Id"] == x["Id"]), "of", len(listed))
+now = int(time.time())
+print("events", type(list(c.events(since=now - 1, until=now, filters={"type": "container"}, decode=True))).__name__)
+for call in (c.services, c.tasks, lambda: c.create_container("dgtest", "/bin/true")):
+    try:
+        call()
+        print("ok")
+    except docker.errors.APIError as e:
+        print("status", e.response.status_code, e.explanation)
+PY
+)
+check "traefik profile: version, list, inspect every container, events" \
+	bash -c "grep -q '^version 1\.' <<<'$out' && grep -qE '^inspected ([1-9][0-9]*) of \1$' <<<'$out' && grep -q '^events list' <<<'$out'"
+check "... services and tasks reach dockerd (its 503: not a swarm manager)" \
+	test "$(grep -c '^status 503 .*swarm' <<<"$out")" = 2
+check "... a container create is refused by the relay (403, profile traefik)" \
+	grep -qE "^status 403 dockguard: POST /containers/create is not allowed for uid 1001 .*cgroup /docker/dg-relay-traefik.* \(default, profile traefik\)" <<<"$out"
+e2e_docker rm -f relay-traefik-sees-me >/dev/null 2>&1
 
 # the full profile: run with attach (an upgraded connection through the relay)
 out=$(dk full run --rm "$E2E_IMAGE" /bin/echo hello-through-the-relay)
