@@ -70,7 +70,7 @@ int do_relay(struct dg_cli *cli)
 		return DG_EXIT_INVALID;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	rc.base = event_base_new();
+	rc.base = dg_relay_base_new();
 	rc.relay = dg_relay_new(rc.base, print_event, &rc);
 	dg_relay_set_policy(rc.relay, rc.lp.policy, rc.lp.image);
 	if ((ret = dg_relay_listen(rc.relay, &err))) {

@@ -201,7 +201,7 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 	prctl(PR_SET_NAME, "dockguard-relay");
 	close_other_fds(r);
 
-	struct event_base *base = event_base_new();
+	struct event_base *base = dg_relay_base_new();
 	int sfd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (!base || sfd < 0)
 		_exit(3);

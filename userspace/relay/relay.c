@@ -59,6 +59,7 @@ struct conn {
 	size_t endpoint;
 	char *relay_name;
 	struct bufferevent *client, *upstream;
+	bool upstream_connected;	/* its connect completed: its fd takes writes */
 	struct dg_caller caller;
 	enum conn_state state;
 
@@ -166,6 +167,7 @@ static void close_after_flush(struct conn *c)
 	if (c->upstream) {
 		bufferevent_free(c->upstream);
 		c->upstream = NULL;
+		c->upstream_connected = false;
 	}
 	evtimer_del(c->head_timer);
 	bufferevent_setcb(c->client, linger_read, client_flushed, linger_event, c);
@@ -399,6 +401,28 @@ static void forward_body(struct conn *c)
 
 static void upstream_event(struct bufferevent *bev, short what, void *arg);
 
+/*
+ * `n` bytes of `from` for `to` (the client, or the connected upstream):
+ * written to its socket at once when nothing is queued before them, only
+ * the rest queued. An answer or a head usually fits the socket's buffer,
+ * and a queued write costs two epoll_ctl calls (libevent arms the write
+ * event, then disarms it): a third of the relay's syscalls per request.
+ * A failed write is left to the bufferevent, which meets it again.
+ */
+static void send_now(struct conn *c, struct bufferevent *to, struct evbuffer *from, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	if (n && evbuffer_get_length(out) == 0 && (to == c->client || c->upstream_connected)) {
+		int w = evbuffer_write_atmost(from, bufferevent_getfd(to), (ssize_t)n);
+
+		if (w > 0)
+			n -= (size_t)w;
+	}
+	if (n)
+		evbuffer_remove_buffer(from, out, n);
+}
+
 /* The head as judged goes to the upstream (connected on first use). */
 static bool forward(struct conn *c, const char *head, size_t head_len)
 {
@@ -417,11 +441,20 @@ static bool forward(struct conn *c, const char *head, size_t head_len)
 		if (bufferevent_socket_connect(c->upstream, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 			bufferevent_free(c->upstream);
 			c->upstream = NULL;
+		c->upstream_connected = false;
 			return false;
 		}
 	}
 	char *text = dg_request_head_text(&c->req, &len);
-	evbuffer_add(bufferevent_get_output(c->upstream), text, len);
+	struct evbuffer *head_buf = evbuffer_new();
+	if (!head_buf || evbuffer_add(head_buf, text, len) < 0) {
+		if (head_buf)
+			evbuffer_free(head_buf);
+		free(text);
+		return false;
+	}
+	send_now(c, c->upstream, head_buf, len);
+	evbuffer_free(head_buf);	/* its bytes are out or queued */
 	free(text);
 
 	/* the body framer reads the same head, then the body as it comes */
@@ -618,7 +651,7 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 		close_after_flush(c);	/* the upstream broke HTTP: nothing safe to add */
 		return;
 	}
-	evbuffer_remove_buffer(in, bufferevent_get_output(c->client), (size_t)n);
+	send_now(c, c->client, in, (size_t)n);
 	apply_pressure(c->upstream, c->client);
 	if (!dg_http_done(&c->answer))
 		return;
@@ -699,6 +732,7 @@ static void upstream_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
+		c->upstream_connected = true;
 		bufferevent_setcb(c->upstream, upstream_read, upstream_write, upstream_event, c);
 		return;
 	}
@@ -720,6 +754,7 @@ static void upstream_event(struct bufferevent *bev, short what, void *arg)
 			     "the upstream closed without an answer");
 			bufferevent_free(c->upstream);
 			c->upstream = NULL;
+			c->upstream_connected = false;
 			answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay "
 			       "cannot be reached", true);
 			return;
@@ -777,6 +812,19 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 		emit(c, NULL, NULL, 503, false, NULL, "too many connections");
 		answer(c, 503, NULL, "dockguard: too many connections to this relay", true);
 	}
+}
+
+struct event_base *dg_relay_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
 }
 
 struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, void *arg)

@@ -41,6 +41,13 @@ struct dg_relay_event {
 
 typedef void (*dg_relay_event_fn)(void *arg, const struct dg_relay_event *ev);
 
+/*
+ * The event base a relay runs on: epoll with its change list, so that the
+ * write interest a bufferevent adds and drops around each answer costs no
+ * epoll_ctl when both happen in one loop turn (every request writes twice).
+ */
+struct event_base *dg_relay_base_new(void);
+
 struct dg_relay;
 
 struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, void *arg);
