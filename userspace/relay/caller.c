@@ -72,14 +72,18 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 	}
 }
 
+static char no_cgroup[1];
+
 int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	gid_t groups[DG_CALLER_MAX_GROUPS];
+	char cgroup[4096];
 	int pidfd = -1, ret;
 
 	memset(out, 0, sizeof(*out));
+	out->cgroup = no_cgroup;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		*why = "the kernel gave no peer credentials";
 		return -errno;
@@ -119,7 +123,7 @@ int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 		*why = "the connecting process is gone";
 		return -ESRCH;
 	}
-	ret = read_cgroup(out->pid, out->cgroup, sizeof(out->cgroup));
+	ret = read_cgroup(out->pid, cgroup, sizeof(cgroup));
 	read_comm(out->pid, out->comm, sizeof(out->comm));
 	/* still alive after the reads: they were of that process */
 	if (!ret && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
@@ -130,7 +134,15 @@ int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 				     : "the connecting process's cgroup could not be read";
 		return ret;
 	}
+	out->cgroup = xstrdup(cgroup);
 	return 0;
+}
+
+void dg_caller_fini(struct dg_caller *c)
+{
+	if (c->cgroup && c->cgroup != no_cgroup)
+		free(c->cgroup);
+	c->cgroup = no_cgroup;
 }
 
 void dg_caller_subject(const struct dg_caller *c, struct dg_subject_id *who)

@@ -22,7 +22,8 @@ struct dg_caller {
 	uint32_t uid, gid;
 	uint32_t groups[DG_CALLER_MAX_GROUPS];
 	size_t n_groups;
-	char cgroup[4096];		/* cgroup v2 path of the connecting process */
+	char *cgroup;			/* cgroup v2 path of the connecting process: "" until
+					 * read, then its own copy (dg_caller_fini) */
 	char comm[17];
 };
 
@@ -32,6 +33,10 @@ struct dg_caller {
  * (no identity, no request).
  */
 int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why);
+
+/* Frees what dg_caller_of_unix() kept (a relay holds a caller per
+ * connection: a path's own length, not PATH_MAX, each). */
+void dg_caller_fini(struct dg_caller *c);
 
 /* The subject that the policy judges (dg_image_evaluate_endpoint). */
 void dg_caller_subject(const struct dg_caller *c, struct dg_subject_id *who);

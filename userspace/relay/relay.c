@@ -127,6 +127,7 @@ static void conn_free(struct conn *c)
 		dg_http_fini(&c->body);
 		dg_http_fini(&c->answer);
 	}
+	dg_caller_fini(&c->caller);
 	free(c);
 }
 
