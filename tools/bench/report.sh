@@ -73,6 +73,19 @@ def table($f): . as $all
   (first(.results[] | select(.section == "profile" and .bpf_stats == "on"))
    | "   (bpf_stats were on - switched on by someone else - so clock reads, pvclock and read_tsc, are partly their accounting)") // empty,
   "",
+  "7. The API relay and its peers (private dockerd; keep-alive clients, one process each)",
+  (first(.results[] | select(.section == "relay" and .skipped != null)) | "   skipped: \(.skipped)") // empty,
+  (if any(.results[]; .section == "relay" and .rps != null) then
+     "   \("" | l(8))\("request" | l(18))\("clients" | r(8))\("req/s" | r(9))\("p50 us" | r(8))\("p99 us" | r(8))\("p50 / direct" | r(14))\("req/s / direct" | r(16))"
+   else empty end),
+  ([.results[] | select(.section == "relay" and .rps != null)] as $rows
+   | $rows[] | . as $r
+   | (first($rows[] | select(.how == "direct" and .target == $r.target and .clients == $r.clients)) // null) as $d
+   | "   \(.how | l(8))\(.target | l(18))\(.clients | r(8))\(.rps | r(9))\(.p50_us | r(8))\(.p99_us | r(8))\(if $d then (.p50_us / $d.p50_us | f1) + "x" else "" end | r(14))\(if $d then (100 * .rps / $d.rps | floor | tostring) + " %" else "" end | r(16))"),
+  (.results[] | select(.section == "relay" and .error != null) | "   ERROR \(.how) \(.target) x\(.clients): \(.error)"),
+  (.results[] | select(.section == "relay" and .idle_connections != null)
+   | "   relay process: \(.rss_kb_before / 1024 | f1) MB RSS idle, \(.rss_kb / 1024 | f1) MB with \(.idle_connections) idle connections"),
+  "",
   "Targets",
   "   \("target" | l(66)) \("result" | l(6)) measured",
   (.targets[] | "   \(.target | l(66)) \(if .pass == null then "n/a" elif .pass then "pass" else "MISS" end | l(6)) \(.measured)")

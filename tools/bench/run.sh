@@ -13,7 +13,8 @@
 #   b_30_swap    policy compile and swap time
 #   b_40_flood   a flood of denied connects with the daemon running
 # then, in the host's namespace, docker.sh (container identity latency, a
-# private dockerd; BENCH_DOCKER=0 skips it).
+# private dockerd) and relay.sh (the API relay against direct, nginx and
+# HAProxy; a private dockerd); BENCH_DOCKER=0 skips both.
 #
 # Knobs: BENCH_REPS (runs per figure, default 5), BENCH_E2E_ROUNDS (7),
 # BENCH_FLOOD_RATE (100000), BENCH_FLOOD_SECONDS (5), BENCH_DOCKER (1).
@@ -89,9 +90,13 @@ kernel_status=$?
 if [[ ${BENCH_DOCKER:-1} != 0 && -z ${BENCH_ONLY:-} ]]; then
 	timeout "${BENCH_DOCKER_TIMEOUT:-600}" "$BENCH_DIR/docker.sh" "$BUILD" ||
 		echo "bench: the docker section failed" >&2
+	timeout "${BENCH_DOCKER_TIMEOUT:-600}" "$BENCH_DIR/relay.sh" "$BUILD" ||
+		echo "bench: the relay section failed" >&2
 else
 	jq -cn --arg why "$([[ -n ${BENCH_ONLY:-} ]] && echo "BENCH_ONLY=$BENCH_ONLY" || echo BENCH_DOCKER=0)" \
 		'{section:"docker", skipped:$why}' >>"$RESULTS"
+	jq -cn --arg why "$([[ -n ${BENCH_ONLY:-} ]] && echo "BENCH_ONLY=$BENCH_ONLY" || echo BENCH_DOCKER=0)" \
+		'{section:"relay", skipped:$why}' >>"$RESULTS"
 fi
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)

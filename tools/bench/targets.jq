@@ -90,5 +90,33 @@ def targets:
 		 (.daemon_cpu_pct // null); 5; (. != null and .daemon_cpu_pct <= 5)),
 	     row("flood: daemon RSS <= 10 MB";
 		 (if . == null then "n/a" else "\(.rss_kb_peak / 1024 | r1) MB peak (VmRSS)" end);
-		 (.rss_kb_peak // null); 10240; (. != null and .rss_kb_peak <= 10240)))
+		 (.rss_kb_peak // null); 10240; (. != null and .rss_kb_peak <= 10240))),
+
+	  # the API relay (issue 12)
+	  ([$all.results[] | select(.section == "relay" and .rps != null)] as $rows
+	   | def cell($how; $t; $c): first($rows[] | select(.how == $how and .target == $t and .clients == $c)) // null;
+	     (["/_ping", "/containers/json"][] as $t
+	      | (cell("relay"; $t; 1)) as $r | (cell("direct"; $t; 1)) as $d
+	      | row("relay p50 <= 1.3x direct: GET \($t), 1 client";
+		    (if $r == null or $d == null then "n/a" else "x\($r.p50_us / $d.p50_us | r1) (\($r.p50_us) vs \($d.p50_us) us)" end);
+		    (if $r == null or $d == null then null else $r.p50_us / $d.p50_us end); 1.3;
+		    ($r != null and $d != null and $r.p50_us <= 1.3 * $d.p50_us))),
+	     (["/_ping", "/containers/json"][] as $t
+	      | (cell("relay"; $t; 10)) as $r | (cell("direct"; $t; 10)) as $d
+	      | row("relay req/s >= 75 % of direct: GET \($t), 10 clients";
+		    (if $r == null or $d == null then "n/a" else "\(100 * $r.rps / $d.rps | floor) % (\($r.rps) vs \($d.rps))" end);
+		    (if $r == null or $d == null then null else $r.rps / $d.rps end); 0.75;
+		    ($r != null and $d != null and $r.rps >= 0.75 * $d.rps))),
+	     ([$rows[] | select(.how == "relay") | . as $r
+	       | [$rows[] | select((.how == "nginx" or .how == "haproxy") and .target == $r.target and .clients == $r.clients)]
+	       | map(select(.rps > $r.rps or .p50_us < $r.p50_us) | "\(.how) \(.target) x\(.clients)")[]] as $behind
+	      | ([$rows[] | select(.how == "nginx" or .how == "haproxy")] | length) as $peers
+	      | row("relay ahead of nginx and HAProxy on every row (req/s and p50)";
+		    (if $peers == 0 then "n/a (no peer installed)" elif ($behind | length) == 0 then "ahead on all \($peers) peer rows"
+		     else "behind: \($behind | join(", "))" end);
+		    (if $peers == 0 then null else ($behind | length) end); 0; ($peers > 0 and ($behind | length) == 0)))),
+	  (first($all.results[] | select(.section == "relay" and .idle_connections != null)) // null
+	   | row("relay RSS <= 10 MB with 1000 idle connections";
+		 (if . == null then "n/a" else "\(.rss_kb / 1024 | r1) MB" end);
+		 (.rss_kb // null); 10240; (. != null and .rss_kb <= 10240)))
 	];
