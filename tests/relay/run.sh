@@ -202,6 +202,41 @@ check "the relay served on (peak RSS ${rss} kB < 64 MB)" test "${rss:-999999}" -
 out=$(send "GET /_ping HTTP/1.1$H" --uid 1003)
 check "... and serves the next caller" grep -q "^HTTP/1.1 200" <<<"$out"
 
+# `set api-rate`: a second relay with a budget of 5 requests a second per
+# caller; 12 pipelined requests: 5 reach the upstream, 7 get 429
+cat >"$TMP/rate.conf" <<CONF
+relay r {
+    listen unix $TMP/rate.sock
+    upstream unix $UP
+}
+set api-rate 5/s
+allow r from user { 1001, 1003 } api read-only
+CONF
+chmod 644 "$TMP/rate.conf"
+"$DG" relay "$TMP/rate.conf" >"$TMP/rate.out" 2>&1 &
+RATE_RELAY=$!
+PIDS+=($RATE_RELAY)
+for _ in $(seq 50); do grep -q "serving" "$TMP/rate.out" && break; sleep 0.1; done
+burst=""
+for i in $(seq 12); do burst+="GET /v1.41/_ping?rate=$i HTTP/1.1$H"; done
+out=$(python3 "$here/client.py" "$TMP/rate.sock" "$burst" --uid 1001)
+check "api-rate: 5 of 12 pipelined requests answered by the upstream" \
+	test "$(grep -c '^HTTP/1.1 200' <<<"$out")" = 5
+check "... 7 refused with 429" test "$(grep -c '^HTTP/1.1 429' <<<"$out")" = 7
+check "... naming the rate and where it is set" \
+	grep -qF "is over this relay's rate of 5/s ($TMP/rate.conf:5)" <<<"$out"
+check "... and only 5 reached the upstream" test "$(grep -c 'GET /v1.41/_ping?rate=' "$LOG")" = 5
+out=$(python3 "$here/client.py" "$TMP/rate.sock" "GET /v1.41/_ping?rate=other HTTP/1.1$H" --uid 1003)
+check "... another caller has a budget of its own" grep -q "^HTTP/1.1 200" <<<"$out"
+sleep 1.1
+out=$(python3 "$here/client.py" "$TMP/rate.sock" "GET /v1.41/_ping?rate=later HTTP/1.1$H" --uid 1001)
+check "... and a second later the first one may again" grep -q "^HTTP/1.1 200" <<<"$out"
+check "... the refusals are events (429)" grep -q "refused 429 GET /_ping" "$TMP/rate.out"
+kill -TERM "$RATE_RELAY"
+wait "$RATE_RELAY"
+check "... that relay exits 0 too" test $? = 0
+check "... without a sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$TMP/rate.out'"
+
 # upstream gone: 502, and the relay lives on
 kill "${PIDS[0]}"
 wait "${PIDS[0]}" 2>/dev/null

@@ -632,6 +632,43 @@ TEST(policy_set)
 	dg_diag_fini(&d);
 }
 
+TEST(policy_api_rate)
+{
+	struct dg_diag d;
+	struct dg_policy *p = parse(&d, "set api-rate 50/s\n");
+
+	CHECK_CLEAN(&d, p);
+	if (p) {
+		CHECK_INT(p->api_rate, 50);
+		CHECK_INT(p->api_rate_per, 1);
+		CHECK_INT(p->api_rate_loc.line, 1);
+	}
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	p = parse(&d, "set api-rate 30/min\n");
+	CHECK_CLEAN(&d, p);
+	if (p) {
+		CHECK_INT(p->api_rate, 30);
+		CHECK_INT(p->api_rate_per, 60);
+	}
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	p = parse(&d, "");
+	CHECK_CLEAN(&d, p);
+	if (p)
+		CHECK_INT(p->api_rate_per, 0);	/* no limit unless set */
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	p = parse(&d, "set api-rate 0/s\nset api-rate 5/h\nset api-rate many\nset api-rate 1000001/s\n");
+	CHECK(p == NULL);
+	CHECK_ERR(&d, 1, 14, "API rate 0/s is out of range; use 1/s to 1000000/s");
+	CHECK_ERR(&d, 2, 15, "unknown unit '/h' in API rate");
+	CHECK_ERR(&d, 3, 14, "'many' is not an API rate");
+	CHECK_ERR(&d, 4, 14, "API rate 1000001/s is out of range");
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+}
+
 TEST(policy_set_errors)
 {
 	struct dg_diag d;
@@ -660,7 +697,7 @@ TEST(policy_set_errors)
 	CHECK_ERR(&d, 7, 17, "unsupported docker host 'http://x:1'");
 	CHECK_ERR(&d, 8, 17, "unsupported docker host");
 	CHECK_ERR(&d, 9, 17, "unsupported docker host");
-	CHECK_ERR(&d, 10, 5, "unknown setting 'verbosity'; expected default, log-rate, docker-host, api-default or api-version");
+	CHECK_ERR(&d, 10, 5, "unknown setting 'verbosity'; expected default, log-rate, docker-host, api-default, api-version or api-rate");
 	CHECK_ERR(&d, 11, 12, "expected a value after 'set default', found end of line");
 	CHECK_ERR(&d, 12, 18, "expected the end of the line");
 	CHECK_ERR(&d, 13, 14, "out of range");

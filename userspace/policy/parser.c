@@ -27,6 +27,7 @@
 
 #define DG_ID_MAX 4294967294ULL		/* (uid_t)-1 means "no id" */
 #define DG_LOG_RATE_MAX 1000000ULL
+#define DG_API_RATE_MAX 1000000ULL
 #define DG_UNIT_NAME_MAX 255
 
 void report_unclosed(struct parser *p, const struct dg_loc *at)
@@ -1108,18 +1109,24 @@ out:
 
 /* ---- set ------------------------------------------------------------------ */
 
-enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST, SET_API_DEFAULT, SET_API_VERSION };
+enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST, SET_API_DEFAULT, SET_API_VERSION,
+       SET_API_RATE };
 
-static const char *const set_keys[] = { "default", "log-rate", "docker-host", "api-default",
-					"api-version" };
+static const char *const set_keys[DG_SET_KEYS] = { "default", "log-rate", "docker-host",
+						  "api-default", "api-version", "api-rate" };
+_Static_assert(SET_API_RATE + 1 == DG_SET_KEYS, "a set key without its name");
 
-static bool parse_log_rate(struct parser *p, const struct dg_token *t)
+/* `N/s` or `N/min` (`N` alone: per second) of `what`: the count and the
+ * period in seconds. */
+static bool parse_rate(struct parser *p, const struct dg_token *t, const char *what,
+		       const char *a_what, uint64_t max, uint64_t *count, uint32_t *per_out)
 {
 	const char *s = t->text;
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : t->len;
 	char *num = xstrndup(s, n);
-	uint64_t v, per = 1;
+	uint64_t v;
+	uint32_t per = 1;
 	int r = parse_u64(num, 1, UINT64_MAX, &v);
 	free(num);
 
@@ -1128,24 +1135,34 @@ static bool parse_log_rate(struct parser *p, const struct dg_token *t)
 			per = 60;
 		} else if (strcmp(slash + 1, "s") != 0) {
 			struct dg_loc loc = subloc(t, n, t->len - n);
-			dg_diag_error(p->diag, &loc,
-				      "unknown unit '%s' in log rate; use /s or /min", slash);
+			dg_diag_error(p->diag, &loc, "unknown unit '%s' in %s; use /s or /min", slash, what);
 			return false;
 		}
 	}
 	if (r == -EINVAL) {
-		dg_diag_error(p->diag, &t->loc,
-			      "'%s' is not a log rate; write a number of events, such as 20/s", s);
+		dg_diag_error(p->diag, &t->loc, "'%s' is not %s; write a number, such as 20/s", s, a_what);
 		return false;
 	}
-	uint64_t rate = r ? 0 : (v + per - 1) / per;
-	if (r || rate > DG_LOG_RATE_MAX) {
-		dg_diag_error(p->diag, &t->loc, "log rate %s is out of range; use 1/s to %llu/s", s,
-			      DG_LOG_RATE_MAX);
+	if (r || v > max * per) {
+		dg_diag_error(p->diag, &t->loc, "%s %s is out of range; use 1/s to %llu/s", what, s,
+			      (unsigned long long)max);
 		return false;
 	}
-	p->pol->log_rate = (uint32_t)rate;
-	p->pol->log_burst = (uint32_t)rate;
+	*count = v;
+	*per_out = per;
+	return true;
+}
+
+static bool parse_log_rate(struct parser *p, const struct dg_token *t)
+{
+	uint64_t count;
+	uint32_t per;
+
+	if (!parse_rate(p, t, "log rate", "a log rate", DG_LOG_RATE_MAX, &count, &per))
+		return false;
+	/* the kernel's limiter counts per second: a rate per minute rounds up */
+	p->pol->log_rate = (uint32_t)((count + per - 1) / per);
+	p->pol->log_burst = p->pol->log_rate;
 	return true;
 }
 
@@ -1192,8 +1209,8 @@ static bool parse_set(struct parser *p)
 	size_t key;
 
 	if (t->kind != DG_TOK_WORD) {
-		unexpected(p, "a setting (default, log-rate, docker-host, api-default or "
-			   "api-version) after 'set'");
+		unexpected(p, "a setting (default, log-rate, docker-host, api-default, "
+			   "api-version or api-rate) after 'set'");
 		return false;
 	}
 	for (key = 0; key < ARRAY_SIZE(set_keys); key++)
@@ -1202,7 +1219,7 @@ static bool parse_set(struct parser *p)
 	if (key == ARRAY_SIZE(set_keys)) {
 		dg_diag_error(p->diag, &t->loc,
 			      "unknown setting '%s'; expected default, log-rate, docker-host, "
-			      "api-default or api-version", t->text);
+			      "api-default, api-version or api-rate", t->text);
 		return false;
 	}
 	struct dg_loc key_loc = span(&set_loc, &t->loc);
@@ -1259,6 +1276,17 @@ static bool parse_set(struct parser *p)
 		}
 		p->pol->api_min_major = major;
 		p->pol->api_min_minor = minor;
+		break;
+	}
+	case SET_API_RATE: {
+		uint64_t count;
+		uint32_t per;
+		ok = parse_rate(p, t, "API rate", "an API rate", DG_API_RATE_MAX, &count, &per);
+		if (ok) {
+			p->pol->api_rate = (uint32_t)count;
+			p->pol->api_rate_per = per;
+			p->pol->api_rate_loc = key_loc;
+		}
 		break;
 	}
 	case SET_DOCKER_HOST:

@@ -22,6 +22,9 @@ struct include_frame {
 	const struct dg_diag_file *file;
 };
 
+/* The settings `set` knows (set_keys in parser.c). */
+#define DG_SET_KEYS 6
+
 struct parser {
 	struct dg_policy *pol;
 	struct dg_diag *diag;
@@ -40,8 +43,8 @@ struct parser {
 
 	bool files_limit, rules_limit, items_limit, endpoints_limit;
 
-	struct dg_loc set_loc[5];		/* see set_keys in parser.c */
-	bool set_seen[5];
+	struct dg_loc set_loc[DG_SET_KEYS];	/* see set_keys in parser.c */
+	bool set_seen[DG_SET_KEYS];
 	bool builtin;				/* reading dockguard's own profiles */
 
 	struct dg_strmap users, groups;		/* look-up cache */

@@ -196,6 +196,9 @@ struct dg_policy {
 	size_t n_apis;
 	enum dg_default api_default;	/* for requests no API rule matches */
 	unsigned int api_min_major, api_min_minor;	/* `set api-version min` */
+	uint32_t api_rate;		/* `set api-rate N/s|N/min`: requests a relay takes */
+	uint32_t api_rate_per;		/* from one caller per this many seconds; 0: no limit */
+	struct dg_loc api_rate_loc;
 	size_t n_items;			/* subject items in all rules */
 	struct dg_diag_files *files;	/* owns every file name a dg_loc points to */
 	/* sha256 of the bytes parsed: every file in the order read (the top

@@ -31,6 +31,7 @@
 
 #include "docker/docker.h"
 #include "relay/judge.h"
+#include "relay/rate.h"
 #include "relay/relay.h"
 #include "relay/request.h"
 #include "util/escape.h"
@@ -87,6 +88,7 @@ struct dg_relay {
 	size_t n_conns;
 	bool draining;			/* no new connections or requests; exit when idle */
 	const struct dg_container_set *containers;
+	struct dg_rate_table rate;	/* `set api-rate`: each caller's budget */
 	struct rule_count *counts;	/* requests per relay and API rule */
 	size_t n_counts;
 	bool counts_changed;
@@ -492,6 +494,28 @@ static bool upgrade_route(const struct dg_request *req)
 }
 
 /* Judges the head buffered in the client's input; false: answered/closed. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A judged request refused with `status`: the answer, then the next request
+ * on the connection, unless a body follows that will not be read (or an
+ * upgrade, or the client asked for the end): then the connection ends. */
+static void refuse(struct conn *c, int status, const char *msg, size_t head_len)
+{
+	answer(c, status, c->req.method, msg,
+	       c->req.body != DG_BODY_NONE || c->req.upgrade || !c->req.keep_alive);
+	if (c->state != S_CLOSING) {
+		evbuffer_drain(bufferevent_get_input(c->client), head_len);
+		dg_request_free(&c->req);
+		c->have_req = false;
+	}
+}
+
 static void judge_head(struct conn *c, const char *head, size_t head_len)
 {
 	const struct dg_policy *pol = c->relay->pol;
@@ -538,6 +562,14 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 		answer(c, 403, c->req.method, msg, true);
 		return;
 	}
+	if (!dg_rate_take(&c->relay->rate, c->caller.uid, c->caller.cgroup, now_ns())) {
+		const char *set = rule_place(&pol->api_rate_loc, place, sizeof(place));
+		snprintf(msg, sizeof(msg), "dockguard: %s is over this relay's rate of %" PRIu32 "/%s (%s)",
+			 caller, pol->api_rate, pol->api_rate_per == 60 ? "min" : "s", set);
+		emit(c, c->req.method, t->path, 429, false, set, "over the API rate");
+		refuse(c, 429, msg, head_len);
+		return;
+	}
 	if (v.rule != DG_RULE_DEFAULT)
 		profile = pol->rules[v.rule].api_profile;
 	dg_api_judge(pol, profile, c->req.method, t, &d);
@@ -550,15 +582,7 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 			 profile != DG_API_NO_PARENT ? pol->apis[profile].name : "");
 		if (d.log)
 			emit(c, c->req.method, t->path, 403, false, rule, NULL);
-		/* a body follows that we will not read, or the client asked for
-		 * the end: the connection ends */
-		answer(c, 403, c->req.method, msg,
-		       c->req.body != DG_BODY_NONE || c->req.upgrade || !c->req.keep_alive);
-		if (c->state != S_CLOSING) {
-			evbuffer_drain(bufferevent_get_input(c->client), head_len);
-			dg_request_free(&c->req);
-			c->have_req = false;
-		}
+		refuse(c, 403, msg, head_len);
 		return;
 	}
 	if (d.log)
@@ -847,6 +871,7 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const 
 {
 	r->pol = pol;
 	r->img = img;
+	dg_rate_set(&r->rate, pol->api_rate, pol->api_rate_per);
 }
 
 int dg_relay_bind_unix(const char *path, struct dg_err *err)
@@ -1056,5 +1081,6 @@ void dg_relay_free(struct dg_relay *r)
 	}
 	free(r->listeners);
 	free(r->counts);
+	dg_rate_fini(&r->rate);
 	free(r);
 }
