@@ -174,7 +174,7 @@ check "after a client left a stream midway, the relay serves on" grep -q "^HTTP/
 
 # many idle connections from one caller: 256 are kept, the rest refused (503)
 out=$(python3 - "$SOCK" <<'PY'
-import os, socket, sys, time
+import os, select, socket, sys, time
 os.setgroups([]); os.setgid(1001); os.setuid(1001)
 conns = []
 for _ in range(300):
@@ -237,6 +237,47 @@ wait "$RATE_RELAY"
 check "... that relay exits 0 too" test $? = 0
 check "... without a sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$TMP/rate.out'"
 
+# an upstream that never answers holds only its own caller: others are
+# served meanwhile, and the stalled request is not cut off by the relay
+python3 "$here/client.py" "$SOCK" "GET /v1.41/containers/json?stall=1 HTTP/1.1$H" --uid 1001 --for 4 \
+	>"$TMP/stall.out" 2>&1 &
+stall=$!
+sleep 0.5
+out=$(send "GET /_ping?during=stall HTTP/1.1$H" --uid 1001)
+check "upstream stalled on one request: another caller's is served meanwhile" grep -q "^HTTP/1.1 200" <<<"$out"
+check "... the stalled one reached the upstream and waits (no answer, no cut)" \
+	bash -c "grep -qF 'GET /v1.41/containers/json?stall=1' '$LOG' && ! grep -q 'HTTP/1.1' '$TMP/stall.out' && kill -0 $stall"
+wait "$stall"
+
+# a head sent a byte at a time never resets its clock: 30 s in all, then 400
+python3 - "$SOCK" >"$TMP/slow.out" 2>&1 <<'PY' &
+import os, select, socket, sys, time
+os.setgroups([]); os.setgid(1001); os.setuid(1001)
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+head = b"GET /_ping?slow=1 HTTP/1.1\r\nHost: docker\r\nX-Slow: " + b"a" * 200
+answer = b""
+try:
+    for b in head:
+        s.send(bytes([b]))
+        r, _, _ = select.select([s], [], [], 0.4)
+        if r:
+            answer = s.recv(4096)
+            break
+except OSError:
+    pass
+if answer:
+    print(answer.decode("latin-1").splitlines()[0], "after %d s" % (time.monotonic() - t0))
+else:
+    print("no answer after %d s" % (time.monotonic() - t0))
+PY
+slow=$!
+wait "$slow"
+check "slow head (a byte every 0.4 s): 400 after the head's 30 s" \
+	grep -qE "^HTTP/1.1 400 .* after (29|30|31|32) s" "$TMP/slow.out"
+check "... and it never reached the upstream" not_reached "GET /_ping?slow=1"
+
 # upstream gone: 502, and the relay lives on
 kill "${PIDS[0]}"
 wait "${PIDS[0]}" 2>/dev/null
@@ -244,6 +285,11 @@ rm -f "$UP"
 out=$(send "GET /_ping HTTP/1.1$H" --uid 1001)
 check "upstream gone: 502" grep -q "^HTTP/1.1 502" <<<"$out"
 check "the relay is still running" kill -0 "$RELAY"
+python3 "$here/upstream.py" "$UP" "$LOG" >"$TMP/up2.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [[ -S $UP ]] && break; sleep 0.1; done
+out=$(send "GET /_ping?back=1 HTTP/1.1$H" --uid 1001)
+check "upstream back: served again, without restarting the relay" grep -q "^HTTP/1.1 200" <<<"$out"
 
 # SIGTERM ends it cleanly (under ASan: also without a leak)
 kill -TERM "$RELAY"

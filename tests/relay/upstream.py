@@ -3,7 +3,8 @@
 request that reaches it, one line each (METHOD TARGET BODY_BYTES), so that
 the tests assert what the relay let through, not what it says. Answers 200
 with a JSON body; `Upgrade: tcp` gets dockerd's 101 and an echo; GET
-/events streams a line every 0.1 s until the client goes.
+/events streams a line every 0.1 s until the client goes; a request with
+`stall=1` in its query gets no answer at all (an engine that hangs).
 
     upstream.py SOCKET LOG
 """
@@ -53,6 +54,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 self.wfile.flush()
             self.connection.shutdown(1)
+            self.close_connection = True
+            return
+        if "stall=1" in self.path:
+            time.sleep(600)
             self.close_connection = True
             return
         if self.path.endswith("/events"):
