@@ -5,6 +5,7 @@
  *   dg-httpload [--clients N] [--seconds S] [--method M] [--header H] unix PATH TARGET
  *   dg-httpload [--clients N] [--seconds S] [--method M] [--header H] tcp HOST PORT TARGET
  *   dg-httpload --idle N unix PATH | tcp HOST PORT
+ *   dg-httpload --once [--header H] unix PATH | tcp HOST PORT TARGET
  *
  * N clients (threads), each on one keep-alive connection, send `M TARGET`
  * (GET by default) and read the whole answer (dockguard's HTTP layer:
@@ -14,7 +15,9 @@
  *
  *   clients=N requests=R rps=X p50_us=A p99_us=B status=CODE errors=E
  *
- * (status: that of the last answer). --idle N opens N connections, prints
+ * (status: that of the last answer). --once sends one request and reads
+ * its whole answer (a stream: an archive, logs): `bytes=B seconds=S MBps=X
+ * status=CODE`. --idle N opens N connections, prints
  * `idle N` and holds them until killed (the relay's memory with idle
  * clients).
  */
@@ -24,6 +27,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,11 +121,13 @@ static int on_head(void *arg, const struct dg_http_head *head)
 	return 0;
 }
 
+static uint64_t body_bytes;	/* --once: the answer's body, de-chunked */
+
 static int on_body(void *arg, const char *data, size_t len)
 {
 	(void)arg;
 	(void)data;
-	(void)len;
+	body_bytes += len;	/* threads of a load run race here: only --once reads it */
 	return 0;
 }
 
@@ -201,6 +207,29 @@ static int header_fits(const char *header)
 	return header && strlen(header) > 1024 ? -1 : 0;
 }
 
+/* --once: one request, its whole answer, the rate it came at. */
+static int fetch_once(void)
+{
+	char req[2048];
+	int len = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: docker\r\n%s%s\r\n", method,
+			   request_target, extra_header ? extra_header : "", extra_header ? "\r\n" : "");
+	int fd = dial(), status;
+	uint64_t t0;
+	double secs;
+
+	if (len < 0 || (size_t)len >= sizeof(req) || fd < 0) {
+		fprintf(stderr, "dg-httpload: cannot send the request: %s\n", fd < 0 ? strerror(errno) : "too long");
+		return 1;
+	}
+	t0 = now_ns();
+	status = exchange(fd, req, (size_t)len);
+	secs = (double)(now_ns() - t0) / 1e9;
+	close(fd);
+	printf("bytes=%llu seconds=%.3f MBps=%.1f status=%d\n", (unsigned long long)body_bytes, secs,
+	       (double)body_bytes / 1048576.0 / secs, status);
+	return status == 200 ? 0 : 1;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -224,9 +253,15 @@ static int idle(long n)
 int main(int argc, char **argv)
 {
 	long clients = 1, idle_n = -1;
+	bool once = false;
 	int i = 1, used;
 
 	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
+		if (!strcmp(argv[i], "--once")) {
+			once = true;
+			i--;	/* no value */
+			continue;
+		}
 		if (i + 1 >= argc)
 			break;
 		if (!strcmp(argv[i], "--clients"))
@@ -256,6 +291,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	request_target = argv[i + used];
+	if (once)
+		return fetch_once();
 
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
 	uint64_t t0 = now_ns();

@@ -11,10 +11,12 @@
 #
 # Rows: GET /_ping and GET /containers/json (after BENCH_RELAY_CONTAINERS
 # containers are created, default 20), 1 and 10 clients, BENCH_RELAY_SECONDS
-# each (default 3): requests/s, p50 and p99. Then the relay process's memory
+# each (default 3): requests/s, p50 and p99. A stream: `docker cp` out of a
+# BENCH_RELAY_STREAM_MB file (default 1024: GET /containers/ID/archive, a
+# tar of it) through each, MB/s. Then the relay process's memory
 # with 1000 idle connections (4 callers of 250: the relay takes at most 256
 # from one identity). Targets (issue 12): p50 <= 1.3x direct, requests/s >=
-# 75 % of direct at 10 clients, RSS <= 10 MB.
+# 75 % of direct at 10 clients, stream >= 90 % of direct, RSS <= 10 MB.
 #
 #   tools/bench/relay.sh BUILD_DIR     (run.sh calls it; $RESULTS is where
 #                                       results go)
@@ -28,6 +30,7 @@ LOAD=$BUILD/dg-httpload
 RESULTS=${RESULTS:-/dev/stdout}
 SECONDS_EACH=${BENCH_RELAY_SECONDS:-3}
 NCONT=${BENCH_RELAY_CONTAINERS:-20}
+STREAM_MB=${BENCH_RELAY_STREAM_MB:-1024}
 
 # a network setup of its own (tests/e2e and docker.sh use others)
 export E2E_BRIDGE=dgbenchr0 E2E_GW_CIDR=10.217.0.1/24 E2E_POOL=10.217.128.0/17
@@ -81,7 +84,10 @@ relay r {
     upstream unix $E2E_SOCK
 }
 set docker-host unix://$E2E_SOCK
-allow r from user { 0, 1001, 1002, 1003, 1004 } api read-only
+api bench extends read-only {
+    allow GET /containers/*/archive
+}
+allow r from user { 0, 1001, 1002, 1003, 1004 } api bench
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/relay.conf" 2>"$T/daemon.log" &
@@ -148,7 +154,7 @@ defaults
 frontend api
     bind unix@$T/haproxy.sock mode 666
     http-request deny unless { method GET } || { method HEAD }
-    http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/(_ping|version|info|events|containers/json|containers/[a-zA-Z0-9_.-]+/json) }
+    http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/(_ping|version|info|events|containers/json|containers/[a-zA-Z0-9_.-]+/(json|archive)) }
     http-request deny
     default_backend dockerd
 backend dockerd
@@ -202,6 +208,29 @@ for target in /_ping /containers/json; do
 		row "$target" "$clients"
 	done
 done
+
+# a stream: docker cp out of a big file
+if e2e_docker run --name benchr-stream "$E2E_IMAGE" \
+	/bin/dd if=/dev/zero of=/big bs=1M count="$STREAM_MB" >/dev/null 2>&1; then
+	for how in "${HOWS[@]}"; do
+		args=(--once)
+		[[ -n ${HEADER[$how]:-} ]] && args+=(--header "${HEADER[$how]}")
+		out=$("$LOAD" "${args[@]}" unix "${SOCK[$how]}" "/v1.41/containers/benchr-stream/archive?path=/big")
+		bytes=$(field bytes "$out")
+		if [[ $(field status "$out") != 200 ]] || ((${bytes:-0} < STREAM_MB * 1048576)); then
+			blog "relay: stream through $how: $out"
+			jq -cn --arg h "$how" --arg e "$out" '{section:"relay", how:$h, stream:true, error:$e}' >>"$RESULTS"
+			continue
+		fi
+		printf '  %-7s docker cp of %d MiB: %s MB/s\n' "$how" "$STREAM_MB" "$(field MBps "$out")" >&2
+		jq -cn --arg h "$how" --argjson mb "$STREAM_MB" --argjson r "$(field MBps "$out")" \
+			--argjson s "$(field seconds "$out")" \
+			'{section:"relay", how:$h, stream_mib:$mb, mb_per_s:$r, seconds:$s}' >>"$RESULTS"
+	done
+	e2e_docker rm -f benchr-stream >/dev/null 2>&1
+else
+	blog "relay: could not make the stream's file"
+fi
 
 # the relay process (the daemon's child) with 1000 idle connections
 relay_pid=$(ps -o pid= --ppid "$DGPID" | head -n 1 | tr -d ' ')

@@ -83,6 +83,9 @@ def table($f): . as $all
    | (first($rows[] | select(.how == "direct" and .target == $r.target and .clients == $r.clients)) // null) as $d
    | "   \(.how | l(8))\(.target | l(18))\(.clients | r(8))\(.rps | r(9))\(.p50_us | r(8))\(.p99_us | r(8))\(if $d then (.p50_us / $d.p50_us | f1) + "x" else "" end | r(14))\(if $d then (100 * .rps / $d.rps | floor | tostring) + " %" else "" end | r(16))"),
   (.results[] | select(.section == "relay" and .error != null) | "   ERROR \(.how) \(.target) x\(.clients): \(.error)"),
+  ([.results[] | select(.section == "relay" and .mb_per_s != null)] as $st
+   | (first($st[] | select(.how == "direct")) // null) as $d
+   | $st[] | "   \(.how | l(8))docker cp of \(.stream_mib) MiB: \(.mb_per_s) MB/s\(if $d then " (\(100 * .mb_per_s / $d.mb_per_s | floor) % of direct)" else "" end)"),
   (.results[] | select(.section == "relay" and .idle_connections != null)
    | "   relay process: \(.rss_kb_before / 1024 | f1) MB RSS idle, \(.rss_kb / 1024 | f1) MB with \(.idle_connections) idle connections"),
   "",

@@ -115,6 +115,12 @@ def targets:
 		    (if $peers == 0 then "n/a (no peer installed)" elif ($behind | length) == 0 then "ahead on all \($peers) peer rows"
 		     else "behind: \($behind | join(", "))" end);
 		    (if $peers == 0 then null else ($behind | length) end); 0; ($peers > 0 and ($behind | length) == 0)))),
+	  ((first($all.results[] | select(.section == "relay" and .how == "relay" and .mb_per_s != null)) // null) as $r
+	   | (first($all.results[] | select(.section == "relay" and .how == "direct" and .mb_per_s != null)) // null) as $d
+	   | row("relay stream >= 90 % of direct (docker cp out)";
+		 (if $r == null or $d == null then "n/a" else "\(100 * $r.mb_per_s / $d.mb_per_s | floor) % (\($r.mb_per_s) vs \($d.mb_per_s) MB/s)" end);
+		 (if $r == null or $d == null then null else $r.mb_per_s / $d.mb_per_s end); 0.9;
+		 ($r != null and $d != null and $r.mb_per_s >= 0.9 * $d.mb_per_s))),
 	  (first($all.results[] | select(.section == "relay" and .idle_connections != null)) // null
 	   | row("relay RSS <= 10 MB with 1000 idle connections";
 		 (if . == null then "n/a" else "\(.rss_kb / 1024 | r1) MB" end);

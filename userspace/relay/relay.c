@@ -100,6 +100,10 @@ struct rule_count {
 	uint64_t allowed, denied;
 };
 
+/* The most one read takes from a socket: streams (docker cp, logs) go at
+ * the pace of the syscalls, and libevent's default is 16 KiB. */
+#define DG_RELAY_READ_SIZE (256 * 1024)
+
 static void client_read(struct bufferevent *bev, void *arg);
 static void upstream_read(struct bufferevent *bev, void *arg);
 
@@ -374,6 +378,39 @@ static void request_done(struct conn *c)
 		client_read(c->client, c);
 }
 
+/*
+ * Feeds what `in` holds to `h`, chain by chain (no copy into one block, as
+ * evbuffer_pullup would make of a large answer): the bytes consumed, which
+ * stop at the end of the message, or the parser's error.
+ */
+static long feed_buffer(struct dg_http *h, struct evbuffer *in)
+{
+	size_t total = evbuffer_get_length(in), done = 0;
+
+	while (done < total) {
+		struct evbuffer_iovec v[16];
+		struct evbuffer_ptr at;
+		int n;
+
+		if (evbuffer_ptr_set(in, &at, done, EVBUFFER_PTR_SET) < 0)
+			return -EIO;
+		n = evbuffer_peek(in, (ev_ssize_t)(total - done), &at, v, 16);
+		for (int i = 0; i < n && i < 16; i++) {
+			long r;
+
+			if (!v[i].iov_len)
+				continue;
+			r = dg_http_feed(h, v[i].iov_base, v[i].iov_len);
+			if (r < 0)
+				return r;
+			done += (size_t)r;
+			if ((size_t)r < v[i].iov_len || dg_http_done(h))
+				return (long)done;
+		}
+	}
+	return (long)done;
+}
+
 /* Feeds the client's bytes to the body framer. */
 static void forward_body(struct conn *c)
 {
@@ -382,7 +419,7 @@ static void forward_body(struct conn *c)
 
 	if (c->body_done || !len)
 		return;
-	long n = dg_http_feed(&c->body, (const char *)evbuffer_pullup(in, (ssize_t)len), len);
+	long n = feed_buffer(&c->body, in);
 	if (n < 0) {
 		/* a body that breaks its framing: the upstream cannot be told
 		 * where it ends, so the connection ends */
@@ -439,6 +476,7 @@ static bool forward(struct conn *c, const char *head, size_t head_len)
 			return false;	/* a tcp upstream: not in this version */
 		strcpy(sun.sun_path, ep->upstream.path);
 		c->upstream = bufferevent_socket_new(c->relay->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_set_max_single_read(c->upstream, DG_RELAY_READ_SIZE);
 		bufferevent_setcb(c->upstream, upstream_read, NULL, upstream_event, c);
 		bufferevent_enable(c->upstream, EV_READ | EV_WRITE);
 		if (bufferevent_socket_connect(c->upstream, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
@@ -670,8 +708,7 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));	/* nothing is owed */
 		return;
 	}
-	size_t len = evbuffer_get_length(in);
-	long n = dg_http_feed(&c->answer, (const char *)evbuffer_pullup(in, (ssize_t)len), len);
+	long n = feed_buffer(&c->answer, in);
 	if (n < 0) {
 		close_after_flush(c);	/* the upstream broke HTTP: nothing safe to add */
 		return;
@@ -818,6 +855,7 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 	r->conns = c;
 	r->n_conns++;
 	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_set_max_single_read(c->client, DG_RELAY_READ_SIZE);
 	c->head_timer = evtimer_new(r->base, head_timeout, c);
 	bufferevent_setcb(c->client, client_read, client_write, client_event, c);
 	/* a head beyond the limit is refused; pipelined requests wait */
