@@ -669,6 +669,28 @@ TEST(policy_api_rate)
 	dg_diag_fini(&d);
 }
 
+TEST(policy_audit_until)
+{
+	struct dg_diag d;
+	struct dg_policy *p = parse(&d, "relay r {\n    listen unix /run/r.sock\n}\n"
+				    "api over {\n    audit until 2001-01-01\n}\n"
+				    "allow r from user 2 api over\n");
+
+	CHECK(p != NULL);
+	CHECK_WARN(&d, 5, 5, "learning mode of profile 'over' has ended");
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+	p = parse(&d, "api x {\n    audit until 2021-02-30\n}\n"
+		      "api y {\n    audit until soon\n}\n"
+		      "api z {\n    audit until 2021-1-5\n}\n");
+	CHECK(p == NULL);
+	CHECK_ERR(&d, 2, 17, "'2021-02-30' is not a date");
+	CHECK_ERR(&d, 5, 17, "expected a date (YYYY-MM-DD, UTC) after 'audit until'");
+	CHECK_ERR(&d, 8, 17, "expected a date");
+	dg_policy_free(p);
+	dg_diag_fini(&d);
+}
+
 TEST(policy_set_errors)
 {
 	struct dg_diag d;

@@ -328,6 +328,30 @@ TEST(relay_client_profiles)
 	dg_diag_fini(&d);
 }
 
+/* `audit until DATE`: learning through that day, refusals after it (the
+ * parse errors and the warning: test_policy.c). */
+TEST(relay_audit_until)
+{
+	static const char conf[] = "relay r {\n    listen unix /run/r.sock\n}\n"
+				   "api later {\n    audit until 2999-12-31\n    allow GET /_ping\n}\n"
+				   "api over {\n    audit until 2001-01-01\n    allow GET /_ping\n}\n"
+				   "allow r from user 1 api later\nallow r from user 2 api over\n";
+	struct dg_diag d;
+	struct dg_policy *pol;
+
+	dg_diag_init(&d);
+	pol = dg_policy_parse_buffer("u.conf", conf, strlen(conf), &d);
+	CHECK(pol != NULL);
+	if (pol) {
+		CHECK_API(pol, "later", "GET", "/v1.41/containers/json", DG_API_AUDITED);
+		CHECK_API(pol, "later", "GET", "/v1.41/_ping", DG_API_ALLOWED);
+		CHECK_API(pol, "over", "GET", "/v1.41/containers/json", DG_API_DENIED);
+		CHECK_API(pol, "over", "GET", "/v1.41/_ping", DG_API_ALLOWED);
+	}
+	dg_policy_free(pol);
+	dg_diag_fini(&d);
+}
+
 /* ---- the request head --------------------------------------------------------- */
 
 #include "relay/request.h"

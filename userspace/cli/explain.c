@@ -154,9 +154,14 @@ static int explain_request(const struct dg_policy *pol, uint32_t rule, const cha
 		printf("api rule: %s:%u%s%s\n", d.rule->loc.file ? d.rule->loc.file->name : "?",
 		       d.rule->loc.line, d.profile != &pol->apis[profile] ? ", from profile " : "",
 		       d.profile != &pol->apis[profile] ? d.profile->name : "");
+	} else if (d.verdict == DG_API_AUDITED) {
+		printf("api rule: none of the profile's rules matches (learning mode: audit)\n");
+	} else if (profile != DG_API_NO_PARENT && pol->apis[profile].audit) {
+		const struct dg_api_profile *a = &pol->apis[profile];
+		printf("api rule: none of the profile's rules matches (its learning mode, %s:%u, has "
+		       "ended)\n", a->audit_loc.file ? a->audit_loc.file->name : "?", a->audit_loc.line);
 	} else {
-		printf("api rule: none of the profile's rules matches (%s)\n",
-		       d.verdict == DG_API_AUDITED ? "learning mode: audit" : "set api-default deny");
+		printf("api rule: none of the profile's rules matches (set api-default deny)\n");
 	}
 	dg_target_free(&t);
 	return d.verdict == DG_API_DENIED ? DG_EXIT_INVALID : DG_EXIT_OK;

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy/internal.h"
 #include "util/util.h"
@@ -147,6 +148,13 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 			dg_diag_warning(diag, &pol->apis[i].loc, "profile '%s' is not used by any "
 					"rule", pol->apis[i].name);
 	check_hidden_rules(pol, diag);
+	for (size_t i = 0; i < pol->n_apis; i++) {
+		const struct dg_api_profile *a = &pol->apis[i];
+		if (a->audit && a->audit_until && (int64_t)time(NULL) >= a->audit_until)
+			dg_diag_warning(diag, &a->audit_loc, "learning mode of profile '%s' has "
+					"ended: requests that none of its rules matches are refused "
+					"now; remove 'audit' or move its date", a->name);
+	}
 	/* unix listeners are served; tcp ones not yet */
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];

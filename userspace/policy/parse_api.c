@@ -8,7 +8,7 @@
  *   }
  *   api NAME [extends PROFILE] {
  *       allow|deny [log|quiet] METHOD[,METHOD...] PATTERN... [query COND...]
- *       audit
+ *       audit [until YYYY-MM-DD]
  *   }
  *
  * One item per line. A relay is an endpoint: its listen addresses are
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy/parser_internal.h"
 #include "util/util.h"
@@ -282,6 +283,37 @@ struct api_ctx {
 	bool audit_seen;
 };
 
+/* `until YYYY-MM-DD`: learning mode through that day (UTC). */
+static bool parse_audit_until(struct parser *p, struct dg_api_profile *prof)
+{
+	const struct dg_token *t = cur(p);
+	struct tm tm = { 0 };
+	char tail;
+
+	if (!is_value(t) || sscanf(t->text, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tail) != 3 ||
+	    strlen(t->text) != 10 || tm.tm_year < 2000 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31) {
+		dg_diag_error(p->diag, &t->loc, "expected a date (YYYY-MM-DD, UTC) after 'audit until'");
+		return false;
+	}
+	int year = tm.tm_year, mon = tm.tm_mon, day = tm.tm_mday;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_mday += 1;	/* the day after: DATE itself is still learning */
+	time_t end = timegm(&tm);
+	struct tm check;
+	tm.tm_mday -= 1;
+	time_t start = timegm(&tm);
+	if (end == (time_t)-1 || !gmtime_r(&start, &check) || check.tm_mday != day ||
+	    check.tm_mon != mon - 1 || check.tm_year != year - 1900) {
+		dg_diag_error(p->diag, &t->loc, "'%s' is not a date", t->text);
+		return false;
+	}
+	prof->audit_until = (int64_t)end;
+	next(p);
+	return true;
+}
+
 static bool api_line(struct parser *p, void *arg)
 {
 	struct api_ctx *ctx = arg;
@@ -294,7 +326,13 @@ static bool api_line(struct parser *p, void *arg)
 			dg_diag_warning(p->diag, &t->loc, "'audit' given twice in profile '%s'",
 					ctx->prof->name);
 		ctx->prof->audit = ctx->audit_seen = true;
+		ctx->prof->audit_loc = t->loc;
+		ctx->prof->audit_until = 0;
 		next(p);
+		if (is_kw(p, "until")) {
+			next(p);
+			return parse_audit_until(p, ctx->prof);
+		}
 		return true;
 	}
 	next(p);

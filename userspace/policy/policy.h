@@ -149,6 +149,9 @@ struct dg_api_rule {
 
 #define DG_API_NO_PARENT SIZE_MAX
 
+/* Whether profile `a` is in learning mode at `now` (Unix time). */
+#define dg_api_profile_audits(a, now) ((a)->audit && (!(a)->audit_until || (now) < (a)->audit_until))
+
 struct dg_api_profile {
 	char *name;
 	struct dg_loc loc;
@@ -157,6 +160,9 @@ struct dg_api_profile {
 	size_t parent;		/* index in dg_policy.apis, or DG_API_NO_PARENT */
 	bool builtin;		/* from dockguard itself (api_profiles.c) */
 	bool audit;		/* `audit` in the block: forward + log what no rule matches */
+	int64_t audit_until;	/* `audit until DATE`: learning ends then (Unix time, the
+				 * start of the day after DATE, UTC); 0: no end */
+	struct dg_loc audit_loc;
 	struct dg_api_rule *rules;	/* own rules, in order; the parent's come after */
 	size_t n_rules;
 };

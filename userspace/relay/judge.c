@@ -2,6 +2,7 @@
 /* The API verdict (judge.h). */
 #include <fnmatch.h>
 #include <string.h>
+#include <time.h>
 
 #include "relay/judge.h"
 
@@ -82,7 +83,7 @@ void dg_api_judge(const struct dg_policy *pol, size_t profile, const char *metho
 	for (size_t at = profile; at < pol->n_apis && steps++ <= pol->n_apis;
 	     at = pol->apis[at].parent) {
 		const struct dg_api_profile *a = &pol->apis[at];
-		audit |= a->audit && at == profile;
+		audit |= at == profile && dg_api_profile_audits(a, time(NULL));
 		for (size_t r = 0; bit && r < a->n_rules; r++) {
 			if (!rule_matches(&a->rules[r], bit, t))
 				continue;
