@@ -141,6 +141,32 @@ check "docker run (full): the container's output came back through the attach pi
 check "... dockerd served create, attach and start" bash -c \
 	"grep -q 'Calling POST /v1.41/containers/create' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/attach' '$DLOG' && grep -q 'Calling POST /v1.41/containers/.*/start' '$DLOG'"
 
+# the full profile with the CLI's other streams: exec (plain and with a
+# terminal), cp both ways, logs -f until the container ends
+dk full run -d --name relay-full-bg "$E2E_IMAGE" /bin/sleep 120 >/dev/null
+out=$(dk full exec relay-full-bg /bin/echo exec-through-the-relay)
+check "docker exec (full): the output came back" grep -q "exec-through-the-relay" <<<"$out"
+out=$(in_cg full env HOME="$T" script -qec \
+	"$E2E_DOCKER -H unix://$RELAY exec -it relay-full-bg /bin/sh -c 'echo tty-\$((20+22))'" /dev/null 2>&1)
+check "docker exec -it (full): a terminal session through the relay" grep -q "tty-42" <<<"$out"
+echo copied-in >"$T/cp-in"
+chmod 644 "$T/cp-in"
+dk full cp "$T/cp-in" relay-full-bg:/tmp/cp-in >/dev/null
+out=$(dk full exec relay-full-bg /bin/cat /tmp/cp-in)
+check "docker cp into a container (PUT archive) through the relay" grep -q "copied-in" <<<"$out"
+rm -f "$T/cp-out"
+mkdir -p "$T/cpdir" && chown 1001:1001 "$T/cpdir"
+dk full cp relay-full-bg:/tmp/cp-in "$T/cpdir/cp-out" >/dev/null
+check "docker cp out of a container (GET archive) through the relay" grep -q "copied-in" "$T/cpdir/cp-out"
+dk full run -d --name relay-full-logs "$E2E_IMAGE" \
+	/bin/sh -c 'for i in 1 2 3; do echo line-$i; sleep 0.3; done' >/dev/null
+out=$(timeout 20 bash -c "$(declare -f in_cg); CGD='$CGD' in_cg full env HOME='$T' '$E2E_DOCKER' -H 'unix://$RELAY' logs -f relay-full-logs" 2>&1)
+check "docker logs -f (full): every line, and the stream ends with the container" \
+	bash -c "grep -q line-1 <<<'$out' && grep -q line-3 <<<'$out'"
+check "... dockerd served exec start, both archives and the followed logs" bash -c \
+	"grep -q 'Calling POST /v1.41/exec/.*/start' '$DLOG' && grep -q 'Calling PUT /v1.41/containers/relay-full-bg/archive' '$DLOG' && grep -q 'Calling HEAD /v1.41/containers/relay-full-bg/archive\|Calling GET /v1.41/containers/relay-full-bg/archive' '$DLOG' && grep -qE 'Calling GET /v1.41/containers/[0-9a-f]{64}/logs\\?follow=1' '$DLOG'"
+e2e_docker rm -f relay-full-bg relay-full-logs >/dev/null 2>&1
+
 # a remapped container with the relay socket bind-mounted as its docker.sock
 # (what Traefik or a Portainer agent would do): named in the relay's answer
 in_ct() {	# in_ct NAME REQUEST: the container's one request through the relay
