@@ -79,6 +79,25 @@ sys.exit(not any(e["method"] == "DELETE" and e["path"] == "/volumes/v1" and e["s
                  and e["api_rule"] == "default" and e["uid"] == 1001 and e["verdict"] == "deny"
                  and e["dest"] == "relay:r65" for e in evs))' "$R65/tail.out"
 
+# suggest: what uid 1001 asked, as an api block (ids made `*`; the create,
+# refused for want of a rule, commented out as root-equivalent)
+for t in "GET /v1.41/containers/0123abcd/json" "GET /v1.41/containers/web/json" "HEAD /_ping" \
+	"GET /v1.41/_ping" "POST /v1.41/containers/create?name=x"; do
+	r65_send 1001 "$t HTTP/1.1$H65" >/dev/null
+done
+sleep 1.5	# the relay process reports once a second
+"$DG" --run-dir "$R65/run" suggest --uid 1001 >"$R65/suggest.out" 2>&1
+check "suggest: an api block for the caller" grep -q "^api seen-uid-1001 {" "$R65/suggest.out"
+check "suggest: two container ids are one route" grep -qE "^    allow GET /containers/\*/json +# 2$" "$R65/suggest.out"
+check "suggest: both methods on one line" grep -qE "^    allow (GET,HEAD|HEAD,GET) /_ping " "$R65/suggest.out"
+check "suggest: the create is commented out and marked root-equivalent" \
+	grep -qE "^#   allow POST /containers/create +# 1 ROOT-EQUIVALENT$" "$R65/suggest.out"
+{ sed -n '/^relay/,/^}/p' "$R65/p.conf"; cat "$R65/suggest.out"; echo "allow r65 from user 1001 api seen-uid-1001"; } >"$R65/suggested.conf"
+chmod 600 "$R65/suggested.conf"
+check "suggest: its output pastes into a policy that checks" "$DG" check "$R65/suggested.conf"
+"$DG" --run-dir "$R65/run" suggest --container nobody >/dev/null 2>&1
+check "suggest: a caller never seen: exit 1" test $? = 1
+
 # who may connect at all: the hooks, as for any endpoint
 expect_unix "relay daemon: a uid no rule admits cannot connect to the relay" EPERM \
 	--cgroup "$CG/c" --uid 1002 connect unix "$R65_SOCK"
@@ -89,10 +108,10 @@ sleep 1.5
 st=$("$DG" --bpffs "$BPFFS" --run-dir "$R65/run" status --json)
 check "relay daemon: status --json names the relay process" \
 	python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["relay"]["pid"] != int(sys.argv[2]))' "$st" "$pid1"
-check "relay daemon: status counts the default deny's refusals (2) per API rule" \
+check "relay daemon: status counts the default deny's refusals (3, suggest's create too) per API rule" \
 	python3 -c 'import json, sys
 r = json.loads(sys.argv[1])["relay"]["rules"]
-sys.exit(not any(x["relay"] == "r65" and x["api_rule"] == "default" and x["denied"] == 2 for x in r))' "$st"
+sys.exit(not any(x["relay"] == "r65" and x["api_rule"] == "default" and x["denied"] == 3 for x in r))' "$st"
 check "relay daemon: ... and the allow of a read-only rule (built-in)" \
 	python3 -c 'import json, sys
 r = json.loads(sys.argv[1])["relay"]["rules"]
@@ -135,10 +154,10 @@ for _ in $(seq 30); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
 check "relay daemon: the old relay process ended once its stream did" bash -c "! kill -0 $pid2 2>/dev/null"
 sleep 1.2
 st=$("$DG" --bpffs "$BPFFS" --run-dir "$R65/run" status --json)
-check "relay daemon: counts of ended relay processes stay in status (3 refusals in all, 1 by the new deny)" \
+check "relay daemon: counts of ended relay processes stay in status (4 refusals in all, 1 by the new deny)" \
 	python3 -c 'import json, sys
 r = json.loads(sys.argv[1])["relay"]["rules"]
-sys.exit(not (sum(x["denied"] for x in r) == 3 and
+sys.exit(not (sum(x["denied"] for x in r) == 4 and
               any(x["api_rule"].endswith("p.conf:6") and x["denied"] == 1 for x in r)))' "$st"
 
 kill -TERM "$R65_DAEMON"

@@ -41,6 +41,9 @@ struct dg_cli {
 	const char *subject_cgroup;	/* --subject-cgroup */
 	int cgroup_count;		/* how many --cgroup were given */
 	bool verbose;		/* explain: also the policy's warnings */
+	/* suggest (also --uid, --container) */
+	const char *relay;		/* --relay NAME */
+	const char *since;		/* --since DURATION */
 	bool daemon;		/* `run`: the daemon follows Docker itself */
 	/* the daemon's view of the host's containers (NULL: ask Docker once) */
 	const struct dg_container_set *containers;
@@ -150,5 +153,6 @@ int do_version(struct dg_cli *cli);
 int do_run(struct dg_cli *cli);
 int do_tail(struct dg_cli *cli);
 int do_relay(struct dg_cli *cli);
+int do_suggest(struct dg_cli *cli);
 
 #endif

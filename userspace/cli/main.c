@@ -31,6 +31,9 @@
 	"                          daemon: load, log events, serve tails, SIGHUP\n"  \
 	"                          reloads, SIGTERM exits leaving enforcement\n"     \
 	"  relay [FILE]            serve the policy's API relays in the foreground\n" \
+	"  suggest [--uid U | --container NAME] [--relay NAME] [--since DURATION]\n" \
+	"                          an api block per caller from what the daemon's\n" \
+	"                          relays saw it ask\n"                         \
 	"  tail [--json] [--no-follow]\n"                                            \
 	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
@@ -116,6 +119,17 @@ static const struct cmd cmds[] = {
 	  "per refused, logged or audited request. SIGHUP compiles the policy again.\n"
 	  "exit: 0 stopped, 1 invalid policy or no relay, 2 usage, 3 cannot listen\n"
 	  GLOBAL_OPTIONS },
+	{ "suggest", do_suggest, 0,
+	  "usage: dockguard suggest [--uid U | --container NAME] [--relay NAME] [--since DURATION]\n"
+	  "An api block per caller that allows what the daemon's relays saw it ask\n"
+	  "(every request since the daemon started, forwarded or refused for want of a\n"
+	  "rule), ids and names made `*`, root-equivalent requests commented out and\n"
+	  "marked; run the client in learning mode first (audit, set api-default audit).\n"
+	  "  --uid U           callers of that uid that are not containers\n"
+	  "  --container NAME  that container\n"
+	  "  --relay NAME      requests to that relay only\n"
+	  "  --since DURATION  routes seen in the last 30s, 15m, 2h, 7d\n"
+	  "exit: 0, 1 nothing seen, 2 usage, 4 no daemon\n" GLOBAL_OPTIONS },
 	{ "tail", do_tail, 0,
 	  "usage: dockguard tail [--json] [--no-follow]\n"
 	  "Denial and audit events, one per line, from the daemon (or, without one,\n"
@@ -128,7 +142,7 @@ static const struct cmd cmds[] = {
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
 	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE, OPT_SUBJECT_CGROUP,
-	OPT_REQUEST,
+	OPT_REQUEST, OPT_RELAY, OPT_SINCE,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -157,6 +171,8 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "host", no_argument, NULL, OPT_HOST },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "subject-cgroup", required_argument, NULL, OPT_SUBJECT_CGROUP },
+		{ "relay", required_argument, NULL, OPT_RELAY },
+		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -225,6 +241,12 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		case OPT_VERBOSE:
 			cli.verbose = true;
 			break;
+		case OPT_RELAY:
+			cli.relay = optarg;
+			break;
+		case OPT_SINCE:
+			cli.since = optarg;
+			break;
 		case 'h':
 			want_help = true;
 			break;
@@ -268,10 +290,14 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 					   "check --host), not '%s'", name);
 		if (cli.unload_on_exit && strcmp(name, "run"))
 			return usage_error("--unload-on-exit goes with run, not '%s'", name);
-		if ((cli.to || cli.uid || cli.gid || cli.container || cli.subject_cgroup) &&
-		    strcmp(name, "explain"))
-			return usage_error("--to, --uid, --gid, --subject-cgroup and --container go "
-					   "with explain, not '%s'", name);
+		if ((cli.uid || cli.container) && strcmp(name, "explain") && strcmp(name, "suggest"))
+			return usage_error("--uid and --container go with explain and suggest, not "
+					   "'%s'", name);
+		if ((cli.to || cli.gid || cli.subject_cgroup) && strcmp(name, "explain"))
+			return usage_error("--to, --gid and --subject-cgroup go with explain, not '%s'",
+					   name);
+		if ((cli.relay || cli.since) && strcmp(name, "suggest"))
+			return usage_error("--relay and --since go with suggest, not '%s'", name);
 		if (cli.verbose && strcmp(name, "explain") && strcmp(name, "check"))
 			return usage_error("--verbose goes with check and explain, not '%s'", name);
 		ret = cmds[i].fn(&cli);

@@ -307,6 +307,17 @@ static void answer_tail(struct client *c, bool follow)
 	bufferevent_setwatermark(c->bev, EV_WRITE, DG_CLIENT_RESUME, 0);
 }
 
+/* `suggest`: what callers asked of the relays (dg_relays_seen), one line. */
+static void answer_suggest(struct client *c)
+{
+	json_t *s = c->d->relays ? dg_relays_seen(c->d->relays) : json_pack("{s:[]}", "seen");
+	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
+
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n", line ? line : "{}");
+	free(line);
+	json_decref(s);
+}
+
 static uint64_t container_fingerprint(const struct dg_container *c);
 static int u64_cmp(const void *a, const void *b);
 
@@ -400,6 +411,9 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	} else if (!strcmp(line, "tail json no-follow") || !strcmp(line, "tail text no-follow")) {
 		c->json = line[5] == 'j';
 		answer_tail(c, false);
+	} else if (!strcmp(line, "suggest")) {
+		answer_suggest(c);
+		client_close_after_write(c);
 	} else if (!strncmp(line, "prepare ", 8)) {
 		answer_prepare(c, line + 8);
 	} else {

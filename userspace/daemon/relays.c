@@ -43,7 +43,14 @@ struct dg_relays {
 	void *fn_arg;
 	json_t *counts;			/* pid -> its last counts (dg_relay_counts_json) */
 	json_t *retired;		/* "relay api_rule" -> [allowed, denied] of ended processes */
+	json_t *seen;			/* "relay\tsubject\tmethod\troute" -> what suggest prints */
+	uint64_t seen_dropped;		/* reports past DG_RELAYS_MAX_SEEN */
 };
+
+/* What the daemon keeps for `suggest`: a caller's method and route each. */
+#define DG_RELAYS_MAX_SEEN 65536
+/* Entries of what callers asked per datagram (each well under EVENT_MAX). */
+#define SEEN_PER_DATAGRAM 40
 
 /* An event's two forms in one datagram: the line, a NUL, the JSON. */
 #define EVENT_MAX 16384
@@ -83,6 +90,38 @@ static void child_event(void *arg, const struct dg_relay_event *ev)
 	free(text);
 }
 
+/* A relay process's report of what callers asked: added up per caller,
+ * method and route, with when it was last seen. */
+static void merge_seen(struct dg_relays *r, json_t *list)
+{
+	json_t *one;
+	size_t i;
+
+	json_array_foreach(list, i, one) {
+		const char *relay = json_string_value(json_object_get(one, "relay"));
+		const char *subject = json_string_value(json_object_get(one, "subject"));
+		const char *method = json_string_value(json_object_get(one, "method"));
+		const char *route = json_string_value(json_object_get(one, "route"));
+		json_int_t count = json_integer_value(json_object_get(one, "count"));
+		if (!relay || !subject || !method || !route || count <= 0)
+			continue;
+		char *key = xasprintf("%s\t%s\t%s\t%s", relay, subject, method, route);
+		json_t *have = json_object_get(r->seen, key);
+		if (have) {
+			json_object_set_new(have, "count",
+					    json_integer(json_integer_value(json_object_get(have, "count")) + count));
+		} else if (json_object_size(r->seen) < DG_RELAYS_MAX_SEEN) {
+			have = json_deep_copy(one);
+			json_object_set_new(r->seen, key, have);
+		} else {
+			r->seen_dropped += (uint64_t)count;
+		}
+		if (have)
+			json_object_set_new(have, "last", json_integer((json_int_t)time(NULL)));
+		free(key);
+	}
+}
+
 static void events_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dg_relays *r = arg;
@@ -94,7 +133,9 @@ static void events_cb(evutil_socket_t fd, short what, void *arg)
 		buf[n] = 0;
 		size_t tl = strnlen(buf, (size_t)n);
 		json_t *o = (size_t)n > tl + 1 ? json_loads(buf + tl + 1, 0, NULL) : NULL;
-		if (tl == 0 && o) {
+		if (tl == 0 && o && json_object_get(o, "seen")) {
+			merge_seen(r, json_object_get(o, "seen"));
+		} else if (tl == 0 && o) {
 			/* a relay process's counts: the latest per process */
 			char pid[32];
 			snprintf(pid, sizeof(pid), "%lld", json_integer_value(json_object_get(o, "pid")));
@@ -132,12 +173,40 @@ static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool 
 	json_decref(o);
 }
 
+/* What callers asked since the last report, in datagrams of
+ * SEEN_PER_DATAGRAM (a full queue loses a report, never blocks a relay). */
+static void send_seen(const struct dg_relays *r, struct dg_relay *relay)
+{
+	size_t from = 0;
+
+	for (;;) {
+		json_t *a = dg_relay_seen_json(relay, &from, SEEN_PER_DATAGRAM);
+		if (!json_array_size(a)) {
+			json_decref(a);
+			return;
+		}
+		json_t *o = json_pack("{s:o}", "seen", a);
+		char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (json && strlen(json) + 2 <= EVENT_MAX) {
+			size_t n = strlen(json) + 2;
+			char *msg = xmalloc(n);
+			msg[0] = 0;
+			memcpy(msg + 1, json, n - 1);
+			send(r->events[1], msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			free(msg);
+		}
+		free(json);
+		json_decref(o);
+	}
+}
+
 static void counts_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct child_ctx *ctx = arg;
 
 	(void)fd, (void)what;
 	send_counts(ctx->r, ctx->relay, false);
+	send_seen(ctx->r, ctx->relay);
 }
 
 /* SIGUSR1: drain; SIGTERM, SIGINT: stop. Read from a signalfd: libevent's
@@ -228,6 +297,7 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 		_exit(3);
 	event_base_dispatch(base);
 	send_counts(r, relay, true);
+	send_seen(r, relay);
 	_exit(0);
 }
 
@@ -339,6 +409,7 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	r->events[0] = r->events[1] = -1;
 	r->counts = json_object();
 	r->retired = json_object();
+	r->seen = json_object();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->events) < 0) {
 		free(r);
 		return NULL;
@@ -461,6 +532,16 @@ json_t *dg_relays_status(const struct dg_relays *r)
 			 (int)r->n_draining, "connections", conns, "rules", rules);
 }
 
+json_t *dg_relays_seen(const struct dg_relays *r)
+{
+	json_t *list = json_array(), *one;
+	const char *key;
+
+	json_object_foreach(r->seen, key, one)
+		json_array_append(list, one);
+	return json_pack("{s:o,s:I}", "seen", list, "dropped", (json_int_t)r->seen_dropped);
+}
+
 pid_t dg_relays_pid(const struct dg_relays *r)
 {
 	return r ? r->current : 0;
@@ -494,6 +575,7 @@ void dg_relays_free(struct dg_relays *r)
 		event_free(r->ev_events);
 	json_decref(r->counts);
 	json_decref(r->retired);
+	json_decref(r->seen);
 	for (int i = 0; i < 2; i++)
 		if (r->events[i] >= 0)
 			close(r->events[i]);

@@ -39,6 +39,12 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
  * (every relay process's, as each last reported them, within a second). */
 json_t *dg_relays_status(const struct dg_relays *r);
 
+/* {"seen": [{"relay", "subject", "method", "route", "known", "root",
+ * "count", "last"}], "dropped"}: what each caller asked of the relays since
+ * the daemon started (`dockguard suggest`), a route per method and caller;
+ * "last" is when it was last reported (Unix time). */
+json_t *dg_relays_seen(const struct dg_relays *r);
+
 /* The current relay process, 0 when none. */
 pid_t dg_relays_pid(const struct dg_relays *r);
 

@@ -32,6 +32,7 @@
 #include "docker/docker.h"
 #include "relay/judge.h"
 #include "relay/rate.h"
+#include "relay/routes.h"
 #include "relay/relay.h"
 #include "relay/request.h"
 #include "util/escape.h"
@@ -92,7 +93,23 @@ struct dg_relay {
 	struct rule_count *counts;	/* requests per relay and API rule */
 	size_t n_counts;
 	bool counts_changed;
+	struct seen *seen;		/* what each caller asked, for `suggest` */
+	size_t n_seen;
 };
+
+/* Requests of one caller to one route with one method, since the last
+ * report (dg_relay_seen_json). */
+struct seen {
+	const char *relay;		/* a listener's name */
+	char *subject;			/* "container NAME" or "uid U cgroup PATH" */
+	char method[8];
+	char *route;			/* dockerd's route as a pattern, or the path */
+	bool known;			/* a route of dockerd 1.41 */
+	bool root;			/* root-equivalent (routes.h) */
+	uint64_t count;
+};
+
+#define DG_RELAY_MAX_SEEN 4096
 
 struct rule_count {
 	const char *relay;		/* a listener's name (lives as long as the relay) */
@@ -272,6 +289,61 @@ static void count(struct dg_relay *r, const char *relay, const char *rule, bool 
 	else
 		n->denied++;
 	r->counts_changed = true;
+}
+
+/* The caller as `suggest` names it. */
+static void subject_label(const struct conn *c, char *buf, size_t len)
+{
+	const struct dg_container *ct = caller_container(c);
+
+	if (ct && ct->name)
+		snprintf(buf, len, "container %s", ct->name[0] == '/' ? ct->name + 1 : ct->name);
+	else
+		snprintf(buf, len, "uid %" PRIu32 " cgroup %s", c->caller.uid, c->caller.cgroup);
+}
+
+/* One more request of this caller with `method` on `path` (canonical). */
+static void note_seen(struct conn *c, const char *method, const char *path)
+{
+	struct dg_relay *r = c->relay;
+	const struct dg_api_route *rt = dg_api_route_of(path);
+	const char *route = rt ? rt->pattern : path;
+	char subject[600];
+	struct seen *n = NULL;
+
+	subject_label(c, subject, sizeof(subject));
+	for (size_t i = 0; i < r->n_seen && !n; i++)
+		if (r->seen[i].relay == c->relay_name && !strcmp(r->seen[i].method, method) &&
+		    !strcmp(r->seen[i].route, route) && !strcmp(r->seen[i].subject, subject))
+			n = &r->seen[i];
+	if (!n) {
+		if (r->n_seen >= DG_RELAY_MAX_SEEN || strlen(method) >= sizeof(n->method))
+			return;		/* the daemon's table has them; this one reports deltas */
+		r->seen = xreallocarray(r->seen, r->n_seen + 1, sizeof(*r->seen));
+		n = &r->seen[r->n_seen++];
+		*n = (struct seen){ .relay = c->relay_name, .subject = xstrdup(subject),
+				    .route = xstrdup(route), .known = rt != NULL,
+				    .root = dg_api_route_root_equivalent(rt, method) };
+		snprintf(n->method, sizeof(n->method), "%s", method);
+	}
+	n->count++;
+}
+
+json_t *dg_relay_seen_json(struct dg_relay *r, size_t *from, size_t max)
+{
+	json_t *a = json_array();
+
+	for (; *from < r->n_seen && json_array_size(a) < max; (*from)++) {
+		struct seen *n = &r->seen[*from];
+		if (!n->count)
+			continue;
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:I}", "relay", n->relay,
+						   "subject", n->subject, "method", n->method,
+						   "route", n->route, "known", n->known, "root", n->root,
+						   "count", (json_int_t)n->count));
+		n->count = 0;
+	}
+	return a;
 }
 
 json_t *dg_relay_counts_json(struct dg_relay *r, bool *changed)
@@ -611,6 +683,8 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	if (v.rule != DG_RULE_DEFAULT)
 		profile = pol->rules[v.rule].api_profile;
 	dg_api_judge(pol, profile, c->req.method, t, &d);
+	if (d.verdict != DG_API_DENIED || !d.rule)
+		note_seen(c, c->req.method, t->path);	/* not what a deny rule refused */
 	const char *rule = d.rule ? rule_place(&d.rule->loc, place, sizeof(place)) : "default";
 	count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
@@ -1119,6 +1193,11 @@ void dg_relay_free(struct dg_relay *r)
 	}
 	free(r->listeners);
 	free(r->counts);
+	for (size_t i = 0; i < r->n_seen; i++) {
+		free(r->seen[i].subject);
+		free(r->seen[i].route);
+	}
+	free(r->seen);
 	dg_rate_fini(&r->rate);
 	free(r);
 }

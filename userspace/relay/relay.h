@@ -100,6 +100,14 @@ struct event_base *dg_relay_base(const struct dg_relay *r);
  * this relay started; *changed: since the last call. */
 json_t *dg_relay_counts_json(struct dg_relay *r, bool *changed);
 
+/*
+ * What callers asked since the last call, for `dockguard suggest`: up to
+ * `max` objects {relay, subject, method, route, known, root, count} from
+ * entry *from on (advanced; call again while it returns some), each count
+ * reset as it is reported.
+ */
+json_t *dg_relay_seen_json(struct dg_relay *r, size_t *from, size_t max);
+
 /* Open connections (for status and tests). */
 size_t dg_relay_connections(const struct dg_relay *r);
 
