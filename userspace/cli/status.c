@@ -288,6 +288,19 @@ static void print_text(const json_t *s)
 			       json_string_value(json_object_get(rr, "api_rule")),
 			       (long long)json_integer_value(json_object_get(rr, "allowed")),
 			       (long long)json_integer_value(json_object_get(rr, "denied")));
+		json_array_foreach(json_object_get(relay, "learning"), ri, rr) {
+			const char *prof = json_string_value(json_object_get(rr, "profile"));
+			const char *until = json_string_value(json_object_get(rr, "until"));
+			if (prof && !strcmp(prof, "*"))
+				printf("  learning:  every profile (set api-default audit): requests no rule "
+				       "matches are forwarded and logged\n");
+			else if (json_is_true(json_object_get(rr, "ended")))
+				printf("  learning:  profile %s ended on %s: requests no rule matches are "
+				       "refused\n", prof ? prof : "?", until ? until : "?");
+			else
+				printf("  learning:  profile %s%s%s: requests no rule matches are forwarded "
+				       "and logged\n", prof ? prof : "?", until ? " until " : "", until ? until : "");
+		}
 	}
 	json_t *res = json_object_get(s, "resolved");
 	if (json_array_size(res)) {

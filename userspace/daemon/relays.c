@@ -508,6 +508,36 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	return 0;
 }
 
+/* The profiles in learning mode (spec 8: status shows every one):
+ * [{"profile", "until": "YYYY-MM-DD" or null, "ended"}]; profile "*" for
+ * `set api-default audit`. */
+static json_t *learning_json(const struct dg_policy *pol)
+{
+	json_t *list = json_array();
+	time_t now = time(NULL);
+
+	if (!pol)
+		return list;
+	if (pol->api_default == DG_DEFAULT_AUDIT)
+		json_array_append_new(list, json_pack("{s:s,s:n,s:b}", "profile", "*", "until", "ended", 0));
+	for (size_t i = 0; i < pol->n_apis; i++) {
+		const struct dg_api_profile *a = &pol->apis[i];
+		char day[16] = "";
+		if (!a->audit)
+			continue;
+		if (a->audit_until) {
+			time_t last = (time_t)a->audit_until - 86400;	/* DATE itself */
+			struct tm tm;
+			gmtime_r(&last, &tm);
+			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		}
+		json_array_append_new(list, json_pack("{s:s,s:o,s:b}", "profile", a->name, "until",
+						      *day ? json_string(day) : json_null(), "ended",
+						      !dg_api_profile_audits(a, now)));
+	}
+	return list;
+}
+
 json_t *dg_relays_status(const struct dg_relays *r)
 {
 	json_t *sum = json_deep_copy(r->retired), *rules = json_array(), *last;
@@ -528,8 +558,9 @@ json_t *dg_relays_status(const struct dg_relays *r)
 		free(relay);
 	}
 	json_decref(sum);
-	return json_pack("{s:i,s:i,s:I,s:o}", "pid", (int)r->current, "draining",
-			 (int)r->n_draining, "connections", conns, "rules", rules);
+	return json_pack("{s:i,s:i,s:I,s:o,s:o}", "pid", (int)r->current, "draining",
+			 (int)r->n_draining, "connections", conns, "rules", rules, "learning",
+			 learning_json(r->have_lp ? r->lp.policy : NULL));
 }
 
 json_t *dg_relays_seen(const struct dg_relays *r)
