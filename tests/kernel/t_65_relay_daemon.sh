@@ -160,6 +160,15 @@ r = json.loads(sys.argv[1])["relay"]["rules"]
 sys.exit(not (sum(x["denied"] for x in r) == 4 and
               any(x["api_rule"].endswith("p.conf:6") and x["denied"] == 1 for x in r)))' "$st"
 
+# status names the profiles in learning mode, with their end
+r65_policy $'audit until 2999-12-31\n    deny'	# the deny of the last reload stays
+kill -HUP "$R65_DAEMON"
+r65_next_pid "$pid3" >/dev/null
+pid3=$(r65_relay_pid)
+st=$("$DG" --bpffs "$BPFFS" --run-dir "$R65/run" status 2>&1)
+check "relay daemon: status shows the profile in learning mode and its end" \
+	grep -qF "learning:  profile p65 until 2999-12-31: requests no rule matches are forwarded and logged" <<<"$st"
+
 kill -TERM "$R65_DAEMON"
 wait "$R65_DAEMON"
 check "relay daemon: the daemon exits 0" test $? -eq 0
