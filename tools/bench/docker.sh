@@ -32,51 +32,16 @@ N=${BENCH_DOCKER_N:-10}
 export E2E_BRIDGE=dgbench0 E2E_GW_CIDR=10.215.0.1/24 E2E_POOL=10.215.128.0/17
 export E2E_GWBRIDGE=dgbenchgw0 E2E_GWBRIDGE_CIDR=10.215.1.0/24 E2E_SWARM_POOL=10.216.0.0/16
 export E2E_VXLAN_PORT=47895 E2E_IMAGE=dgbench:latest
-source "$ROOT/tests/e2e/lib.sh"
-
-blog() { echo "bench: $*" >&2; }
-skipped() {
-	blog "docker: skipped: $*"
-	jq -cn --arg w "$*" '{section:"docker", skipped:$w}' >>"$RESULTS"
-	exit 0
-}
-
-why=$(e2e_skip_unless_possible) || skipped "${why#skip e2e: }"
+SECTION=docker
+source "$BENCH_DIR/engine_lib.sh"
 
 P=$((22000 + RANDOM % 8000))
-T=$(mktemp -d /tmp/dgbench-docker.XXXXXX)
-chmod 755 "$T"
-BPFFS=$T/bpffs/dg
-RUN=$T/run
-DGPIDS=()
-made_docker_cg=0
-CGD=
-
-cleanup() {
-	local p
-	for p in "${DGPIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${DGPIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
-	umount "$T/bpffs" 2>/dev/null
-	e2e_cleanup
-	[[ -n $CGD ]] && ((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 t0=$(date +%s)
-e2e_start_dockerd || skipped "the private dockerd did not start (see above)"
-e2e_image "$BUILD" || skipped "could not build the test image"
-blog "docker: private dockerd up in $(($(date +%s) - t0)) s"
-
 # Hooks at the engine's container parent, as in tests/e2e. They judge only
 # this run's endpoint (a port of its own on its own bridge), so containers of
 # another engine below /docker are untouched.
-CGD=$E2E_CGROOT/docker
-[[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$T/bpffs"
-mount -t bpf bpf "$T/bpffs"
+engine_up
+blog "docker: private dockerd up in $(($(date +%s) - t0)) s"
 e2e_listen "$PROBE" "$E2E_GW" "$P" || skipped "no listener on $E2E_GW:$P"
 
 cat >"$T/bench.conf" <<CONF
@@ -87,7 +52,7 @@ deny api from container name *
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON	# the private engine's remap
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/bench.conf" 2>"$T/daemon.log" &
-DGPIDS+=($!)
+PIDS+=($!)
 connected=false
 for _ in $(seq 1 100); do
 	connected=$("$DG" --bpffs "$BPFFS" --run-dir "$RUN" status --json 2>/dev/null | jq -r '.docker.connected // false')
@@ -97,7 +62,7 @@ done
 [[ $connected == true ]] || skipped "the daemon does not follow the private dockerd: $(tail -n 2 "$T/daemon.log")"
 
 e2e_docker events --filter type=container --format '{{.Status}} {{.ID}} {{.TimeNano}}' >"$T/events" 2>&1 &
-DGPIDS+=($!)
+PIDS+=($!)
 sleep 0.5
 
 gen() { "$DG" --bpffs "$BPFFS" status --json | jq -r .generation; }

@@ -36,47 +36,14 @@ STREAM_MB=${BENCH_RELAY_STREAM_MB:-1024}
 export E2E_BRIDGE=dgbenchr0 E2E_GW_CIDR=10.217.0.1/24 E2E_POOL=10.217.128.0/17
 export E2E_GWBRIDGE=dgbenchrgw0 E2E_GWBRIDGE_CIDR=10.217.1.0/24 E2E_SWARM_POOL=10.218.0.0/16
 export E2E_VXLAN_PORT=47896 E2E_IMAGE=dgbenchr:latest
-source "$ROOT/tests/e2e/lib.sh"
-
-blog() { echo "bench: $*" >&2; }
-skipped() {
-	blog "relay: skipped: $*"
-	jq -cn --arg w "$*" '{section:"relay", skipped:$w}' >>"$RESULTS"
-	exit 0
-}
-
-why=$(e2e_skip_unless_possible) || skipped "${why#skip e2e: }"
+SECTION=relay
+source "$BENCH_DIR/engine_lib.sh"
 [[ -x $LOAD ]] || skipped "$LOAD is not built (make bench builds it)"
-
-T=$(mktemp -d /tmp/dgbench-relay.XXXXXX)
-chmod 755 "$T"
-BPFFS=$T/bpffs/dg
-RUN=$T/run
 RELAY=$T/relay/docker.sock
-PIDS=()
-made_docker_cg=0
-CGD=
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
-	umount "$T/bpffs" 2>/dev/null
-	e2e_cleanup
-	[[ -n $CGD ]] && ((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-e2e_start_dockerd || skipped "the private dockerd did not start (see above)"
-e2e_image "$BUILD" || skipped "could not build the test image"
-CGD=$E2E_CGROOT/docker
-[[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$T/bpffs" "$T/relay"
+engine_up
+mkdir -p "$T/relay"
 chmod 755 "$T/relay"
-mount -t bpf bpf "$T/bpffs"
 
 cat >"$T/relay.conf" <<CONF
 relay r {

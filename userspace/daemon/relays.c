@@ -155,11 +155,11 @@ struct child_ctx {
 	struct dg_relay *relay;
 };
 
-static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool always)
+/* A report (no event line, then the JSON) in one datagram; a full queue
+ * loses it rather than stall the relay. */
+static void send_report(const struct dg_relays *r, json_t *o)
 {
-	bool changed;
-	json_t *o = dg_relay_counts_json(relay, &changed);
-	char *json = o && (changed || always) ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	if (json && strlen(json) + 2 <= EVENT_MAX) {
 		size_t n = strlen(json) + 2;
@@ -170,11 +170,20 @@ static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool 
 		free(msg);
 	}
 	free(json);
+}
+
+static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool always)
+{
+	bool changed;
+	json_t *o = dg_relay_counts_json(relay, &changed);
+
+	if (changed || always)
+		send_report(r, o);
 	json_decref(o);
 }
 
 /* What callers asked since the last report, in datagrams of
- * SEEN_PER_DATAGRAM (a full queue loses a report, never blocks a relay). */
+ * SEEN_PER_DATAGRAM. */
 static void send_seen(const struct dg_relays *r, struct dg_relay *relay)
 {
 	size_t from = 0;
@@ -186,16 +195,7 @@ static void send_seen(const struct dg_relays *r, struct dg_relay *relay)
 			return;
 		}
 		json_t *o = json_pack("{s:o}", "seen", a);
-		char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (json && strlen(json) + 2 <= EVENT_MAX) {
-			size_t n = strlen(json) + 2;
-			char *msg = xmalloc(n);
-			msg[0] = 0;
-			memcpy(msg + 1, json, n - 1);
-			send(r->events[1], msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-			free(msg);
-		}
-		free(json);
+		send_report(r, o);
 		json_decref(o);
 	}
 }
