@@ -76,6 +76,9 @@
 
 /* dg_endpoint_info.flags */
 #define DG_EP_HAS_LISTEN	(1 << 1)	/* bind is judged by listen rules */
+#define DG_EP_RELAY		(1 << 2)	/* a relay's listen addresses: allowed
+						 * TCP connects leave their caller's
+						 * identity (see "Relay callers") */
 
 /* ops, for counters and events */
 #define DG_OP_CONNECT		0
@@ -434,6 +437,44 @@ struct dg_handshake {
 	__u64 netns_cookie;	/* its network namespace */
 	__u32 isn;		/* its initial sequence number */
 	__u32 pad;
+};
+
+/*
+ * Relay callers
+ * -------------
+ * A relay serving TCP learns who connected from the hooks, not from the
+ * network: an address and port say nothing about the process. The connect
+ * hook that allows a connect to a relay endpoint (DG_EP_RELAY) writes the
+ * identity it judged (effective uid and gid, supplementary groups, cgroup,
+ * process) into the socket's `caller_marks`; the sock_ops program copies it
+ * into `relay_callers` under the connect's 4-tuple when the SYN is about to
+ * go out, next to the handshake record; the relay looks the tuple of each
+ * connection it accepts up there and deletes it. The handshake rules above
+ * keep anyone else from completing a handshake with a recorded tuple. Two
+ * live records for one tuple (possible only from two network namespaces)
+ * are marked DG_CALLER_CONFLICT, and the relay refuses such a connection
+ * rather than guess; a record older than DG_CALLER_TTL_NS is not trusted.
+ */
+#define DG_MAX_RELAY_CALLERS	65536
+#define DG_CALLER_TTL_NS	(32ULL * 1000000000ULL)
+#define DG_CALLER_MAX_GROUPS	64
+#define DG_CALLER_CONFLICT	(1 << 0)	/* another socket recorded this tuple */
+#define DG_CALLER_MANY_GROUPS	(1 << 1)	/* more groups than the record holds */
+
+/* `caller_marks` (SK_STORAGE) and `relay_callers` (LRU_HASH, key
+ * struct dg_conn_key) value. */
+struct dg_tcp_caller {
+	__u64 cgroup_id;	/* cgroup v2 id of the connecting task */
+	__u64 sent_ns;		/* boot time of the SYN (sock_ops) */
+	__u64 sock_cookie;	/* the connecting socket (sock_ops) */
+	__u64 netns_cookie;	/* its network namespace (sock_ops) */
+	__u32 uid, gid;		/* effective, as the host sees them */
+	__u32 tgid;		/* for messages: the process at connect */
+	__u32 flags;		/* DG_CALLER_* */
+	__u32 n_groups;
+	__u32 pad;
+	__u32 groups[DG_CALLER_MAX_GROUPS];
+	char comm[16];
 };
 
 /*

@@ -153,6 +153,37 @@ static __always_inline bool connect_isn(struct bpf_sock_ops *skops, __u32 *isn)
 }
 
 /*
+ * A connect to a relay: the identity its connect hook left on the socket
+ * goes under the tuple the relay will accept (see "Relay callers" in
+ * dockguard_abi.h). Another socket's live record of the same tuple makes
+ * both untrusted.
+ */
+static __noinline void record_relay_caller(struct bpf_sock_ops *skops, const struct dg_conn_key *key,
+					   const struct dg_handshake *rec)
+{
+	struct dg_tcp_caller *m, *old;
+	struct bpf_sock *sk;
+
+	if (!skops || !key || !rec)
+		return;
+	sk = skops->sk;
+	if (!sk)
+		return;
+	m = bpf_sk_storage_get(&caller_marks, sk, 0, 0);
+	if (!m)
+		return;
+	m->sent_ns = rec->sent_ns;
+	m->sock_cookie = rec->sock_cookie;
+	m->netns_cookie = rec->netns_cookie;
+	m->flags &= ~DG_CALLER_CONFLICT;
+	old = bpf_map_lookup_elem(&relay_callers, key);
+	if (old && old->sock_cookie != m->sock_cookie &&
+	    m->sent_ns - old->sent_ns < DG_CALLER_TTL_NS)
+		m->flags |= DG_CALLER_CONFLICT;
+	bpf_map_update_elem(&relay_callers, key, m, BPF_ANY);
+}
+
+/*
  * Records a connect() the connect hooks let through to a protected
  * endpoint, when its SYN is about to be sent. Connects the connect hooks do
  * not judge (a loopback endpoint's port in another network namespace) are
@@ -167,7 +198,7 @@ static __always_inline void record_handshake(struct bpf_sock_ops *skops)
 	struct dg_config *cfg;
 	struct dg_port *pi;
 	bool host_only = false;
-	__u32 slot;
+	__u32 slot, ep;
 
 	pi = protected_port(bpf_ntohl(skops->remote_port) & 0xffff);
 	if (!pi)
@@ -178,7 +209,8 @@ static __always_inline void record_handshake(struct bpf_sock_ops *skops)
 	sockops_conn_key(skops, &key);
 	__builtin_memcpy(dest.addr, key.daddr, sizeof(dest.addr));
 	dest.port = key.dport;
-	if (!tcp_endpoint(&dest, pi, DG_OP_CONNECT, slot, &host_only))
+	ep = tcp_endpoint(&dest, pi, DG_OP_CONNECT, slot, &host_only);
+	if (!ep)
 		return;
 	rec.netns_cookie = bpf_get_netns_cookie(skops);
 	if (host_only && rec.netns_cookie != cfg->host_netns_cookie)
@@ -188,6 +220,8 @@ static __always_inline void record_handshake(struct bpf_sock_ops *skops)
 	rec.sock_cookie = bpf_get_socket_cookie(skops);
 	rec.sent_ns = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&handshakes, &key, &rec, BPF_ANY);
+	if (relay_endpoint(slot, ep))
+		record_relay_caller(skops, &key, &rec);
 	/* to hear when the socket leaves SYN_SENT */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }

@@ -151,6 +151,21 @@ DG_MAP struct {
 	__type(value, struct dg_handshake);
 } handshakes SEC(".maps");
 
+/* Relay callers: see "Relay callers" in dockguard_abi.h. */
+DG_MAP struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dg_tcp_caller);
+} caller_marks SEC(".maps");
+
+DG_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DG_MAX_RELAY_CALLERS);
+	__type(key, struct dg_conn_key);
+	__type(value, struct dg_tcp_caller);
+} relay_callers SEC(".maps");
+
 /* Listeners wider than their endpoint: see "Listeners" in dockguard_abi.h. */
 DG_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -4,6 +4,42 @@
 #include "verdict.h"
 
 /*
+ * An allowed connect to a relay: the identity just judged goes with the
+ * socket, for the relay to read (see "Relay callers" in dockguard_abi.h).
+ * The same sources as judge(): the task's credentials and cgroup.
+ */
+static __noinline void mark_relay_caller(struct bpf_sock *sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+	const struct group_info *gi;
+	struct dg_tcp_caller *m;
+	__u32 n;
+
+	if (!sk)
+		return;
+	m = bpf_sk_storage_get(&caller_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return;		/* no record: the relay refuses the connection */
+	m->cgroup_id = bpf_get_current_cgroup_id();
+	m->uid = cred->euid.val;
+	m->gid = cred->egid.val;
+	m->tgid = bpf_get_current_pid_tgid() >> 32;
+	m->flags = 0;
+	bpf_get_current_comm(m->comm, sizeof(m->comm));
+	gi = BPF_CORE_READ(cred, group_info);
+	n = BPF_CORE_READ(gi, ngroups);
+	if (n > DG_CALLER_MAX_GROUPS) {
+		m->flags |= DG_CALLER_MANY_GROUPS;
+		n = DG_CALLER_MAX_GROUPS;
+	}
+	m->n_groups = n;
+	for (__u32 i = 0; i < DG_CALLER_MAX_GROUPS && i < n; i++)
+		if (bpf_core_read(&m->groups[i], sizeof(m->groups[i]), &gi->gid[i]))
+			m->n_groups = 0, m->flags |= DG_CALLER_MANY_GROUPS;
+}
+
+/*
  * A TCP destination (IPv4 as ::ffff:a.b.c.d). The port table answers for
  * every unprotected port with one array load.
  */
@@ -24,7 +60,11 @@ static __always_inline int check_tcp(struct bpf_sock_addr *ctx, struct dest_info
 		return VERDICT_ALLOW;
 	if (host_only && bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie)
 		return VERDICT_ALLOW;
-	return judge_with_cgroup(slot, ep, op, di);
+	if (judge_with_cgroup(slot, ep, op, di) != VERDICT_ALLOW)
+		return VERDICT_DENY;
+	if (op == DG_OP_CONNECT && relay_endpoint(slot, ep))
+		mark_relay_caller(ctx->sk);
+	return VERDICT_ALLOW;
 }
 
 static __always_inline int check_inet4(struct bpf_sock_addr *ctx, __u32 op)

@@ -90,4 +90,13 @@ static __always_inline struct dg_port *protected_port(__u32 port)
 	return pi && *(__u64 *)pi ? pi : NULL;
 }
 
+/* Whether endpoint `ep` of `slot` is a relay's (DG_EP_RELAY). */
+static __always_inline bool relay_endpoint(__u32 slot, __u32 ep)
+{
+	__u32 k = slot * DG_MAX_ENDPOINTS + ep;
+	struct dg_endpoint_info *info = bpf_map_lookup_elem(&endpoints, &k);
+
+	return info && (info->flags & DG_EP_RELAY);
+}
+
 #endif

@@ -28,6 +28,7 @@ PASS=0
 FAIL=0
 SKIP=0
 PIDS=()
+NETNS_DEL=()	# named network namespaces (ip netns add) a test made
 
 pass() { PASS=$((PASS + 1)); echo "ok   $*"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
@@ -110,6 +111,9 @@ cleanup() {
 	done
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
+	done
+	for pid in "${NETNS_DEL[@]}"; do
+		ip netns del "$pid" 2>/dev/null
 	done
 	[[ -n ${BPFFS:-} ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
 	[[ -n ${BPFMNT:-} ]] && umount "$BPFMNT" 2>/dev/null

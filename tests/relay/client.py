@@ -3,7 +3,12 @@
 \\r, \\n, \\xNN written as text) as uid/gid (when given), and prints what came back
 until the relay closes or goes quiet.
 
-    client.py SOCKET BYTES [--uid U] [--wait S] [--for S] [--then BYTES] [--half-close]
+    client.py SOCKET BYTES [--uid U] [--groups G,...] [--cgroup DIR] [--wait S]
+              [--for S] [--then BYTES] [--half-close]
+
+SOCKET: a unix socket path, or tcp:ADDRESS:PORT. --cgroup DIR: the process
+joins cgroup DIR first (the hooks judge it there); --groups: its
+supplementary groups (none by default).
 
 --for S: read for S seconds in all, printing as bytes come (for streams).
 """
@@ -16,6 +21,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("sock")
 ap.add_argument("data")
 ap.add_argument("--uid", type=int)
+ap.add_argument("--groups", default="")
+ap.add_argument("--cgroup")
 ap.add_argument("--wait", type=float, default=1.0)
 ap.add_argument("--for", dest="total", type=float)
 ap.add_argument("--then")
@@ -29,12 +36,25 @@ def decode(text):
 
 data = decode(a.data)
 then = decode(a.then) if a.then else None
+if a.cgroup:
+    with open(os.path.join(a.cgroup, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
 if a.uid is not None:
-    os.setgroups([])
+    os.setgroups([int(g) for g in a.groups.split(",") if g])
     os.setgid(a.uid)
     os.setuid(a.uid)
-s = socket.socket(socket.AF_UNIX)
-s.connect(a.sock)
+if a.sock.startswith("tcp:"):
+    host, port = a.sock[4:].rsplit(":", 1)
+    host = host.strip("[]")
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        s.connect((host, int(port)))
+    except PermissionError:
+        print("EPERM")
+        raise SystemExit(0)
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(a.sock)
 s.sendall(data)
 if then:
     time.sleep(0.3)

@@ -6,7 +6,7 @@ with a JSON body; `Upgrade: tcp` gets dockerd's 101 and an echo; GET
 /events streams a line every 0.1 s until the client goes; a request with
 `stall=1` in its query gets no answer at all (an engine that hangs).
 
-    upstream.py SOCKET LOG
+    upstream.py SOCKET LOG       (SOCKET: a unix path, or tcp:ADDRESS:PORT)
 """
 import http.server
 import os
@@ -90,9 +90,18 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
-if os.path.exists(sys.argv[1]):
-    os.unlink(sys.argv[1])
-server = Server(sys.argv[1], Handler)
-os.chmod(sys.argv[1], 0o600)
+class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+if sys.argv[1].startswith("tcp:"):
+    host, port = sys.argv[1][4:].rsplit(":", 1)
+    server = TCPServer((host, int(port)), Handler)
+else:
+    if os.path.exists(sys.argv[1]):
+        os.unlink(sys.argv[1])
+    server = Server(sys.argv[1], Handler)
+    os.chmod(sys.argv[1], 0o600)
 print("listening", flush=True)
 server.serve_forever()

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "cli/cli.h"
 #include "relay/relay.h"
+#include "relay/sockets.h"
 #include "util/util.h"
 
 struct relay_cmd {
@@ -57,7 +59,7 @@ int do_relay(struct dg_cli *cli)
 	struct dg_err err = { "" };
 	struct event *sigs[3];
 	size_t n = 0;
-	int ret;
+	int ret, callers = -1;
 
 	if ((ret = dg_cli_compile(cli, rc.path, true, true, &rc.lp)))
 		return ret;
@@ -73,6 +75,16 @@ int do_relay(struct dg_cli *cli)
 	rc.base = dg_relay_base_new();
 	rc.relay = dg_relay_new(rc.base, print_event, &rc);
 	dg_relay_set_policy(rc.relay, rc.lp.policy, rc.lp.image);
+	if (dg_relay_policy_on_tcp(rc.lp.policy)) {
+		/* TCP callers are named by the hooks' record of their connect */
+		callers = dg_kernel_open_relay_callers(cli->bpffs, &err);
+		if (callers < 0) {
+			dg_cli_error("%s", err.msg);
+			ret = DG_EXIT_SYSTEM;
+			goto out;
+		}
+		dg_relay_set_callers(rc.relay, callers);
+	}
 	if ((ret = dg_relay_listen(rc.relay, &err))) {
 		dg_cli_error("%s", err.msg);
 		ret = DG_EXIT_SYSTEM;
@@ -91,6 +103,8 @@ int do_relay(struct dg_cli *cli)
 	ret = DG_EXIT_OK;
 out:
 	dg_relay_free(rc.relay);
+	if (callers >= 0)
+		close(callers);
 	event_base_free(rc.base);
 	dg_cli_policy_free(&rc.lp);
 	return ret;

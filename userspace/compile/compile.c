@@ -1048,6 +1048,10 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 	}
 
 	mark_listened_endpoints(pol, img);
+	/* a relay's connects leave the caller's identity for the relay */
+	for (size_t e = 0; e < pol->n_endpoints; e++)
+		if (pol->endpoints[e].relay)
+			img->endpoints[e + 1].info.flags |= DG_EP_RELAY;
 	compile_endpoints(pol, img, diag);
 	compile_bind_mounts(pol, env, img, diag);
 	/* Both slots share these tables, so a policy may use half of each. */

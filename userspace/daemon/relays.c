@@ -15,13 +15,17 @@
 
 #include "daemon/relays.h"
 #include "relay/relay.h"
+#include "relay/sockets.h"
 #include "util/util.h"
 
 #define RESTART_MIN_MS 250
 #define RESTART_MAX_MS 30000
 
+/* A listen address of the policy's relays: its socket, held here so that a
+ * unix path keeps its inode across relay processes; -1 while a TCP address
+ * has no interface (tried each second). */
 struct bound {
-	char *path;
+	char *key;			/* dg_relay_addr_text() */
 	int fd;
 };
 
@@ -36,7 +40,8 @@ struct dg_relays {
 	time_t current_started;
 	pid_t *draining;		/* relay processes of replaced policies */
 	size_t n_draining;
-	struct event *ev_chld, *ev_restart, *ev_events;
+	struct event *ev_chld, *ev_restart, *ev_events, *ev_bind;
+	int callers_fd;			/* the hooks' relay_callers map: TCP callers */
 	long restart_ms;		/* the next restart's delay after a crash */
 	int events[2];			/* relay processes' events: [0] the daemon's end */
 	dg_relays_event_fn fn;
@@ -55,10 +60,10 @@ struct dg_relays {
 /* An event's two forms in one datagram: the line, a NUL, the JSON. */
 #define EVENT_MAX 16384
 
-static const struct bound *find_bound(const struct dg_relays *r, const char *path)
+static struct bound *find_bound(const struct dg_relays *r, const char *key)
 {
 	for (size_t i = 0; i < r->n_bound; i++)
-		if (!strcmp(r->bound[i].path, path))
+		if (!strcmp(r->bound[i].key, key))
 			return &r->bound[i];
 	return NULL;
 }
@@ -238,7 +243,8 @@ static void close_other_fds(const struct dg_relays *r)
 		return;
 	while ((de = readdir(dir))) {
 		int fd = atoi(de->d_name);
-		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.' || fd == r->events[1];
+		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.' ||
+			    fd == r->events[1] || fd == r->callers_fd;
 		for (size_t i = 0; i < r->n_bound && !keep; i++)
 			keep = r->bound[i].fd == fd;
 		if (!keep) {
@@ -278,15 +284,18 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 	const struct dg_policy *pol = r->lp.policy;
 	dg_relay_set_policy(relay, pol, r->lp.image);
 	dg_relay_set_containers(relay, r->cli->containers);	/* this process's copy */
+	dg_relay_set_callers(relay, r->callers_fd);
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];
 		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++) {
-			const struct bound *b = ep->addrs[a].kind == DG_ADDR_UNIX
-							? find_bound(r, ep->addrs[a].path) : NULL;
-			if (b && dg_relay_adopt(relay, e, b->path, b->fd, &err) < 0) {
+			char *key = dg_relay_addr_text(&ep->addrs[a]);
+			const struct bound *b = find_bound(r, key);
+			const char *name = ep->addrs[a].kind == DG_ADDR_UNIX ? ep->addrs[a].path : key;
+			if (b && b->fd >= 0 && dg_relay_adopt(relay, e, name, b->fd, &err) < 0) {
 				fprintf(stderr, "dockguard relay: %s\n", err.msg);
 				_exit(3);
 			}
+			free(key);
 		}
 	}
 	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, relay);
@@ -398,6 +407,8 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the daemon's side -------------------------------------------------------- */
 
+static void bind_cb(evutil_socket_t fd, short what, void *arg);
+
 struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, void *arg)
 {
 	struct dg_relays *r = xcalloc(1, sizeof(*r));
@@ -407,6 +418,7 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	r->fn_arg = arg;
 	r->restart_ms = RESTART_MIN_MS;
 	r->events[0] = r->events[1] = -1;
+	r->callers_fd = -1;
 	r->counts = json_object();
 	r->retired = json_object();
 	r->seen = json_object();
@@ -416,8 +428,9 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	}
 	r->ev_chld = evsignal_new(base, SIGCHLD, sigchld_cb, r);
 	r->ev_restart = evtimer_new(base, restart_cb, r);
+	r->ev_bind = evtimer_new(base, bind_cb, r);
 	r->ev_events = event_new(base, r->events[0], EV_READ | EV_PERSIST, events_cb, r);
-	if (!r->ev_chld || !r->ev_restart || !r->ev_events || event_add(r->ev_chld, NULL) ||
+	if (!r->ev_chld || !r->ev_restart || !r->ev_events || !r->ev_bind || event_add(r->ev_chld, NULL) ||
 	    event_add(r->ev_events, NULL)) {
 		dg_relays_free(r);
 		return NULL;
@@ -435,6 +448,71 @@ static void retire(struct dg_relays *r, pid_t pid)
 	r->draining[r->n_draining++] = pid;
 }
 
+static bool pending_binds(const struct dg_relays *r)
+{
+	for (size_t i = 0; i < r->n_bound; i++)
+		if (r->bound[i].fd < 0)
+			return true;
+	return false;
+}
+
+/* The listen address of `key` in the policy served, or NULL. */
+static const struct dg_addr *policy_addr(const struct dg_relays *r, const char *key)
+{
+	const struct dg_policy *pol = r->have_lp ? r->lp.policy : NULL;
+
+	for (size_t e = 0; pol && e < pol->n_endpoints; e++) {
+		for (size_t a = 0; pol->endpoints[e].relay && a < pol->endpoints[e].n_addrs; a++) {
+			char *k = dg_relay_addr_text(&pol->endpoints[e].addrs[a]);
+			bool same = !strcmp(k, key);
+			free(k);
+			if (same)
+				return &pol->endpoints[e].addrs[a];
+		}
+	}
+	return NULL;
+}
+
+/* Each second while a TCP listen address has no interface: the addresses
+ * that have one now are bound, and a relay process that serves them takes
+ * over from the current one (which drains). */
+static void bind_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relays *r = arg;
+	bool any = false;
+
+	(void)fd, (void)what;
+	for (size_t i = 0; i < r->n_bound; i++) {
+		const struct dg_addr *a = r->bound[i].fd < 0 ? policy_addr(r, r->bound[i].key) : NULL;
+		struct dg_err why = { "" };
+		int lfd;
+		if (!a)
+			continue;
+		lfd = dg_relay_bind(a, &why);
+		if (lfd == -EADDRNOTAVAIL)
+			continue;
+		if (lfd < 0) {
+			dg_cli_error("relay: %s", why.msg);
+			continue;
+		}
+		r->bound[i].fd = lfd;
+		dg_cli_error("relay: %s has appeared; serving it", r->bound[i].key);
+		any = true;
+	}
+	if (any && r->have_lp) {
+		pid_t previous = r->current;
+		r->current = 0;
+		if (start(r) < 0)
+			r->current = previous;
+		else
+			retire(r, previous);
+	}
+	if (pending_binds(r)) {
+		struct timeval second = { 1, 0 };
+		evtimer_add(r->ev_bind, &second);
+	}
+}
+
 int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct dg_policy *pol,
 		    struct dg_err *err)
 {
@@ -446,21 +524,38 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];
 		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++) {
-			const char *path = ep->addrs[a].path;
-			if (ep->addrs[a].kind != DG_ADDR_UNIX)
-				continue;
-			wanted++;
-			if (find_bound(r, path))
-				continue;
+			char *key = dg_relay_addr_text(&ep->addrs[a]);
 			struct dg_err why = { "" };
-			int fd = dg_relay_bind_unix(path, &why);
-			if (fd < 0) {
+			int fd;
+			wanted++;
+			if (find_bound(r, key)) {
+				free(key);
+				continue;
+			}
+			fd = dg_relay_bind(&ep->addrs[a], &why);
+			if (fd == -EADDRNOTAVAIL) {
+				/* docker0's gateway before dockerd: bound when it appears */
+				dg_cli_error("relay %s: %s", ep->name, why.msg);
+			} else if (fd < 0) {
 				dg_err_set(err, "relay %s: %s", ep->name, why.msg);
+				free(key);
 				return fd;
 			}
 			r->bound = xreallocarray(r->bound, r->n_bound + 1, sizeof(*r->bound));
-			r->bound[r->n_bound++] = (struct bound){ xstrdup(path), fd };
+			r->bound[r->n_bound++] = (struct bound){ key, fd < 0 ? -1 : fd };
 		}
+	}
+	if (wanted && r->callers_fd < 0) {
+		struct dg_err why = { "" };
+		int fd = dg_kernel_open_relay_callers(cli->bpffs, &why);
+		if (fd >= 0)
+			r->callers_fd = fd;
+		else if (dg_relay_policy_on_tcp(pol))
+			dg_cli_error("%s; TCP callers are refused", why.msg);
+	}
+	if (pending_binds(r)) {
+		struct timeval second = { 1, 0 };
+		evtimer_add(r->ev_bind, &second);
 	}
 	if (!wanted) {
 		retire(r, r->current);
@@ -493,16 +588,20 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	/* sockets of addresses the policy no longer has */
 	for (size_t i = 0; i < r->n_bound;) {
 		bool used = false;
-		for (size_t e = 0; e < pol->n_endpoints && !used; e++)
-			for (size_t a = 0; pol->endpoints[e].relay && a < pol->endpoints[e].n_addrs; a++)
-				used |= pol->endpoints[e].addrs[a].kind == DG_ADDR_UNIX &&
-					!strcmp(pol->endpoints[e].addrs[a].path, r->bound[i].path);
+		for (size_t e = 0; e < pol->n_endpoints && !used; e++) {
+			for (size_t a = 0; pol->endpoints[e].relay && a < pol->endpoints[e].n_addrs; a++) {
+				char *key = dg_relay_addr_text(&pol->endpoints[e].addrs[a]);
+				used |= !strcmp(key, r->bound[i].key);
+				free(key);
+			}
+		}
 		if (used) {
 			i++;
 			continue;
 		}
-		close(r->bound[i].fd);
-		free(r->bound[i].path);
+		if (r->bound[i].fd >= 0)
+			close(r->bound[i].fd);
+		free(r->bound[i].key);
 		r->bound[i] = r->bound[--r->n_bound];
 	}
 	return 0;
@@ -592,9 +691,12 @@ void dg_relays_free(struct dg_relays *r)
 	}
 	free(r->draining);
 	for (size_t i = 0; i < r->n_bound; i++) {
-		close(r->bound[i].fd);
-		free(r->bound[i].path);
+		if (r->bound[i].fd >= 0)
+			close(r->bound[i].fd);
+		free(r->bound[i].key);
 	}
+	if (r->callers_fd >= 0)
+		close(r->callers_fd);
 	free(r->bound);
 	if (r->have_lp)
 		dg_cli_policy_free(&r->lp);
@@ -602,6 +704,8 @@ void dg_relays_free(struct dg_relays *r)
 		event_free(r->ev_chld);
 	if (r->ev_restart)
 		event_free(r->ev_restart);
+	if (r->ev_bind)
+		event_free(r->ev_bind);
 	if (r->ev_events)
 		event_free(r->ev_events);
 	json_decref(r->counts);

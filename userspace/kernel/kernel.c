@@ -111,7 +111,7 @@ enum dg_map {
 	M_CONFIG, M_PORTS, M_TCP_DESTS, M_UNIX_NAMES, M_ENDPOINTS, M_POLICY, M_RULES,
 	M_STATS, M_META, M_BITMAPS, M_UID_RANGES, M_GIDS, M_CGROUP_NODES, M_EVENTS, M_RATELIMIT,
 	M_COUNTERS, M_HANDSHAKES, M_CGROUP_CACHE, M_WILD_LISTENERS, M_WILD_SEEN, M_LISTENER_MARKS,
-	M_HOST_LOCAL, M_UNIX_ALIASES, M_UNIX_TAILS, M_RULE_IDS, M_RULE_TOTALS, M_COUNT,
+	M_HOST_LOCAL, M_UNIX_ALIASES, M_UNIX_TAILS, M_RULE_IDS, M_RULE_TOTALS, M_CALLER_MARKS, M_RELAY_CALLERS, M_COUNT,
 };
 
 static const char *const map_names[M_COUNT] = {
@@ -125,6 +125,7 @@ static const char *const map_names[M_COUNT] = {
 	[M_LISTENER_MARKS] = "listener_marks", [M_HOST_LOCAL] = "host_local",
 	[M_UNIX_ALIASES] = "unix_aliases", [M_UNIX_TAILS] = "unix_tails",
 	[M_RULE_IDS] = "rule_ids", [M_RULE_TOTALS] = "rule_totals",
+	[M_CALLER_MARKS] = "caller_marks", [M_RELAY_CALLERS] = "relay_callers",
 };
 
 struct maps {
@@ -1050,6 +1051,30 @@ int dg_kernel_sync_listeners(const char *bpffs, struct dg_listen_sync *out, stru
 	ret = sync_listeners(&m, out, err);
 	maps_close(&m);
 	return ret;
+}
+
+int dg_kernel_open_relay_callers(const char *bpffs, struct dg_err *err)
+{
+	char *path = pin_path(bpffs, "map", map_names[M_RELAY_CALLERS]);
+	int fd = bpf_obj_get(path), e = errno;
+
+	if (fd < 0)
+		dg_err_set(err, "cannot open %s: %s; the relay cannot tell who its TCP callers are "
+			   "until `dockguard load` has loaded this version's programs there",
+			   path, strerror(e));
+	free(path);
+	return fd < 0 ? -e : fd;
+}
+
+int dg_kernel_take_relay_caller(int map_fd, const struct dg_conn_key *key, struct dg_tcp_caller *out)
+{
+	if (bpf_map_lookup_and_delete_elem(map_fd, key, out) == 0)
+		return 0;
+	/* older kernels: no lookup-and-delete on hash maps */
+	if (bpf_map_lookup_elem(map_fd, key, out) < 0)
+		return -errno;
+	bpf_map_delete_elem(map_fd, key);
+	return 0;
 }
 
 static struct bpf_program *hook_prog(struct dockguard_bpf *skel, enum dg_hook h)

@@ -144,4 +144,14 @@ int dg_kernel_read_state(const char *bpffs, struct dg_kernel_state *st, struct d
 int dg_kernel_read_meta(const char *bpffs, uint32_t slot, uint64_t *generation, char **json);
 void dg_kernel_state_free(struct dg_kernel_state *st);
 
+/*
+ * Relay callers (see "Relay callers" in bpf/dockguard_abi.h): the pinned
+ * map the hooks fill, opened for a relay process (fd, or -errno with
+ * `err`); and the record of one accepted connection, taken out of it (0, or
+ * -ENOENT when the hooks recorded nothing for that tuple).
+ */
+int dg_kernel_open_relay_callers(const char *bpffs, struct dg_err *err);
+int dg_kernel_take_relay_caller(int map_fd, const struct dg_conn_key *key,
+				struct dg_tcp_caller *out);
+
 #endif

@@ -155,17 +155,12 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 					"ended: requests that none of its rules matches are refused "
 					"now; remove 'audit' or move its date", a->name);
 	}
-	/* unix listeners are served; tcp ones not yet */
 	for (size_t e = 0; e < pol->n_endpoints; e++) {
 		const struct dg_endpoint *ep = &pol->endpoints[e];
-		for (size_t a = 0; ep->relay && a < ep->n_addrs; a++)
-			if (ep->addrs[a].kind != DG_ADDR_UNIX)
-				dg_diag_warning(diag, &ep->addrs[a].loc, "relay '%s': this version "
-						"protects tcp listen addresses but does not serve them yet "
-						"(docs/relay.md)", ep->name);
-		if (ep->relay && ep->upstream.kind != DG_ADDR_UNIX)
-			dg_diag_error(diag, &ep->upstream.loc, "relay '%s': this version forwards "
-				      "to a unix upstream only", ep->name);
+		if (ep->relay && ep->upstream.kind == DG_ADDR_TCP_ANY)
+			dg_diag_error(diag, &ep->upstream.loc, "relay '%s': an upstream is one "
+				      "address, not '*'; write upstream tcp ADDRESS:PORT or upstream "
+				      "unix PATH", ep->name);
 	}
 	free(used);
 }

@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "kernel/kernel.h"
+#include "policy/resolve.h"
 #include "relay/caller.h"
 #include "util/util.h"
 
@@ -132,6 +136,124 @@ int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 	if (ret) {
 		*why = ret == -ESRCH ? "the connecting process is gone"
 				     : "the connecting process's cgroup could not be read";
+		return ret;
+	}
+	out->cgroup = xstrdup(cgroup);
+	return 0;
+}
+
+/* An address as the hooks key it: IPv4 as ::ffff:a.b.c.d; port in host order. */
+static bool conn_addr(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		memcpy(addr, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The path (from the cgroup v2 root, "/system.slice/x.service") of the
+ * cgroup with kernel id `id`, through a kernfs file handle: the id names
+ * that cgroup only, and a cgroup removed since is not found (ESTALE).
+ */
+static int cgroup_path_of_id(uint64_t id, char *buf, size_t len)
+{
+	char root[4096], link[64], path[4096];
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	int mfd, fd, ret = 0;
+	ssize_t n;
+
+	if (dg_cgroup2_root(root, sizeof(root)))
+		return -ENOENT;
+	mfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	h.fh.handle_bytes = sizeof(id);
+	h.fh.handle_type = 0xfe;	/* FILEID_KERNFS */
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = fd < 0 ? -errno : 0;
+	close(mfd);
+	if (ret)
+		return ret;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	path[n] = 0;
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/'))
+		return -EXDEV;	/* not under the mount: not ours to name */
+	snprintf(buf, len, "%s", path[rl] ? path + rl : "/");
+	return strlen(path + rl) < len ? 0 : -ENAMETOOLONG;
+}
+
+int dg_caller_of_tcp(int callers_fd, int fd, struct dg_caller *out, const char **why)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	struct dg_conn_key key;
+	struct dg_tcp_caller rec;
+	struct timespec now;
+	char cgroup[4096];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->cgroup = no_cgroup;
+	memset(&key, 0, sizeof(key));
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    !conn_addr(&peer, key.saddr, &key.sport) || !conn_addr(&local, key.daddr, &key.dport)) {
+		*why = "the connection's addresses could not be read";
+		return -EINVAL;
+	}
+	if (callers_fd < 0 || dg_kernel_take_relay_caller(callers_fd, &key, &rec)) {
+		*why = "the hooks recorded no connect for this connection (are they loaded, and "
+		       "does the policy protect this address?)";
+		return -ENOENT;
+	}
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	if ((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec - rec.sent_ns >=
+	    DG_CALLER_TTL_NS) {
+		*why = "the hooks' record of this connect is too old to trust";
+		return -ESTALE;
+	}
+	if (rec.flags & DG_CALLER_CONFLICT) {
+		*why = "two sockets (from two network namespaces) connected with this address and "
+		       "port; the relay cannot tell which one this is";
+		return -EEXIST;
+	}
+	if ((rec.flags & DG_CALLER_MANY_GROUPS) || rec.n_groups > DG_CALLER_MAX_GROUPS) {
+		*why = "the caller has more supplementary groups than the relay reads";
+		return -ERANGE;
+	}
+	out->uid = rec.uid;
+	out->gid = rec.gid;
+	out->n_groups = rec.n_groups;
+	for (size_t i = 0; i < out->n_groups; i++)
+		out->groups[i] = rec.groups[i];
+	out->pid = (pid_t)rec.tgid;
+	snprintf(out->comm, sizeof(out->comm), "%.*s", (int)sizeof(rec.comm), rec.comm);
+	if ((ret = cgroup_path_of_id(rec.cgroup_id, cgroup, sizeof(cgroup)))) {
+		*why = ret == -ESTALE || ret == -ENOENT ? "the connecting process's cgroup is gone"
+							: "the connecting process's cgroup could not be named";
 		return ret;
 	}
 	out->cgroup = xstrdup(cgroup);

@@ -15,7 +15,6 @@
 
 #include "compile/compile.h"
 
-#define DG_CALLER_MAX_GROUPS 64
 
 struct dg_caller {
 	pid_t pid;			/* at connect; for messages only */
@@ -34,6 +33,13 @@ struct dg_caller {
  */
 int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why);
 
+/*
+ * The identity of the peer of the accepted TCP connection `fd`, as the
+ * connect hook judged it and left it in the hooks' `relay_callers` map
+ * (`callers_fd`; see "Relay callers" in bpf/dockguard_abi.h): the record is
+ * taken out of the map. 0, or a negative errno with `why`: refused.
+ */
+int dg_caller_of_tcp(int callers_fd, int fd, struct dg_caller *out, const char **why);
 /* Frees what dg_caller_of_unix() kept (a relay holds a caller per
  * connection: a path's own length, not PATH_MAX, each). */
 void dg_caller_fini(struct dg_caller *c);

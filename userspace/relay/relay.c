@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +34,7 @@
 #include "docker/docker.h"
 #include "relay/judge.h"
 #include "relay/rate.h"
+#include "relay/sockets.h"
 #include "relay/routes.h"
 #include "relay/relay.h"
 #include "relay/request.h"
@@ -52,7 +55,14 @@ struct listener {
 	struct evconnlistener *ev;
 	size_t endpoint;		/* index in the policy's endpoints */
 	char *name;
-	char *path;
+	char *path;			/* the address, for messages */
+	bool tcp;			/* callers' identity from the hooks' record */
+};
+
+/* A TCP listen address that no interface has yet: tried each second. */
+struct pending {
+	size_t endpoint;
+	const struct dg_addr *addr;	/* the policy's */
 };
 
 struct conn {
@@ -95,6 +105,10 @@ struct dg_relay {
 	bool counts_changed;
 	struct seen *seen;		/* what each caller asked, for `suggest` */
 	size_t n_seen;
+	int callers_fd;			/* the hooks' relay_callers map, -1: none */
+	struct pending *pending;	/* dg_relay_listen(): addresses to bind later */
+	size_t n_pending;
+	struct event *retry;
 };
 
 /* Requests of one caller to one route with one method, since the last
@@ -542,20 +556,24 @@ static bool forward(struct conn *c, const char *head, size_t head_len)
 	size_t len;
 
 	if (!c->upstream) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		if (ep->upstream.kind != DG_ADDR_UNIX ||
-		    strlen(ep->upstream.path) >= sizeof(sun.sun_path))
-			return false;	/* a tcp upstream: not in this version */
-		strcpy(sun.sun_path, ep->upstream.path);
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (!dg_relay_sockaddr(&ep->upstream, &ss, &sl))
+			return false;
 		c->upstream = bufferevent_socket_new(c->relay->base, -1, BEV_OPT_CLOSE_ON_FREE);
 		bufferevent_set_max_single_read(c->upstream, DG_RELAY_READ_SIZE);
 		bufferevent_setcb(c->upstream, upstream_read, NULL, upstream_event, c);
 		bufferevent_enable(c->upstream, EV_READ | EV_WRITE);
-		if (bufferevent_socket_connect(c->upstream, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (bufferevent_socket_connect(c->upstream, (struct sockaddr *)&ss, (int)sl) < 0) {
 			bufferevent_free(c->upstream);
 			c->upstream = NULL;
-		c->upstream_connected = false;
+			c->upstream_connected = false;
 			return false;
+		}
+		if (ss.ss_family != AF_UNIX) {
+			int one = 1;
+			setsockopt(bufferevent_getfd(c->upstream), IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 		}
 	}
 	char *text = dg_request_head_text(&c->req, &len);
@@ -937,7 +955,12 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 
 	/* the identity is fixed here, at connect, by the kernel */
-	if (dg_caller_of_unix(fd, &c->caller, &why)) {
+	if (l->tcp) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (l->tcp ? dg_caller_of_tcp(r->callers_fd, fd, &c->caller, &why)
+		   : dg_caller_of_unix(fd, &c->caller, &why)) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "dockguard: the relay cannot tell who is calling: %s", why);
 		emit(c, NULL, NULL, 403, false, NULL, why);
@@ -971,6 +994,7 @@ struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, voi
 	r->base = base;
 	r->fn = fn;
 	r->fn_arg = arg;
+	r->callers_fd = -1;
 	return r;
 }
 
@@ -986,43 +1010,18 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const 
 	dg_rate_set(&r->rate, pol->api_rate, pol->api_rate_per);
 }
 
-int dg_relay_bind_unix(const char *path, struct dg_err *err)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, e;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		dg_err_set(err, "the path %s is too long for a socket", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		e = errno;
-		dg_err_set(err, "cannot create a unix socket: %s", strerror(e));
-		return -e;
-	}
-	unlink(path);	/* a socket file left by an earlier relay */
-	/* 0666: the hooks and the policy judge who may connect */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, 128) < 0) {
-		e = errno;
-		close(fd);
-		dg_err_set(err, "cannot listen at %s: %s; check that its directory exists", path,
-			   strerror(e));
-		return -e;
-	}
-	return fd;
-}
-
 int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd, struct dg_err *err)
 {
 	struct listener *l;
 
 	r->listeners = xreallocarray(r->listeners, r->n_listeners + 1, sizeof(*r->listeners));
 	l = &r->listeners[r->n_listeners];
+	int domain = AF_UNIX;
+	socklen_t dl = sizeof(domain);
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
 	*l = (struct listener){ .relay = r, .endpoint = endpoint,
-				.name = xstrdup(r->pol->endpoints[endpoint].name), .path = xstrdup(path) };
+				.name = xstrdup(r->pol->endpoints[endpoint].name), .path = xstrdup(path),
+				.tcp = domain != AF_UNIX };
 	l->ev = evconnlistener_new(r->base, accept_conn, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (!l->ev) {
 		dg_err_set(err, "relay %s: cannot serve %s (libevent)", l->name, path);
@@ -1037,6 +1036,39 @@ int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd
 	return 0;
 }
 
+/* Tries the TCP listen addresses that had no interface: those that have
+ * one now are served. */
+static void retry_pending(evutil_socket_t fd, short what, void *arg)
+{
+	struct dg_relay *r = arg;
+
+	(void)fd, (void)what;
+	for (size_t i = 0; i < r->n_pending;) {
+		struct pending *p = &r->pending[i];
+		struct dg_err why = { "" };
+		char *text = dg_relay_addr_text(p->addr);
+		int lfd = dg_relay_bind(p->addr, &why);
+		if (lfd == -EADDRNOTAVAIL) {
+			free(text);
+			i++;
+			continue;
+		}
+		if (lfd < 0 || dg_relay_adopt(r, p->endpoint, text, lfd, &why) < 0) {
+			if (lfd >= 0)
+				close(lfd);
+			fprintf(stderr, "dockguard relay: relay %s: %s\n",
+				r->pol->endpoints[p->endpoint].name, why.msg);
+		} else {
+			fprintf(stderr, "dockguard relay: relay %s: serving %s now\n",
+				r->pol->endpoints[p->endpoint].name, text);
+		}
+		free(text);
+		*p = r->pending[--r->n_pending];
+	}
+	if (!r->n_pending && r->retry)
+		evtimer_del(r->retry);
+}
+
 int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
 {
 	const struct dg_policy *pol = r->pol;
@@ -1048,21 +1080,43 @@ int dg_relay_listen(struct dg_relay *r, struct dg_err *err)
 		for (size_t a = 0; a < ep->n_addrs; a++) {
 			const struct dg_addr *ad = &ep->addrs[a];
 			struct dg_err why = { "" };
+			char *text;
 			int fd, ret;
-			if (ad->kind != DG_ADDR_UNIX)
-				continue;	/* tcp listeners: not in this version */
-			fd = dg_relay_bind_unix(ad->path, &why);
+			fd = dg_relay_bind(ad, &why);
+			if (fd == -EADDRNOTAVAIL) {
+				fprintf(stderr, "dockguard relay: relay %s: %s\n", ep->name, why.msg);
+				r->pending = xreallocarray(r->pending, r->n_pending + 1,
+							   sizeof(*r->pending));
+				r->pending[r->n_pending++] = (struct pending){ e, ad };
+				continue;
+			}
 			if (fd < 0) {
 				dg_err_set(err, "relay %s: %s", ep->name, why.msg);
 				return fd;
 			}
-			if ((ret = dg_relay_adopt(r, e, ad->path, fd, err))) {
+			text = dg_relay_addr_text(ad);
+			ret = dg_relay_adopt(r, e, ad->kind == DG_ADDR_UNIX ? ad->path : text, fd, err);
+			free(text);
+			if (ret) {
 				close(fd);
 				return ret;
 			}
 		}
 	}
+	if (r->n_pending) {
+		struct timeval second = { 1, 0 };
+		r->retry = event_new(r->base, -1, EV_PERSIST, retry_pending, r);
+		if (!r->retry || event_add(r->retry, &second)) {
+			dg_err_set(err, "cannot arm a timer (libevent)");
+			return -ENOMEM;
+		}
+	}
 	return 0;
+}
+
+void dg_relay_set_callers(struct dg_relay *r, int map_fd)
+{
+	r->callers_fd = map_fd;
 }
 
 void dg_relay_drain(struct dg_relay *r)
@@ -1192,6 +1246,9 @@ void dg_relay_free(struct dg_relay *r)
 		free(r->listeners[i].path);
 	}
 	free(r->listeners);
+	free(r->pending);
+	if (r->retry)
+		event_free(r->retry);
 	free(r->counts);
 	for (size_t i = 0; i < r->n_seen; i++) {
 		free(r->seen[i].subject);

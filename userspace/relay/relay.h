@@ -65,16 +65,18 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol,
 struct dg_container_set;
 void dg_relay_set_containers(struct dg_relay *r, const struct dg_container_set *set);
 
-/* Serves the unix listen addresses of every relay of the policy (binds them,
- * mode 0666; the directory is the operator's). 0, or -errno with `err`. */
+/* Serves the listen addresses of every relay of the policy (binds them:
+ * relay/sockets.h); a TCP address that no interface has yet is tried each
+ * second and served once it exists. 0, or -errno with `err`. */
 int dg_relay_listen(struct dg_relay *r, struct dg_err *err);
 
-/* A listening unix socket at `path` (a stale socket file there is replaced),
- * mode 0666: its fd, or -errno with `err`. For the daemon, which keeps it
- * across relay processes so that the file keeps its inode. */
-int dg_relay_bind_unix(const char *path, struct dg_err *err);
+/* The hooks' relay_callers map (dg_kernel_open_relay_callers), which names
+ * the callers on TCP listeners; without it (-1, the default) every TCP
+ * caller is refused. Not taken: the caller closes it. */
+void dg_relay_set_callers(struct dg_relay *r, int map_fd);
 
-/* Serves listening socket `fd` (taken) as endpoint `endpoint` of the policy. */
+/* Serves listening socket `fd` (taken) as endpoint `endpoint` of the policy;
+ * `path` names the address in messages. */
 int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd,
 		   struct dg_err *err);
 
