@@ -52,9 +52,12 @@ mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-r
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
+GW=${E2E_GW_CIDR%/*}	# the bridge's gateway: containers reach the relay there too
+GWPORT=23750
 cat >"$T/relay.conf" <<CONF
 relay r {
     listen unix $RELAY
+    listen tcp $GW:$GWPORT
     upstream unix $E2E_SOCK
 }
 set docker-host unix://$E2E_SOCK
@@ -182,6 +185,22 @@ check "... a create from it gets 403 naming the container" \
 check "... and dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/containers/create?name=made-through-the-relay' '$DLOG'"
 out=$(in_ct other-ct "GET /v1.41/containers/json")
 check "another container (no rule) cannot connect to the relay socket" grep -q "^EPERM" <<<"$out"
+
+# the same over the bridge's gateway (DOCKER_HOST=tcp://GATEWAY:PORT): the
+# caller is named by its connect's record, not by its address
+in_ct_gw() {	# in_ct_gw NAME REQUEST
+	e2e_docker run --rm --name "$1" "$E2E_IMAGE" \
+		/bin/sh -c "exec /bin/dg-probe --request '$2' http tcp $GW $GWPORT" 2>&1 | tail -n 1
+}
+out=$(in_ct_gw relay-ro-gw-list "GET /v1.41/containers/json")
+check "a remapped container lists containers through the relay at the gateway ($GW:$GWPORT)" \
+	grep -q "^http 200 \[" <<<"$out"
+out=$(in_ct_gw relay-ro-gw-create "POST /v1.41/containers/create?name=made-over-the-gateway")
+check "... a create from it gets 403 naming the container" \
+	grep -qF 'http 403 {"message":"dockguard: POST /containers/create is not allowed for container relay-ro-gw-create (uid 100000)' <<<"$out"
+check "... and dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/containers/create?name=made-over-the-gateway' '$DLOG'"
+out=$(in_ct_gw other-gw "GET /v1.41/containers/json")
+check "another container (no rule) cannot connect to the relay at the gateway" grep -q "^EPERM" <<<"$out"
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)
