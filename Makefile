@@ -217,6 +217,8 @@ install: $(BUILD)/dockguard $(BUILD)/dockguard-runc
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/dockguard/conf.d
 	install -D -m 0644 docs/dockguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/dockguard.8
 	install -D -m 0644 docs/dockguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/dockguard.conf.5
+	install -D -m 0644 tools/systemd/dockguard.service $(DESTDIR)$(PREFIX)/share/dockguard/systemd/dockguard.service
+	install -D -m 0644 tools/systemd/dockguard-relay.socket $(DESTDIR)$(PREFIX)/share/dockguard/systemd/dockguard-relay.socket
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dockguard

@@ -424,6 +424,10 @@ if command -v systemd-analyze >/dev/null; then
 	out=$(systemd-analyze verify --man=no "$unit" 2>&1)
 	check "systemd-analyze verify dockguard.service" test $? -eq 0 -a -z "$out"
 	[[ -n $out ]] && echo "$out" | sed 's/^/    /'
+	cp "$root/tools/systemd/dockguard-relay.socket" "$TMP/"
+	out=$(cd "$TMP" && systemd-analyze verify --man=no dockguard-relay.socket dockguard.service 2>&1)
+	check "systemd-analyze verify dockguard-relay.socket (with its service)" test $? -eq 0 -a -z "$out"
+	[[ -n $out ]] && echo "$out" | sed 's/^/    /'
 else
 	skip "systemd-analyze verify dockguard.service: systemd-analyze is not installed"
 fi

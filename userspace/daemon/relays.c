@@ -2,6 +2,7 @@
 /* The daemon's relays: sockets held here, served by relay processes (relays.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "daemon/relays.h"
 #include "relay/relay.h"
@@ -42,6 +45,8 @@ struct dg_relays {
 	size_t n_draining;
 	struct event *ev_chld, *ev_restart, *ev_events, *ev_bind;
 	int callers_fd;			/* the hooks' relay_callers map: TCP callers */
+	int *passed;			/* sockets systemd passed (socket activation), -1 once used */
+	size_t n_passed;
 	long restart_ms;		/* the next restart's delay after a crash */
 	int events[2];			/* relay processes' events: [0] the daemon's end */
 	dg_relays_event_fn fn;
@@ -409,6 +414,38 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 
 static void bind_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * Socket activation: the listening socket that systemd passed for listen
+ * address `a` (taken), or -1. A socket that systemd holds outlives this
+ * daemon: a bind-mounted relay socket keeps its inode across restarts and
+ * upgrades, and connects wait in its queue meanwhile.
+ */
+static int take_passed(struct dg_relays *r, const struct dg_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	for (size_t i = 0; i < r->n_passed; i++) {
+		int fd = r->passed[i], match;
+		if (fd < 0)
+			continue;
+		if (a->kind == DG_ADDR_UNIX)
+			match = sd_is_socket_unix(fd, SOCK_STREAM, 1, a->path, 0);
+		else if (a->kind == DG_ADDR_TCP_ANY)
+			match = sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, a->port);
+		else
+			match = dg_relay_sockaddr(a, &ss, &len) &&
+				sd_is_socket_sockaddr(fd, SOCK_STREAM, (struct sockaddr *)&ss, len, 1) > 0;
+		if (match > 0) {
+			r->passed[i] = -1;
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			return fd;
+		}
+	}
+	return -1;
+}
+
 struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, void *arg)
 {
 	struct dg_relays *r = xcalloc(1, sizeof(*r));
@@ -419,6 +456,11 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	r->restart_ms = RESTART_MIN_MS;
 	r->events[0] = r->events[1] = -1;
 	r->callers_fd = -1;
+	int n = sd_listen_fds(1);	/* unsets LISTEN_FDS: not for the relay processes */
+	for (int i = 0; i < n; i++) {
+		r->passed = xreallocarray(r->passed, r->n_passed + 1, sizeof(*r->passed));
+		r->passed[r->n_passed++] = SD_LISTEN_FDS_START + i;
+	}
 	r->counts = json_object();
 	r->retired = json_object();
 	r->seen = json_object();
@@ -532,7 +574,9 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 				free(key);
 				continue;
 			}
-			fd = dg_relay_bind(&ep->addrs[a], &why);
+			fd = take_passed(r, &ep->addrs[a]);
+			if (fd < 0)
+				fd = dg_relay_bind(&ep->addrs[a], &why);
 			if (fd == -EADDRNOTAVAIL) {
 				/* docker0's gateway before dockerd: bound when it appears */
 				dg_cli_error("relay %s: %s", ep->name, why.msg);
@@ -545,6 +589,11 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 			r->bound[r->n_bound++] = (struct bound){ key, fd < 0 ? -1 : fd };
 		}
 	}
+	for (size_t i = 0; i < r->n_passed; i++)
+		if (r->passed[i] >= 0)
+			dg_cli_error("systemd passed a socket (fd %d) that no relay's listen address "
+				     "names; it stays unused (check ListenStream= against the policy)",
+				     r->passed[i]);
 	if (wanted && r->callers_fd < 0) {
 		struct dg_err why = { "" };
 		int fd = dg_kernel_open_relay_callers(cli->bpffs, &why);
@@ -697,6 +746,10 @@ void dg_relays_free(struct dg_relays *r)
 	}
 	if (r->callers_fd >= 0)
 		close(r->callers_fd);
+	for (size_t i = 0; i < r->n_passed; i++)
+		if (r->passed[i] >= 0)
+			close(r->passed[i]);
+	free(r->passed);
 	free(r->bound);
 	if (r->have_lp)
 		dg_cli_policy_free(&r->lp);
