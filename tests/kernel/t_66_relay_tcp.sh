@@ -93,13 +93,35 @@ check "relay tcp: ... only the first delete reached the upstream" \
 expect "relay tcp: uid 1002 in cgroup a (no rule admits it): EPERM at connect" EPERM \
 	--cgroup "$CG/a" --uid 1002 connect tcp 127.0.0.1 "$P66"
 
-# a connection that no hook judged (this shell is outside the test cgroup):
-# the relay cannot tell who it is and refuses it
+# a connection that no hook judged (this shell is outside the test cgroup,
+# as a client on another host would be): closed unread, and logged
 out=$(python3 "$root/tests/relay/client.py" "tcp:127.0.0.1:$P66" "GET /v1.41/_ping HTTP/1.1$H66")
-check "relay tcp: a connect the hooks did not judge is refused (403, no record)" \
-	grep -q "^HTTP/1.1 403" <<<"$out"
-check "relay tcp: ... with the reason" grep -q "the hooks recorded no connect" <<<"$out"
+check "relay tcp: a connect the hooks did not judge is closed unread (no answer)" \
+	grep -qxE "<EOF>|<RESET>" <<<"$out"
+check "relay tcp: ... logged with the reason" \
+	grep -q "relay r66: refused 403 - - .*the hooks recorded no connect" "$R66/daemon.log"
 check "relay tcp: ... and never reached the upstream" bash -c "! grep -q _ping '$R66_LOG'"
+
+# squatting: before the gateway exists, another process binds its address
+# (IP_FREEBIND) to collect the requests meant for the relay; the relay's
+# implicit listen rule (only the daemon's cgroup) refuses it
+r66_squat() {	# r66_squat PORT: bound | EPERM, as uid 1001 in cgroup a
+	python3 -c 'import os, socket, sys
+open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
+os.setgid(1001); os.setuid(1001)
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_IP, 15, 1)	# IP_FREEBIND: an address no interface has
+try:
+    s.bind(("10.66.0.1", int(sys.argv[2]))); print("bound")
+except PermissionError:
+    print("EPERM")' "$CG/a" "$1"
+}
+check "relay tcp: nobody else may bind the relay's address before it exists (EPERM)" \
+	test "$(r66_squat "$P66")" = EPERM
+check "relay tcp: ... while another port of that address binds (the rule, not the address)" \
+	test "$(r66_squat 23799)" = bound
+check "relay tcp: status shows the relay's implicit listen rule" \
+	bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$R66/run' status 2>&1 | grep -q '(implicit) listen from'"
 
 # the gateway appears: a veth to a namespace of its own, like docker0
 ip netns add "$R66_NS"

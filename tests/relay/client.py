@@ -85,4 +85,6 @@ try:
         out += chunk
 except socket.timeout:
     pass
+except ConnectionResetError:
+    out += b"<RESET>"
 print(out.decode("latin-1"))

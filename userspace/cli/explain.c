@@ -45,25 +45,6 @@ static int parse_id(const char *s, bool user, uint32_t *id)
 	return 0;
 }
 
-/* The caller's own cgroup v2 path, from /proc/self/cgroup ("0::/path"). */
-static char *own_cgroup(void)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[4096];
-	char *path = NULL;
-
-	if (!f)
-		return xstrdup("/");
-	while (!path && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		path = xstrdup(line + 3);
-	}
-	fclose(f);
-	return path ? path : xstrdup("/");
-}
-
 /* The policy of the loaded state, or -c, or the default file. */
 static char *explain_policy_path(const struct dg_cli *cli)
 {
@@ -255,7 +236,7 @@ int do_explain(struct dg_cli *cli)
 		}
 		cgroup = xstrdup(subject_cg);
 	} else {
-		cgroup = own_cgroup();
+		cgroup = dg_own_cgroup();
 	}
 	who.cgroup = cgroup;
 

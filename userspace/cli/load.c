@@ -14,6 +14,16 @@
 #include "policy/resolve.h"
 #include "util/util.h"
 
+/* The rules the files hold (not the implicit ones a relay brings). */
+static size_t written_rules(const struct dg_policy *pol)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < pol->n_rules; r++)
+		n += !pol->rules[r].implicit;
+	return n;
+}
+
 int do_check(struct dg_cli *cli)
 {
 	const char *path = dg_cli_policy_path(cli);
@@ -23,7 +33,7 @@ int do_check(struct dg_cli *cli)
 	if (ret)
 		return ret;
 	printf("%s: ok (%zu endpoints, %zu rules)\n", path, lp.policy->n_endpoints,
-	       lp.policy->n_rules);
+	       written_rules(lp.policy));
 	if (cli->host) {
 		/* what on this host is root-equivalent, and whether this policy
 		 * protects it: nothing is loaded */
@@ -241,7 +251,7 @@ static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
 
 	if (out) {
 		fprintf(out, "%s: loaded (%zu endpoints, %zu rules), generation %llu, sha256 %.12s, "
-			"swapped in %.1f ms\n", path, lp->policy->n_endpoints, lp->policy->n_rules,
+			"swapped in %.1f ms\n", path, lp->policy->n_endpoints, written_rules(lp->policy),
 			(unsigned long long)res.generation, lp->sha256, res.swap_ms);
 		fprintf(out, "hooks %s at %s:", res.attached_now ? "attached" : "in place", cgroup);
 		for (int h = 0; h < DG_HOOK_COUNT; h++)

@@ -1599,6 +1599,70 @@ static struct dg_policy *new_policy(const char *path)
 	return pol;
 }
 
+/*
+ * The implicit `listen` rule of a relay's TCP addresses (spec 8): only the
+ * process that serves the relay (this one's cgroup: `dockguard run`'s
+ * unit) may bind them, so that nobody squats a gateway address before it
+ * exists (IP_FREEBIND) or while the daemon is away, to collect requests and
+ * their registry credentials. A relay with a `listen` rule of its own keeps
+ * that one. A process in the root cgroup has no cgroup of its own to name:
+ * then root may bind them.
+ */
+static void add_relay_listen_rules(struct dg_policy *pol)
+{
+	for (size_t e = 0; e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		const struct dg_addr *tcp = NULL;
+		bool named = false;
+		for (size_t a = 0; ep->relay && a < ep->n_addrs && !tcp; a++)
+			if (ep->addrs[a].kind != DG_ADDR_UNIX)
+				tcp = &ep->addrs[a];
+		for (size_t r = 0; tcp && r < pol->n_rules && !named; r++) {
+			const struct dg_rule *rule = &pol->rules[r];
+			if (rule->action != DG_ACTION_LISTEN)
+				continue;
+			named = rule->any_endpoint;
+			for (size_t i = 0; i < rule->n_endpoints; i++)
+				named |= rule->endpoints[i] == e;
+		}
+		if (!tcp || named)
+			continue;
+
+		char *cg = dg_own_cgroup();
+		size_t depth = 0;
+		for (const char *c = cg; *c; c++)
+			depth += *c == '/';
+		struct dg_item it = { .loc = tcp->loc };
+		struct dg_subject subj = { .loc = tcp->loc, .n_items = 1 };
+		if (strcmp(cg, "/") && depth <= DG_CGROUP_DEPTH_MAX && strlen(cg) <= DG_CGROUP_PATH_MAX) {
+			subj.kind = DG_SUBJ_CGROUP;
+			it.str = cg;
+			it.text = xstrdup(cg);
+		} else {
+			free(cg);
+			subj.kind = DG_SUBJ_USER;
+			it.text = xstrdup("root");
+		}
+		subj.items = xmalloc(sizeof(it));
+		subj.items[0] = it;
+		struct dg_rule rule = {
+			.action = DG_ACTION_LISTEN,
+			.endpoints = xmalloc(sizeof(size_t)),
+			.n_endpoints = 1,
+			.subjects = xmalloc(sizeof(subj)),
+			.n_subjects = 1,
+			.loc = tcp->loc,
+			.api_profile = DG_API_NO_PARENT,
+			.implicit = true,
+		};
+		rule.endpoints[0] = e;
+		rule.subjects[0] = subj;
+		pol->rules = xreallocarray(pol->rules, pol->n_rules + 1, sizeof(*pol->rules));
+		pol->rules[pol->n_rules++] = rule;
+		pol->n_items++;
+	}
+}
+
 static struct dg_policy *finish(struct parser *p)
 {
 	uint8_t md[SHA256_DIGEST_SIZE];
@@ -1621,6 +1685,7 @@ static struct dg_policy *finish(struct parser *p)
 		dg_policy_free(pol);
 		return NULL;
 	}
+	add_relay_listen_rules(pol);
 	return pol;
 }
 

@@ -162,6 +162,15 @@ void dg_strmap_free(struct dg_strmap *map)
 char *dg_rule_source(const struct dg_rule *rule, size_t max)
 {
 	const struct dg_diag_file *f = rule->loc.file;
+	if (rule->implicit && rule->n_subjects == 1 && rule->subjects[0].n_items == 1) {
+		/* written nowhere: said as it would be written */
+		char *text = xasprintf("(implicit) listen from %s %s",
+				       rule->subjects[0].kind == DG_SUBJ_CGROUP ? "cgroup" : "user",
+				       rule->subjects[0].items[0].text);
+		if (strlen(text) > max && max >= 4)
+			strcpy(text + max - 3, "...");
+		return text;
+	}
 	if (!f || max < 4)
 		return xstrdup("");
 	const char *p = f->text, *end = f->text + f->len;

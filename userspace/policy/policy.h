@@ -179,6 +179,7 @@ struct dg_rule {
 	char *api;			/* `api NAME`: the profile for relay requests */
 	struct dg_loc api_loc;
 	size_t api_profile;		/* its index in dg_policy.apis (checked) */
+	bool implicit;			/* not written: a relay's TCP `listen` rule */
 };
 
 enum dg_default {

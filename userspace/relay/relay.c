@@ -959,8 +959,13 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (l->tcp ? dg_caller_of_tcp(r->callers_fd, fd, &c->caller, &why)
-		   : dg_caller_of_unix(fd, &c->caller, &why)) {
+	if (l->tcp && dg_caller_of_tcp(r->callers_fd, fd, &c->caller, &why)) {
+		/* not judged by the hooks on this host: closed unread, logged */
+		emit(c, NULL, NULL, 403, false, NULL, why);
+		conn_free(c);
+		return;
+	}
+	if (!l->tcp && dg_caller_of_unix(fd, &c->caller, &why)) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "dockguard: the relay cannot tell who is calling: %s", why);
 		emit(c, NULL, NULL, 403, false, NULL, why);

@@ -155,3 +155,21 @@ int read_file(const char *path, size_t max, char **text, size_t *len)
 	*len = n;
 	return 0;
 }
+
+char *dg_own_cgroup(void)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	char *path = NULL;
+
+	if (!f)
+		return xstrdup("/");
+	while (!path && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		path = xstrdup(line + 3);
+	}
+	fclose(f);
+	return path ? path : xstrdup("/");
+}

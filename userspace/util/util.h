@@ -27,5 +27,8 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Reads a whole file of at most `max` bytes. -EFBIG when larger. */
 int read_file(const char *path, size_t max, char **text, size_t *len);
+/* This process's cgroup v2 path, from /proc/self/cgroup ("0::/path"),
+ * malloc'd; "/" when it cannot be read. */
+char *dg_own_cgroup(void);
 
 #endif
