@@ -120,6 +120,11 @@ check "relay tcp: nobody else may bind the relay's address before it exists (EPE
 	test "$(r66_squat "$P66")" = EPERM
 check "relay tcp: ... while another port of that address binds (the rule, not the address)" \
 	test "$(r66_squat 23799)" = bound
+"$DG" --bpffs "$BPFFS" --run-dir "$R66/run" status >"$R66/status.out" 2>&1
+check "relay tcp: status shows the address that does not exist yet as waiting" \
+	grep -q "r66 *listen tcp 10.66.0.1:$P66: WAITING for the address to appear" "$R66/status.out"
+check "relay tcp: ... the one that exists as bound, the upstream as reachable" \
+	bash -c "grep -q 'r66 *listen tcp 127.0.0.1:$P66: bound' '$R66/status.out' && grep -q 'r66 *upstream unix $R66/up.sock: reachable' '$R66/status.out'"
 check "relay tcp: status shows the relay's implicit listen rule" \
 	bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$R66/run' status 2>&1 | grep -q '(implicit) listen from'"
 
@@ -136,6 +141,11 @@ for _ in $(seq 50); do ss -ltn | grep -q "10.66.0.1:$P66 " && break; sleep 0.1; 
 check "relay tcp: once 10.66.0.1 exists the relay listens there" \
 	bash -c "ss -ltn | grep -q '10.66.0.1:$P66 '"
 check "relay tcp: ... and the daemon says so" grep -q "tcp 10.66.0.1:$P66 has appeared" "$R66/daemon.log"
+check "relay tcp: ... and status shows it bound" \
+	bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$R66/run' status --json | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+r = [x for x in s[\"relay\"][\"relays\"] if x[\"name\"] == \"r66\"][0]
+sys.exit(not all(l[\"state\"] == \"bound\" for l in r[\"listen\"]))'"
 # a caller in the other namespace, as a container reaches the gateway
 out=$(nsenter --net=/run/netns/"$R66_NS" python3 "$root/tests/relay/client.py" "tcp:10.66.0.1:$P66" \
 	"GET /v1.41/info HTTP/1.1$H66" --uid 1001 --cgroup "$CG/a")

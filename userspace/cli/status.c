@@ -280,8 +280,19 @@ static void print_text(const json_t *s)
 		       pid ? "process " : "NOT RUNNING ", pid,
 		       (long long)json_integer_value(json_object_get(relay, "connections")),
 		       (long long)json_integer_value(json_object_get(relay, "draining")));
-		json_t *rr;
-		size_t ri;
+		json_t *rr, *la;
+		size_t ri, li;
+		json_array_foreach(json_object_get(relay, "relays"), ri, rr) {
+			json_array_foreach(json_object_get(rr, "listen"), li, la)
+				printf("  %-12s listen %s: %s\n", json_string_value(json_object_get(rr, "name")),
+				       json_string_value(json_object_get(la, "address")),
+				       !strcmp(json_string_value(json_object_get(la, "state")), "bound")
+					       ? "bound" : "WAITING for the address to appear");
+			printf("  %-12s upstream %s: %s\n", json_string_value(json_object_get(rr, "name")),
+			       json_string_value(json_object_get(rr, "upstream")),
+			       json_is_true(json_object_get(rr, "upstream_reachable")) ? "reachable"
+										: "NOT REACHABLE");
+		}
 		json_array_foreach(json_object_get(relay, "rules"), ri, rr)
 			printf("  %-12s %-40s %9lld allowed %9lld denied\n",
 			       json_string_value(json_object_get(rr, "relay")),

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -686,6 +687,60 @@ static json_t *learning_json(const struct dg_policy *pol)
 	return list;
 }
 
+/* Whether upstream `a` takes a connection now (250 ms at most). */
+static bool upstream_reachable(const struct dg_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct pollfd pfd;
+	int fd, err = 0;
+	socklen_t el = sizeof(err);
+	bool ok;
+
+	if (!dg_relay_sockaddr(a, &ss, &len))
+		return false;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&ss, len) == 0;
+	if (!ok && errno == EINPROGRESS) {
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		ok = poll(&pfd, 1, 250) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) &&
+		     !err;
+	}
+	close(fd);
+	return ok;
+}
+
+/* Each relay's listen addresses (bound, or waiting for the address to
+ * appear) and whether its upstream answers a connect now. */
+static json_t *relays_json(const struct dg_relays *r)
+{
+	const struct dg_policy *pol = r->have_lp ? r->lp.policy : NULL;
+	json_t *list = json_array();
+
+	for (size_t e = 0; pol && e < pol->n_endpoints; e++) {
+		const struct dg_endpoint *ep = &pol->endpoints[e];
+		json_t *listen = json_array();
+		char up[512];
+		if (!ep->relay)
+			continue;
+		for (size_t a = 0; a < ep->n_addrs; a++) {
+			char *key = dg_relay_addr_text(&ep->addrs[a]);
+			const struct bound *b = find_bound(r, key);
+			json_array_append_new(listen, json_pack("{s:s,s:s}", "address", key, "state",
+								b && b->fd >= 0 ? "bound" : "waiting"));
+			free(key);
+		}
+		json_array_append_new(list, json_pack("{s:s,s:o,s:s,s:b}", "name", ep->name,
+						      "listen", listen, "upstream",
+						      dg_addr_format_sep(&ep->upstream, ' ', up, sizeof(up)),
+						      "upstream_reachable",
+						      upstream_reachable(&ep->upstream)));
+	}
+	return list;
+}
+
 json_t *dg_relays_status(const struct dg_relays *r)
 {
 	json_t *sum = json_deep_copy(r->retired), *rules = json_array(), *last;
@@ -706,9 +761,9 @@ json_t *dg_relays_status(const struct dg_relays *r)
 		free(relay);
 	}
 	json_decref(sum);
-	return json_pack("{s:i,s:i,s:I,s:o,s:o}", "pid", (int)r->current, "draining",
+	return json_pack("{s:i,s:i,s:I,s:o,s:o,s:o}", "pid", (int)r->current, "draining",
 			 (int)r->n_draining, "connections", conns, "rules", rules, "learning",
-			 learning_json(r->have_lp ? r->lp.policy : NULL));
+			 learning_json(r->have_lp ? r->lp.policy : NULL), "relays", relays_json(r));
 }
 
 json_t *dg_relays_seen(const struct dg_relays *r)
