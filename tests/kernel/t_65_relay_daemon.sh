@@ -16,7 +16,7 @@ python3 "$root/tests/relay/upstream.py" "$R65/up.sock" "$R65_LOG" >/dev/null 2>&
 PIDS+=($!)
 for _ in $(seq 50); do [[ -S $R65/up.sock ]] && break; sleep 0.1; done
 
-r65_policy() {	# r65_policy PING-RULE
+r65_policy() {	# r65_policy PING-RULE [Y-EVENTS-RULE]
 	cat >"$R65/p.conf" <<CONF
 relay r65 {
     listen unix $R65_SOCK
@@ -25,6 +25,7 @@ relay r65 {
 api p65 extends read-only {
     $1 GET /_ping
     allow GET /x/events
+    ${2:-allow} GET /y/events
 }
 allow r65 from user 1001 api p65
 CONF
@@ -137,8 +138,12 @@ expect_unix "relay daemon: enforcement went on" EPERM --cgroup "$CG/c" --uid 100
 python3 "$root/tests/relay/client.py" "$R65_SOCK" "GET /v1.41/x/events HTTP/1.1$H65" --uid 1001 \
 	--for 3 >"$R65/stream.out" &
 stream=$!
+# ... and one the new policy refuses: it is closed at the reload
+python3 "$root/tests/relay/client.py" "$R65_SOCK" "GET /v1.41/y/events HTTP/1.1$H65" --uid 1001 \
+	--for 3 >"$R65/stream-y.out" &
+stream_y=$!
 sleep 0.8
-r65_policy deny
+r65_policy deny deny
 kill -HUP "$R65_DAEMON"
 pid3=$(r65_next_pid "$pid2")
 lines_at_reload=$(grep -c '{"n":' "$R65/stream.out")
@@ -148,6 +153,11 @@ wait "$stream"
 lines_after=$(grep -c '{"n":' "$R65/stream.out")
 check "relay daemon: the stream opened before SIGHUP ran on ($lines_at_reload -> $lines_after lines)" \
 	test "$lines_after" -gt $((lines_at_reload + 5))
+wait "$stream_y"
+check "relay daemon: the stream that the new policy refuses was closed at the reload" \
+	bash -c "tail -n 1 '$R65/stream-y.out' | grep -q '<EOF>' && test \$(grep -c '{\"n\":' '$R65/stream-y.out') -lt 20"
+check "relay daemon: ... and the daemon's log says why" \
+	grep -q "relay r65: refused 403 GET /y/events for uid 1001 .*the new policy refuses what this connection runs" "$R65/daemon.log"
 check "relay daemon: a new relay process serves the new policy (${pid2} -> ${pid3:-none})" \
 	test -n "$pid3" -a "$pid3" != "$pid2"
 for _ in $(seq 30); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/relays.h"
+#include "relay/judge.h"
 #include "relay/relay.h"
 #include "relay/sockets.h"
 #include "util/util.h"
@@ -41,9 +42,12 @@ struct dg_relays {
 	const struct dg_cli *cli;	/* its containers, as of each fork, name callers */
 	bool have_lp;
 	pid_t current;
+	int current_ctl;		/* the daemon's end of its control channel */
 	time_t current_started;
 	pid_t *draining;		/* relay processes of replaced policies */
+	int *draining_ctl;
 	size_t n_draining;
+	int child_ctl;			/* in a relay process: its end of the channel */
 	struct event *ev_chld, *ev_restart, *ev_events, *ev_bind;
 	int callers_fd;			/* the hooks' relay_callers map: TCP callers */
 	int *passed;			/* sockets systemd passed (socket activation), -1 once used */
@@ -62,6 +66,10 @@ struct dg_relays {
 #define DG_RELAYS_MAX_SEEN 65536
 /* Entries of what callers asked per datagram (each well under EVENT_MAX). */
 #define SEEN_PER_DATAGRAM 40
+
+/* Requests that still run, per datagram of a draining relay process (a
+ * cgroup path is at most 4 KiB: three fit in EVENT_MAX). */
+#define OPEN_PER_DATAGRAM 3
 
 /* An event's two forms in one datagram: the line, a NUL, the JSON. */
 #define EVENT_MAX 16384
@@ -133,6 +141,64 @@ static void merge_seen(struct dg_relays *r, json_t *list)
 	}
 }
 
+/*
+ * A draining relay process's requests that still run (child_signal): each
+ * judged by the policy in force now, as a new request would be; those it
+ * refuses are ended (spec 8: a reload closes the pipes and streams that
+ * the new policy denies), the others run on.
+ */
+static void judge_open(struct dg_relays *r, json_t *report)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(report, "pid"));
+	json_t *close_list = json_array(), *one;
+	int ctl = -1;
+	size_t i;
+
+	for (i = 0; i < r->n_draining; i++)
+		if (r->draining[i] == pid)
+			ctl = r->draining_ctl[i];
+	if (ctl < 0 || !r->have_lp) {
+		json_decref(close_list);
+		return;
+	}
+	json_array_foreach(json_object_get(report, "open"), i, one) {
+		uint32_t groups[DG_CALLER_MAX_GROUPS];
+		json_t *g, *gl = json_object_get(one, "groups");
+		size_t gi;
+		char rule[300];
+		struct dg_subject_id who = {
+			.uid = (uint32_t)json_integer_value(json_object_get(one, "uid")),
+			.gid = (uint32_t)json_integer_value(json_object_get(one, "gid")),
+			.groups = groups,
+			.cgroup = json_string_value(json_object_get(one, "cgroup")),
+		};
+		const char *relay = json_string_value(json_object_get(one, "relay"));
+		const char *method = json_string_value(json_object_get(one, "method"));
+		const char *target = json_string_value(json_object_get(one, "target"));
+		json_array_foreach(gl, gi, g)
+			if (gi < DG_CALLER_MAX_GROUPS)
+				groups[who.n_groups++] = (uint32_t)json_integer_value(g);
+		if (!relay || !method || !target || !who.cgroup)
+			continue;
+		if (!dg_api_still_allowed(r->lp.policy, r->lp.image, relay, &who, method, target, rule,
+					  sizeof(rule)))
+			json_array_append_new(close_list, json_pack("[O,s]", json_object_get(one, "id"),
+								    rule));
+	}
+	if (json_array_size(close_list)) {
+		/* `report` held OPEN_PER_DATAGRAM at most: one message fits */
+		json_t *o = json_pack("{s:o}", "close", close_list);
+		char *text = json_dumps(o, JSON_COMPACT);
+		if (text && send(ctl, text, strlen(text), MSG_NOSIGNAL) < 0)
+			dg_cli_error("cannot tell relay process %d which requests the new policy "
+				     "refuses: %s", (int)pid, strerror(errno));
+		free(text);
+		json_decref(o);
+	} else {
+		json_decref(close_list);
+	}
+}
+
 static void events_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dg_relays *r = arg;
@@ -146,6 +212,8 @@ static void events_cb(evutil_socket_t fd, short what, void *arg)
 		json_t *o = (size_t)n > tl + 1 ? json_loads(buf + tl + 1, 0, NULL) : NULL;
 		if (tl == 0 && o && json_object_get(o, "seen")) {
 			merge_seen(r, json_object_get(o, "seen"));
+		} else if (tl == 0 && o && json_object_get(o, "open")) {
+			judge_open(r, o);
 		} else if (tl == 0 && o) {
 			/* a relay process's counts: the latest per process */
 			char pid[32];
@@ -168,7 +236,7 @@ struct child_ctx {
 
 /* A report (no event line, then the JSON) in one datagram; a full queue
  * loses it rather than stall the relay. */
-static void send_report(const struct dg_relays *r, json_t *o)
+static void send_report_flags(const struct dg_relays *r, json_t *o, int flags)
 {
 	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
@@ -177,10 +245,15 @@ static void send_report(const struct dg_relays *r, json_t *o)
 		char *msg = xmalloc(n);
 		msg[0] = 0;
 		memcpy(msg + 1, json, n - 1);
-		send(r->events[1], msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		send(r->events[1], msg, n, flags | MSG_NOSIGNAL);
 		free(msg);
 	}
 	free(json);
+}
+
+static void send_report(const struct dg_relays *r, json_t *o)
+{
+	send_report_flags(r, o, MSG_DONTWAIT);
 }
 
 static void send_counts(const struct dg_relays *r, struct dg_relay *relay, bool always)
@@ -220,19 +293,57 @@ static void counts_tick(evutil_socket_t fd, short what, void *arg)
 	send_seen(ctx->r, ctx->relay);
 }
 
-/* SIGUSR1: drain; SIGTERM, SIGINT: stop. Read from a signalfd: libevent's
- * own signal handling is the daemon's, copied by fork(). */
+/*
+ * SIGUSR1: drain, and tell the daemon which requests still run (streams,
+ * pipes), for it to judge them by the new policy; SIGTERM, SIGINT: stop.
+ * Read from a signalfd: libevent's own signal handling is the daemon's,
+ * copied by fork().
+ */
 static void child_signal(evutil_socket_t fd, short what, void *arg)
 {
-	struct dg_relay *relay = arg;
+	struct child_ctx *ctx = arg;
 	struct signalfd_siginfo si;
 
 	(void)what;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGUSR1)
-			dg_relay_drain(relay);
-		else
-			event_base_loopexit(dg_relay_base(relay), NULL);
+		if (si.ssi_signo == SIGUSR1) {
+			json_t *open = dg_relay_open_requests_json(ctx->relay);
+			dg_relay_drain(ctx->relay);
+			/* in datagrams of OPEN_PER_DATAGRAM, each well under EVENT_MAX */
+			for (size_t from = 0; from < json_array_size(open); from += OPEN_PER_DATAGRAM) {
+				json_t *part = json_array();
+				for (size_t i = from; i < from + OPEN_PER_DATAGRAM &&
+						      i < json_array_size(open); i++)
+					json_array_append(part, json_array_get(open, i));
+				json_t *o = json_pack("{s:i,s:o}", "pid", (int)getpid(), "open", part);
+				/* waits for room: each must reach the daemon to be judged */
+				send_report_flags(ctx->r, o, 0);
+				json_decref(o);
+			}
+			json_decref(open);
+		} else {
+			event_base_loopexit(dg_relay_base(ctx->relay), NULL);
+		}
+	}
+}
+
+/* The daemon's verdict on requests that still run: {"close": [[id, rule]]}. */
+static void child_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct child_ctx *ctx = arg;
+	char buf[65536];
+	ssize_t n;
+
+	(void)what;
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = 0;
+		json_t *o = json_loads(buf, 0, NULL), *one;
+		size_t i;
+		json_array_foreach(json_object_get(o, "close"), i, one)
+			dg_relay_close(ctx->relay, (uint64_t)json_integer_value(json_array_get(one, 0)),
+				       json_string_value(json_array_get(one, 1)),
+				       "the new policy refuses what this connection runs");
+		json_decref(o);
 	}
 }
 
@@ -250,7 +361,7 @@ static void close_other_fds(const struct dg_relays *r)
 	while ((de = readdir(dir))) {
 		int fd = atoi(de->d_name);
 		bool keep = fd <= 2 || fd == dirfd(dir) || de->d_name[0] == '.' ||
-			    fd == r->events[1] || fd == r->callers_fd;
+			    fd == r->events[1] || fd == r->callers_fd || fd == r->child_ctl;
 		for (size_t i = 0; i < r->n_bound && !keep; i++)
 			keep = r->bound[i].fd == fd;
 		if (!keep) {
@@ -304,11 +415,13 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 			free(key);
 		}
 	}
-	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, relay);
 	struct child_ctx ctx = { r, relay };
+	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, &ctx);
+	struct event *ctl = event_new(base, r->child_ctl, EV_READ | EV_PERSIST, child_ctl, &ctx);
 	struct event *tick = event_new(base, -1, EV_PERSIST, counts_tick, &ctx);
 	struct timeval second = { 1, 0 };
-	if (!ev || !tick || event_add(ev, NULL) || event_add(tick, &second))
+	if (!ev || !ctl || !tick || event_add(ev, NULL) || event_add(ctl, NULL) ||
+	    event_add(tick, &second))
 		_exit(3);
 	event_base_dispatch(base);
 	send_counts(r, relay, true);
@@ -318,12 +431,24 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 
 static int start(struct dg_relays *r)
 {
-	pid_t pid = fork();
+	int ctl[2];
+	pid_t pid;
 
-	if (pid < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		return -errno;
+	r->child_ctl = ctl[1];
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(ctl[0]);
+		close(ctl[1]);
+		return -e;
+	}
 	if (pid == 0)
 		run_relay_process(r);
+	close(ctl[1]);
+	r->child_ctl = -1;
+	r->current_ctl = ctl[0];	/* the caller retired the one before */
 	r->current = pid;
 	r->current_started = time(NULL);
 	dg_cli_error("relay process %d serves the policy's relays", (int)pid);
@@ -388,13 +513,18 @@ static void sigchld_cb(evutil_socket_t fd, short what, void *arg)
 		retire_counts(r, pid);
 		for (size_t i = 0; i < r->n_draining; i++) {
 			if (r->draining[i] == pid) {
-				r->draining[i] = r->draining[--r->n_draining];
+				close(r->draining_ctl[i]);
+				r->n_draining--;
+				r->draining[i] = r->draining[r->n_draining];
+				r->draining_ctl[i] = r->draining_ctl[r->n_draining];
 				break;
 			}
 		}
 		if (pid != r->current)
 			continue;
 		r->current = 0;
+		close(r->current_ctl);
+		r->current_ctl = -1;
 		/* a crash: enforcement and events go on here; the relay comes back,
 		 * sooner when it had run a while */
 		if (time(NULL) - r->current_started > 60)
@@ -457,6 +587,7 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	r->restart_ms = RESTART_MIN_MS;
 	r->events[0] = r->events[1] = -1;
 	r->callers_fd = -1;
+	r->current_ctl = r->child_ctl = -1;
 	int n = sd_listen_fds(1);	/* unsets LISTEN_FDS: not for the relay processes */
 	for (int i = 0; i < n; i++) {
 		r->passed = xreallocarray(r->passed, r->n_passed + 1, sizeof(*r->passed));
@@ -481,14 +612,35 @@ struct dg_relays *dg_relays_new(struct event_base *base, dg_relays_event_fn fn, 
 	return r;
 }
 
-/* Lets relay process `pid` finish what it does; it takes no more. */
-static void retire(struct dg_relays *r, pid_t pid)
+/* Lets relay process `pid` (control channel `ctl`) finish what it does; it
+ * takes no more, and reports what still runs (child_signal). */
+static void retire(struct dg_relays *r, pid_t pid, int ctl)
 {
 	if (!pid)
 		return;
 	kill(pid, SIGUSR1);
 	r->draining = xreallocarray(r->draining, r->n_draining + 1, sizeof(*r->draining));
-	r->draining[r->n_draining++] = pid;
+	r->draining_ctl = xreallocarray(r->draining_ctl, r->n_draining + 1, sizeof(*r->draining_ctl));
+	r->draining[r->n_draining] = pid;
+	r->draining_ctl[r->n_draining++] = ctl;
+}
+
+/* A new relay process for the policy in r->lp takes over from the current
+ * one, which drains. 0, or -errno: the current one serves on. */
+static int take_over(struct dg_relays *r)
+{
+	pid_t previous = r->current;
+	int previous_ctl = r->current_ctl, ret;
+
+	r->current = 0;
+	r->current_ctl = -1;
+	if ((ret = start(r)) < 0) {
+		r->current = previous;
+		r->current_ctl = previous_ctl;
+		return ret;
+	}
+	retire(r, previous, previous_ctl);
+	return 0;
 }
 
 static bool pending_binds(const struct dg_relays *r)
@@ -542,14 +694,9 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 		dg_cli_error("relay: %s has appeared; serving it", r->bound[i].key);
 		any = true;
 	}
-	if (any && r->have_lp) {
-		pid_t previous = r->current;
-		r->current = 0;
-		if (start(r) < 0)
-			r->current = previous;
-		else
-			retire(r, previous);
-	}
+	if (any && r->have_lp && take_over(r) < 0)
+		dg_cli_error("cannot start a relay process: %s; the new address is served once "
+			     "one starts", strerror(errno));
 	if (pending_binds(r)) {
 		struct timeval second = { 1, 0 };
 		evtimer_add(r->ev_bind, &second);
@@ -608,8 +755,9 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 		evtimer_add(r->ev_bind, &second);
 	}
 	if (!wanted) {
-		retire(r, r->current);
+		retire(r, r->current, r->current_ctl);
 		r->current = 0;
+		r->current_ctl = -1;
 		if (r->have_lp)
 			dg_cli_policy_free(&r->lp);
 		r->have_lp = false;
@@ -624,15 +772,13 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	bool had = r->have_lp;
 	r->lp = lp;
 	r->have_lp = true;
-	pid_t previous = r->current;
-	r->current = 0;
 	evtimer_del(r->ev_restart);
-	if ((ret = start(r)) < 0) {
+	if ((ret = take_over(r)) < 0) {
 		dg_err_set(err, "cannot start a relay process: %s", strerror(-ret));
-		r->current = previous;	/* it serves on, with the policy it has */
-		return ret;
+		if (had)
+			dg_cli_policy_free(&old);
+		return ret;	/* the current one serves on, with the policy it has */
 	}
-	retire(r, previous);
 	if (had)
 		dg_cli_policy_free(&old);
 	/* sockets of addresses the policy no longer has */
@@ -792,8 +938,12 @@ void dg_relays_free(struct dg_relays *r)
 	for (size_t i = 0; i < r->n_draining; i++) {
 		kill(r->draining[i], SIGTERM);
 		waitpid(r->draining[i], NULL, 0);
+		close(r->draining_ctl[i]);
 	}
 	free(r->draining);
+	free(r->draining_ctl);
+	if (r->current_ctl >= 0)
+		close(r->current_ctl);
 	for (size_t i = 0; i < r->n_bound; i++) {
 		if (r->bound[i].fd >= 0)
 			close(r->bound[i].fd);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The API verdict (judge.h). */
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "compile/compile.h"
 #include "relay/judge.h"
 
 bool dg_api_pattern_matches(const char *pattern, const char *path)
@@ -101,4 +103,50 @@ void dg_api_judge(const struct dg_policy *pol, size_t profile, const char *metho
 	out->log = true;
 	out->verdict = audit || pol->api_default == DG_DEFAULT_AUDIT ? DG_API_AUDITED
 								      : DG_API_DENIED;
+}
+
+static const char *place(const struct dg_loc *loc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u", loc->file ? loc->file->name : "?", loc->line);
+	return buf;
+}
+
+bool dg_api_still_allowed(const struct dg_policy *pol, const struct dg_image *img,
+			  const char *relay, const struct dg_subject_id *who, const char *method,
+			  const char *raw_target, char *rule, size_t rule_len)
+{
+	struct dg_verdict v;
+	struct dg_api_decision d;
+	struct dg_target t;
+	const char *why;
+	size_t e, profile = DG_API_NO_PARENT;
+
+	for (e = 0; e < pol->n_endpoints; e++)
+		if (pol->endpoints[e].relay && !strcmp(pol->endpoints[e].name, relay))
+			break;
+	if (e == pol->n_endpoints) {
+		snprintf(rule, rule_len, "the policy has no relay %s any more", relay);
+		return false;
+	}
+	dg_image_evaluate_endpoint(img, who, (uint8_t)(e + 1), DG_OP_CONNECT, &v);
+	if (!v.allowed) {
+		if (v.rule == DG_RULE_DEFAULT)
+			snprintf(rule, rule_len, "default");
+		else
+			place(&pol->rules[v.rule].loc, rule, rule_len);
+		return false;
+	}
+	if (v.rule != DG_RULE_DEFAULT)
+		profile = pol->rules[v.rule].api_profile;
+	if (dg_target_parse(raw_target, &t, &why)) {
+		snprintf(rule, rule_len, "%s", why);
+		return false;
+	}
+	dg_api_judge(pol, profile, method, &t, &d);
+	dg_target_free(&t);
+	if (d.rule)
+		place(&d.rule->loc, rule, rule_len);
+	else
+		snprintf(rule, rule_len, "default");
+	return d.verdict != DG_API_DENIED;
 }

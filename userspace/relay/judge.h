@@ -9,6 +9,7 @@
 #define DOCKGUARD_RELAY_JUDGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "policy/policy.h"
 #include "relay/target.h"
@@ -32,5 +33,17 @@ bool dg_api_pattern_matches(const char *pattern, const char *path);
 /* Judges `method` on `t` with profile `profile` (an index in pol->apis). */
 void dg_api_judge(const struct dg_policy *pol, size_t profile, const char *method,
 		  const struct dg_target *t, struct dg_api_decision *out);
+
+/*
+ * Whether the policy now lets `who` ask `method` `raw_target` of relay
+ * `relay` (by name): its connect rule, then that rule's profile, as a new
+ * request would be judged. *rule: where the refusal comes from ("FILE:LINE",
+ * "default", or why the request cannot be judged).
+ */
+struct dg_image;
+struct dg_subject_id;
+bool dg_api_still_allowed(const struct dg_policy *pol, const struct dg_image *img,
+			  const char *relay, const struct dg_subject_id *who, const char *method,
+			  const char *raw_target, char *rule, size_t rule_len);
 
 #endif

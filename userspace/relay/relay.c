@@ -68,6 +68,7 @@ struct pending {
 struct conn {
 	struct dg_relay *relay;
 	struct conn *prev, *next;
+	uint64_t id;			/* for dg_relay_open_requests_json / dg_relay_close */
 	size_t endpoint;
 	char *relay_name;
 	struct bufferevent *client, *upstream;
@@ -106,6 +107,7 @@ struct dg_relay {
 	struct seen *seen;		/* what each caller asked, for `suggest` */
 	size_t n_seen;
 	int callers_fd;			/* the hooks' relay_callers map, -1: none */
+	uint64_t next_id;
 	struct pending *pending;	/* dg_relay_listen(): addresses to bind later */
 	size_t n_pending;
 	struct event *retry;
@@ -939,6 +941,7 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 	(void)ev, (void)sa, (void)socklen;
 	c = xcalloc(1, sizeof(*c));
 	c->relay = r;
+	c->id = ++r->next_id;
 	c->endpoint = l->endpoint;
 	c->relay_name = l->name;
 	c->next = r->conns;
@@ -976,6 +979,38 @@ static void accept_conn(struct evconnlistener *ev, evutil_socket_t fd, struct so
 	    conns_of(r, &c->caller) > DG_RELAY_MAX_CONNS_PER_CALLER) {
 		emit(c, NULL, NULL, 503, false, NULL, "too many connections");
 		answer(c, 503, NULL, "dockguard: too many connections to this relay", true);
+	}
+}
+
+json_t *dg_relay_open_requests_json(const struct dg_relay *r)
+{
+	json_t *list = json_array();
+
+	for (const struct conn *c = r->conns; c; c = c->next) {
+		if (!c->have_req || (c->state != S_FORWARD && c->state != S_PIPE))
+			continue;
+		json_t *groups = json_array();
+		for (size_t i = 0; i < c->caller.n_groups; i++)
+			json_array_append_new(groups, json_integer(c->caller.groups[i]));
+		json_array_append_new(list, json_pack("{s:I,s:s,s:I,s:I,s:o,s:s,s:s,s:s}", "id",
+						      (json_int_t)c->id, "relay", c->relay_name,
+						      "uid", (json_int_t)c->caller.uid, "gid",
+						      (json_int_t)c->caller.gid, "groups", groups,
+						      "cgroup", c->caller.cgroup, "method", c->req.method,
+						      "target", c->req.raw_target));
+	}
+	return list;
+}
+
+void dg_relay_close(struct dg_relay *r, uint64_t id, const char *rule, const char *why)
+{
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (c->id != id)
+			continue;
+		emit(c, c->have_req ? c->req.method : NULL, c->have_req ? c->req.target.path : NULL,
+		     403, false, rule, why);
+		conn_free(c);
+		return;
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <event2/event.h>
@@ -110,6 +111,15 @@ json_t *dg_relay_counts_json(struct dg_relay *r, bool *changed);
  */
 json_t *dg_relay_seen_json(struct dg_relay *r, size_t *from, size_t max);
 
+/*
+ * The requests still running on this relay's connections (streams, and
+ * pipes after a 101), for the daemon to judge again after a policy change:
+ * [{id, relay, uid, gid, groups, cgroup, method, target (as sent)}].
+ */
+json_t *dg_relay_open_requests_json(const struct dg_relay *r);
+/* Ends connection `id` (the new policy denies what it runs), with an event
+ * naming `rule` and `why`; nothing when it has ended already. */
+void dg_relay_close(struct dg_relay *r, uint64_t id, const char *rule, const char *why);
 /* Open connections (for status and tests). */
 size_t dg_relay_connections(const struct dg_relay *r);
 
