@@ -65,6 +65,7 @@ allow r from cgroup /docker/dg-relay-ro api read-only
 allow r from cgroup /docker/dg-relay-full api full
 allow r from cgroup /docker/dg-relay-traefik api traefik
 allow r from container name relay-ro-* api read-only
+allow r from container service relay-traefik api traefik
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/relay.conf" 2>"$T/daemon.log" &
@@ -201,6 +202,40 @@ check "... a create from it gets 403 naming the container" \
 check "... and dockerd never received it" bash -c "! grep -q 'Calling POST /v1.41/containers/create?name=made-over-the-gateway' '$DLOG'"
 out=$(in_ct_gw other-gw "GET /v1.41/containers/json")
 check "another container (no rule) cannot connect to the relay at the gateway" grep -q "^EPERM" <<<"$out"
+
+# a swarm service (as Traefik's swarm provider runs) with the relay socket
+# bind-mounted: the provider's requests answered by a manager's dockerd, a
+# create refused with the task's container named, never received
+if e2e_swarm_init; then
+	mkdir -p "$T/svc-out"
+	chmod 777 "$T/svc-out"	# the task's root is the remapped uid
+	node=$(e2e_docker node ls -q | head -n 1)	# the provider inspects a task's node
+	reqs="GET /v1.41/version|GET /v1.41/services|GET /v1.41/tasks|GET /v1.41/networks|GET /v1.41/nodes/$node|POST /v1.41/containers/create?name=made-by-the-service"
+	for _ in 1 2 3 4 5; do
+		e2e_docker service create --detach --no-resolve-image --name relay-traefik \
+			--restart-condition none \
+			--mount "type=bind,source=$RELAY,target=/var/run/docker.sock" \
+			--mount "type=bind,source=$T/svc-out,target=/out" "$E2E_IMAGE" \
+			/bin/sh -c "IFS='|'; for r in \$0; do /bin/dg-probe --request \"\$r\" http unix /var/run/docker.sock; done >/out/r 2>&1; touch /out/done" \
+			"$reqs" >>"$T/service.log" 2>&1 && break
+		sleep 1
+	done
+	for _ in $(seq 300); do [[ -e $T/svc-out/done ]] && break; sleep 0.2; done
+	check "swarm service through the relay: version, services, tasks, networks, its node answered (200)" \
+		test "$(grep -c '^http 200 ' "$T/svc-out/r" 2>/dev/null)" = 5
+	grep -q '^http 200 ' "$T/svc-out/r" 2>/dev/null || cut -c1-200 "$T/svc-out/r" 2>&1 | sed 's/^/     /'
+	check "... its create refused with 403 naming the task's container" \
+		grep -qE '^http 403 .*not allowed for container relay-traefik\.1\.' "$T/svc-out/r"
+	check "... and dockerd never received it" \
+		bash -c "! grep -q 'Calling POST /v1.41/containers/create?name=made-by-the-service' '$DLOG'"
+	check "... dockerd served the provider's swarm reads" \
+		bash -c "grep -q 'Calling GET /v1.41/services' '$DLOG' && grep -q 'Calling GET /v1.41/nodes' '$DLOG'"
+	[[ -e $T/svc-out/done ]] || e2e_docker service ps relay-traefik --no-trunc 2>&1 | sed 's/^/     /'
+	e2e_docker service rm relay-traefik >/dev/null 2>&1
+	e2e_swarm_leave
+else
+	fail "docker swarm init on the private engine"
+fi
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)
