@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Who is at the other end of a relay connection (caller.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +84,82 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 
 static char no_cgroup[1];
 
+/* The inode of the socket at the other end of unix socket `fd`, from
+ * sock_diag (UNIX_DIAG_PEER). */
+static int peer_inode(int fd, uint32_t *out)
+{
+	struct stat st;
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} q;
+	char buf[8192];
+	ssize_t n;
+	int nl, ret = -ENOENT;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -errno;
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	q.req.sdiag_family = AF_UNIX;
+	q.req.udiag_states = ~0U;
+	q.req.udiag_ino = (uint32_t)st.st_ino;
+	q.req.udiag_show = UDIAG_SHOW_PEER;
+	q.req.udiag_cookie[0] = q.req.udiag_cookie[1] = ~0U;	/* INET_DIAG_NOCOOKIE */
+	if (send(nl, &q, sizeof(q), 0) < 0 || (n = recv(nl, buf, sizeof(buf), 0)) < 0) {
+		ret = -errno;
+		close(nl);
+		return ret;
+	}
+	close(nl);
+	for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			break;
+		struct unix_diag_msg *m = NLMSG_DATA(h);
+		int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+		for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+			if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+				memcpy(out, RTA_DATA(a), sizeof(*out));
+				ret = 0;
+			}
+		}
+	}
+	return ret;
+}
+
+/* Whether process `pid` holds socket inode `ino` among its descriptors. */
+static bool holds_socket(pid_t pid, uint32_t ino)
+{
+	char dir[64], path[320], link[64], want[40];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%u]", ino);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		found = !strcmp(link, want);
+	}
+	closedir(d);
+	return found;
+}
+
 int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 {
 	struct ucred cred;
@@ -109,17 +191,24 @@ int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 	/* The connecting process, by a pidfd the kernel took at connect: no
 	 * pid reused since can stand in for it. Older kernels (before 6.5):
 	 * a pidfd opened now, on the pid recorded at connect. */
+	bool reopened = false;
+	uint32_t peer_ino = 0;
 	len = sizeof(pidfd);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		if (errno != ENOPROTOOPT) {
 			*why = "the kernel gave no pidfd for the peer";
 			return -errno;
 		}
+		if (peer_inode(fd, &peer_ino)) {
+			*why = "the kernel did not name the peer's socket (sock_diag)";
+			return -ENOENT;
+		}
 		pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 		if (pidfd < 0) {
 			*why = "the connecting process is gone";
 			return -ESRCH;
 		}
+		reopened = true;
 	}
 	out->pid = pidfd_pid(pidfd);
 	if (out->pid <= 0) {
@@ -129,6 +218,10 @@ int dg_caller_of_unix(int fd, struct dg_caller *out, const char **why)
 	}
 	ret = read_cgroup(out->pid, cgroup, sizeof(cgroup));
 	read_comm(out->pid, out->comm, sizeof(out->comm));
+	/* A pid opened after the fact may be another process's by now: it is
+	 * the connecting one only if it holds the connecting socket. */
+	if (!ret && reopened && !holds_socket(out->pid, peer_ino))
+		ret = -ESRCH;
 	/* still alive after the reads: they were of that process */
 	if (!ret && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
 		ret = -ESRCH;
