@@ -28,7 +28,7 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
 # through va_list; the callers themselves are checked by format attributes.
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARNFLAGS) $(CFLAGS) \
               -I$(BUILD) -Ibpf -Iuserspace -DDOCKGUARD_VERSION='"$(VERSION)"'
-LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson -lnettle -levent -lsystemd \
+LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson -lnettle -lhogweed -levent -lsystemd \
              -lhttp_parser
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wextra -Werror \
@@ -57,7 +57,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 # from the shipped policies and tests/fuzz/corpus-docker.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
-FUZZ_TARGETS := policy docker event request
+FUZZ_TARGETS := policy docker event request bundle
 fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
