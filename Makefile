@@ -73,7 +73,7 @@ fuzz:
 
 .PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
 
-all: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
+all: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/dockguard-courier $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
@@ -132,6 +132,11 @@ $(BUILD)/dg-probe: tests/tools/dg-probe.c
 $(BUILD)/dockguard-runc: tools/runc-shim/dockguard-runc.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
+
+# the fleet courier (tools/courier): static, for an image FROM scratch
+$(BUILD)/dockguard-courier: tools/courier/courier.c
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) -static $< $(shell pkg-config --variable=libdir nettle 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/libnettle.a -o $@
 
 # the test client, static, for the end-to-end tests' container image
 $(BUILD)/dg-probe-static: tests/tools/dg-probe.c tests/tools/static/build.sh
@@ -208,9 +213,10 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/dockguard -c policies/default.conf run
 
-install: $(BUILD)/dockguard $(BUILD)/dockguard-runc
+install: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/dockguard-courier
 	install -D -m 0755 $(BUILD)/dockguard $(DESTDIR)$(SBINDIR)/dockguard
 	install -D -m 0755 $(BUILD)/dockguard-runc $(DESTDIR)$(PREFIX)/libexec/dockguard-runc
+	install -D -m 0755 $(BUILD)/dockguard-courier $(DESTDIR)$(PREFIX)/libexec/dockguard-courier
 	install -D -m 0644 policies/default.conf $(DESTDIR)$(PREFIX)/share/dockguard/default.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf || \
 		install -D -m 0644 policies/default.conf $(DESTDIR)$(SYSCONFDIR)/dockguard/dockguard.conf

@@ -229,7 +229,7 @@ static void http_succeed(struct http *h)
 static void http_bad(struct http *h, const char *what)
 {
 	http_fail(h, -EPROTO,
-		  "the Docker API at %s sent an invalid HTTP answer to GET %s (%s); is that "
+		  "the Docker API at %s sent an invalid HTTP answer to %s (%s); is that "
 		  "address really the Docker API? " HINT_HOST, h->ep->url, h->path, what);
 }
 
@@ -244,7 +244,7 @@ static void http_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	http_fail(h, -ETIMEDOUT,
-		  "the Docker API at %s did not answer GET %s within %d ms; is dockerd stuck or "
+		  "the Docker API at %s did not answer %s within %d ms; is dockerd stuck or "
 		  "overloaded? (check `systemctl status docker`)", h->ep->url, h->path,
 		  h->timeout_ms);
 }
@@ -262,7 +262,7 @@ static int body_add(struct http *h, const char *data, size_t n)
 static void http_too_large(struct http *h)
 {
 	http_fail(h, -EFBIG,
-		  "the Docker API at %s sent more than %zu bytes for GET %s; refused (a hostile "
+		  "the Docker API at %s sent more than %zu bytes for %s; refused (a hostile "
 		  "or broken API? " HINT_HOST ")", h->ep->url, h->body_max, h->path);
 }
 
@@ -340,7 +340,7 @@ static bool http_parse(struct http *h, bool eof)
 		return true;
 	if (!dg_http_started(&h->parser))
 		http_fail(h, -ECONNRESET,
-			  "the Docker API at %s closed the connection without answering GET %s; "
+			  "the Docker API at %s closed the connection without answering %s; "
 			  "is dockerd shutting down?", h->ep->url, h->path);
 	else if (h->stream && h->status)
 		http_fail(h, -ECONNRESET, "the Docker API at %s ended the event stream",
@@ -348,7 +348,7 @@ static bool http_parse(struct http *h, bool eof)
 	else
 		http_fail(h, -ECONNRESET,
 			  "the Docker API at %s closed the connection in the middle of its answer "
-			  "to GET %s", h->ep->url, h->path);
+			  "to %s", h->ep->url, h->path);
 	return false;
 }
 
@@ -380,7 +380,7 @@ static void http_io(evutil_socket_t fd, short what, void *arg)
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					return;
 				int e = errno;
-				http_fail(h, -e, "cannot send GET %s to the Docker API at %s: %s",
+				http_fail(h, -e, "cannot send %s to the Docker API at %s: %s",
 					  h->path, h->ep->url, strerror(e));
 				return;
 			}
@@ -398,7 +398,7 @@ static void http_io(evutil_socket_t fd, short what, void *arg)
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
 		int e = errno;
-		http_fail(h, -e, "cannot read the answer of the Docker API at %s to GET %s: %s",
+		http_fail(h, -e, "cannot read the answer of the Docker API at %s to %s: %s",
 			  h->ep->url, h->path, strerror(e));
 		return;
 	}
@@ -410,15 +410,16 @@ static void http_io(evutil_socket_t fd, short what, void *arg)
  * never from inside this call. `on_head`/`on_data` make it a streaming
  * request; `body_max` bounds the body of the others.
  */
-struct http *http_get(struct event_base *base, const struct endpoint *ep,
-			     const char *path, int timeout_ms, size_t body_max,
-			     http_head_fn on_head, http_data_fn on_data, http_done_fn on_done,
-			     void *arg)
+struct http *http_request(struct event_base *base, const struct endpoint *ep, const char *method,
+			  const char *path, const char *body, size_t body_len,
+			  const char *content_type, int timeout_ms, size_t body_max,
+			  http_head_fn on_head, http_data_fn on_data, http_done_fn on_done, void *arg)
 {
 	struct http *h = xcalloc(1, sizeof(*h));
 	h->ep = ep;
 	h->fd = -1;
-	snprintf(h->path, sizeof(h->path), "%s", path);
+	/* "METHOD path", as messages name the request */
+	snprintf(h->path, sizeof(h->path), "%s %s", method, path);
 	h->timeout_ms = timeout_ms;
 	h->body_max = body_max;
 	h->stream = on_data != NULL;
@@ -434,10 +435,22 @@ struct http *http_get(struct event_base *base, const struct endpoint *ep,
 		fprintf(stderr, "dockguard: out of memory\n");
 		exit(3);
 	}
-	h->req = xasprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dockguard\r\n"
-			   "Accept: application/json\r\nConnection: close\r\n\r\n",
-			   path, ep->host_header);
-	h->req_len = strlen(h->req);
+	char *head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dockguard\r\n"
+			       "Accept: application/json\r\nConnection: close\r\n", method, path,
+			       ep->host_header);
+	size_t hl = strlen(head);
+	char clen[96] = "\r\n";
+	if (body)
+		snprintf(clen, sizeof(clen), "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			 content_type ? content_type : "application/json", body_len);
+	size_t cl = strlen(clen);
+	h->req = xmalloc(hl + cl + (body ? body_len : 0) + 1);
+	memcpy(h->req, head, hl);
+	memcpy(h->req + hl, clen, cl);
+	if (body)
+		memcpy(h->req + hl + cl, body, body_len);
+	h->req_len = hl + cl + (body ? body_len : 0);
+	free(head);
 
 	bool in_progress;
 	h->fd = endpoint_connect(ep, &in_progress, h->msg, sizeof(h->msg));
@@ -467,6 +480,14 @@ struct http *http_get(struct event_base *base, const struct endpoint *ep,
 	return h;
 }
 
+struct http *http_get(struct event_base *base, const struct endpoint *ep, const char *path,
+		      int timeout_ms, size_t body_max, http_head_fn on_head, http_data_fn on_data,
+		      http_done_fn on_done, void *arg)
+{
+	return http_request(base, ep, "GET", path, NULL, 0, NULL, timeout_ms, body_max, on_head,
+			    on_data, on_done, arg);
+}
+
 /* The `message` of an error answer, or a piece of its body. */
 void http_error_text(struct http *h, char *buf, size_t len)
 {
@@ -492,7 +513,7 @@ int http_json(struct http *h, json_t **out, char *err, size_t errlen)
 	if (h->status != 200) {
 		char text[256];
 		http_error_text(h, text, sizeof(text));
-		snprintf(err, errlen, "the Docker API at %s answered GET %s with HTTP %d: %s%s",
+		snprintf(err, errlen, "the Docker API at %s answered %s with HTTP %d: %s%s",
 			 h->ep->url, h->path, h->status, text,
 			 strstr(text, "too new") ? " (dockguard needs Docker 20.10 or later)" : "");
 		return h->status == 404 ? -ENOENT : -EIO;
@@ -503,7 +524,7 @@ int http_json(struct http *h, json_t **out, char *err, size_t errlen)
 	json_t *j = json_loadb(body, n, 0, &je);
 	if (!j) {
 		snprintf(err, errlen,
-			 "the Docker API at %s sent malformed JSON for GET %s: %s at byte %d; is "
+			 "the Docker API at %s sent malformed JSON for %s: %s at byte %d; is "
 			 "that address really the Docker API? " HINT_HOST,
 			 h->ep->url, h->path, je.text, je.position);
 		return -EPROTO;

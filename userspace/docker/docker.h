@@ -117,6 +117,25 @@ void dg_docker_free(struct dg_docker *d);
 /* The per-request timeout of a follower (DG_DOCKER_TIMEOUT_MS by default). */
 void dg_docker_set_timeout(struct dg_docker *d, int timeout_ms);
 
+/* A complete answer of any status: its body as given and, when it is JSON,
+ * parsed. */
+#include <jansson.h>
+struct dg_docker_answer {
+	int status;
+	char *body;
+	size_t body_len;
+	json_t *json;		/* NULL when the body is not JSON */
+};
+/*
+ * One request (`body` NULL for none, of `content_type`, NULL for
+ * application/json), waited for: 0 with `out` (any status: a status other
+ * than 2xx also sets `err` to a message naming it), or -errno with `err`
+ * (the API unreachable, a timeout, a broken answer).
+ */
+int dg_docker_call(const char *docker_host, const char *method, const char *path,
+		   const char *body, size_t body_len, const char *content_type, int timeout_ms,
+		   struct dg_docker_answer *out, char *err, size_t errlen);
+void dg_docker_answer_free(struct dg_docker_answer *a);
 /* For tests: where /proc/<pid>/cgroup is read (NULL: /proc). */
 void dg_docker_set_proc_root(const char *dir);
 

@@ -531,7 +531,7 @@ static void follow_stream_done(struct http *h, int err, const char *msg, void *a
 	} else if (h->status != 200) {
 		char text[256];
 		http_error_text(h, text, sizeof(text));
-		snprintf(why, sizeof(why), "the Docker API at %s answered GET %s with HTTP %d: %s",
+		snprintf(why, sizeof(why), "the Docker API at %s answered %s with HTTP %d: %s",
 			 d->ep.url, h->path, h->status, text);
 	} else {
 		snprintf(why, sizeof(why), "the Docker API at %s ended the event stream",

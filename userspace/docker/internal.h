@@ -86,7 +86,7 @@ typedef void (*http_done_fn)(struct http *h, int err, const char *msg, void *arg
 
 struct http {
 	const struct endpoint *ep;
-	char path[256];
+	char path[320];			/* "METHOD path", for messages */
 	char *req;
 	size_t req_len, req_off;
 	int fd;
@@ -140,6 +140,12 @@ void http_free(struct http *h);
  * never from inside this call. `on_head`/`on_data` make it a streaming
  * request; `body_max` bounds the body of the others.
  */
+/* The same for any method, with a body (NULL: none) of `content_type`
+ * (NULL: application/json). */
+struct http *http_request(struct event_base *base, const struct endpoint *ep, const char *method,
+			  const char *path, const char *body, size_t body_len,
+			  const char *content_type, int timeout_ms, size_t body_max,
+			  http_head_fn on_head, http_data_fn on_data, http_done_fn on_done, void *arg);
 struct http *http_get(struct event_base *base, const struct endpoint *ep,
 	const char *path, int timeout_ms, size_t body_max,
 	http_head_fn on_head, http_data_fn on_data, http_done_fn on_done,

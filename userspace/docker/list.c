@@ -196,7 +196,7 @@ static void lister_listed(struct http *h, int err, const char *msg, void *arg)
 	err = lister_answer(l, h, err, msg, &j);
 	if (!err && !json_is_array(j)) {
 		snprintf(l->err, sizeof(l->err),
-			 "the Docker API at %s answered GET %s with something else than a list "
+			 "the Docker API at %s answered %s with something else than a list "
 			 "of containers; is that address really the Docker API? " HINT_HOST,
 			 l->ep->url, h->path);
 		err = -EPROTO;
