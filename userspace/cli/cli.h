@@ -28,6 +28,11 @@ struct dg_cli {
 	const char *bpffs;
 	const char *cgroup;		/* --cgroup; NULL = not given */
 	const char *run_dir;
+	const char *state_dir;		/* --state-dir; NULL: /var/lib/dockguard */
+	/* fleet */
+	const char *out;		/* keygen --out DIR */
+	const char *key;		/* push --key FILE */
+	bool dry_run;			/* push --dry-run */
 	bool json;
 	bool no_follow;
 	bool unload_on_exit;	/* run */
@@ -151,6 +156,7 @@ int do_status(struct dg_cli *cli);
 int do_explain(struct dg_cli *cli);
 int do_version(struct dg_cli *cli);
 int do_run(struct dg_cli *cli);
+int do_fleet(struct dg_cli *cli);
 int do_tail(struct dg_cli *cli);
 int do_relay(struct dg_cli *cli);
 int do_suggest(struct dg_cli *cli);

@@ -34,6 +34,10 @@
 	"  suggest [--uid U | --container NAME] [--relay NAME] [--since DURATION]\n" \
 	"                          an api block per caller from what the daemon's\n" \
 	"                          relays saw it ask\n"                         \
+	"  fleet keygen [--out DIR] | image | push FILE [--key FILE] [--dry-run] |\n" \
+	"        status [--json]\n"                                                  \
+	"                          sign and roll a policy out to every swarm node\n" \
+	"                          through Swarm; per-node state (docs/fleet.md)\n"  \
 	"  tail [--json] [--no-follow]\n"                                            \
 	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
@@ -45,6 +49,8 @@
 	"                          it as the subject's cgroup when --subject-cgroup\n" \
 	"                          is not given (with a warning)\n"              \
 	"      --run-dir DIR       daemon control socket (" DG_DEFAULT_RUN_DIR ")\n"  \
+	"      --state-dir DIR     the daemon's kept state: the fleet's last good\n" \
+	"                          bundle (/var/lib/dockguard)\n"                   \
 	"  -h, --help              this text\n"                                      \
 	"\n"                                                                         \
 	"DEST is tcp:127.0.0.1:2375, tcp:[::1]:2375, unix:/var/run/docker.sock or\n"    \
@@ -57,8 +63,8 @@ struct cmd {
 	const char *help;	/* `dockguard COMMAND --help`, as in dockguard(8) */
 };
 
-#define GLOBAL_OPTIONS "global options: -c FILE, --bpffs DIR, --cgroup DIR, --run-dir DIR " \
-		       "(dockguard --help)\n"
+#define GLOBAL_OPTIONS "global options: -c FILE, --bpffs DIR, --cgroup DIR, --run-dir DIR, " \
+		       "--state-dir DIR (dockguard --help)\n"
 
 static const struct cmd cmds[] = {
 	{ "check", do_check, 1,
@@ -130,6 +136,25 @@ static const struct cmd cmds[] = {
 	  "  --relay NAME      requests to that relay only\n"
 	  "  --since DURATION  routes seen in the last 30s, 15m, 2h, 7d\n"
 	  "exit: 0, 1 nothing seen, 2 usage, 4 no daemon\n" GLOBAL_OPTIONS },
+	{ "fleet", do_fleet, 2,
+	  "usage: dockguard fleet keygen [--out DIR]\n"
+	  "       dockguard fleet image\n"
+	  "       dockguard fleet push FILE [--key FILE] [--dry-run]\n"
+	  "       dockguard fleet status [--json]\n"
+	  "One policy for every node of a swarm, through Swarm's own configs and a global\n"
+	  "service (docs/fleet.md); the Docker API is DOCKER_HOST or the local socket.\n"
+	  "  keygen    an Ed25519 key pair: DIR/fleet.key (0600) and DIR/fleet.pub\n"
+	  "            (DIR: /etc/dockguard); every node pins the public one with\n"
+	  "            set fleet-key /etc/dockguard/fleet.pub\n"
+	  "  image     loads the courier image into this node's dockerd (every node)\n"
+	  "  push      (on a manager) signs FILE for this swarm under the next serial,\n"
+	  "            stores it as config dockguard-policy-sN and rolls the\n"
+	  "            dockguard-courier service to it; --dry-run: only sign and say so\n"
+	  "  status    (on a manager) one row per node: hostname, role, serial in\n"
+	  "            force, state, denials since the push\n"
+	  "  --key FILE  the private key (/etc/dockguard/fleet.key)\n"
+	  "exit: 0 done (status: every node enforces the newest serial), 1 not (or an\n"
+	  "      invalid policy), 2 usage, 3 system or Docker error\n" GLOBAL_OPTIONS },
 	{ "tail", do_tail, 0,
 	  "usage: dockguard tail [--json] [--no-follow]\n"
 	  "Denial and audit events, one per line, from the daemon (or, without one,\n"
@@ -142,7 +167,7 @@ static const struct cmd cmds[] = {
 enum {
 	OPT_BPFFS = 256, OPT_CGROUP, OPT_RUN_DIR, OPT_JSON, OPT_NO_FOLLOW, OPT_TO, OPT_UID,
 	OPT_GID, OPT_CONTAINER, OPT_UNLOAD_ON_EXIT, OPT_HOST, OPT_VERBOSE, OPT_SUBJECT_CGROUP,
-	OPT_REQUEST, OPT_RELAY, OPT_SINCE,
+	OPT_REQUEST, OPT_RELAY, OPT_SINCE, OPT_STATE_DIR, OPT_OUT, OPT_KEY, OPT_DRY_RUN,
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -173,6 +198,10 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		{ "subject-cgroup", required_argument, NULL, OPT_SUBJECT_CGROUP },
 		{ "relay", required_argument, NULL, OPT_RELAY },
 		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -247,6 +276,18 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		case OPT_SINCE:
 			cli.since = optarg;
 			break;
+		case OPT_STATE_DIR:
+			cli.state_dir = optarg;
+			break;
+		case OPT_OUT:
+			cli.out = optarg;
+			break;
+		case OPT_KEY:
+			cli.key = optarg;
+			break;
+		case OPT_DRY_RUN:
+			cli.dry_run = true;
+			break;
 		case 'h':
 			want_help = true;
 			break;
@@ -284,7 +325,7 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 		if (cli.host && strcmp(name, "check"))
 			return usage_error("--host goes with check, not '%s'", name);
 		if ((cli.json && strcmp(name, "status") && strcmp(name, "tail") &&
-		     !(cli.host && !strcmp(name, "check"))) ||
+		     strcmp(name, "fleet") && !(cli.host && !strcmp(name, "check"))) ||
 		    (cli.no_follow && strcmp(name, "tail")))
 			return usage_error("--json and --no-follow go with status and tail (and "
 					   "check --host), not '%s'", name);
@@ -298,6 +339,8 @@ static int run(int argc, char **argv, struct dg_cli *cli_out)
 					   name);
 		if ((cli.relay || cli.since) && strcmp(name, "suggest"))
 			return usage_error("--relay and --since go with suggest, not '%s'", name);
+		if ((cli.out || cli.key || cli.dry_run) && strcmp(name, "fleet"))
+			return usage_error("--out, --key and --dry-run go with fleet, not '%s'", name);
 		if (cli.verbose && strcmp(name, "explain") && strcmp(name, "check"))
 			return usage_error("--verbose goes with check and explain, not '%s'", name);
 		ret = cmds[i].fn(&cli);

@@ -46,6 +46,7 @@
 #include "cli/cli.h"
 #include "docker/docker.h"
 #include "daemon/events.h"
+#include "daemon/fleet.h"
 #include "daemon/relays.h"
 #include "kernel/kernel.h"
 #include "kernel/listeners.h"
@@ -125,6 +126,11 @@ struct daemon {
 	uint64_t prepared;		/* containers confirmed to dockguard-runc */
 
 	/* listeners wider than their endpoint (see "Listeners" in dockguard_abi.h) */
+	/* the fleet (docs/fleet.md): NULL unless the local policy pins a key */
+	struct dg_fleet_node *fleet;
+	char *fleet_path;		/* the bundle's policy file in force (policy_path) */
+	struct event *ev_fleet;		/* the couriers hear from us every few seconds */
+
 	int addrs_fd;			/* netlink: local addresses and routes changed */
 	struct event *ev_addrs, *ev_rescan;
 	uint64_t wild_fingerprint;	/* of the wildcard listeners last seen */
@@ -283,6 +289,8 @@ static void answer_status(struct client *c)
 			      "prepared", (json_int_t)d->prepared);
 	if (s && d->relays && (dg_relays_pid(d->relays) || d->policy_has_relays))
 		json_object_set_new(s, "relay", dg_relays_status(d->relays));
+	if (s && d->fleet)
+		json_object_set_new(s, "fleet", dg_fleet_node_json(d->fleet));
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
@@ -491,6 +499,8 @@ static void on_event(void *ctx, const struct dg_event *ev)
 	struct daemon *d = ctx;
 
 	d->events++;
+	if (ev->verdict == DG_ACT_DENY)
+		dg_fleet_node_denial(d->fleet);
 	d->backlog[d->backlog_head] = *ev;
 	d->backlog_head = (d->backlog_head + 1) % DG_BACKLOG;
 	if (d->backlog_len < DG_BACKLOG)
@@ -711,6 +721,41 @@ static void settle_cb(evutil_socket_t fd, short what, void *arg)
 	apply_containers(arg);
 }
 
+/* The fleet's verified bundle: its policy file loaded as the one in force. */
+static int fleet_apply(void *arg, const char *path, char *why, size_t why_len)
+{
+	struct daemon *d = arg;
+	struct dg_err err = { "" };
+	struct dg_policy *fresh = NULL;
+	int ret = dg_cli_load(d->cli, path, stderr, &fresh, &err);
+
+	release_load_memory();
+	if (ret) {
+		dg_policy_free(fresh);
+		snprintf(why, why_len, "%s", err.msg);
+		return ret;
+	}
+	d->cli->policy = fresh;
+	dg_policy_free(d->policy);
+	d->policy = fresh;
+	free(d->fleet_path);
+	d->fleet_path = xstrdup(path);
+	d->policy_path = d->fleet_path;
+	dg_namer_reset(d->namer);
+	refresh_state(d);
+	serve_relays(d);
+	notify_ready(d);
+	return 0;
+}
+
+static void fleet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd, (void)what;
+	dg_fleet_node_report(d->fleet);
+}
+
 /*
  * The containers changed. A new or changed container is swapped in at once,
  * so that a container a rule allows is allowed from its first connect (the
@@ -726,6 +771,8 @@ static void containers_changed(void *ctx, const struct dg_container_set *set)
 	d->containers = set;
 	d->cli->containers = set;
 	dg_namer_set_containers(d->namer, set);
+	/* a courier task may hold a new bundle: judged before the rest */
+	dg_fleet_node_containers(d->fleet, set, fleet_apply, d);
 	for (size_t i = 0; i < set->n && !news; i++) {
 		uint64_t f = container_fingerprint(&set->v[i]);
 		news = !bsearch(&f, d->applied, d->n_applied, sizeof(f), u64_cmp);
@@ -1020,6 +1067,10 @@ static void daemon_free(struct daemon *d)
 	if (d->namer)
 		dg_namer_free(d->namer);
 	free(d->docker_host);
+	dg_fleet_node_free(d->fleet);
+	free(d->fleet_path);
+	if (d->ev_fleet)
+		event_free(d->ev_fleet);
 	if (d->base)
 		event_base_free(d->base);
 	free(d->backlog);
@@ -1068,6 +1119,14 @@ static int setup(struct daemon *d)
 	if (!d->relays) {
 		dg_cli_error("cannot set up the relays (libevent); out of memory");
 		return DG_EXIT_SYSTEM;
+	}
+	if (d->fleet) {
+		struct timeval every = { .tv_sec = 5 };
+		d->ev_fleet = event_new(d->base, -1, EV_PERSIST, fleet_cb, d);
+		if (!d->ev_fleet || event_add(d->ev_fleet, &every)) {
+			dg_cli_error("cannot set up the event loop (libevent); out of memory");
+			return DG_EXIT_SYSTEM;
+		}
 	}
 	d->ev_settle = evtimer_new(d->base, settle_cb, d);
 	d->ev_apply = evtimer_new(d->base, settle_cb, d);
@@ -1120,6 +1179,26 @@ int do_run(struct dg_cli *cli)
 	signal(SIGPIPE, SIG_IGN);
 	cli->daemon = true;	/* it follows Docker: loads need not say that one should */
 
+	/* a node of a fleet enforces its last good bundle from the start */
+	struct dg_loaded_policy local;
+	if (dg_cli_compile(cli, d.policy_path, false, false, &local) == 0) {
+		d.fleet = dg_fleet_node_new(local.policy, cli->state_dir ? cli->state_dir
+									: DG_DEFAULT_STATE_DIR,
+					    local.policy->docker_host ? local.policy->docker_host
+								      : DG_DEFAULT_DOCKER_HOST,
+					    &err);
+		dg_cli_policy_free(&local);
+		if (!d.fleet && err.msg[0]) {
+			dg_cli_error("run: %s", err.msg);
+			return DG_EXIT_INVALID;
+		}
+		if (dg_fleet_node_policy_path(d.fleet)) {
+			d.fleet_path = xstrdup(dg_fleet_node_policy_path(d.fleet));
+			d.policy_path = d.fleet_path;
+			dg_cli_error("fleet: enforcing the last good bundle (%s)", d.policy_path);
+		}
+	}
+
 	int ret = dg_cli_load(cli, d.policy_path, stderr, &d.policy, &err);
 	release_load_memory();
 	cli->policy = d.policy;
@@ -1134,6 +1213,8 @@ int do_run(struct dg_cli *cli)
 		}
 		if (!pinned) {
 			dg_cli_error("run: %s", err.msg);
+			dg_fleet_node_free(d.fleet);
+			free(d.fleet_path);
 			return ret;
 		}
 		dg_cli_error("run: %s", err.msg);

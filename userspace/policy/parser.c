@@ -1110,11 +1110,12 @@ out:
 /* ---- set ------------------------------------------------------------------ */
 
 enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST, SET_API_DEFAULT, SET_API_VERSION,
-       SET_API_RATE };
+       SET_API_RATE, SET_FLEET_KEY };
 
 static const char *const set_keys[DG_SET_KEYS] = { "default", "log-rate", "docker-host",
-						  "api-default", "api-version", "api-rate" };
-_Static_assert(SET_API_RATE + 1 == DG_SET_KEYS, "a set key without its name");
+						  "api-default", "api-version", "api-rate",
+						  "fleet-key" };
+_Static_assert(SET_FLEET_KEY + 1 == DG_SET_KEYS, "a set key without its name");
 
 /* `N/s` or `N/min` (`N` alone: per second) of `what`: the count and the
  * period in seconds. */
@@ -1289,6 +1290,24 @@ static bool parse_set(struct parser *p)
 		}
 		break;
 	}
+	case SET_FLEET_KEY:
+		/* several: every key a signed bundle may come from (docs/fleet.md) */
+		if (t->text[0] != '/') {
+			dg_diag_error(p->diag, &t->loc, "fleet key '%s' is not an absolute path; "
+				      "write set fleet-key /etc/dockguard/fleet.pub", t->text);
+			ok = false;
+		} else if (p->pol->n_fleet_keys >= DG_POLICY_MAX_FLEET_KEYS) {
+			dg_diag_error(p->diag, &t->loc, "more than %d fleet keys; remove old ones",
+				      DG_POLICY_MAX_FLEET_KEYS);
+			ok = false;
+		} else {
+			p->pol->fleet_keys = xreallocarray(p->pol->fleet_keys, p->pol->n_fleet_keys + 1,
+							   sizeof(*p->pol->fleet_keys));
+			p->pol->fleet_keys[p->pol->n_fleet_keys++] = xstrdup(t->text);
+			p->pol->fleet_key_loc = key_loc;
+		}
+		next(p);
+		return true;
 	case SET_DOCKER_HOST:
 		if (!valid_docker_host(t->text)) {
 			dg_diag_error(p->diag, &t->loc,

@@ -49,6 +49,9 @@ void dg_policy_free(struct dg_policy *policy)
 		dg_rule_free_contents(&policy->rules[i]);
 	free(policy->rules);
 	free(policy->docker_host);
+	for (size_t i = 0; i < policy->n_fleet_keys; i++)
+		free(policy->fleet_keys[i]);
+	free(policy->fleet_keys);
 	free(policy->path);
 	dg_diag_files_free(policy->files);
 	free(policy->files);

@@ -28,6 +28,7 @@
 #define DG_POLICY_MAX_RULES       4096
 #define DG_POLICY_MAX_ITEMS       65536		/* subject items, whole policy */
 #define DG_POLICY_MAX_NAME        64		/* endpoint names */
+#define DG_POLICY_MAX_FLEET_KEYS  8		/* `set fleet-key` */
 #define DG_UNIX_PATH_MAX          107		/* sun_path less the NUL */
 #define DG_CGROUP_PATH_MAX        4096
 #define DG_CGROUP_COMPONENT_MAX   126		/* see bpf/dockguard_abi.h */
@@ -206,6 +207,9 @@ struct dg_policy {
 	uint32_t api_rate;		/* `set api-rate N/s|N/min`: requests a relay takes */
 	uint32_t api_rate_per;		/* from one caller per this many seconds; 0: no limit */
 	struct dg_loc api_rate_loc;
+	char **fleet_keys;		/* `set fleet-key PATH`: public keys bundles may come from */
+	size_t n_fleet_keys;
+	struct dg_loc fleet_key_loc;
 	size_t n_items;			/* subject items in all rules */
 	struct dg_diag_files *files;	/* owns every file name a dg_loc points to */
 	/* sha256 of the bytes parsed: every file in the order read (the top
