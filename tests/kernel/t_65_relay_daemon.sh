@@ -136,13 +136,17 @@ expect_unix "relay daemon: enforcement went on" EPERM --cgroup "$CG/c" --uid 100
 
 # SIGHUP with an open stream: the stream runs on, new requests get the new policy
 python3 "$root/tests/relay/client.py" "$R65_SOCK" "GET /v1.41/x/events HTTP/1.1$H65" --uid 1001 \
-	--for 3 >"$R65/stream.out" &
+	--for 4 >"$R65/stream.out" &
 stream=$!
 # ... and one the new policy refuses: it is closed at the reload
 python3 "$root/tests/relay/client.py" "$R65_SOCK" "GET /v1.41/y/events HTTP/1.1$H65" --uid 1001 \
-	--for 3 >"$R65/stream-y.out" &
+	--for 4 >"$R65/stream-y.out" &
 stream_y=$!
-sleep 0.8
+# both streams flowing (a loaded machine starts python slowly)
+for _ in $(seq 100); do
+	grep -q '{"n":' "$R65/stream.out" && grep -q '{"n":' "$R65/stream-y.out" && break
+	sleep 0.05
+done
 r65_policy deny deny
 kill -HUP "$R65_DAEMON"
 pid3=$(r65_next_pid "$pid2")
@@ -158,6 +162,10 @@ check "relay daemon: the stream that the new policy refuses was closed at the re
 	bash -c "tail -n 1 '$R65/stream-y.out' | grep -q '<EOF>' && test \$(grep -c '{\"n\":' '$R65/stream-y.out') -lt 20"
 check "relay daemon: ... and the daemon's log says why" \
 	grep -q "relay r65: refused 403 GET /y/events for uid 1001 .*the new policy refuses what this connection runs" "$R65/daemon.log"
+grep -q "the new policy refuses what" "$R65/daemon.log" || {
+	echo "    stream-y: $(head -c 300 "$R65/stream-y.out" | tr '\r\n' '  ')"
+	grep -n "relay\|reload" "$R65/daemon.log" | tail -n 12 | sed 's/^/    /'
+}
 check "relay daemon: a new relay process serves the new policy (${pid2} -> ${pid3:-none})" \
 	test -n "$pid3" -a "$pid3" != "$pid2"
 for _ in $(seq 30); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done

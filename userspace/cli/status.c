@@ -208,6 +208,8 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set(root, "docker", json_object_get(ds, "docker"));
 	if (ds && json_object_get(ds, "relay"))
 		json_object_set(root, "relay", json_object_get(ds, "relay"));
+	if (ds && json_is_object(json_object_get(ds, "fleet")))
+		json_object_set(root, "fleet", json_object_get(ds, "fleet"));
 	json_decref(ds);
 	return root;
 }
@@ -312,6 +314,17 @@ static void print_text(const json_t *s)
 				printf("  learning:  profile %s%s%s: requests no rule matches are forwarded "
 				       "and logged\n", prof ? prof : "?", until ? " until " : "", until ? until : "");
 		}
+	}
+	json_t *fleet = json_object_get(s, "fleet");
+	if (fleet) {
+		const char *state = json_string_value(json_object_get(fleet, "state"));
+		printf("fleet:       %s, bundle serial %lld%s%.12s, %lld denials since it was applied%s%s\n",
+		       state ? state : "?", (long long)json_integer_value(json_object_get(fleet, "serial")),
+		       json_string_length(json_object_get(fleet, "bundle")) ? " " : "",
+		       json_string_value(json_object_get(fleet, "bundle")),
+		       (long long)json_integer_value(json_object_get(fleet, "denials")),
+		       json_string_length(json_object_get(fleet, "reason")) ? "; last bundle rejected: " : "",
+		       json_string_value(json_object_get(fleet, "reason")));
 	}
 	json_t *res = json_object_get(s, "resolved");
 	if (json_array_size(res)) {
