@@ -100,7 +100,7 @@ if ! e2e_swarm_init; then
 	exit 1
 fi
 dgd
-check "the node's daemon runs in fleet mode (no bundle yet)" test "$(fleet_json)" = "0 none"
+check "the node's daemon runs in fleet mode (no bundle yet: $(fleet_json))" test "$(fleet_json)" = "0 none"
 
 out=$("$DG" fleet push --key "$T/keys/fleet.key" --dry-run "$T/g1.conf" 2>&1)
 check "fleet push --dry-run signs and says so, pushes nothing" \
@@ -113,9 +113,18 @@ check "the node enforces serial 1 (push to enforced: $(( ($(date +%s%N) - t0) / 
 expect "g1 in force: uid 1002 is refused" EPERM --cgroup "$CGD/dg-fleet" --uid 1002 connect tcp 127.0.0.1 "$P"
 expect "g1 in force: uid 1001 passes the hooks" '!EPERM' --cgroup "$CGD/dg-fleet" --uid 1001 connect tcp 127.0.0.1 "$P"
 for _ in $(seq 150); do "$DG" fleet status >"$T/status.out" 2>&1 && break; sleep 0.2; done
-check "fleet status: exit 0, the node enforcing serial 1" \
-	grep -qE "^[^ ]+ +manager +1 +[0-9]+ +enforcing$" "$T/status.out"
-[[ $? -eq 0 ]] || sed 's/^/     /' "$T/status.out"
+if grep -qE "^[^ ]+ +manager +1 +[0-9]+ +enforcing$" "$T/status.out"; then
+	pass "fleet status: exit 0, the node enforcing serial 1"
+else
+	fail "fleet status: exit 0, the node enforcing serial 1"
+	sed 's/^/     /' "$T/status.out"
+	docker -H "unix://$E2E_SOCK" service ps --no-trunc dockguard-courier 2>&1 | sed 's/^/     /'
+	for c in $(docker -H "unix://$E2E_SOCK" ps -aq --filter label=com.docker.swarm.service.name=dockguard-courier); do
+		docker -H "unix://$E2E_SOCK" inspect -f '{{json .State.Health}}' "$c" | cut -c1-600 | sed 's/^/     /'
+		docker -H "unix://$E2E_SOCK" logs "$c" 2>&1 | tail -n 3 | sed 's/^/     /'
+	done
+	grep fleet "$T/daemon.log" | tail -n 5 | sed 's/^/     /'
+fi
 check "docker service ps: the courier task is running (healthy)" \
 	bash -c "docker -H unix://$E2E_SOCK service ps dockguard-courier --format '{{.CurrentState}}' | grep -q '^Running'"
 
@@ -130,12 +139,13 @@ for _ in $(seq 150); do "$DG" fleet status >"$T/status.out" 2>&1; grep -q "rejec
 "$DG" fleet status >"$T/status.out" 2>&1
 st=$?
 check "fleet status: exit 1, the node shows the rejection and its reason" \
-	bash -c "test $st = 1 && grep -q 'rejected: signed by a key this node does not pin' '$T/status.out'"
+	bash -c "test $st = 1 && grep -q 'rejected: signed by a key this node does not pin' '$T/status.out'" ||
+	sed 's/^/     /' "$T/status.out"
 
 # g2 signed by the pinned key: serial 3, enforced
 out=$("$DG" fleet push --key "$T/keys/fleet.key" "$T/g2.conf" 2>&1)
 check "fleet push g2: serial 3" grep -q "^pushed serial 3 " <<<"$out"
-check "the node enforces serial 3" wait_serial 3
+check "the node enforces serial 3" bash -c "$(declare -f fleet_json wait_serial); DG=$DG BPFFS=$BPFFS RUN=$RUN wait_serial 3 >/dev/null"
 expect "g2 in force: uid 1002 passes the hooks now" '!EPERM' --cgroup "$CGD/dg-fleet" --uid 1002 connect tcp 127.0.0.1 "$P"
 
 # an older serial replayed (serial 1's config put back on the service)

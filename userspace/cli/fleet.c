@@ -180,7 +180,7 @@ static json_t *courier_spec(const char *image_id, const char *config_id, const c
 		"/" DG_COURIER_BINARY, "User", "65534:65534", "ReadOnly", 1, "Configs", "File",
 		"Name", "/dockguard-bundle", "UID", "0", "GID", "0", "Mode", 0444, "ConfigID",
 		config_id, "ConfigName", config_name, "Mounts", "Type", "tmpfs", "Target", "/state",
-		"TmpfsOptions", "SizeBytes", 65536, "Mode", 0755, "Healthcheck", "Test", "CMD",
+		"TmpfsOptions", "SizeBytes", 65536, "Mode", 0777, "Healthcheck", "Test", "CMD",
 		"/" DG_COURIER_BINARY, "check", "Interval", (json_int_t)2000000000LL, "Timeout",
 		(json_int_t)2000000000LL, "Retries", 2, "StartPeriod", (json_int_t)60000000000LL,
 		"RestartPolicy", "Condition", "any", "Delay", (json_int_t)5000000000LL,
@@ -335,7 +335,7 @@ static int push(const struct dg_cli *cli, const char *file)
 	return ret;
 }
 
-/* The courier's last log line per node id (service logs with details). */
+/* The courier's last log line per task id (service logs with details). */
 static json_t *courier_lines(void)
 {
 	struct dg_docker_answer a;
@@ -355,12 +355,13 @@ static json_t *courier_lines(void)
 		char *line = xstrndup(a.body + off + 8, len);
 		off += 8 + len;
 		line[strcspn(line, "\n")] = 0;
-		char *node = strstr(line, "com.docker.swarm.node.id=");
+		/* by task: a node's lines of an older task (another bundle) do not count */
+		char *task = strstr(line, "com.docker.swarm.task.id=");
 		char *msg = strchr(line, ' ');
-		if (node && msg) {
-			node += strlen("com.docker.swarm.node.id=");
-			node[strcspn(node, ", ")] = 0;
-			json_object_set_new(last, node, json_string(msg + 1));
+		if (task && msg) {
+			task += strlen("com.docker.swarm.task.id=");
+			task[strcspn(task, ", ")] = 0;
+			json_object_set_new(last, task, json_string(msg + 1));
 		}
 		free(line);
 	}
@@ -419,8 +420,7 @@ static int status(const struct dg_cli *cli)
 		const char *role = json_string_value(json_object_get(spec, "Role"));
 		const char *avail = json_string_value(json_object_get(spec, "Availability"));
 		const char *nstate = json_string_value(json_object_get(json_object_get(node, "Status"), "State"));
-		const char *line = json_string_value(json_object_get(lines, id ? id : ""));
-		const char *tstate = NULL, *terr = NULL;
+		const char *line = NULL, *tstate = NULL, *terr = NULL;
 		json_t *t;
 		size_t j;
 		json_array_foreach(tasks.json, j, t) {
@@ -428,6 +428,8 @@ static int status(const struct dg_cli *cli)
 				continue;
 			tstate = json_string_value(json_object_get(json_object_get(t, "Status"), "State"));
 			terr = json_string_value(json_object_get(json_object_get(t, "Status"), "Err"));
+			line = json_string_value(json_object_get(lines, json_string_value(
+									json_object_get(t, "ID")) ?: ""));
 		}
 		char st[32] = "", serial[32] = "", denials[32] = "", reason[512] = "", state[600];
 		if (line) {

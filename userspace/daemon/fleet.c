@@ -228,14 +228,28 @@ static void report_to(const struct dg_fleet_node *f, int pid)
 			       !strcmp(f->last_seen, f->bundle_sha) ? "enforcing" : f->state,
 			       !strcmp(f->last_seen, f->bundle_sha) ? "" : f->reason, f->denials,
 			       (long long)time(NULL));
-	/* written in place: the task's root is read-only but /state, a tmpfs */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd >= 0) {
-		if (write(fd, text, strlen(text)) < 0) {
-			/* the courier then reports the daemon down: what it can see */
-		}
-		close(fd);
+	/* The courier made the file (its /state is a tmpfs of its user
+	 * namespace, where root of the host, unmapped there, may not create
+	 * one): overwritten in place, at one fixed size, so that a reader never
+	 * sees it empty. */
+	char padded[1024];
+	size_t tl = strlen(text);
+	if (tl >= sizeof(padded))
+		tl = sizeof(padded) - 1;
+	memcpy(padded, text, tl);
+	memset(padded + tl, ' ', sizeof(padded) - tl - 1);
+	padded[sizeof(padded) - 1] = '\n';
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	static int warned_pid;
+	if (fd < 0 || pwrite(fd, padded, sizeof(padded), 0) != (ssize_t)sizeof(padded)) {
+		/* the courier then reports the daemon down: what it can see */
+		if (warned_pid != pid)
+			dg_cli_error("fleet: cannot write the courier's status at %s: %s", path,
+				     strerror(errno));
+		warned_pid = pid;
 	}
+	if (fd >= 0)
+		close(fd);
 	free(text);
 	free(path);
 }
@@ -351,7 +365,8 @@ json_t *dg_fleet_node_json(const struct dg_fleet_node *f)
 		return json_null();
 	return json_pack("{s:I,s:s,s:s,s:s,s:I,s:i}", "serial", (json_int_t)f->serial, "bundle",
 			 f->bundle_sha, "state",
-			 !strcmp(f->last_seen, f->bundle_sha) ? "enforcing" : f->state, "reason",
+			 !f->last_seen[0] ? "none"
+			 : !strcmp(f->last_seen, f->bundle_sha) ? "enforcing" : f->state, "reason",
 			 f->reason, "denials", (json_int_t)f->denials, "couriers", (int)f->n_pids);
 }
 

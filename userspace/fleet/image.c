@@ -94,7 +94,7 @@ char *dg_courier_image_archive(const char *binary, size_t len, const char *tag, 
 	char layer_sha[65], config_sha[65];
 
 	/* the layer: the binary, and the mount point of the daemon's status */
-	tar_add(&layer, "state/", '5', 0755, NULL, 0);
+	tar_add(&layer, "state/", '5', 01777, NULL, 0);	/* the courier makes its status file here */
 	tar_add(&layer, DG_COURIER_BINARY, '0', 0755, binary, len);
 	tar_end(&layer);
 	sha256_hex(layer.buf, layer.len, layer_sha);
