@@ -34,8 +34,7 @@
 	"  suggest [--uid U | --container NAME] [--relay NAME] [--since DURATION]\n" \
 	"                          an api block per caller from what the daemon's\n" \
 	"                          relays saw it ask\n"                         \
-	"  fleet keygen [--out DIR] | image | push FILE [--key FILE] [--dry-run] |\n" \
-	"        status [--json]\n"                                                  \
+	"  fleet keygen [--out DIR] | image | push FILE [--key FILE] [--dry-run] | status [--json]\n" \
 	"                          sign and roll a policy out to every swarm node\n" \
 	"                          through Swarm; per-node state (docs/fleet.md)\n"  \
 	"  tail [--json] [--no-follow]\n"                                            \
@@ -137,10 +136,7 @@ static const struct cmd cmds[] = {
 	  "  --since DURATION  routes seen in the last 30s, 15m, 2h, 7d\n"
 	  "exit: 0, 1 nothing seen, 2 usage, 4 no daemon\n" GLOBAL_OPTIONS },
 	{ "fleet", do_fleet, 2,
-	  "usage: dockguard fleet keygen [--out DIR]\n"
-	  "       dockguard fleet image\n"
-	  "       dockguard fleet push FILE [--key FILE] [--dry-run]\n"
-	  "       dockguard fleet status [--json]\n"
+	  "usage: dockguard fleet keygen [--out DIR] | image | push FILE [--key FILE] [--dry-run] | status [--json]\n"
 	  "One policy for every node of a swarm, through Swarm's own configs and a global\n"
 	  "service (docs/fleet.md); the Docker API is DOCKER_HOST or the local socket.\n"
 	  "  keygen    an Ed25519 key pair: DIR/fleet.key (0600) and DIR/fleet.pub\n"
