@@ -157,6 +157,14 @@ check "an older bundle put back is rejected (not newer)" grep -q "rejected: not 
 check "... serial 3 stays in force" test "$(fleet_json)" = "3 rejected"
 expect "g2 still in force" '!EPERM' --cgroup "$CGD/dg-fleet" --uid 1002 connect tcp 127.0.0.1 "$P"
 
+# a healthcheck replaced by whoever may update services: the reports mean nothing
+docker -H "unix://$E2E_SOCK" service update --detach --health-cmd /bin/true dockguard-courier \
+	>/dev/null 2>&1
+"$DG" fleet status >"$T/status.out" 2>&1
+st=$?
+check "fleet status: a courier whose healthcheck was changed shows tampered (exit 1)" \
+	bash -c "test $st = 1 && grep -q 'tampered: the courier.s healthcheck was changed' '$T/status.out'"
+
 # the daemon restarts: it enforces its last good bundle from its start
 kill "$DGPID"
 wait "$DGPID" 2>/dev/null

@@ -388,6 +388,46 @@ static void field(const char *line, const char *key, char *out, size_t len)
 	}
 }
 
+/*
+ * Why the courier service is not what `push` made it (its image, command,
+ * user, healthcheck or bundle mount changed since), or NULL: a courier
+ * whose healthcheck was replaced reports health that means nothing.
+ */
+static const char *courier_tampered(json_t *svc)
+{
+	json_t *cs = json_object_get(json_object_get(json_object_get(svc, "Spec"), "TaskTemplate"),
+				     "ContainerSpec");
+	json_t *test = json_object_get(json_object_get(cs, "Healthcheck"), "Test");
+	json_t *cmd = json_object_get(cs, "Command"), *cfgs = json_object_get(cs, "Configs");
+	const char *image = json_string_value(json_object_get(cs, "Image"));
+	struct dg_docker_answer img;
+	char err[512];
+	bool image_ok = false;
+
+	if (image && !dg_docker_call(docker_host(), "GET", API "/images/" DG_COURIER_REPO ":"
+				     DOCKGUARD_VERSION "/json", NULL, 0, NULL, 10000, &img, err,
+				     sizeof(err))) {
+		image_ok = img.status == 200 &&
+			   !strcmp(json_string_value(json_object_get(img.json, "Id")) ?: "", image);
+		dg_docker_answer_free(&img);
+	}
+	if (!image_ok)
+		return "the courier service runs another image than this version's courier";
+	if (json_array_size(cmd) != 1 ||
+	    strcmp(json_string_value(json_array_get(cmd, 0)) ?: "", "/" DG_COURIER_BINARY) ||
+	    strcmp(json_string_value(json_object_get(cs, "User")) ?: "", "65534:65534"))
+		return "the courier's command or user was changed";
+	if (json_array_size(test) != 3 || strcmp(json_string_value(json_array_get(test, 0)) ?: "", "CMD") ||
+	    strcmp(json_string_value(json_array_get(test, 1)) ?: "", "/" DG_COURIER_BINARY) ||
+	    strcmp(json_string_value(json_array_get(test, 2)) ?: "", "check"))
+		return "the courier's healthcheck was changed";
+	if (json_array_size(cfgs) != 1 ||
+	    strcmp(json_string_value(json_object_get(json_object_get(json_array_get(cfgs, 0), "File"),
+						     "Name")) ?: "", "/dockguard-bundle"))
+		return "the courier's bundle mount was changed";
+	return NULL;
+}
+
 static int status(const struct dg_cli *cli)
 {
 	struct dg_docker_answer nodes, tasks, svc;
@@ -406,6 +446,7 @@ static int status(const struct dg_cli *cli)
 	const char *newest = svc.status == 404 ? NULL
 		: json_string_value(json_object_get(json_object_get(json_object_get(svc.json, "Spec"),
 								    "Labels"), SERIAL_LABEL));
+	const char *tampered = svc.status == 404 ? NULL : courier_tampered(svc.json);
 	if (call("GET", API "/tasks?filters=%7B%22service%22%3A%5B%22" DG_COURIER_SERVICE
 		 "%22%5D%2C%22desired-state%22%3A%5B%22running%22%5D%7D", NULL, 0, &tasks)) {
 		dg_docker_answer_free(&nodes);
@@ -439,7 +480,9 @@ static int status(const struct dg_cli *cli)
 			field(line, "reason", reason, sizeof(reason));
 		}
 		bool ok = false;
-		if (nstate && strcmp(nstate, "ready"))
+		if (tampered)
+			snprintf(state, sizeof(state), "tampered: %s", tampered);
+		else if (nstate && strcmp(nstate, "ready"))
 			snprintf(state, sizeof(state), "unreachable (node %s)", nstate);
 		else if (avail && !strcmp(avail, "drain"))
 			snprintf(state, sizeof(state), "drained: runs no courier");
