@@ -64,10 +64,14 @@
 /* dg_rule_action.action and dg_policy_hdr.default_action */
 #define DG_ACT_ALLOW		1
 #define DG_ACT_DENY		2
+/* dg_event.verdict only: allowed only because of `audit` (an audit rule, or
+ * `set default audit`): what enforcement would refuse */
+#define DG_ACT_AUDIT		3
 
 /* dg_rule_action.flags */
 #define DG_RULE_LOG		(1 << 0)	/* every match is reported */
 #define DG_RULE_QUIET		(1 << 1)	/* never reported, even on deny */
+#define DG_RULE_AUDIT		(1 << 2)	/* an `audit` rule: its events say audit */
 
 /* dg_policy_hdr.flags: which dimensions the policy constrains at all */
 #define DG_POL_UIDS		(1 << 0)

@@ -305,11 +305,11 @@ static __always_inline struct dg_event *reserve_event(struct dg_subject_budget *
 }
 
 /*
- * Reports a decision, within the subject's budget. A failed report never
- * changes the verdict.
+ * Reports a decision (its event verdict: DG_ACT_*), within the subject's
+ * budget. A failed report never changes the verdict.
  */
 static __always_inline void report(const struct decision *d, const struct dest_info *di,
-				   bool allowed)
+				   __u8 verdict)
 {
 	struct dg_subject_key key = { .cgroup_id = bpf_get_current_cgroup_id(), .uid = d->uid };
 	struct dg_subject_budget *b;
@@ -334,7 +334,7 @@ static __always_inline void report(const struct decision *d, const struct dest_i
 	e->rule = d->rule;
 	e->port = di->family == DG_FAMILY_UNIX ? 0 : di->tcp.port;
 	e->op = (__u8)d->op;
-	e->verdict = allowed ? DG_ACT_ALLOW : DG_ACT_DENY;
+	e->verdict = verdict;
 	e->ep = (__u8)d->ep;
 	e->family = (__u8)di->family;
 	e->slot = (__u8)d->slot;

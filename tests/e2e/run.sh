@@ -271,7 +271,7 @@ if e2e_swarm_init; then
 		grep -q '"service":"web"' "$T/tail.json" && grep -q '"service":"web2"' "$T/tail.json" && { seen=1; break; }
 		sleep 0.2
 	done
-	if grep -qE '"verdict":"allow".*"service":"web"' "$T/tail.json"; then
+	if grep -qE '"verdict":"audit".*"service":"web"' "$T/tail.json"; then
 		pass "swarm service web: allowed and audited by service name"
 	else
 		fail "swarm service web: allowed and audited by service name"

@@ -156,7 +156,7 @@ else
 	check "tail --json: no unix event (not judged without connect_unix)" \
 		bash -c "! grep -q '\"dest\":\"unix:' '$TMP/tail.json'"
 fi
-has_fields "tail --json: audit allow" "$TMP/tail.json" '"verdict":"allow"' '"endpoint":"api"' \
+has_fields "tail --json: audit allow (verdict audit)" "$TMP/tail.json" '"verdict":"audit"' '"endpoint":"api"' \
 	"\"dest\":\"tcp:127.0.0.1:$P\"" '"op":"connect"' "\"rule\":\"$RULE:$L_AUDIT\"" \
 	'"uid":1003,' '"gid":1003,' "\"cgroup\":\"$CGPATH/c\""
 # No listen rule matched, so the BPF side reports the refusal as decided by
@@ -173,7 +173,7 @@ if ((UNIX_HOOK || UNIX_LSM)); then
 else
 	check "daemon log: says unix endpoints are NOT enforced" grep -q "WARNING: unix endpoints are NOT enforced" "$DLOG"
 fi
-has_fields "daemon log: audit allow" "$DLOG" "allow api tcp:127.0.0.1:$P connect" \
+has_fields "daemon log: audit allow (verdict audit)" "$DLOG" "audit api tcp:127.0.0.1:$P connect" \
 	"uid 1003 gid 1003 cgroup $CGPATH/c rule $RULE:$L_AUDIT"
 has_fields "daemon log: refused bind" "$DLOG" "deny guarded tcp:127.0.0.1:$P2 bind" \
 	"~rule ($RULE:$L_LISTEN|default)\$"

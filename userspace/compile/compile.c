@@ -1111,6 +1111,8 @@ struct dg_image *dg_compile(const struct dg_policy *pol, const struct dg_compile
 		img->rules[r].action = rule->action == DG_ACTION_DENY ? DG_ACT_DENY : DG_ACT_ALLOW;
 		if (rule->action == DG_ACTION_AUDIT || rule->log == DG_LOG_ALWAYS)
 			img->rules[r].flags |= DG_RULE_LOG;
+		if (rule->action == DG_ACTION_AUDIT)
+			img->rules[r].flags |= DG_RULE_AUDIT;
 		if (rule->log == DG_LOG_QUIET)
 			img->rules[r].flags |= DG_RULE_QUIET;
 		img->origins[r].file = rule->loc.file ? rule->loc.file->name : pol->path;

@@ -229,7 +229,7 @@ static const char *op_name(const struct dg_event *ev)
 
 static const char *verdict_name(const struct dg_event *ev)
 {
-	return ev->verdict == DG_ACT_ALLOW ? "allow" : "deny";
+	return ev->verdict == DG_ACT_ALLOW ? "allow" : ev->verdict == DG_ACT_AUDIT ? "audit" : "deny";
 }
 
 /* The strings of an event that come from outside (a task's name, a socket
@@ -381,7 +381,7 @@ int dg_event_journal(struct dg_namer *n, const struct dg_event *ev)
 	event_strings(n, ev, false, &es);
 	char *text = dg_event_text(n, ev);
 	/* deny is a warning, an audited allow is information */
-	int ret = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", ev->verdict == DG_ACT_ALLOW ? 6 : 4,
+	int ret = sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", ev->verdict == DG_ACT_ALLOW ? 6 : ev->verdict == DG_ACT_AUDIT ? 5 : 4,
 				  "SYSLOG_IDENTIFIER=dockguard", "DOCKGUARD_VERDICT=%s", verdict_name(ev),
 				  "DOCKGUARD_ENDPOINT=%s", es.names.endpoint ? es.names.endpoint : "",
 				  "DOCKGUARD_DEST=%s", es.dest, "DOCKGUARD_OP=%s", op_name(ev),
