@@ -120,6 +120,11 @@ $(BUILD)/%: tests/tools/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
+# the one test tool that needs dockguard's own code: it signs bundles
+$(BUILD)/dg-sign-bundle: tests/tools/dg-sign-bundle.c $(BUILD)/libdockguard.a
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libdockguard.a $(LIBS) -o $@
+
 # the test client drives io_uring through liburing when liburing-dev is there
 # (without it, its uring operations report that and the tests skip them)
 URING_CFLAGS := $(shell pkg-config --exists liburing 2>/dev/null && echo -DDG_HAVE_LIBURING)

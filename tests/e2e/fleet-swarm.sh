@@ -240,9 +240,22 @@ for n in 1 2; do
 done
 check "an older serial put back: rejected on both nodes (not newer)" \
 	bash -c "grep -q 'rejected: not newer' '$(node_dir 1)/guard.log' && grep -q 'rejected: not newer' '$(node_dir 2)/guard.log'"
+# a policy that does not compile (signed by the pinned key: dg-sign-bundle)
+echo "this is not a policy" >"$T/bad.conf"
+"$build/dg-sign-bundle" "$T/keys/fleet.key" "$(dk 1 info -f '{{.Swarm.Cluster.ID}}')" 40 \
+	"$T/bad.conf" >"$T/bad.bundle"
+dk 1 config create dockguard-policy-s40 "$T/bad.bundle" >/dev/null
+dk 1 service update --detach --config-rm dockguard-policy-s1 \
+	--config-add source=dockguard-policy-s40,target=/dockguard-bundle,mode=0444 dockguard-courier >/dev/null 2>&1
+for n in 1 2; do
+	for _ in $(seq 300); do grep -q "rejected: its policy does not compile" "$(node_dir "$n")/guard.log" && break; sleep 0.1; done
+done
+check "a policy that does not compile: rejected on both nodes, the reason in each log" \
+	bash -c "grep -q 'rejected: its policy does not compile' '$(node_dir 1)/guard.log' && grep -q 'rejected: its policy does not compile' '$(node_dir 2)/guard.log'"
+check "... serial 2 stays in force on both" test "$(served 1)/$(served 2)" = "2 rejected/2 rejected"
 "$DG" fleet push --key "$T/keys/fleet.key" "$T/g3.conf" >/dev/null
-ms=$(wait_all 4 1 2)
-check "g3 signed by the pinned key (serial 4): both enforce it (${ms:-never} ms)" test -n "$ms"
+ms=$(wait_all 41 1 2)
+check "g3 signed by the pinned key (serial 41): both enforce it (${ms:-never} ms)" test -n "$ms"
 times+=("$ms")
 
 # ---- node2 restarts: its daemon first enforces the last good bundle ----
@@ -250,17 +263,17 @@ stop_guard 2
 stop_dockerd 2
 : >"$(node_dir 2)/guard.log"
 start_guard 2
-check "node2 restarted: its daemon enforces serial 4 before dockerd runs" \
-	bash -c "test '$(served 2)' = '4 enforcing' && grep -q 'enforcing the last good bundle' '$(node_dir 2)/guard.log'"
+check "node2 restarted: its daemon enforces serial 41 before dockerd runs" \
+	bash -c "test '$(served 2)' = '41 enforcing' && grep -q 'enforcing the last good bundle' '$(node_dir 2)/guard.log'"
 start_dockerd 2
-ms=$(wait_all 4 1 2)
-check "... and with dockerd back, serial 4 in force on both (${ms:-never} ms)" test -n "$ms"
+ms=$(wait_all 41 1 2)
+check "... and with dockerd back, serial 41 in force on both (${ms:-never} ms)" test -n "$ms"
 
 # ---- node3 joins later ----
 start_dockerd 3 && DOCKER_HOST=unix://$(node_dir 3)/docker.sock "$DG" fleet image >/dev/null
 dk 3 swarm join --token "$token" "$NET.11:2377" >/dev/null
-ms=$(wait_all 4 3)
-check "node3 joins later: it enforces the newest serial (4) (${ms:-never} ms after its join)" test -n "$ms"
+ms=$(wait_all 41 3)
+check "node3 joins later: it enforces the newest serial (41) (${ms:-never} ms after its join)" test -n "$ms"
 
 # ---- median push-to-enforced over three more pushes, three nodes ----
 for g in 1 2 3; do

@@ -157,6 +157,31 @@ check "an older bundle put back is rejected (not newer)" grep -q "rejected: not 
 check "... serial 3 stays in force" test "$(fleet_json)" = "3 rejected"
 expect "g2 still in force" '!EPERM' --cgroup "$CGD/dg-fleet" --uid 1002 connect tcp 127.0.0.1 "$P"
 
+# bundles signed by the pinned key, but for another swarm, or whose policy
+# does not compile (tests/tools/dg-sign-bundle signs any text)
+swap_bundle() {	# swap_bundle NAME FILE: the courier's bundle replaced by config NAME
+	local cur
+	cur=$(docker -H "unix://$E2E_SOCK" service inspect -f \
+		'{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}}{{end}}' dockguard-courier)
+	docker -H "unix://$E2E_SOCK" config create "$1" "$2" >/dev/null &&
+		docker -H "unix://$E2E_SOCK" service update --detach --config-rm "$cur" \
+			--config-add "source=$1,target=/dockguard-bundle,mode=0444" dockguard-courier >/dev/null 2>&1
+}
+cluster=$(docker -H "unix://$E2E_SOCK" info -f '{{.Swarm.Cluster.ID}}')
+"$build/dg-sign-bundle" "$T/keys/fleet.key" not-this-swarm 40 "$T/g1.conf" >"$T/other-swarm.bundle"
+swap_bundle dockguard-policy-s40 "$T/other-swarm.bundle"
+for _ in $(seq 300); do grep -q "rejected: made for another swarm" "$T/daemon.log" && break; sleep 0.1; done
+check "a bundle for another swarm (its cluster id) is rejected" \
+	grep -q "rejected: made for another swarm" "$T/daemon.log"
+echo "this is not a policy" >"$T/bad.conf"
+"$build/dg-sign-bundle" "$T/keys/fleet.key" "$cluster" 41 "$T/bad.conf" >"$T/bad.bundle"
+swap_bundle dockguard-policy-s41 "$T/bad.bundle"
+for _ in $(seq 300); do grep -q "rejected: its policy does not compile here" "$T/daemon.log" && break; sleep 0.1; done
+check "a bundle whose policy does not compile is rejected, with the reason" \
+	grep -q "rejected: its policy does not compile here" "$T/daemon.log"
+check "... serial 3 stays in force" test "$(fleet_json)" = "3 rejected"
+expect "... and enforced: uid 1002 still passes (g2)" '!EPERM' --cgroup "$CGD/dg-fleet" --uid 1002 connect tcp 127.0.0.1 "$P"
+
 # a healthcheck replaced by whoever may update services: the reports mean nothing
 docker -H "unix://$E2E_SOCK" service update --detach --health-cmd /bin/true dockguard-courier \
 	>/dev/null 2>&1
