@@ -26,6 +26,7 @@ packages=(
 	# default policy, and the end-to-end tests start their own dockerd
 	docker.io
 	python3-docker	# a real API client through the relay (tests/e2e/relay.sh)
+	python3-prometheus-client	# its text-format parser reads `dockguard metrics` (tests/kernel)
 )
 
 missing=()

@@ -157,6 +157,13 @@ int do_explain(struct dg_cli *cli);
 int do_version(struct dg_cli *cli);
 int do_run(struct dg_cli *cli);
 int do_fleet(struct dg_cli *cli);
+int do_metrics(struct dg_cli *cli);
+/* Prometheus text of a dg_status_collect() object (cli/metrics.c). */
+void dg_metrics_write(FILE *out, json_t *status);
+/* What `status --json` prints (the kernel's pins, the daemon's answer):
+ * NULL with *exit_status on a system error; with DG_EXIT_NOT_LOADED, only
+ * "enforcing": false and "daemon". */
+json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status);
 int do_tail(struct dg_cli *cli);
 int do_relay(struct dg_cli *cli);
 int do_suggest(struct dg_cli *cli);

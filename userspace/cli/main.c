@@ -37,6 +37,7 @@
 	"  fleet keygen [--out DIR] | image | push FILE [--key FILE] [--dry-run] | status [--json]\n" \
 	"                          sign and roll a policy out to every swarm node\n" \
 	"                          through Swarm; per-node state (docs/fleet.md)\n"  \
+	"  metrics                 status in Prometheus text format\n"             \
 	"  tail [--json] [--no-follow]\n"                                            \
 	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
@@ -151,6 +152,14 @@ static const struct cmd cmds[] = {
 	  "  --key FILE  the private key (/etc/dockguard/fleet.key)\n"
 	  "exit: 0 done (status: every node enforces the newest serial), 1 not (or an\n"
 	  "      invalid policy), 2 usage, 3 system or Docker error\n" GLOBAL_OPTIONS },
+	{ "metrics", do_metrics, 0,
+	  "usage: dockguard metrics\n"
+	  "What status knows, in Prometheus text format: decisions per rule and verdict,\n"
+	  "events, suppressed, dropped, handshakes, policy generation and sha256, loads by\n"
+	  "outcome, hooks, Docker and relay state, relay requests per API rule and verdict.\n"
+	  "For node-exporter's textfile collector: dockguard metrics > F.tmp && mv F.tmp F.prom\n"
+	  "exit: 0 (not loaded: dockguard_enforcing 0), 2 usage, 3 pins unreadable\n"
+	  GLOBAL_OPTIONS },
 	{ "tail", do_tail, 0,
 	  "usage: dockguard tail [--json] [--no-follow]\n"
 	  "Denial and audit events, one per line, from the daemon (or, without one,\n"

@@ -208,6 +208,8 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set(root, "docker", json_object_get(ds, "docker"));
 	if (ds && json_object_get(ds, "relay"))
 		json_object_set(root, "relay", json_object_get(ds, "relay"));
+	if (ds && json_object_get(ds, "loads"))
+		json_object_set(root, "loads", json_object_get(ds, "loads"));
 	if (ds && json_is_object(json_object_get(ds, "fleet")))
 		json_object_set(root, "fleet", json_object_get(ds, "fleet"));
 	json_decref(ds);
@@ -359,7 +361,7 @@ static void print_text(const json_t *s)
 		printf("  (rule text %s)\n", json_string_value(json_object_get(s, "rule_text")));
 }
 
-int do_status(struct dg_cli *cli)
+json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status)
 {
 	struct dg_kernel_state st;
 	struct dg_features f;
@@ -367,35 +369,43 @@ int do_status(struct dg_cli *cli)
 
 	if (dg_kernel_read_state(cli->bpffs, &st, &err)) {
 		dg_cli_error("status: %s", err.msg);
-		return DG_EXIT_SYSTEM;
+		*exit_status = DG_EXIT_SYSTEM;
+		return NULL;
 	}
 	dg_kernel_probe(&f);
 	if (!st.loaded) {
-		if (cli->json) {
-			json_t *o = json_object();
-			json_object_set_new(o, "enforcing", json_false());
-			json_object_set_new(o, "bpffs", json_string(cli->bpffs));
-			json_object_set_new(o, "daemon", json_boolean(daemon_running(cli->run_dir)));
-			json_dumpf(o, stdout, JSON_COMPACT);
-			putchar('\n');
-			json_decref(o);
-		} else {
-			printf("dockguard: not loaded (no hooks pinned in %s); run `dockguard load`\n",
-			       cli->bpffs);
-		}
+		json_t *o = json_object();
+		json_object_set_new(o, "enforcing", json_false());
+		json_object_set_new(o, "bpffs", json_string(cli->bpffs));
+		json_object_set_new(o, "daemon", json_boolean(daemon_running(cli->run_dir)));
 		dg_kernel_state_free(&st);
-		return DG_EXIT_NOT_LOADED;
+		*exit_status = DG_EXIT_NOT_LOADED;
+		return o;
 	}
 	json_t *meta = st.meta_json ? json_loads(st.meta_json, 0, NULL) : NULL;
 	json_t *s = status_json(cli, &st, &f, meta);
+	json_decref(meta);
+	dg_kernel_state_free(&st);
+	*exit_status = DG_EXIT_OK;
+	return s;
+}
+
+int do_status(struct dg_cli *cli)
+{
+	int ret;
+	json_t *s = dg_status_collect(cli, &ret);
+
+	if (!s)
+		return ret;
 	if (cli->json) {
 		json_dumpf(s, stdout, JSON_COMPACT);
 		putchar('\n');
+	} else if (ret == DG_EXIT_NOT_LOADED) {
+		printf("dockguard: not loaded (no hooks pinned in %s); run `dockguard load`\n",
+		       cli->bpffs);
 	} else {
 		print_text(s);
 	}
 	json_decref(s);
-	json_decref(meta);
-	dg_kernel_state_free(&st);
-	return DG_EXIT_OK;
+	return ret;
 }

@@ -109,6 +109,7 @@ struct daemon {
 	int n_clients;
 	uint64_t events;
 	uint64_t client_drops;
+	uint64_t loads_ok, loads_failed;	/* every load: start, SIGHUP, containers, fleet */
 	int exit_status;
 
 	/* Docker: the follower and what it last said */
@@ -291,6 +292,9 @@ static void answer_status(struct client *c)
 		json_object_set_new(s, "relay", dg_relays_status(d->relays));
 	if (s && d->fleet)
 		json_object_set_new(s, "fleet", dg_fleet_node_json(d->fleet));
+	if (s)
+		json_object_set_new(s, "loads", json_pack("{s:I,s:I}", "ok", (json_int_t)d->loads_ok,
+							  "failed", (json_int_t)d->loads_failed));
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
@@ -681,6 +685,7 @@ static void apply_containers(struct daemon *d)
 		evtimer_del(d->ev_apply);
 	int ret = dg_cli_reapply(d->cli, &err);
 	release_load_memory();
+	*(ret ? &d->loads_failed : &d->loads_ok) += 1;
 	/* the gap counts from the end of a swap: arrivals during a slow one
 	 * (a busy or emulated host) wait for the next, together */
 	d->last_apply_ms = monotonic_ms();
@@ -730,6 +735,7 @@ static int fleet_apply(void *arg, const char *path, char *why, size_t why_len)
 	int ret = dg_cli_load(d->cli, path, stderr, &fresh, &err);
 
 	release_load_memory();
+	*(ret ? &d->loads_failed : &d->loads_ok) += 1;
 	if (ret) {
 		dg_policy_free(fresh);
 		snprintf(why, why_len, "%s", err.msg);
@@ -913,6 +919,7 @@ static void reload(struct daemon *d)
 	struct dg_policy *fresh = NULL;
 	int ret = dg_cli_load(d->cli, d->policy_path, stderr, &fresh, &err);
 	release_load_memory();
+	*(ret ? &d->loads_failed : &d->loads_ok) += 1;
 	if (fresh) {
 		d->cli->policy = fresh;
 		dg_policy_free(d->policy);
@@ -1201,6 +1208,7 @@ int do_run(struct dg_cli *cli)
 
 	int ret = dg_cli_load(cli, d.policy_path, stderr, &d.policy, &err);
 	release_load_memory();
+	*(ret ? &d.loads_failed : &d.loads_ok) += 1;
 	cli->policy = d.policy;
 	if (ret) {
 		struct dg_kernel_state st;
