@@ -158,6 +158,7 @@ int do_version(struct dg_cli *cli);
 int do_run(struct dg_cli *cli);
 int do_fleet(struct dg_cli *cli);
 int do_metrics(struct dg_cli *cli);
+int do_import(struct dg_cli *cli);
 /* Prometheus text of a dg_status_collect() object (cli/metrics.c). */
 void dg_metrics_write(FILE *out, json_t *status);
 /* What `status --json` prints (the kernel's pins, the daemon's answer):

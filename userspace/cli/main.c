@@ -38,6 +38,7 @@
 	"                          sign and roll a policy out to every swarm node\n" \
 	"                          through Swarm; per-node state (docs/fleet.md)\n"  \
 	"  metrics                 status in Prometheus text format\n"             \
+	"  import iptables [FILE]  a policy from iptables-save owner rules\n"     \
 	"  tail [--json] [--no-follow]\n"                                            \
 	"                          stream denial and audit events\n"                 \
 	"  version                 versions and kernel features\n"                   \
@@ -160,6 +161,14 @@ static const struct cmd cmds[] = {
 	  "For node-exporter's textfile collector: dockguard metrics > F.tmp && mv F.tmp F.prom\n"
 	  "exit: 0 (not loaded: dockguard_enforcing 0), 2 usage, 3 pins unreadable\n"
 	  GLOBAL_OPTIONS },
+	{ "import", do_import, 2,
+	  "usage: dockguard import iptables [FILE]\n"
+	  "Prints a policy that does what the filter table's OUTPUT rules in FILE (or\n"
+	  "standard input: the output of iptables-save or ip6tables-save) did for the TCP\n"
+	  "destinations they guard by owner (--uid-owner, --gid-owner, --suppl-groups),\n"
+	  "in their order, then the chain's policy; a comment for each rule it cannot\n"
+	  "carry over and why.\n"
+	  "exit: 0, 1 input too large, 2 usage, 3 FILE unreadable\n" GLOBAL_OPTIONS },
 	{ "tail", do_tail, 0,
 	  "usage: dockguard tail [--json] [--no-follow]\n"
 	  "Denial and audit events, one per line, from the daemon (or, without one,\n"
