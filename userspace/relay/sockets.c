@@ -70,6 +70,15 @@ int dg_relay_bind_unix(const char *path, struct dg_err *err)
 		return -e;
 	}
 	unlink(path);	/* a socket file left by an earlier relay */
+	/* its directory, when missing (root's, 0755: /run/dockguard/relay after a
+	 * reboot); an existing one is the operator's and stays as it is */
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) == 0)
+			chmod(dir, 0755);	/* whatever the umask */
+	}
+	free(dir);
 	/* 0666: the hooks and the policy judge who may connect */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
 	    listen(fd, 128) < 0) {
