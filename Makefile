@@ -26,7 +26,7 @@ WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
              -Wformat=2 -Wno-format-nonliteral
 # -Wno-format-nonliteral: diag/output helpers take caller-supplied format strings
 # through va_list; the callers themselves are checked by format attributes.
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARNFLAGS) $(CFLAGS) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARNFLAGS) $(CPPFLAGS) $(CFLAGS) \
               -I$(BUILD) -Ibpf -Iuserspace -DDOCKGUARD_VERSION='"$(VERSION)"'
 LIBS      := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -ljansson -lnettle -lhogweed -levent -lsystemd \
              -lhttp_parser
@@ -71,7 +71,7 @@ fuzz-build:
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)
 
-.PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean
+.PHONY: all run test unit-test kernel-test asan asan-build deps install uninstall clean deb
 
 all: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/dockguard-courier $(BUILD)/unit-tests $(TOOL_BINS) $(BUILD)/dg-probe-static
 
@@ -111,7 +111,7 @@ $(BUILD)/libdockguard.a: $(USER_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/dockguard: $(BUILD)/obj/cli/main.o $(BUILD)/libdockguard.a
-	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libdockguard.a
 	$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
@@ -136,12 +136,12 @@ $(BUILD)/dg-probe: tests/tools/dg-probe.c
 # the OCI runtime shim that closes the first-connect race (tools/runc-shim)
 $(BUILD)/dockguard-runc: tools/runc-shim/dockguard-runc.c
 	@mkdir -p $(BUILD)
-	$(CC) $(ALL_CFLAGS) $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< -o $@
 
 # the fleet courier (tools/courier): static, for an image FROM scratch
 $(BUILD)/dockguard-courier: tools/courier/courier.c
 	@mkdir -p $(BUILD)
-	$(CC) $(ALL_CFLAGS) -static $< $(shell pkg-config --variable=libdir nettle 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/libnettle.a -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -static $< $(shell pkg-config --variable=libdir nettle 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/libnettle.a -o $@
 
 # the test client, static, for the end-to-end tests' container image
 $(BUILD)/dg-probe-static: tests/tools/dg-probe.c tests/tools/static/build.sh
@@ -230,6 +230,18 @@ install: $(BUILD)/dockguard $(BUILD)/dockguard-runc $(BUILD)/dockguard-courier
 	install -D -m 0644 docs/dockguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/dockguard.conf.5
 	install -D -m 0644 tools/systemd/dockguard.service $(DESTDIR)$(PREFIX)/share/dockguard/systemd/dockguard.service
 	install -D -m 0644 tools/systemd/dockguard-relay.socket $(DESTDIR)$(PREFIX)/share/dockguard/systemd/dockguard-relay.socket
+	install -D -m 0644 tools/completion/dockguard $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dockguard
+
+# The Debian package, from a copy of the tree with tools/debian/ as debian/,
+# checked by lintian: build/deb/dockguard_VERSION_amd64.deb
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git ls-files -z | xargs -0 tar -cf - | tar -C $(BUILD)/deb/src -xf -
+	cp -r tools/debian $(BUILD)/deb/src/debian
+	printf 'dockguard (%s) unstable; urgency=medium\n\n  * Release %s: see README.md.\n\n -- dockguard developers <dockguard@lists.example.org>  %s\n' \
+		"$(VERSION)" "$(VERSION)" "$$(date -R)" >$(BUILD)/deb/src/debian/changelog
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(BUILD)/deb/dockguard_$(VERSION)_amd64.deb
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dockguard

@@ -27,6 +27,7 @@ packages=(
 	docker.io
 	python3-docker	# a real API client through the relay (tests/e2e/relay.sh)
 	python3-prometheus-client	# its text-format parser reads `dockguard metrics` (tests/kernel)
+	debhelper dpkg-dev fakeroot lintian	# make deb
 )
 
 missing=()
