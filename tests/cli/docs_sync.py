@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The command lists of `dockguard --help`, each `dockguard COMMAND --help`,
-dockguard(8) (SYNOPSIS, OPTIONS and COMMANDS) and the README's tables agree:
+dockguard(8) (SYNOPSIS, OPTIONS and COMMANDS), the bash completion
+(tools/completion/dockguard) and the README's tables agree:
 the same commands, each with the same options, and the same global options;
 every command's help says its exit statuses. Prints what differs; exit 1
 then.
@@ -125,12 +126,27 @@ def from_man(path):
     return cmds, frozenset(glob), synopsis
 
 
+def from_completion(path):
+    """The commands the completion offers first, each command's options, the
+    global options."""
+    text = open(path, encoding="utf-8").read()
+    first = re.search(r'""\) COMPREPLY=\(\$\(compgen -W "([^"$]*)', text)
+    cmds = {}
+    for c in (first.group(1).split() if first else []):
+        m = re.search(r"^\t%s\) COMPREPLY=\(\$\(compgen (?:-W \"([^\"]*)\")?" % re.escape(c), text, re.M)
+        cmds[c] = options(m.group(1) or "") if m else frozenset()
+    glob = re.search(r'local global="([^"]*)"', text)
+    return cmds, options(glob.group(1)) if glob else frozenset()
+
+
 def main():
     dg, root = sys.argv[1], sys.argv[2]
     help_cmds, help_glob = from_help(dg)
     readme_cmds, readme_glob = from_readme(f"{root}/README.md")
     man_cmds, man_glob, man_syn = from_man(f"{root}/docs/dockguard.8")
+    comp_cmds, comp_glob = from_completion(f"{root}/tools/completion/dockguard")
     sources = {
+        "bash completion": comp_cmds,
         "dockguard --help": help_cmds,
         "README.md": readme_cmds,
         "dockguard(8) COMMANDS": man_cmds,
@@ -164,7 +180,8 @@ def main():
         elif not exits:
             print(f"dockguard {cmd} --help: says nothing of its exit statuses")
             bad += 1
-    for name, glob in (("README.md", readme_glob), ("dockguard(8) OPTIONS", man_glob)):
+    for name, glob in (("README.md", readme_glob), ("dockguard(8) OPTIONS", man_glob),
+                       ("bash completion", comp_glob)):
         if glob != help_glob:
             print(f"{name}: global options {sorted(glob)}, dockguard --help says {sorted(help_glob)}")
             bad += 1
