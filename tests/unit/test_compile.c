@@ -362,7 +362,7 @@ TEST(compile_first_match_and_indexes)
 	CHECK_INT(img->rules[1].action, DG_ACT_DENY);
 	CHECK_INT(img->rules[1].flags, 0);
 	CHECK_INT(img->rules[2].action, DG_ACT_ALLOW);
-	CHECK_INT(img->rules[2].flags, DG_RULE_LOG);
+	CHECK_INT(img->rules[2].flags, DG_RULE_LOG | DG_RULE_AUDIT);	/* audit: its events say so */
 	CHECK_INT(img->rules[3].action, DG_ACT_DENY);
 	CHECK_INT(img->rules[3].flags, DG_RULE_QUIET);
 	CHECK_INT(img->rules[4].action, DG_ACT_ALLOW);

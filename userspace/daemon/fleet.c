@@ -39,18 +39,6 @@ struct dg_fleet_node {
 	size_t n_pids;
 };
 
-static void sha_hex(const void *data, size_t len, char out[65])
-{
-	struct sha256_ctx c;
-	uint8_t md[SHA256_DIGEST_SIZE];
-
-	sha256_init(&c);
-	sha256_update(&c, len, data);
-	sha256_digest(&c, sizeof(md), md);
-	for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static int write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
 	char *tmp = xasprintf("%s.tmp", path);
@@ -200,7 +188,7 @@ struct dg_fleet_node *dg_fleet_node_new(const struct dg_policy *local, const cha
 		if (write_file(pp, b.files[0].text, b.files[0].len, 0600) == 0) {
 			f->policy_path = pp;
 			f->serial = b.serial;
-			sha_hex(text, n, f->bundle_sha);
+			dg_sha256_hex(text, n, f->bundle_sha);
 			snprintf(f->last_seen, sizeof(f->last_seen), "%s", f->bundle_sha);
 			snprintf(f->state, sizeof(f->state), "enforcing");
 		} else {
@@ -282,7 +270,7 @@ static void judge(struct dg_fleet_node *f, const char *text, size_t len, dg_flee
 	const char *why, *bad;
 	char sha[65], cluster[128], err[512];
 
-	sha_hex(text, len, sha);
+	dg_sha256_hex(text, len, sha);
 	if (!strcmp(sha, f->last_seen))
 		return;		/* judged already */
 	if (dg_fleet_bundle_verify(text, len, f->keys, f->n_keys, &b, &why)) {

@@ -131,18 +131,6 @@ int dg_fleet_read_public(const char *text, struct dg_fleet_pub *out, const char 
 	return 0;
 }
 
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
-{
-	struct sha256_ctx c;
-	uint8_t md[SHA256_DIGEST_SIZE];
-
-	sha256_init(&c);
-	sha256_update(&c, len, data);
-	sha256_digest(&c, sizeof(md), md);
-	for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* SIGNED_PREFIX + payload, malloc'd, into *len. */
 static uint8_t *signed_bytes(const uint8_t *payload, size_t plen, size_t *len)
 {
@@ -263,7 +251,7 @@ int dg_fleet_bundle_verify(const char *text, size_t len, const struct dg_fleet_p
 	out->serial = (uint64_t)json_integer_value(serial);
 	out->created = json_integer_value(json_object_get(p, "created"));
 	out->not_after = json_integer_value(json_object_get(p, "not_after"));
-	sha256_hex(payload, (size_t)plen, out->sha256);
+	dg_sha256_hex(payload, (size_t)plen, out->sha256);
 	out->files = xcalloc(json_array_size(files), sizeof(*out->files));
 	json_t *f;
 	size_t i;

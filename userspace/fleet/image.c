@@ -52,18 +52,6 @@ static void tar_end(struct tar *t)
 	t->len += 1024;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	struct sha256_ctx c;
-	uint8_t md[SHA256_DIGEST_SIZE];
-
-	sha256_init(&c);
-	sha256_update(&c, len, data);
-	sha256_digest(&c, sizeof(md), md);
-	for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 char *dg_courier_binary_path(void)
 {
 	static const char *const dirs[] = { "/usr/local/libexec", "/usr/libexec",
@@ -97,7 +85,7 @@ char *dg_courier_image_archive(const char *binary, size_t len, const char *tag, 
 	tar_add(&layer, "state/", '5', 01777, NULL, 0);	/* the courier makes its status file here */
 	tar_add(&layer, DG_COURIER_BINARY, '0', 0755, binary, len);
 	tar_end(&layer);
-	sha256_hex(layer.buf, layer.len, layer_sha);
+	dg_sha256_hex(layer.buf, layer.len, layer_sha);
 
 	char *config = xasprintf(
 		"{\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"/" DG_COURIER_BINARY "\"],"
@@ -105,7 +93,7 @@ char *dg_courier_image_archive(const char *binary, size_t len, const char *tag, 
 		"\"history\":[{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":\"dockguard "
 		"fleet image\"}],\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[\"sha256:%s\"],"
 		"\"type\":\"layers\"}}", layer_sha);
-	sha256_hex(config, strlen(config), config_sha);
+	dg_sha256_hex(config, strlen(config), config_sha);
 	char *config_name = xasprintf("%s.json", config_sha);
 	char *layer_name = xasprintf("%s/layer.tar", layer_sha);
 	char *layer_dir = xasprintf("%s/", layer_sha);

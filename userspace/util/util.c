@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 static void out_of_memory(void)
 {
 	fprintf(stderr, "dockguard: out of memory; free some memory and try again\n");
@@ -172,4 +174,16 @@ char *dg_own_cgroup(void)
 	}
 	fclose(f);
 	return path ? path : xstrdup("/");
+}
+
+void dg_sha256_hex(const void *data, size_t len, char out[65])
+{
+	struct sha256_ctx c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	sha256_update(&c, len, data);
+	sha256_digest(&c, sizeof(md), md);
+	for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }

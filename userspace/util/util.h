@@ -30,5 +30,7 @@ int read_file(const char *path, size_t max, char **text, size_t *len);
 /* This process's cgroup v2 path, from /proc/self/cgroup ("0::/path"),
  * malloc'd; "/" when it cannot be read. */
 char *dg_own_cgroup(void);
+/* The SHA-256 of data[0..len) in lower-case hex, into out (65 bytes). */
+void dg_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif
