@@ -8,6 +8,8 @@ mkdir -p "$R68/run" "$CG/m68"
 chmod 755 "$R68"
 P68=23868
 cat >"$R68/p.conf" <<CONF
+set metrics unix://$R68/metrics.sock
+set metrics-textfile $R68/dockguard.prom
 endpoint m68 tcp 127.0.0.1:$P68
 allow m68 from user 1001
 audit m68 from user 1003
@@ -46,7 +48,7 @@ ok = True
 for r in st["rules"]:
     ok &= sample("dockguard_decisions", rule=r["rule"], verdict="allow") == r["allowed"]
     ok &= sample("dockguard_decisions", rule=r["rule"], verdict="deny") == r["denied"]
-deny_rule = f"{conf}:4"
+deny_rule = f"{conf}:6"
 ok &= sample("dockguard_decisions", rule=deny_rule, verdict="deny") == 2
 ok &= sample("dockguard_events") == st["events"]["reported"]
 ok &= sample("dockguard_policy_generation") == st["generation"]
@@ -59,6 +61,25 @@ PY
 else
 	skip "metrics: python3-prometheus-client is not installed (tools/install-deps.sh)"
 fi
+# the daemon serves the same at GET /metrics, and writes it for node-exporter
+python3 - "$R68/metrics.sock" >"$R68/served.txt" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+sys.stdout.write(head.decode().splitlines()[0] + "\n" + body.decode())
+PY
+check "the daemon serves GET /metrics on its unix socket (200)" grep -q "^HTTP/1.[01] 200" "$R68/served.txt"
+check "... with the decisions the CLI prints" \
+	bash -c "grep '^dockguard_decisions_total' '$R68/served.txt' | diff -q - <(grep '^dockguard_decisions_total' '$R68/metrics.txt')"
+check "... and the textfile for node-exporter" grep -q "^dockguard_enforcing 1" "$R68/dockguard.prom"
 kill -TERM "$R68_DAEMON"
 wait "$R68_DAEMON" 2>/dev/null
 "$DG" --bpffs "$BPFFS" --run-dir "$R68/run" metrics >"$R68/metrics2.txt"

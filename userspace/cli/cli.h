@@ -165,6 +165,9 @@ void dg_metrics_write(FILE *out, json_t *status);
  * NULL with *exit_status on a system error; with DG_EXIT_NOT_LOADED, only
  * "enforcing": false and "daemon". */
 json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status);
+/* The same with the daemon's own answer `daemon` (NULL: no daemon), for the
+ * daemon itself, which cannot ask its own control socket. */
+json_t *dg_status_collect_with(const struct dg_cli *cli, json_t *daemon, int *exit_status);
 int do_tail(struct dg_cli *cli);
 int do_relay(struct dg_cli *cli);
 int do_suggest(struct dg_cli *cli);

@@ -18,8 +18,8 @@ static json_t *daemon_status(const char *run_dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", run_dir);
-	char buf[8192];
-	size_t len = 0;
+	size_t len = 0, cap = 65536;
+	char *buf;
 
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return NULL;
@@ -33,19 +33,22 @@ static json_t *daemon_status(const char *run_dir)
 		close(fd);
 		return NULL;
 	}
-	for (ssize_t r; len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0;)
+	/* one line of JSON; relays with many rules make it long */
+	buf = xmalloc(cap);
+	for (ssize_t r; (r = read(fd, buf + len, cap - 1 - len)) > 0;) {
 		len += (size_t)r;
+		if (len == cap - 1) {
+			if (cap >= 16 * 1024 * 1024)
+				break;
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+	}
 	close(fd);
 	buf[len] = '\0';
 	json_t *o = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	free(buf);
 	return o ? o : json_object();	/* it answered, if not with JSON */
-}
-
-static bool daemon_running(const char *run_dir)
-{
-	json_t *o = daemon_status(run_dir);
-	json_decref(o);
-	return o != NULL;
 }
 
 /* Whether the loaded policy names a unix socket (from its description). */
@@ -93,7 +96,7 @@ static void set_counts(json_t *o, const struct dg_kernel_state *st, uint32_t r)
 }
 
 static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_state *st,
-			   const struct dg_features *f, json_t *meta)
+			   const struct dg_features *f, json_t *meta, json_t *ds)
 {
 	json_t *root = json_object(), *hooks = json_array(), *rules = json_array();
 
@@ -202,7 +205,6 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 			    dg_engine_audit(json_object_get(root, "endpoints"),
 						json_string_value(json_object_get(meta, "docker_host")),
 						by != DG_UNIX_BY_NONE));
-	json_t *ds = daemon_status(cli->run_dir);
 	json_object_set_new(root, "daemon", json_boolean(ds != NULL));
 	if (ds && json_object_get(ds, "docker"))
 		json_object_set(root, "docker", json_object_get(ds, "docker"));
@@ -212,7 +214,6 @@ static json_t *status_json(const struct dg_cli *cli, const struct dg_kernel_stat
 		json_object_set(root, "loads", json_object_get(ds, "loads"));
 	if (ds && json_is_object(json_object_get(ds, "fleet")))
 		json_object_set(root, "fleet", json_object_get(ds, "fleet"));
-	json_decref(ds);
 	return root;
 }
 
@@ -361,7 +362,7 @@ static void print_text(const json_t *s)
 		printf("  (rule text %s)\n", json_string_value(json_object_get(s, "rule_text")));
 }
 
-json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status)
+json_t *dg_status_collect_with(const struct dg_cli *cli, json_t *ds, int *exit_status)
 {
 	struct dg_kernel_state st;
 	struct dg_features f;
@@ -377,16 +378,25 @@ json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status)
 		json_t *o = json_object();
 		json_object_set_new(o, "enforcing", json_false());
 		json_object_set_new(o, "bpffs", json_string(cli->bpffs));
-		json_object_set_new(o, "daemon", json_boolean(daemon_running(cli->run_dir)));
+		json_object_set_new(o, "daemon", json_boolean(ds != NULL));
 		dg_kernel_state_free(&st);
 		*exit_status = DG_EXIT_NOT_LOADED;
 		return o;
 	}
 	json_t *meta = st.meta_json ? json_loads(st.meta_json, 0, NULL) : NULL;
-	json_t *s = status_json(cli, &st, &f, meta);
+	json_t *s = status_json(cli, &st, &f, meta, ds);
 	json_decref(meta);
 	dg_kernel_state_free(&st);
 	*exit_status = DG_EXIT_OK;
+	return s;
+}
+
+json_t *dg_status_collect(const struct dg_cli *cli, int *exit_status)
+{
+	json_t *ds = daemon_status(cli->run_dir);
+	json_t *s = dg_status_collect_with(cli, ds, exit_status);
+
+	json_decref(ds);
 	return s;
 }
 

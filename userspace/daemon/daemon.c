@@ -47,6 +47,7 @@
 #include "docker/docker.h"
 #include "daemon/events.h"
 #include "daemon/fleet.h"
+#include "daemon/metrics.h"
 #include "daemon/relays.h"
 #include "kernel/kernel.h"
 #include "kernel/listeners.h"
@@ -131,6 +132,7 @@ struct daemon {
 	struct dg_fleet_node *fleet;
 	char *fleet_path;		/* the bundle's policy file in force (policy_path) */
 	struct event *ev_fleet;		/* the couriers hear from us every few seconds */
+	struct dg_metrics *metrics;	/* set metrics, set metrics-textfile */
 
 	int addrs_fd;			/* netlink: local addresses and routes changed */
 	struct event *ev_addrs, *ev_rescan;
@@ -267,9 +269,9 @@ static void client_close_after_write(struct client *c)
 		client_free(c);
 }
 
-static void answer_status(struct client *c)
+/* What the daemon says of itself (`status` merges it with the pins). */
+static json_t *daemon_status_json(struct daemon *d)
 {
-	struct daemon *d = c->d;
 	int followers = 0;
 
 	for (struct client *o = d->clients; o; o = o->next)
@@ -295,12 +297,30 @@ static void answer_status(struct client *c)
 	if (s)
 		json_object_set_new(s, "loads", json_pack("{s:I,s:I}", "ok", (json_int_t)d->loads_ok,
 							  "failed", (json_int_t)d->loads_failed));
+	return s;
+}
+
+static void answer_status(struct client *c)
+{
+	json_t *s = daemon_status_json(c->d);
 	char *line = s ? json_dumps(s, JSON_COMPACT) : NULL;
 
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n",
 			    line ? line : "error: out of memory");
 	free(line);
 	json_decref(s);
+}
+
+/* The status that `dockguard metrics` would print, for the metrics server. */
+static json_t *metrics_status(void *arg)
+{
+	struct daemon *d = arg;
+	json_t *ds = daemon_status_json(d);
+	int ret;
+	json_t *s = dg_status_collect_with(d->cli, ds, &ret);
+
+	json_decref(ds);
+	return s;
 }
 
 static void answer_tail(struct client *c, bool follow)
@@ -1074,6 +1094,7 @@ static void daemon_free(struct daemon *d)
 	if (d->namer)
 		dg_namer_free(d->namer);
 	free(d->docker_host);
+	dg_metrics_free(d->metrics);
 	dg_fleet_node_free(d->fleet);
 	free(d->fleet_path);
 	if (d->ev_fleet)
@@ -1234,6 +1255,13 @@ int do_run(struct dg_cli *cli)
 	if (ret) {
 		daemon_free(&d);
 		return ret;
+	}
+	if (d.policy && (d.policy->metrics || d.policy->metrics_textfile)) {
+		/* read at start: a reload does not move them */
+		d.metrics = dg_metrics_start(d.base, d.policy->metrics, d.policy->metrics_textfile,
+					     metrics_status, &d, &err);
+		if (!d.metrics)
+			dg_cli_error("metrics: %s; the daemon runs on without them", err.msg);
 	}
 	dg_cli_error("enforcing %s, generation %llu; control socket %s",
 	      d.policy_file ? d.policy_file : d.policy_path, (unsigned long long)d.generation,

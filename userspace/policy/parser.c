@@ -1110,12 +1110,12 @@ out:
 /* ---- set ------------------------------------------------------------------ */
 
 enum { SET_DEFAULT, SET_LOG_RATE, SET_DOCKER_HOST, SET_API_DEFAULT, SET_API_VERSION,
-       SET_API_RATE, SET_FLEET_KEY };
+       SET_API_RATE, SET_FLEET_KEY, SET_METRICS, SET_METRICS_TEXTFILE };
 
 static const char *const set_keys[DG_SET_KEYS] = { "default", "log-rate", "docker-host",
 						  "api-default", "api-version", "api-rate",
-						  "fleet-key" };
-_Static_assert(SET_FLEET_KEY + 1 == DG_SET_KEYS, "a set key without its name");
+						  "fleet-key", "metrics", "metrics-textfile" };
+_Static_assert(SET_METRICS_TEXTFILE + 1 == DG_SET_KEYS, "a set key without its name");
 
 /* `N/s` or `N/min` (`N` alone: per second) of `what`: the count and the
  * period in seconds. */
@@ -1308,6 +1308,28 @@ static bool parse_set(struct parser *p)
 		}
 		next(p);
 		return true;
+	case SET_METRICS:
+		/* where the daemon serves `dockguard metrics` (GET /metrics) */
+		if (!valid_docker_host(t->text)) {
+			dg_diag_error(p->diag, &t->loc,
+				      "unsupported metrics address '%s'; use tcp://127.0.0.1:9274 or "
+				      "unix:///run/dockguard/metrics.sock", t->text);
+			ok = false;
+		} else {
+			free(p->pol->metrics);
+			p->pol->metrics = xstrdup(t->text);
+		}
+		break;
+	case SET_METRICS_TEXTFILE:
+		if (t->text[0] != '/') {
+			dg_diag_error(p->diag, &t->loc, "metrics textfile '%s' is not an absolute path",
+				      t->text);
+			ok = false;
+		} else {
+			free(p->pol->metrics_textfile);
+			p->pol->metrics_textfile = xstrdup(t->text);
+		}
+		break;
 	case SET_DOCKER_HOST:
 		if (!valid_docker_host(t->text)) {
 			dg_diag_error(p->diag, &t->loc,

@@ -23,7 +23,7 @@ struct include_frame {
 };
 
 /* The settings `set` knows (set_keys in parser.c). */
-#define DG_SET_KEYS 7
+#define DG_SET_KEYS 9
 
 struct parser {
 	struct dg_policy *pol;

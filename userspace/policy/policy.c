@@ -49,6 +49,8 @@ void dg_policy_free(struct dg_policy *policy)
 		dg_rule_free_contents(&policy->rules[i]);
 	free(policy->rules);
 	free(policy->docker_host);
+	free(policy->metrics);
+	free(policy->metrics_textfile);
 	for (size_t i = 0; i < policy->n_fleet_keys; i++)
 		free(policy->fleet_keys[i]);
 	free(policy->fleet_keys);

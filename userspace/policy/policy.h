@@ -207,6 +207,8 @@ struct dg_policy {
 	uint32_t api_rate;		/* `set api-rate N/s|N/min`: requests a relay takes */
 	uint32_t api_rate_per;		/* from one caller per this many seconds; 0: no limit */
 	struct dg_loc api_rate_loc;
+	char *metrics;			/* `set metrics URL`: the daemon serves GET /metrics there */
+	char *metrics_textfile;		/* `set metrics-textfile PATH`: written every 15 s */
 	char **fleet_keys;		/* `set fleet-key PATH`: public keys bundles may come from */
 	size_t n_fleet_keys;
 	struct dg_loc fleet_key_loc;
