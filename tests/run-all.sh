@@ -51,6 +51,7 @@ run_suite security tests/security/run.sh "$build"
 run_suite e2e tests/e2e/run.sh "$build"
 run_suite e2e-relay tests/e2e/relay.sh "$build"
 run_suite e2e-fleet tests/e2e/fleet.sh "$build"
+run_suite e2e-swarm tests/e2e/fleet-swarm.sh "$build"
 run_suite engine tests/e2e/audit.sh "$build"
 
 echo

@@ -100,7 +100,7 @@ static void describe(char *buf, size_t len)
 		snprintf(buf, len, "state=no-bundle");
 		return;
 	}
-	if (read_status(&s) < 0) {
+	if (read_status(&s) < 0 || s.written == 0) {
 		snprintf(buf, len, "state=daemon-down bundle=%.12s reason=no dockguard daemon has "
 			 "reported on this node", sha);
 		return;

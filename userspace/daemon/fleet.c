@@ -37,7 +37,9 @@ struct dg_fleet_node {
 	uint64_t denials;		/* since the bundle in force was applied */
 	int *pids;			/* courier tasks running here */
 	size_t n_pids;
+	char *node_settings;		/* `set` lines of the local file, after each bundle's */
 };
+
 
 static int write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
@@ -56,6 +58,20 @@ static int write_file(const char *path, const char *data, size_t len, mode_t mod
 	if (ret)
 		unlink(tmp);
 	free(tmp);
+	return ret;
+}
+
+/* A bundle's policy as this node enforces it: the bundle's file, then this
+ * node's own settings (Docker's address, metrics), which win. */
+static int write_policy(const struct dg_fleet_node *f, const char *path, const char *text, size_t len)
+{
+	char *all = xmalloc(len + strlen(f->node_settings) + 2);
+
+	memcpy(all, text, len);
+	all[len] = '\n';
+	strcpy(all + len + 1, f->node_settings);
+	int ret = write_file(path, all, strlen(all + len + 1) + len + 1, 0600);
+	free(all);
 	return ret;
 }
 
@@ -168,6 +184,15 @@ struct dg_fleet_node *dg_fleet_node_new(const struct dg_policy *local, const cha
 		f->n_keys++;
 	}
 	f->dir = xasprintf("%s/fleet", state_dir);
+	f->node_settings = xasprintf("# this node's own settings (%s)\n%s%s%s%s%s%s%s%s%s", local->path,
+				     local->docker_host ? "set docker-host " : "",
+				     local->docker_host ? local->docker_host : "",
+				     local->docker_host ? "\n" : "",
+				     local->metrics ? "set metrics " : "", local->metrics ? local->metrics : "",
+				     local->metrics ? "\n" : "",
+				     local->metrics_textfile ? "set metrics-textfile " : "",
+				     local->metrics_textfile ? local->metrics_textfile : "",
+				     local->metrics_textfile ? "\n" : "");
 	f->docker_host = xstrdup(docker_host);
 	snprintf(f->state, sizeof(f->state), "none");
 	mkdir(state_dir, 0755);
@@ -185,7 +210,7 @@ struct dg_fleet_node *dg_fleet_node_new(const struct dg_policy *local, const cha
 	    dg_fleet_bundle_verify(text, n, f->keys, f->n_keys, &b, &why) == 0) {
 		char *name = xasprintf("policy-s%" PRIu64 ".conf", b.serial);
 		char *pp = path_in(f, name);
-		if (write_file(pp, b.files[0].text, b.files[0].len, 0600) == 0) {
+		if (write_policy(f, pp, b.files[0].text, b.files[0].len) == 0) {
 			f->policy_path = pp;
 			f->serial = b.serial;
 			dg_sha256_hex(text, n, f->bundle_sha);
@@ -293,7 +318,7 @@ static void judge(struct dg_fleet_node *f, const char *text, size_t len, dg_flee
 	free(name);
 	if (b.n_files != 1) {
 		reject(f, sha, "it has include files, which this version does not apply");
-	} else if (write_file(pp, b.files[0].text, b.files[0].len, 0600)) {
+	} else if (write_policy(f, pp, b.files[0].text, b.files[0].len)) {
 		reject(f, sha, "its policy cannot be written under the state directory");
 	} else if (apply(arg, pp, err, sizeof(err))) {
 		char *r = xasprintf("its policy does not compile here: %s", err);
@@ -364,6 +389,7 @@ void dg_fleet_node_free(struct dg_fleet_node *f)
 		return;
 	explicit_bzero(f->keys, sizeof(f->keys));
 	free(f->dir);
+	free(f->node_settings);
 	free(f->docker_host);
 	free(f->policy_path);
 	free(f->pids);
