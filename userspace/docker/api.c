@@ -488,6 +488,26 @@ struct http *http_get(struct event_base *base, const struct endpoint *ep, const 
 			    on_data, on_done, arg);
 }
 
+int private_loop(const char *docker_host, struct endpoint *ep, int *timeout_ms,
+		 struct event_base **base, char *err, size_t errlen)
+{
+	int r;
+
+	if (errlen)
+		err[0] = '\0';
+	if ((r = endpoint_parse(docker_host, ep, err, errlen)))
+		return r;
+	if (*timeout_ms <= 0)
+		*timeout_ms = DG_DOCKER_TIMEOUT_MS;
+	*base = event_base_new();
+	if (!*base) {
+		endpoint_free(ep);
+		snprintf(err, errlen, "cannot create an event loop to reach the Docker API");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* The `message` of an error answer, or a piece of its body. */
 void http_error_text(struct http *h, char *buf, size_t len)
 {

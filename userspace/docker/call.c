@@ -44,21 +44,12 @@ int dg_docker_call(const char *docker_host, const char *method, const char *path
 		   struct dg_docker_answer *out, char *err, size_t errlen)
 {
 	struct endpoint ep;
-	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (errlen)
-		err[0] = 0;
-	if ((r = endpoint_parse(docker_host, &ep, err, errlen)))
+	struct event_base *base;
+	int r = private_loop(docker_host, &ep, &timeout_ms, &base, err, errlen);
+	if (r)
 		return r;
-	if (timeout_ms <= 0)
-		timeout_ms = DG_DOCKER_TIMEOUT_MS;
-	struct event_base *base = event_base_new();
-	if (!base) {
-		endpoint_free(&ep);
-		snprintf(err, errlen, "cannot create an event loop to reach the Docker API");
-		return -ENOMEM;
-	}
 	struct call c = { .base = base, .errbuf = err, .errlen = errlen };
 	http_request(base, &ep, method, path, body, body_len, content_type, timeout_ms,
 		     DG_DOCKER_MAX_RESPONSE, NULL, NULL, call_done, &c);

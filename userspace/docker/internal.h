@@ -133,6 +133,12 @@ struct lister {
 int endpoint_parse(const char *s, struct endpoint *ep, char *err, size_t errlen);
 void endpoint_free(struct endpoint *ep);
 
+/* For a call that waits (dg_docker_list, dg_docker_call): the API's address
+ * parsed into `ep` and an event loop of its own in *base; *timeout_ms <= 0
+ * becomes DG_DOCKER_TIMEOUT_MS. 0, or -errno with `err` (nothing to free). */
+int private_loop(const char *docker_host, struct endpoint *ep, int *timeout_ms,
+		 struct event_base **base, char *err, size_t errlen);
+
 /* Closes the connection and frees `h` (NULL: nothing). */
 void http_free(struct http *h);
 /*

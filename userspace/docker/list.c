@@ -300,20 +300,10 @@ int dg_docker_list(const char *docker_host, int timeout_ms, struct dg_container_
 {
 	struct endpoint ep;
 	memset(out, 0, sizeof(*out));
-	if (errlen)
-		err[0] = '\0';
-	int r = endpoint_parse(docker_host, &ep, err, errlen);
+	struct event_base *base;
+	int r = private_loop(docker_host, &ep, &timeout_ms, &base, err, errlen);
 	if (r)
 		return r;
-	if (timeout_ms <= 0)
-		timeout_ms = DG_DOCKER_TIMEOUT_MS;
-
-	struct event_base *base = event_base_new();
-	if (!base) {
-		endpoint_free(&ep);
-		snprintf(err, errlen, "cannot create an event loop to reach the Docker API");
-		return -ENOMEM;
-	}
 	struct list_result res = { .base = base, .errbuf = err, .errlen = errlen };
 	struct lister *l = lister_start(base, &ep, timeout_ms, list_done, &res);
 	event_base_dispatch(base);
