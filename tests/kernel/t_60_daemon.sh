@@ -311,7 +311,8 @@ done
 for _ in $(seq 1 300); do [[ $(ctl status) == "error: too many clients" ]] && break; sleep 0.1; done
 out=$(ctl status)
 check "the 65th client is refused: error: too many clients" test "$out" = "error: too many clients"
-out=$("$DG" --bpffs "$BPFFS" --run-dir "$RUN" tail --json 2>&1)
+# (bounded: were the daemon not full, tail would follow for good)
+out=$(timeout 10 "$DG" --bpffs "$BPFFS" --run-dir "$RUN" tail --json 2>&1)
 check "tail refused by a full daemon: exit 3 with the daemon's reason" \
 	bash -c "test $? -eq 3 && grep -q 'refused: too many clients' <<<'$out'"
 kill "${stuck[@]}" 2>/dev/null
