@@ -120,8 +120,8 @@ check "daemon: control socket is 0600 in a 0700 run dir" \
 	test "$(stat -c %a "$RUN")" = 700 -a "$(stat -c %a "$RUN/control.sock")" = 600
 check "status: daemon: running" bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$RUN' status | grep -q '^daemon: *running$'"
 out=$(ctl status)
-check "control status: pid, policy, generation, counters" \
-	grep -qE "^\{\"pid\":$DPID,\"policy\":\"$TMP/d.conf\",\"generation\":[0-9]+,\"started_at\":\"[0-9T:-]+Z\",\"events\":[0-9]+,\"clients\":0,\"client_drops\":0,\"docker\":\{\"host\":\"[^\"]*\",\"connected\":(true|false),\"containers\":[0-9]+,\"error\":\"[^\"]*\",\"prepared\":[0-9]+\}\}$" <<<"$out"
+check "control status: pid, policy, generation, counters, loads" \
+	grep -qE "^\{\"pid\":$DPID,\"policy\":\"$TMP/d.conf\",\"generation\":[0-9]+,\"started_at\":\"[0-9T:-]+Z\",\"events\":[0-9]+,\"clients\":0,\"client_drops\":0,\"docker\":\{\"host\":\"[^\"]*\",\"connected\":(true|false),\"containers\":[0-9]+,\"error\":\"[^\"]*\",\"prepared\":[0-9]+\},\"loads\":\{\"ok\":[1-9][0-9]*,\"failed\":0\}\}$" <<<"$out"
 check "control: unknown request refused" test "$(ctl 'tail yaml')" = "error: unknown request"
 
 # ---- events: to tail clients and to the log ---------------------------
