@@ -120,6 +120,11 @@ $(BUILD)/%: tests/tools/%.c
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 
+# writes a pinned map: needs libbpf
+$(BUILD)/dg-forget-build: tests/tools/dg-forget-build.c bpf/dockguard_abi.h
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< $(LIBS) -o $@
+
 # the one test tool that needs dockguard's own code: it signs bundles
 $(BUILD)/dg-sign-bundle: tests/tools/dg-sign-bundle.c $(BUILD)/libdockguard.a
 	@mkdir -p $(BUILD)

@@ -92,6 +92,8 @@
 /* Rule index meaning "no rule matched: the policy default decided". */
 #define DG_RULE_DEFAULT		DG_MAX_RULES
 
+#define DG_OBJECT_ID_LEN	16
+
 /* `config` (ARRAY, 1 entry): global, written by the loader only. */
 struct dg_config {
 	__u32 active_slot;	/* 0 or 1 */
@@ -109,6 +111,12 @@ struct dg_config {
 	 * they judge only tasks, or sockets created, below this cgroup, the
 	 * scope the cgroup hooks have. */
 	__u64 lsm_scope_cgroup;
+	/* The build of the BPF object whose programs use these maps (the
+	 * first bytes of the sha256 of its ELF image), written by the loader:
+	 * a loader of another build sees the mismatch (or a config of another
+	 * size) and moves the hooks to its own programs and maps without a
+	 * moment unenforced (see "upgrade" in userspace/kernel/kernel.c). */
+	__u8 object_id[DG_OBJECT_ID_LEN];
 };
 
 /* `ports` (ARRAY, 65536 entries, index = TCP port in host order).

@@ -258,6 +258,10 @@ static int load_compiled(const struct dg_cli *cli, const char *path, FILE *out,
 			if (res.hooks[h])
 				fprintf(out, " %s", dg_hook_name((enum dg_hook)h));
 		fprintf(out, "\n");
+		if (res.replaced_build)
+			fprintf(out, "programs: moved from another dockguard build's to this one's, link by link, "
+				"never unenforced (%u state maps kept)\n",
+				res.shared_maps);
 		if (lp->image->has_unix)
 			fprintf(out, "unix endpoints: %s\n",
 				dg_unix_by_text(dg_unix_by(res.hooks, res.unix_by_lsm)));

@@ -16,9 +16,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
+#include <nettle/sha2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,24 @@ static void maps_close(struct maps *m)
 static char *pin_path(const char *dir, const char *prefix, const char *name)
 {
 	return xasprintf("%s/%s_%s", dir, prefix, name);
+}
+
+/* The build of the embedded BPF object (see dg_config.object_id). */
+static void our_object_id(uint8_t id[DG_OBJECT_ID_LEN])
+{
+	static uint8_t cached[SHA256_DIGEST_SIZE];
+	static bool done;
+
+	if (!done) {
+		struct sha256_ctx ctx;
+		size_t len;
+		const void *elf = dockguard_bpf__elf_bytes(&len);
+		sha256_init(&ctx);
+		sha256_update(&ctx, len, elf);
+		sha256_digest(&ctx, sizeof(cached), cached);
+		done = true;
+	}
+	memcpy(id, cached, DG_OBJECT_ID_LEN);
 }
 
 /* ---- probing -------------------------------------------------------------- */
@@ -851,7 +871,8 @@ static void clear_shared(const struct maps *m, uint32_t slot)
 
 /* Puts `img` into the inactive slot and makes it the active one. */
 static int swap_in(const struct maps *m, const struct dg_image *img, const char *meta,
-		   bool first, struct dg_load_result *res, struct dg_err *err)
+		   bool first, uint64_t prev_generation, struct dg_load_result *res,
+		   struct dg_err *err)
 {
 	uint32_t zero = 0, slot;
 	struct dg_config cfg = { 0 };
@@ -868,7 +889,7 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	}
 
 	struct dg_policy_hdr hdr = img->hdr;
-	hdr.generation = old_hdr.generation + 1;
+	hdr.generation = (first ? prev_generation : old_hdr.generation) + 1;
 	hdr.uid_default_w0 = word0(img, hdr.uid_default_bm);
 	hdr.gid_default_w0 = word0(img, hdr.gid_default_bm);
 	hdr.cgroup_root_w0 = word0(img, hdr.cgroup_root_bm);
@@ -896,6 +917,7 @@ static int swap_in(const struct maps *m, const struct dg_image *img, const char 
 	cfg.active_slot = slot;
 	cfg.stale_slot = first ? 0 : !slot + 1;
 	cfg.host_netns_cookie = netns_cookie();
+	our_object_id(cfg.object_id);
 	if ((ret = update(m->fd[M_CONFIG], &zero, &cfg, "the active policy slot", err))) {
 		clear_shared(m, slot);
 		return ret;
@@ -1178,26 +1200,66 @@ static void unpin_pins(const char *dir)
 	}
 }
 
-/* First load: create everything, pin maps and programs. */
-static int create_objects(const char *dir, const struct dg_features *f, struct maps *m,
-			  struct dg_load_result *res, struct dg_err *err)
+/*
+ * Maps the programs themselves write, and that the programs of two builds
+ * must share while the hooks move from one to the other: records a later
+ * hook checks (handshakes, caller marks, relay callers, listener marks),
+ * what was seen of listeners, counts, rate limits, the event ring. The
+ * policy maps are never shared: the programs of a build judge by their own
+ * until their link moves to the next build's, whose maps are complete by then.
+ */
+static const bool map_carries_state[M_COUNT] = {
+	[M_RULE_TOTALS] = true, [M_EVENTS] = true, [M_RATELIMIT] = true, [M_COUNTERS] = true,
+	[M_CGROUP_CACHE] = true, [M_HANDSHAKES] = true, [M_CALLER_MARKS] = true,
+	[M_RELAY_CALLERS] = true, [M_WILD_LISTENERS] = true, [M_WILD_SEEN] = true,
+	[M_LISTENER_MARKS] = true, [M_HOST_LOCAL] = true,
+};
+
+static int map_index(const char *name)
+{
+	for (int i = 0; i < M_COUNT; i++)
+		if (!strcmp(name, map_names[i]))
+			return i;
+	return -1;
+}
+
+/* Whether the map behind `fd` is what `map` would be created as. */
+static bool same_definition(int fd, const struct bpf_map *map)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map) &&
+	       info.map_flags == bpf_map__map_flags(map);
+}
+
+/*
+ * Opens and loads the embedded object. With `share`, the state maps (above)
+ * whose pinned definition equals this build's are used as they are instead
+ * of created anew; `res->shared_maps` counts them.
+ */
+static struct dockguard_bpf *load_object(const struct dg_features *f, const struct maps *share,
+					 struct dg_load_result *res, struct dg_err *err, int *ret)
 {
 	struct dockguard_bpf *skel;
 	bool lsm = f->lsm;
-	int ret;
 
 	libbpf_set_print(libbpf_print);
-	if ((ret = register_unix_sections(f))) {
+	if ((*ret = register_unix_sections(f))) {
 		dg_err_set(err, "libbpf refused the cgroup/connect_unix or sendmsg_unix section: %s",
-			   strerror(-ret));
-		return ret;
+			   strerror(-*ret));
+		return NULL;
 	}
 reopen:
 	skel = dockguard_bpf__open();
 	if (!skel) {
-		ret = -errno;
+		*ret = -errno;
 		dg_err_set(err, "cannot open the embedded BPF object: %s", strerror(errno));
-		return ret;
+		return NULL;
 	}
 	bpf_program__set_autoload(skel->progs.dg_connect_unix, f->connect_unix);
 	bpf_program__set_autoload(skel->progs.dg_sendmsg_unix, f->sendmsg_unix);
@@ -1205,45 +1267,71 @@ reopen:
 	 * elsewhere the kernel refuses to load them. */
 	bpf_program__set_autoload(skel->progs.dg_lsm_unix_connect, lsm);
 	bpf_program__set_autoload(skel->progs.dg_lsm_unix_may_send, lsm);
-	ret = dockguard_bpf__load(skel);
-	if (ret && lsm) {
+	res->shared_maps = 0;
+	if (share) {
+		struct bpf_map *map;
+		bpf_object__for_each_map(map, skel->obj) {
+			int i = map_index(bpf_map__name(map));
+			if (i < 0 || !map_carries_state[i] || share->fd[i] < 0 ||
+			    !same_definition(share->fd[i], map))
+				continue;
+			if ((*ret = bpf_map__reuse_fd(map, share->fd[i]))) {
+				dg_err_set(err, "cannot share the pinned map %s with the new "
+					   "programs: %s", map_names[i], strerror(-*ret));
+				dockguard_bpf__destroy(skel);
+				return NULL;
+			}
+			res->shared_maps++;
+		}
+	}
+	*ret = dockguard_bpf__load(skel);
+	if (*ret && lsm) {
 		/* Optional: never fail the load for them. */
 		snprintf(res->lsm_warning, sizeof(res->lsm_warning),
 			 "the kernel refused the BPF LSM programs (%s); unix endpoints fall back "
 			 "to the cgroup/connect_unix hook (by path name) where the kernel has it. "
-			 "DOCKGUARD_DEBUG=1 shows the verifier's log", strerror(-ret));
+			 "DOCKGUARD_DEBUG=1 shows the verifier's log", strerror(-*ret));
 		dockguard_bpf__destroy(skel);
 		verifier_log_len = 0;
 		verifier_log[0] = '\0';
 		lsm = false;
 		goto reopen;
 	}
-	if (ret) {
+	if (*ret) {
 		dg_err_set(err,
 			   "the kernel refused the BPF programs: %s; this needs root (CAP_BPF, "
 			   "CAP_NET_ADMIN) and a kernel with BTF and cgroup BPF. libbpf said:\n%s",
-			   strerror(-ret), verifier_log);
+			   strerror(-*ret), verifier_log);
 		dockguard_bpf__destroy(skel);
-		return ret;
+		return NULL;
 	}
+	return skel;
+}
+
+/* Pins the maps and programs of a loaded object in `dir`; `m` gets the maps. */
+static int pin_objects(struct dockguard_bpf *skel, const char *dir, struct maps *m,
+		       struct dg_err *err)
+{
+	struct bpf_map *map;
+	int ret;
 
 	for (int i = 0; i < M_COUNT; i++)
 		m->fd[i] = -1;
-	struct bpf_map *map;
 	bpf_object__for_each_map(map, skel->obj) {
-		const char *name = bpf_map__name(map);
-		for (int i = 0; i < M_COUNT; i++) {
-			if (strcmp(name, map_names[i]))
-				continue;
-			char *path = pin_path(dir, "map", name);
-			ret = bpf_map__pin(map, path);
-			free(path);
-			if (ret) {
-				dg_err_set(err, "cannot pin map %s in %s: %s", name, dir, strerror(-ret));
-				goto fail;
-			}
-			m->fd[i] = dup(bpf_map__fd(map));
+		int i = map_index(bpf_map__name(map));
+		if (i < 0)
+			continue;	/* .rodata, .bss: the object's own */
+		char *path = pin_path(dir, "map", map_names[i]);
+		/* bpf_obj_pin, not bpf_map__pin: a shared map is pinned again
+		 * under the new directory, never moved */
+		ret = bpf_obj_pin(bpf_map__fd(map), path) < 0 ? -errno : 0;
+		free(path);
+		if (ret) {
+			dg_err_set(err, "cannot pin map %s in %s: %s", map_names[i], dir,
+				   strerror(-ret));
+			goto fail;
 		}
+		m->fd[i] = dup(bpf_map__fd(map));
 	}
 	for (int h = 0; h < DG_HOOK_COUNT; h++) {
 		struct bpf_program *p = hook_prog(skel, (enum dg_hook)h);
@@ -1258,12 +1346,24 @@ reopen:
 			goto fail;
 		}
 	}
-	dockguard_bpf__destroy(skel);
 	return 0;
 fail:
 	maps_close(m);
-	dockguard_bpf__destroy(skel);
 	unpin_pins(dir);
+	return ret;
+}
+
+/* First load: create everything, pin maps and programs. */
+static int create_objects(const char *dir, const struct dg_features *f, struct maps *m,
+			  struct dg_load_result *res, struct dg_err *err)
+{
+	int ret;
+	struct dockguard_bpf *skel = load_object(f, NULL, res, err, &ret);
+
+	if (!skel)
+		return ret;
+	ret = pin_objects(skel, dir, m, err);
+	dockguard_bpf__destroy(skel);
 	return ret;
 }
 
@@ -1462,6 +1562,269 @@ static int lock_pin_dir(const char *dir, struct dg_err *err)
 	return fd;	/* the lock goes with the descriptor */
 }
 
+/* ---- upgrade -------------------------------------------------------------- */
+
+/*
+ * Pins of another build (an older or newer dockguard, a package upgrade)
+ * are taken over without a moment unenforced. This build's programs and
+ * maps are loaded beside them into `DIR/next`, sharing the state maps whose
+ * definition is unchanged; the policy goes into the new maps whole; then
+ * each link moves to its new program (BPF_LINK_UPDATE: the kernel swaps the
+ * program under a live link, no connect passes between the two); the new
+ * pins take the old names, and the old programs and maps go with the last
+ * link that used them. A loader cut off half way leaves links on either
+ * build, each judging by its own complete policy; the next load moves the
+ * rest.
+ */
+
+/* The pins in a directory are this build's: every map, and the config
+ * naming this object. */
+static bool pins_of_this_build(const struct maps *m)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info), zero = 0;
+	struct dg_config cfg;
+	uint8_t id[DG_OBJECT_ID_LEN];
+
+	if (bpf_obj_get_info_by_fd(m->fd[M_CONFIG], &info, &len) ||
+	    info.value_size != sizeof(cfg) ||
+	    bpf_map_lookup_elem(m->fd[M_CONFIG], &zero, &cfg) < 0)
+		return false;
+	our_object_id(id);
+	return !memcmp(cfg.object_id, id, sizeof(id));
+}
+
+static bool any_link_pinned(const char *dir)
+{
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		char *lpath = pin_path(dir, "link", hook_names[h]);
+		int lfd = bpf_obj_get(lpath);
+		free(lpath);
+		if (lfd >= 0) {
+			close(lfd);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The maps pinned in `dir` that exist (another build may lack some). */
+static void open_present_maps(const char *dir, struct maps *m)
+{
+	for (int i = 0; i < M_COUNT; i++) {
+		char *path = pin_path(dir, "map", map_names[i]);
+		m->fd[i] = bpf_obj_get(path);
+		free(path);
+	}
+}
+
+static bool same_maps(int a, int b)
+{
+	struct bpf_map_info ia = { 0 }, ib = { 0 };
+	uint32_t la = sizeof(ia), lb = sizeof(ib);
+
+	return a >= 0 && b >= 0 && !bpf_obj_get_info_by_fd(a, &ia, &la) &&
+	       !bpf_obj_get_info_by_fd(b, &ib, &lb) && ia.type == ib.type &&
+	       ia.key_size == ib.key_size && ia.value_size == ib.value_size &&
+	       ia.max_entries == ib.max_entries;
+}
+
+/* The generation in force in another build's maps, when it can be read:
+ * generations go on counting across an upgrade. */
+static uint64_t generation_in(const struct maps *old, const struct maps *new)
+{
+	uint32_t zero = 0, slot;
+	struct dg_config cfg;
+	struct dg_policy_hdr hdr;
+
+	if (!same_maps(old->fd[M_POLICY], new->fd[M_POLICY]) ||
+	    bpf_map_lookup_elem(old->fd[M_CONFIG], &zero, &cfg) < 0)
+		return 0;
+	slot = cfg.active_slot & 1;
+	if (bpf_map_lookup_elem(old->fd[M_POLICY], &slot, &hdr) < 0)
+		return 0;
+	return hdr.generation;
+}
+
+/* Whether a pin name in the directory is one this build makes. */
+static bool pin_name_known(const char *name)
+{
+	const char *rest;
+
+	if (!strncmp(name, "map_", 4)) {
+		return map_index(name + 4) >= 0;
+	}
+	if (!strncmp(name, "prog_", 5))
+		rest = name + 5;
+	else if (!strncmp(name, "link_", 5))
+		rest = name + 5;
+	else
+		return true;	/* not a pin of ours (the next/ directory) */
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		if (!strcmp(rest, hook_names[h]))
+			return true;
+	return false;
+}
+
+/* Removes what another build pinned under names this one does not use. */
+static void unpin_unknown(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && e->d_type != DT_DIR && !pin_name_known(e->d_name))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+/* Gives `from`'s pin the name `to` has in `dir` (replacing it). */
+static int move_pin(const char *next, const char *dir, const char *prefix, const char *name,
+		    struct dg_err *err)
+{
+	char *from = pin_path(next, prefix, name), *to = pin_path(dir, prefix, name);
+	int ret = 0;
+
+	if (rename(from, to) < 0 && errno != ENOENT) {
+		ret = -errno;
+		dg_err_set(err, "cannot move the new pin %s to %s: %s; run the load again",
+			   from, to, strerror(errno));
+	}
+	free(from);
+	free(to);
+	return ret;
+}
+
+static int upgrade_locked(const struct dg_load_opts *opts, const struct dg_features *f,
+			  const struct dg_image *img, struct dg_load_result *res,
+			  struct dg_err *err)
+{
+	const char *dir = opts->bpffs;
+	char *next = xasprintf("%s/next", dir);
+	struct maps old, new;
+	struct dockguard_bpf *skel = NULL;
+	bool moved = false;
+	int ret;
+
+	for (int i = 0; i < M_COUNT; i++)
+		new.fd[i] = -1;
+	open_present_maps(dir, &old);
+	if ((ret = check_attach_point(dir, opts->cgroup, err)))
+		goto out;
+	/* what a loader cut off before this one left behind */
+	unpin_pins(next);
+	rmdir(next);
+	if (mkdir(next, 0700) < 0) {
+		ret = -errno;
+		dg_err_set(err, "cannot make %s: %s", next, strerror(errno));
+		goto out;
+	}
+	if (!(skel = load_object(f, &old, res, err, &ret)))
+		goto out;
+	if ((ret = pin_objects(skel, next, &new, err)))
+		goto out;
+
+	/* The new maps whole before a program of this build runs on them. */
+	struct dg_err lerr = { "" };
+	if (sync_listeners(&new, &res->listen, &lerr))
+		snprintf(res->listen_warning, sizeof(res->listen_warning), "%s", lerr.msg);
+	if ((ret = swap_in(&new, img, opts->meta_json, true, generation_in(&old, &new), res, err)))
+		goto out;
+
+	/* Each cgroup link to its new program, in place. */
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		struct bpf_program *p = hook_prog(skel, (enum dg_hook)h);
+		if (is_lsm_hook(h) || !bpf_program__autoload(p))
+			continue;
+		char *lpath = pin_path(dir, "link", hook_names[h]);
+		int lfd = bpf_obj_get(lpath);
+		free(lpath);
+		if (lfd < 0)
+			continue;	/* attached below, as on a first load */
+		if (bpf_link_update(lfd, bpf_program__fd(p), NULL) < 0) {
+			ret = -errno;
+			dg_err_set(err, "cannot move the %s hook to this build's program: %s; "
+				   "%s. Run the load again", hook_names[h], strerror(errno),
+				   moved ? "the hooks moved so far judge by the new policy, the "
+					   "others still by the old one"
+					 : "nothing changed: the old programs are in force");
+			close(lfd);
+			goto out;
+		}
+		close(lfd);
+		moved = true;
+		res->hooks[h] = true;
+	}
+	/* An LSM link cannot change its program: the new ones attach beside
+	 * the old (a connect passes only if both allow) before those go. */
+	for (int h = 0; h < DG_HOOK_COUNT; h++) {
+		struct bpf_program *p = hook_prog(skel, (enum dg_hook)h);
+		if (!is_lsm_hook(h) || !bpf_program__autoload(p))
+			continue;
+		char *lpath = pin_path(next, "link", hook_names[h]);
+		attach_lsm(bpf_program__fd(p), lpath, (enum dg_hook)h, res);
+		free(lpath);
+	}
+	if ((ret = set_unix_by_lsm(&new, opts->cgroup, res, err)))
+		goto out;
+
+	/* The new pins take the old names. */
+	for (int i = 0; i < M_COUNT && !ret; i++)
+		if (new.fd[i] >= 0)
+			ret = move_pin(next, dir, "map", map_names[i], err);
+	for (int h = 0; h < DG_HOOK_COUNT && !ret; h++) {
+		if (!res->hooks[h]) {
+			/* a hook the old build ran and this one does not */
+			char *p = pin_path(dir, "link", hook_names[h]);
+			unlink(p);
+			free(p);
+			p = pin_path(dir, "prog", hook_names[h]);
+			unlink(p);
+			free(p);
+			continue;
+		}
+		if (!(ret = move_pin(next, dir, "prog", hook_names[h], err)) && is_lsm_hook(h))
+			ret = move_pin(next, dir, "link", hook_names[h], err);
+	}
+	if (ret)
+		goto out;
+	unpin_unknown(dir);
+	rmdir(next);
+
+	/* Counts the old programs made, into this build's totals. */
+	wait_grace_period();
+	if (same_maps(old.fd[M_STATS], new.fd[M_STATS]) &&
+	    same_maps(old.fd[M_RULE_IDS], new.fd[M_RULE_IDS]) &&
+	    same_maps(old.fd[M_POLICY], new.fd[M_POLICY]) &&
+	    same_maps(old.fd[M_RULE_TOTALS], new.fd[M_RULE_TOTALS])) {
+		struct maps mix = new;
+		mix.fd[M_STATS] = old.fd[M_STATS];
+		mix.fd[M_RULE_IDS] = old.fd[M_RULE_IDS];
+		mix.fd[M_POLICY] = old.fd[M_POLICY];
+		fold_counts(&mix, 0);
+		fold_counts(&mix, 1);
+	}
+	res->replaced_build = true;
+	/* hooks this build has and the other had not */
+	ret = attach_missing(dir, opts->cgroup, f, res, err);
+	if (!ret && res->attached_now)
+		sync_listeners(&new, &res->listen, &(struct dg_err){ "" });
+out:
+	if (ret && !moved) {
+		/* nothing moved: the other build stays whole */
+		unpin_pins(next);
+		rmdir(next);
+	}
+	if (skel)
+		dockguard_bpf__destroy(skel);
+	maps_close(&new);
+	maps_close(&old);
+	free(next);
+	return ret;
+}
+
 static int load_locked(const struct dg_load_opts *opts, const struct dg_image *img,
 		       struct dg_load_result *res, struct dg_err *err);
 
@@ -1491,7 +1854,13 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 	dg_kernel_probe(&f);
 
 	ret = open_pinned_maps(opts->bpffs, &m);
-	if (ret == -ENOENT) {
+	if (!ret && !pins_of_this_build(&m)) {
+		maps_close(&m);
+		ret = -ESTALE;
+	}
+	if ((ret == -ENOENT || ret == -ESTALE) && any_link_pinned(opts->bpffs))
+		return upgrade_locked(opts, &f, img, res, err);
+	if (ret == -ENOENT || ret == -ESTALE) {
 		/* nothing (or a remnant) pinned: start clean */
 		unpin_pins(opts->bpffs);
 		if ((ret = create_objects(opts->bpffs, &f, &m, res, err)))
@@ -1511,7 +1880,7 @@ static int load_locked(const struct dg_load_opts *opts, const struct dg_image *i
 		struct dg_err lerr = { "" };
 		if ((opts->sync_listeners || first) && sync_listeners(&m, &res->listen, &lerr))
 			snprintf(res->listen_warning, sizeof(res->listen_warning), "%s", lerr.msg);
-		ret = swap_in(&m, img, opts->meta_json, first, res, err);
+		ret = swap_in(&m, img, opts->meta_json, first, 0, res, err);
 	}
 	if (!ret) {
 		ret = attach_missing(opts->bpffs, opts->cgroup, &f, res, err);
@@ -1585,6 +1954,11 @@ int dg_kernel_unload(const char *bpffs, struct dg_err *err)
 		maps_close(&m);
 	}
 	unpin_pins(bpffs);
+	unpin_unknown(bpffs);
+	char *next = xasprintf("%s/next", bpffs);
+	unpin_pins(next);
+	rmdir(next);
+	free(next);
 	close(lock);
 	rmdir(bpffs);
 	return 0;

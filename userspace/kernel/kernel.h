@@ -92,6 +92,12 @@ struct dg_load_result {
 	char lsm_warning[512];		/* why the BPF LSM programs are not in use, or "" */
 	struct dg_listen_sync listen;
 	char listen_warning[512];	/* why listeners or local addresses are unknown, or "" */
+	/* The pins were another build's (other programs, maybe other maps):
+	 * every link now runs this build's programs, moved one by one with
+	 * no moment unenforced; `shared_maps` state maps were kept as they
+	 * were (records, counts and events carry over). */
+	bool replaced_build;
+	unsigned shared_maps;
 };
 
 /* Returns 0, or a negative errno with `err` set. Nothing changes in the
