@@ -19,7 +19,7 @@
 #   KM_GUEST_ENV      NAME=VALUE... for the suites in the guests, which run
 #                     some 20 times slower than on the host: by default
 #                     tests/security/t_50 does 50 policy swaps and 5 daemon
-#                     restarts there instead of 1000 and 20, and wants 1000
+#                     restarts and 2 take-overs there instead of 1000, 20 and 10, and wants 1000
 #                     connects judged per phase instead of 10000
 #   KM_CACHE          downloaded kernels (default: BUILD_DIR/kernels)
 #   KM_OUT            logs, results.tsv, matrix.json (default: BUILD_DIR/kernel-matrix)
@@ -38,7 +38,7 @@ cache=${KM_CACHE:-$build/kernels}
 out=${KM_OUT:-$build/kernel-matrix}
 suite_timeout=${KM_SUITE_TIMEOUT:-1200}
 modules=${KM_MODULES-veth,inet_diag,tcp_diag,unix_diag}
-guest_env=${KM_GUEST_ENV-R50_SWAPS=50 R50_RESTARTS=5 R50_MIN=1000}
+guest_env=${KM_GUEST_ENV-R50_SWAPS=50 R50_RESTARTS=5 R50_BUILDS=2 R50_MIN=1000}
 
 if [[ -n ${KM_SUITES:-} ]]; then
 	suites=${KM_SUITES//,/ }

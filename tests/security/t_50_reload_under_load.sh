@@ -8,6 +8,11 @@
 #
 #   R50_SWAPS=N     swaps with `dockguard load` (default 1000)
 #   R50_RESTARTS=N  daemon kill -9 / restart cycles (default 20)
+#   R50_BUILDS=N    loads that take the hooks over from "another build"
+#                   (default 10): the pins are made to look like an older
+#                   dockguard's (dg-forget-build), so each load moves every
+#                   link to fresh programs and policy maps, as a package
+#                   upgrade does (tests/package/upgrade.sh: a real older build)
 #
 # Subjects: A = uid 1001 in $CG/r50/a, B = uid 1002 in $CG/r50/b, each over
 # tcp4, tcp6 and (when the kernel enforces it) unix. C = uid 1003 in
@@ -17,6 +22,7 @@
 source "$root/tests/tools/bypass-lib.sh"
 R50_SWAPS=${R50_SWAPS:-1000}
 R50_RESTARTS=${R50_RESTARTS:-20}
+R50_BUILDS=${R50_BUILDS:-10}
 R50_MIN=${R50_MIN:-10000}	# connects of A and of B that each phase must have judged (qemu guests: fewer)
 R50_HAMMER=$BUILD/dg-hammer
 R50=$TMP/r50
@@ -267,6 +273,40 @@ if r50_start_load; then
 	r50_assert "$R50_RESTARTS daemon kill -9 cycles"
 else
 	fail "daemon cycles: the load generators did not start"
+	r50_stop_load
+fi
+# ---- another build's pins taken over, under load ---------------------------
+# r50_programs: how many dg_connect4 programs the kernel holds
+r50_programs() { bpftool prog show 2>/dev/null | grep -c 'name dg_connect4'; }
+R50_BAD=0
+R50_MOVED=0
+R50_NPROG0=$(r50_programs)
+if r50_start_load; then
+	R50_G0=$(r50_gen)
+	R50_T0=$(date +%s%N)
+	for R50_I in $(seq 1 "$R50_BUILDS"); do
+		if ! "$BUILD/dg-forget-build" "$BPFFS" >"$R50/load.out" 2>&1 ||
+			! dg load "$R50/p$(((R50_I % 2) + 1)).conf" >>"$R50/load.out" 2>&1; then
+			R50_BAD=$((R50_BAD + 1))
+			((R50_BAD <= 3)) && sed 's/^/    load: /' "$R50/load.out" | head -n 5
+		fi
+		grep -q "^programs: moved from another dockguard build's" "$R50/load.out" &&
+			R50_MOVED=$((R50_MOVED + 1))
+	done
+	R50_T1=$(date +%s%N)
+	r50_stop_load
+	R50_G1=$(r50_gen)
+	echo "    $R50_BUILDS take-overs from another build in $(((R50_T1 - R50_T0) / 1000000)) ms"
+	check "builds: every load took the hooks over ($R50_MOVED of $R50_BUILDS said so, $R50_BAD failed)" \
+		test "$R50_MOVED" -eq "$R50_BUILDS" -a "$R50_BAD" -eq 0
+	check "builds: generations go on counting ($R50_G0 -> $R50_G1)" \
+		test $((R50_G1 - R50_G0)) -eq "$R50_BUILDS"
+	R50_NPROG1=$(r50_programs)
+	check "builds: the old programs are gone (dg_connect4 programs in the kernel: $R50_NPROG0 before, $R50_NPROG1 after)" \
+		test "$R50_NPROG1" -eq "$R50_NPROG0"
+	r50_assert "$R50_BUILDS take-overs from another build"
+else
+	fail "builds: the load generators did not start"
 	r50_stop_load
 fi
 expect "r50 after the cycles: A allowed" ok --cgroup "$CG/r50/a" --uid 1001 connect tcp 127.0.0.1 "$R50P"
