@@ -8,6 +8,9 @@
 #   make asan       ASan + UBSan build of the userspace and its unit tests, run
 #   make deps       install the Debian packages the build and tests need
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package, checked by lintian (build/deb/)
+#   make package-test  install, upgrade from the previous release, remove and
+#                   purge the package in a throwaway root under a connect loop
 
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
@@ -105,6 +108,9 @@ $(BUILD)/obj/%.o: userspace/%.c $(USER_HDRS) bpf/dockguard_abi.h $(BUILD)/dockgu
 $(BUILD)/obj/unit_%.o: tests/unit/%.c $(USER_HDRS) $(wildcard tests/unit/*.h) $(BUILD)/dockguard.skel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+
+# the version is compiled in
+$(USER_OBJS) $(BUILD)/obj/cli/main.o: VERSION
 
 $(BUILD)/libdockguard.a: $(USER_OBJS)
 	rm -f $@
@@ -247,6 +253,12 @@ deb:
 		"$(VERSION)" "$(VERSION)" "$$(date -R)" >$(BUILD)/deb/src/debian/changelog
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
 	lintian --fail-on error,warning $(BUILD)/deb/dockguard_$(VERSION)_amd64.deb
+
+# The package's install, upgrade from the previous release, remove and purge
+# under a connect loop, in a throwaway root (tests/package/upgrade.sh)
+.PHONY: package-test
+package-test: deb all
+	tests/package/upgrade.sh $(BUILD)
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dockguard

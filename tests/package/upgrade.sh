@@ -53,6 +53,8 @@ if [[ ${DG_IN_NS:-} != 1 ]]; then
 		echo "package: building the previous release $old_version ($old_rev) in $old_dir"
 		rm -rf "$old_dir" && mkdir -p "$old_dir/src"
 		git -C "$root" archive "$old_rev" | tar -C "$old_dir/src" -x
+		# `make deb` packs what git tracks: a repository of its own
+		git -C "$old_dir/src" init -q && git -C "$old_dir/src" add -A
 		# lintian's verdict is the old release's business: only the .deb counts
 		(cd "$old_dir/src" && make deb >"$old_dir/build.log" 2>&1)
 		if [[ ! -f $old_deb ]]; then
@@ -62,8 +64,15 @@ if [[ ${DG_IN_NS:-} != 1 ]]; then
 		fi
 		git -C "$root" rev-parse "$old_rev" >"$old_dir/rev"
 	fi
-	DG_IN_NS=1 OLD_DEB=$old_deb NEW_DEB=$new_deb OLD_VERSION=$old_version NEW_VERSION=$version \
-		exec unshare --mount --net --propagation private "$0" "$@"
+	# Everything the test mounts lives in its own mount namespace and goes
+	# with it; here $W stays an empty directory (never removed recursively:
+	# inside, it holds bind mounts of /dev and /sys)
+	W=$(mktemp -d /tmp/dg-package.XXXXXX)
+	DG_IN_NS=1 W=$W OLD_DEB=$old_deb NEW_DEB=$new_deb OLD_VERSION=$old_version \
+		NEW_VERSION=$version unshare --mount --net --propagation private "$0" "$@"
+	rc=$?
+	rmdir "$W" 2>/dev/null || echo "package: $W is not empty: left as it is" >&2
+	exit $rc
 fi
 
 PASS=0
@@ -76,10 +85,10 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
+[[ -n ${W:-} && -d $W ]] || { echo "package: no work directory" >&2; exit 1; }
 HAMMER=$build/dg-hammer
 PROBE=$build/dg-probe
 cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-W=$(mktemp -d /tmp/dg-package.XXXXXX)
 CG=$cgroot/dockguard-test.package$$
 R=$W/root
 PORT=23951
@@ -93,10 +102,8 @@ cleanup() {
 	for pid in "${DPIDS[@]}" "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
 	# the pins live in this namespace's bpffs: unpinned, the hooks go
 	[[ -x $R/usr/sbin/dockguard ]] && chroot "$R" /usr/sbin/dockguard unload >/dev/null 2>&1
-	umount -R "$R" 2>/dev/null
-	umount -R "$W" 2>/dev/null
 	rmdir "$CG/a" "$CG/b" "$CG" 2>/dev/null
-	rm -rf "$W"
+	# the mounts (the overlay, its tmpfs, the bpffs) end with the namespace
 }
 trap cleanup EXIT
 
@@ -153,7 +160,7 @@ out=$(in_root dpkg -i "/tmp/$(basename "$OLD_DEB")" 2>&1)
 check "install $OLD_VERSION: dpkg -i exits 0" test $? -eq 0 ||
 	sed 's/^/    /' <<<"$out" | tail -n 5
 check "install $OLD_VERSION: the binary is the old release's" \
-	bash -c "chroot '$R' /usr/sbin/dockguard --version | grep -qF '$OLD_VERSION'"
+	bash -c "chroot '$R' /usr/sbin/dockguard version | grep -qF '$OLD_VERSION'"
 start_daemon daemon-old.log
 check "$OLD_VERSION daemon enforces" wait_for "$W/daemon-old.log" "loaded"
 "$PROBE" --cgroup "$CG/b" --uid 1002 connect tcp 127.0.0.1 "$PORT" >"$W/probe.out" 2>&1
@@ -175,7 +182,7 @@ out=$(in_root dpkg -i "/tmp/$(basename "$NEW_DEB")" 2>&1)
 check "upgrade to $NEW_VERSION: dpkg -i exits 0" test $? -eq 0 ||
 	sed 's/^/    /' <<<"$out" | tail -n 5
 check "upgrade: the binary is the new release's" \
-	bash -c "chroot '$R' /usr/sbin/dockguard --version | grep -qF '$NEW_VERSION'"
+	bash -c "chroot '$R' /usr/sbin/dockguard version | grep -qF '$NEW_VERSION'"
 stop_daemon
 start_daemon daemon-new.log
 check "$NEW_VERSION daemon enforces" wait_for "$W/daemon-new.log" "loaded"
