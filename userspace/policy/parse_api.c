@@ -9,6 +9,8 @@
  *   api NAME [extends PROFILE] {
  *       allow|deny [log|quiet] METHOD[,METHOD...] PATTERN... [query COND...]
  *       audit [until YYYY-MM-DD]
+ *       guard create [no-privileged no-host-namespaces no-devices no-caps ...]
+ *                    [binds PATTERN...]
  *   }
  *
  * One item per line. A relay is an endpoint: its listen addresses are
@@ -314,12 +316,73 @@ static bool parse_audit_until(struct parser *p, struct dg_api_profile *prof)
 	return true;
 }
 
+/* What a guard always refuses, by the names the spec's examples give them:
+ * accepted so that a profile can say what it relies on; none can be left
+ * out (a guard that forgot a word would pass a privileged container). */
+static const char *const guard_words[] = {
+	"no-privileged", "no-host-namespaces", "no-devices", "no-caps", "no-sysctls",
+	"no-security-opt", "no-cgroup-parent", "no-runtime", "no-volume-drivers",
+};
+
+/* `guard create [WORD...] [binds PATTERN...]` */
+static bool parse_guard(struct parser *p, struct dg_api_profile *prof)
+{
+	const struct dg_token *t = cur(p);
+
+	if (prof->guard)
+		dg_diag_warning(p->diag, &t->loc, "'guard' given twice in profile '%s'", prof->name);
+	prof->guard = true;
+	prof->guard_loc = t->loc;
+	next(p);
+	if (!is_kw(p, "create")) {
+		unexpected(p, "'create' after 'guard' (the one guard there is)");
+		return false;
+	}
+	next(p);
+	while (cur(p)->kind == DG_TOK_WORD && strcmp(cur(p)->text, "binds")) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(guard_words) && !known; i++)
+			known = !strcmp(cur(p)->text, guard_words[i]);
+		if (!known) {
+			dg_diag_error(p->diag, &cur(p)->loc, "unknown guard word '%s'; a guard refuses "
+				      "privileged, host namespaces, devices, capabilities, sysctls, "
+				      "security options, cgroup parents, runtimes and volume drivers "
+				      "always; 'binds PATTERN...' lists the host paths binds may name",
+				      cur(p)->text);
+			return false;
+		}
+		next(p);
+	}
+	if (is_kw(p, "binds")) {
+		next(p);
+		size_t seen = 0;
+		while (cur(p)->kind == DG_TOK_WORD && cur(p)->text[0] == '/') {
+			seen++;
+			if (check_pattern(p, cur(p))) {
+				prof->guard_binds = xreallocarray(prof->guard_binds,
+								  prof->n_guard_binds + 1,
+								  sizeof(*prof->guard_binds));
+				prof->guard_binds[prof->n_guard_binds++] = xstrdup(cur(p)->text);
+			}
+			next(p);
+		}
+		if (!seen) {
+			unexpected(p, "a host path pattern after 'binds' ('/srv/ci/**')");
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool api_line(struct parser *p, void *arg)
 {
 	struct api_ctx *ctx = arg;
 	const struct dg_token *t = cur(p);
 	struct dg_api_rule r = { .loc = t->loc, .deny = !strcmp(t->text, "deny") };
 	bool ok = false;
+
+	if (!strcmp(t->text, "guard"))
+		return parse_guard(p, ctx->prof);
 
 	if (!strcmp(t->text, "audit")) {
 		if (ctx->audit_seen)
@@ -405,7 +468,7 @@ out:
 
 bool parse_api(struct parser *p)
 {
-	static const char *const keywords[] = { "allow", "deny", "audit" };
+	static const char *const keywords[] = { "allow", "deny", "audit", "guard" };
 
 	next(p);
 	const struct dg_token *t = cur(p);
@@ -439,7 +502,8 @@ bool parse_api(struct parser *p)
 	}
 	struct api_ctx ctx = { .prof = &prof };
 	bool ok = parse_lines(p, keywords, ARRAY_SIZE(keywords),
-			      "an API rule ('allow GET /containers/json') or 'audit'", api_line, &ctx);
+			      "an API rule ('allow GET /containers/json'), 'audit' or 'guard create'",
+			      api_line, &ctx);
 	p->pol->apis = xreallocarray(p->pol->apis, p->pol->n_apis + 1, sizeof(*p->pol->apis));
 	p->pol->apis[p->pol->n_apis++] = prof;
 	return ok;
@@ -450,6 +514,9 @@ void dg_api_profile_free_contents(struct dg_api_profile *prof)
 	for (size_t i = 0; i < prof->n_rules; i++)
 		dg_api_rule_free_contents(&prof->rules[i]);
 	free(prof->rules);
+	for (size_t i = 0; i < prof->n_guard_binds; i++)
+		free(prof->guard_binds[i]);
+	free(prof->guard_binds);
 	free(prof->name);
 	free(prof->extends);
 }

@@ -166,6 +166,13 @@ struct dg_api_profile {
 	struct dg_loc audit_loc;
 	struct dg_api_rule *rules;	/* own rules, in order; the parent's come after */
 	size_t n_rules;
+	/* `guard create [binds PATTERN...]`: what requests create is judged
+	 * from their bodies (relay/guard.h). The profiles it extends guard
+	 * too: a request passes only the guard of each (a child narrows). */
+	bool guard;
+	struct dg_loc guard_loc;
+	char **guard_binds;		/* host paths binds may name */
+	size_t n_guard_binds;
 };
 
 struct dg_rule {

@@ -37,6 +37,7 @@
 #include "relay/sockets.h"
 #include "relay/routes.h"
 #include "relay/relay.h"
+#include "relay/guard.h"
 #include "relay/request.h"
 #include "util/escape.h"
 #include "util/util.h"
@@ -45,6 +46,7 @@
 
 enum conn_state {
 	S_HEAD,			/* reading a request head */
+	S_GUARD,		/* reading a body a guard judges before anything is forwarded */
 	S_FORWARD,		/* a request forwarded: its body and its answer flow */
 	S_PIPE,			/* after a 101: bytes both ways */
 	S_CLOSING,		/* writing what is left to the client, then closing */
@@ -86,6 +88,15 @@ struct conn {
 	bool answer_keep_alive;
 	struct event *head_timer;
 	bool client_eof, upstream_eof;	/* S_PIPE: which sides ended */
+
+	/* S_GUARD: the head as judged, and the body as it arrives (unframed) */
+	char *guard_head;
+	size_t guard_head_len;
+	struct evbuffer *guard_body;
+	bool guard_too_large;
+	enum dg_guard_route guard_route;
+	size_t guard_profile;
+	char guard_rule[300];		/* the API rule that allowed the request */
 };
 
 struct dg_relay {
@@ -166,6 +177,9 @@ static void conn_free(struct conn *c)
 		dg_http_fini(&c->body);
 		dg_http_fini(&c->answer);
 	}
+	free(c->guard_head);
+	if (c->guard_body)
+		evbuffer_free(c->guard_body);
 	dg_caller_fini(&c->caller);
 	free(c);
 }
@@ -244,6 +258,7 @@ static void emit(struct conn *c, const char *method, const char *path, int statu
 static void answer(struct conn *c, int status, const char *method, const char *message, bool close)
 {
 	static const char *const texts[] = { [400] = "Bad Request", [403] = "Forbidden",
+					     [413] = "Payload Too Large",
 					     [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
 					     [502] = "Bad Gateway", [503] = "Service Unavailable" };
 	struct evbuffer *out = bufferevent_get_output(c->client);
@@ -551,8 +566,10 @@ static void send_now(struct conn *c, struct bufferevent *to, struct evbuffer *fr
 		evbuffer_remove_buffer(from, out, n);
 }
 
-/* The head as judged goes to the upstream (connected on first use). */
-static bool forward(struct conn *c, const char *head, size_t head_len)
+/* The head as judged goes to the upstream (connected on first use), then,
+ * when a guard read it, the whole body as judged (`body`); otherwise the
+ * body follows as it comes. */
+static bool forward(struct conn *c, const char *head, size_t head_len, struct evbuffer *body)
 {
 	const struct dg_endpoint *ep = &c->relay->pol->endpoints[c->endpoint];
 	size_t len;
@@ -590,10 +607,16 @@ static bool forward(struct conn *c, const char *head, size_t head_len)
 	evbuffer_free(head_buf);	/* its bytes are out or queued */
 	free(text);
 
-	/* the body framer reads the same head, then the body as it comes */
-	dg_http_init(&c->body, DG_HTTP_REQUEST, DG_RELAY_MAX_HEAD, &body_callbacks, c);
-	dg_http_feed(&c->body, head, head_len);
-	c->body_done = dg_http_done(&c->body) || c->req.body == DG_BODY_NONE;
+	if (body) {
+		/* framed by the Content-Length the head now says */
+		send_now(c, c->upstream, body, evbuffer_get_length(body));
+		c->body_done = true;
+	} else {
+		/* the body framer reads the same head, then the body as it comes */
+		dg_http_init(&c->body, DG_HTTP_REQUEST, DG_RELAY_MAX_HEAD, &body_callbacks, c);
+		dg_http_feed(&c->body, head, head_len);
+		c->body_done = dg_http_done(&c->body) || c->req.body == DG_BODY_NONE;
+	}
 	dg_http_init(&c->answer, DG_HTTP_RESPONSE, DG_RELAY_MAX_HEAD, &answer_callbacks, c);
 	if (!strcmp(c->req.method, "HEAD"))
 		dg_http_expect_no_body(&c->answer);
@@ -644,6 +667,154 @@ static void refuse(struct conn *c, int status, const char *msg, size_t head_len)
 		dg_request_free(&c->req);
 		c->have_req = false;
 	}
+}
+
+/* ---- guards ----------------------------------------------------------------------- */
+
+/* Whether `profile` or one it extends has `guard create`. */
+static bool guarded(const struct dg_policy *pol, size_t profile)
+{
+	for (size_t i = profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent)
+		if (pol->apis[i].guard)
+			return true;
+	return false;
+}
+
+static int guard_on_body(void *arg, const char *data, size_t len)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_get_length(c->guard_body) + len > DG_GUARD_MAX_BODY) {
+		c->guard_too_large = true;
+		return -1;
+	}
+	return evbuffer_add(c->guard_body, data, len);
+}
+
+static const struct dg_http_callbacks guard_callbacks = { body_on_header, body_on_head,
+							  guard_on_body };
+
+/* The guarded request is over (refused, or forwarded): its copies go. */
+static void guard_clear(struct conn *c)
+{
+	free(c->guard_head);
+	c->guard_head = NULL;
+	if (c->guard_body)
+		evbuffer_drain(c->guard_body, evbuffer_get_length(c->guard_body));
+}
+
+/*
+ * Refused by a guard (`status` 403; 400: undecidable; 413: too large).
+ * After a body read whole the connection goes on; `close` otherwise.
+ */
+static void guard_refuse(struct conn *c, int status, const char *place, const char *profile,
+			 const char *why, bool close)
+{
+	char msg[2048], caller[512];
+
+	describe_caller(c, caller, sizeof(caller));
+	snprintf(msg, sizeof(msg), "dockguard: %s %s is refused for %s by the guard of profile "
+		 "%s (%s): %s", c->req.method, c->req.target.path, caller, profile, place, why);
+	count(c->relay, c->relay_name, place, false);
+	emit(c, c->req.method, c->req.target.path, status, false, place, why);
+	guard_clear(c);
+	answer(c, status, c->req.method, msg, close || !c->req.keep_alive);
+	if (c->state != S_CLOSING) {
+		dg_request_free(&c->req);
+		dg_http_fini(&c->body);
+		c->have_req = false;
+		c->state = S_HEAD;
+	}
+}
+
+/* Every guard of the request's profile chain on body[0..len) (or on the
+ * query); forwards what they all pass, exactly as judged. */
+static void guard_decide(struct conn *c, const char *head, size_t head_len, struct evbuffer *body)
+{
+	const struct dg_policy *pol = c->relay->pol;
+	size_t len = body ? evbuffer_get_length(body) : 0;
+	const char *bytes = len ? (const char *)evbuffer_pullup(body, -1) : "";
+	char why[1024], place[300];
+
+	for (size_t i = c->guard_profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent) {
+		const struct dg_api_profile *a = &pol->apis[i];
+		if (!a->guard)
+			continue;
+		struct dg_guard g = { a->guard_binds, a->n_guard_binds };
+		enum dg_guard_result r =
+			dg_guard_reads_body(c->guard_route)
+				? dg_guard_judge_body(c->guard_route, bytes, len, &g, true, why, sizeof(why))
+				: dg_guard_judge_query(c->guard_route, &c->req.target, why, sizeof(why));
+		if (r != DG_GUARD_PASS) {
+			guard_refuse(c, r == DG_GUARD_UNDECIDABLE ? 400 : 403,
+				     rule_place(&a->guard_loc, place, sizeof(place)), a->name, why,
+				     !body && c->req.body != DG_BODY_NONE);
+			return;
+		}
+	}
+	count(c->relay, c->relay_name, c->guard_rule, true);
+	if (body)
+		dg_request_set_length(&c->req, len);
+	if (!forward(c, head, head_len, body)) {
+		emit(c, c->req.method, c->req.target.path, 502, false, c->guard_rule,
+		     "the upstream cannot be reached");
+		answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay cannot "
+		       "be reached", true);
+	}
+	guard_clear(c);
+}
+
+/* Reads the guarded body as it arrives; judges it once whole. */
+static void guard_read(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client);
+	long n = feed_buffer(&c->body, in);
+
+	if (n < 0) {
+		char place[300];
+		const struct dg_api_profile *a = &c->relay->pol->apis[c->guard_profile];
+		snprintf(place, sizeof(place), "%s", c->guard_rule);
+		if (c->guard_too_large)
+			guard_refuse(c, 413, place, a->name, "the body is larger than a guard reads "
+				     "(1 MiB): it is not half inspected", true);
+		else
+			guard_refuse(c, 400, place, a->name, "the request body breaks its framing", true);
+		return;
+	}
+	evbuffer_drain(in, (size_t)n);
+	if (!dg_http_done(&c->body))
+		return;
+	guard_decide(c, c->guard_head, c->guard_head_len, c->guard_body);
+}
+
+/* An allowed request that a guard judges: its body is read whole first
+ * (or its query judged now), nothing forwarded before the verdict. */
+static void guard_start(struct conn *c, enum dg_guard_route route, size_t profile,
+			const char *rule, const char *head, size_t head_len)
+{
+	c->guard_route = route;
+	c->guard_profile = profile;
+	snprintf(c->guard_rule, sizeof(c->guard_rule), "%s", rule);
+	c->guard_head = xmalloc(head_len);
+	memcpy(c->guard_head, head, head_len);
+	c->guard_head_len = head_len;
+	evbuffer_drain(bufferevent_get_input(c->client), head_len);
+	if (!dg_guard_reads_body(route) || c->req.body == DG_BODY_NONE) {
+		guard_decide(c, c->guard_head, head_len, NULL);
+		return;
+	}
+	if (c->req.body == DG_BODY_LENGTH && c->req.content_length > DG_GUARD_MAX_BODY) {
+		guard_refuse(c, 413, rule, c->relay->pol->apis[profile].name,
+			     "the body is larger than a guard reads (1 MiB): it is not half inspected",
+			     true);
+		return;
+	}
+	if (!c->guard_body)
+		c->guard_body = evbuffer_new();
+	c->guard_too_large = false;
+	dg_http_init(&c->body, DG_HTTP_REQUEST, DG_RELAY_MAX_HEAD, &guard_callbacks, c);
+	dg_http_feed(&c->body, head, head_len);
+	c->state = S_GUARD;
 }
 
 static void judge_head(struct conn *c, const char *head, size_t head_len)
@@ -706,7 +877,12 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	if (d.verdict != DG_API_DENIED || !d.rule)
 		note_seen(c, c->req.method, t->path);	/* not what a deny rule refused */
 	const char *rule = d.rule ? rule_place(&d.rule->loc, place, sizeof(place)) : "default";
-	count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
+	enum dg_guard_route guard = d.verdict == DG_API_DENIED ? DG_GUARD_NONE
+				    : dg_guard_route(c->req.method, t->path);
+	if (guard != DG_GUARD_NONE && !guarded(pol, profile))
+		guard = DG_GUARD_NONE;
+	if (guard == DG_GUARD_NONE)	/* a guarded one counts once judged whole */
+		count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
 		snprintf(msg, sizeof(msg), "dockguard: %s %s is not allowed for %s (%s%s%s)",
 			 c->req.method, t->path, caller, rule,
@@ -719,10 +895,14 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	}
 	if (d.log)
 		emit(c, c->req.method, t->path, 0, d.verdict == DG_API_AUDITED, rule, NULL);
+	if (guard != DG_GUARD_NONE) {
+		guard_start(c, guard, profile, rule, head, head_len);
+		return;
+	}
 	char *copy = xmalloc(head_len);
 	memcpy(copy, head, head_len);
 	evbuffer_drain(bufferevent_get_input(c->client), head_len);
-	if (!forward(c, copy, head_len)) {
+	if (!forward(c, copy, head_len, NULL)) {
 		emit(c, c->req.method, t->path, 502, false, rule, "the upstream cannot be reached");
 		answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay cannot "
 		       "be reached", true);
@@ -771,10 +951,17 @@ static void client_read(struct bufferevent *bev, void *arg)
 		judge_head(c, buf, (size_t)end);
 		if (c->state == S_FORWARD)
 			forward_body(c);
-		else if (c->state == S_HEAD && evbuffer_get_length(in))
+		else if (c->state == S_GUARD)
+			guard_read(c);
+		if (c->state == S_HEAD && evbuffer_get_length(in))
 			client_read(bev, c);	/* the next pipelined request */
 		return;
 	}
+	case S_GUARD:
+		guard_read(c);
+		if (c->state == S_HEAD && evbuffer_get_length(in))
+			client_read(bev, c);
+		return;
 	case S_FORWARD:
 		forward_body(c);
 		return;

@@ -7,6 +7,7 @@
  * framing is checked: one Content-Length or `chunked` alone, never both.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,28 @@ void dg_request_free(struct dg_request *req)
 	free(req->upgrade_proto);
 	dg_target_free(&req->target);
 	memset(req, 0, sizeof(*req));
+}
+
+void dg_request_set_length(struct dg_request *req, uint64_t len)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		struct dg_header *h = &req->headers[i];
+		if (!strcasecmp(h->name, "Content-Length") || !strcasecmp(h->name, "Transfer-Encoding")) {
+			free(h->name);
+			free(h->value);
+			continue;
+		}
+		req->headers[kept++] = *h;
+	}
+	req->n_headers = kept;
+	req->headers = xreallocarray(req->headers, kept + 1, sizeof(*req->headers));
+	req->headers[kept].name = xstrdup("Content-Length");
+	req->headers[kept].value = xasprintf("%" PRIu64, len);
+	req->n_headers++;
+	req->body = len ? DG_BODY_LENGTH : DG_BODY_NONE;
+	req->content_length = len;
 }
 
 const char *dg_request_header(const struct dg_request *req, const char *name)

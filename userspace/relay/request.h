@@ -62,6 +62,10 @@ int dg_request_parse_head(const char *buf, size_t len, struct dg_request *req,
 			  const char **why);
 void dg_request_free(struct dg_request *req);
 
+/* Frames the request by `len` bytes of Content-Length, whatever framing it
+ * came with (a guard forwards the body it read whole, unchunked). */
+void dg_request_set_length(struct dg_request *req, uint64_t len);
+
 /* The value of header `name` (case-insensitive), or NULL. */
 const char *dg_request_header(const struct dg_request *req, const char *name);
 
