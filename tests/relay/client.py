@@ -4,13 +4,15 @@
 until the relay closes or goes quiet.
 
     client.py SOCKET BYTES [--uid U] [--groups G,...] [--cgroup DIR] [--wait S]
-              [--for S] [--then BYTES] [--half-close]
+              [--for S] [--then BYTES] [--half-close] [--append-file FILE]
 
 SOCKET: a unix socket path, or tcp:ADDRESS:PORT. --cgroup DIR: the process
 joins cgroup DIR first (the hooks judge it there); --groups: its
 supplementary groups (none by default).
 
 --for S: read for S seconds in all, printing as bytes come (for streams).
+--append-file FILE: FILE's bytes are sent after BYTES (bodies too large for
+an argument).
 """
 import argparse
 import os
@@ -27,6 +29,7 @@ ap.add_argument("--wait", type=float, default=1.0)
 ap.add_argument("--for", dest="total", type=float)
 ap.add_argument("--then")
 ap.add_argument("--half-close", action="store_true")
+ap.add_argument("--append-file")
 a = ap.parse_args()
 
 
@@ -35,6 +38,9 @@ def decode(text):
 
 
 data = decode(a.data)
+if a.append_file:
+    with open(a.append_file, "rb") as f:
+        data += f.read()
 then = decode(a.then) if a.then else None
 if a.cgroup:
     with open(os.path.join(a.cgroup, "cgroup.procs"), "w") as f:
@@ -55,7 +61,10 @@ if a.sock.startswith("tcp:"):
 else:
     s = socket.socket(socket.AF_UNIX)
     s.connect(a.sock)
-s.sendall(data)
+try:
+    s.sendall(data)
+except (BrokenPipeError, ConnectionResetError):
+    pass  # the relay ended the connection early: its answer is read below
 if then:
     time.sleep(0.3)
     s.sendall(then)

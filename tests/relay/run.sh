@@ -49,6 +49,12 @@ api mine extends read-only {
 }
 allow r from user 1001 api mine
 allow r from user 1003 api read-only
+api guarded {
+    allow GET,HEAD /_ping
+    allow POST /containers/create /containers/*/exec /build /volumes/create
+    guard create no-privileged no-host-namespaces binds $TMP/ok/**
+}
+allow r from user 1004 api guarded
 set api-version min 1.24
 CONF
 chmod 644 "$TMP/relay.conf"
@@ -290,6 +296,92 @@ PIDS+=($!)
 for _ in $(seq 50); do [[ -S $UP ]] && break; sleep 0.1; done
 out=$(send "GET /_ping?back=1 HTTP/1.1$H" --uid 1001)
 check "upstream back: served again, without restarting the relay" grep -q "^HTTP/1.1 200" <<<"$out"
+
+# ---- guard create: bodies judged whole before anything is forwarded ------
+# gsend NAME BODY [options]: a create named NAME with BODY (Content-Length)
+# (BODY as its bytes: its backslashes are escaped for client.py)
+gsend() {
+	local name=$1 body=$2
+	shift 2
+	send "POST /v1.41/containers/create?name=$name HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: $(printf '%s' "$body" | wc -c)\r\n\r\n${body//\\/\\\\}" --uid 1004 "$@"
+}
+# gref LABEL STATUS NAME BODY WHY: refused with STATUS saying WHY, never reached
+gref() {
+	local label=$1 status=$2 name=$3 body=$4 why=$5
+	out=$(gsend "$name" "$body")
+	check "guard: $label: $status" grep -q "^HTTP/1.1 $status" <<<"$out"
+	check "guard: $label: the answer says: $why" grep -qF -- "$why" <<<"$out"
+	check "guard: $label: never reached the upstream" not_reached "name=$name "
+}
+mkdir -p "$TMP/ok"
+out=$(gsend g1 '{"Image":"alpine","HostConfig":{"Binds":["'"$TMP"'/ok/w:/w"],"Privileged":false}}')
+check "guard: an ordinary create with a bind within the paths: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+check "guard: ... reached the upstream with its body" reached "POST /v1.41/containers/create?name=g1 $(printf '%s' '{"Image":"alpine","HostConfig":{"Binds":["'"$TMP"'/ok/w:/w"],"Privileged":false}}' | wc -c)"
+gref "Privileged" 403 g2 '{"Image":"a","HostConfig":{"Privileged":true}}' 'HostConfig.Privileged is true'
+check "guard: the answer names the field and the guard" \
+	grep -qF "by the guard of profile guarded ($TMP/relay.conf:" <<<"$out"
+check "guard: ... HostConfig.Privileged is true" grep -qF "HostConfig.Privileged is true" <<<"$out"
+check "guard: the relay prints the event with the field" grep -qF "HostConfig.Privileged is true" "$TMP/relay.out"
+gref "case variant key" 403 g3 '{"Image":"a","hostconfig":{"PRIVILEGED":true}}' 'HostConfig.Privileged is true'
+gref "\\u escape in a key" 403 g4 '{"Image":"a","HostConfig":{"Privil\u0065ged":true}}' 'HostConfig.Privileged is true'
+gref "long s (U+017F) folding to s" 403 g5 '{"Image":"a","HostConfig":{"\u017fecurityOpt":["seccomp=unconfined"]}}' 'HostConfig.SecurityOpt[0] is \"seccomp=unconfined\"'
+gref "duplicate key, the last true" 400 g6 '{"Image":"a","HostConfig":{"Privileged":false,"privileged":true}}' 'HostConfig.Privileged is given twice'
+gref "text after the JSON value" 400 g7 '{"Image":"a"} {"HostConfig":{"Privileged":true}}' 'not JSON as dockerd would read it'
+gref "bind of /" 403 g8 '{"Image":"a","HostConfig":{"Binds":["/:/host"]}}' 'HostConfig.Binds[0]: host path \"/\" is outside'
+gref "bind out with .." 403 g9 '{"Image":"a","HostConfig":{"Binds":["'"$TMP"'/ok/../../etc:/e"]}}' "'..' segment"
+gref "pid namespace of the host" 403 g10 '{"Image":"a","HostConfig":{"PidMode":"host"}}' 'HostConfig.PidMode is \"host\"'
+gref "network of the host (NetworkingConfig)" 403 g11 '{"Image":"a","NetworkingConfig":{"EndpointsConfig":{"host":{}}}}' 'NetworkingConfig.EndpointsConfig[\"host\"]'
+gref "a field the guard does not know" 403 g12 '{"Image":"a","HostConfig":{"Future":1}}' 'HostConfig.Future: a field the guard does not know'
+ln -s / "$TMP/ok/root"
+gref "bind through a symlink out of the paths" 403 g13 '{"Image":"a","HostConfig":{"Binds":["'"$TMP"'/ok/root/etc:/e"]}}' 'leads to \"/etc\" (symbolic links)'
+
+# chunked: Privileged split over two chunks; an allowed one arrives unchunked
+out=$(send "POST /v1.41/containers/create?name=g14 HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n{\"HostConfig\":{\"Priv\r\ne\r\nileged\":true}}\r\n0\r\n\r\n" --uid 1004)
+check "guard: chunked, the field split over chunks: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "name=g14 "
+out=$(send "POST /v1.41/containers/create?name=g15 HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"Ima\r\n8\r\nge\":\"x\"}\r\n0\r\n\r\n" --uid 1004)
+check "guard: chunked and allowed: 200, forwarded as the 13 bytes judged" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF 'POST /v1.41/containers/create?name=g15 13' '$LOG'"
+
+# past the inspection bound: refused whole, by Content-Length or as it comes
+python3 -c 'import sys; sys.stdout.write("{\"Image\":\"a\",\"Env\":[\"" + "x" * (1024 * 1024) + "\"],\"HostConfig\":{\"Privileged\":true}}")' >"$TMP/big.json"
+out=$(send "POST /v1.41/containers/create?name=g16 HTTP/1.1\r\nHost: d\r\nContent-Length: $(stat -c %s "$TMP/big.json")\r\n\r\n" --uid 1004 --append-file "$TMP/big.json" --wait 3)
+check "guard: a body padded past 1 MiB, Privileged at its end: 413" grep -q "^HTTP/1.1 413" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "name=g16 "
+python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); sys.stdout.buffer.write(b"".join(b"%x\r\n%s\r\n" % (len(b[i:i+65536]), b[i:i+65536]) for i in range(0, len(b), 65536)) + b"0\r\n\r\n")' "$TMP/big.json" >"$TMP/big.chunked"
+out=$(send "POST /v1.41/containers/create?name=g17 HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n" --uid 1004 --append-file "$TMP/big.chunked" --wait 3)
+check "guard: the same chunked (no length to see first): 413" grep -q "^HTTP/1.1 413" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "name=g17 "
+
+# Content-Length: 0 with a body behind it: the create has no body (400), the
+# bytes behind are no request (400); nothing reaches the upstream
+out=$(send "POST /v1.41/containers/create?name=g18 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n{\"HostConfig\":{\"Privileged\":true}}" --uid 1004)
+check "guard: Content-Length 0 and a body: 400" grep -q "^HTTP/1.1 400" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "name=g18 "
+
+# a refusal after a body read whole keeps the connection: the next request is served
+out=$(send "POST /v1.41/containers/create?name=g19 HTTP/1.1\r\nHost: d\r\nContent-Length: 34\r\n\r\n{\"HostConfig\":{\"Privileged\":true}}GET /_ping?after=g19 HTTP/1.1\r\nHost: d\r\n\r\n" --uid 1004)
+check "guard: refused, then the pipelined request on the same connection: 403 then 200" \
+	bash -c "grep -o '^HTTP/1.1 [0-9]*' <<<'$out' | tr '\n' ' ' | grep -qx 'HTTP/1.1 403 HTTP/1.1 200 '"
+check "guard: ... only the second reached the upstream" \
+	bash -c "! grep -qF 'name=g19 ' '$LOG' && grep -qF '/_ping?after=g19 ' '$LOG'"
+
+# exec create, volume create, the build query
+gpost() {	# gpost TARGET BODY: POST with BODY by its Content-Length, as uid 1004
+	send "POST $1 HTTP/1.1\r\nHost: d\r\nContent-Length: $(printf '%s' "$2" | wc -c)\r\n\r\n$(sed 's/"/\\"/g' <<<"$2")" --uid 1004
+}
+out=$(gpost "/v1.41/containers/c1/exec?x=g20" '{"Cmd":["sh"],"Privileged":true} ')
+check "guard: a privileged exec: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "x=g20 "
+out=$(gpost "/v1.41/volumes/create?x=g21" '{"Name":"v","DriverOpts":{"type":"none","o":"bind","device":"/"}}')
+check "guard: a volume that binds /: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "x=g21 "
+out=$(send "POST /v1.41/build?networkmode=host&t=g22 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n" --uid 1004)
+check "guard: a build in the host's network: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+check "guard: ... never reached the upstream" not_reached "t=g22"
+out=$(send "POST /v1.41/build?t=g23 HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\n\r\nabc" --uid 1004)
+check "guard: an ordinary build (its context streamed as it comes): 200, reached with its 3 bytes" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF 'POST /v1.41/build?t=g23 3' '$LOG'"
 
 # SIGTERM ends it cleanly (under ASan: also without a leak)
 kill -TERM "$RELAY"
