@@ -35,7 +35,7 @@ cleanup() {
 	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
 	umount "$T/bpffs" 2>/dev/null
 	e2e_cleanup
-	for cg in ro full none; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
+	for cg in ro full none ci traefik; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
 	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
 	rm -rf "$T"
 }
@@ -48,7 +48,7 @@ e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL 
 DLOG=$E2E_TMP/dockerd.log
 CGD=$E2E_CGROOT/docker
 [[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$T/bpffs" "$T/relay"
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$T/bpffs" "$T/relay"
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
@@ -64,6 +64,7 @@ set docker-host unix://$E2E_SOCK
 allow r from cgroup /docker/dg-relay-ro api read-only
 allow r from cgroup /docker/dg-relay-full api full
 allow r from cgroup /docker/dg-relay-traefik api traefik
+allow r from cgroup /docker/dg-relay-ci api ci
 allow r from container name relay-ro-* api read-only
 allow r from container service relay-traefik api traefik
 CONF
@@ -140,6 +141,7 @@ e2e_docker rm -f relay-traefik-sees-me >/dev/null 2>&1
 
 # the full profile: run with attach (an upgraded connection through the relay)
 out=$(dk full run --rm "$E2E_IMAGE" /bin/echo hello-through-the-relay)
+grep -q "hello-through-the-relay" <<<"$out" || sed "s/^/     /" <<<"$out" | head -n 5
 check "docker run (full): the container's output came back through the attach pipe" \
 	grep -q "hello-through-the-relay" <<<"$out"
 check "... dockerd served create, attach and start" bash -c \
@@ -236,6 +238,67 @@ if e2e_swarm_init; then
 else
 	fail "docker swarm init on the private engine"
 fi
+
+# ---- the built-in ci profile: its guard judges what the CLI creates ------
+creates=$(calls "POST /v1.41/containers/create")
+out=$(dk ci run --rm "$E2E_IMAGE" /bin/echo hello-past-the-guard)
+check "docker run (ci, guarded): what the CLI sends passes the guard" \
+	grep -q "hello-past-the-guard" <<<"$out"
+grep -q "hello-past-the-guard" <<<"$out" || sed 's/^/     /' <<<"$out" | head -n 3
+check "... dockerd served the create" test "$(calls "POST /v1.41/containers/create")" -gt "$creates"
+# guard_refused LABEL FIELD DOCKER-RUN-OPTIONS...: the create is refused
+# with 403 naming FIELD, and dockerd never received it
+guard_refused() {
+	local label=$1 field=$2
+	shift 2
+	local before
+	before=$(calls "POST /v1.41/containers/create")
+	out=$(dk ci run --rm "$@" "$E2E_IMAGE" /bin/true)
+	check "docker run $label (ci): refused naming $field" \
+		grep -qF "by the guard of profile ci (built-in:" <<<"$out"
+	grep -qF -- "$field" <<<"$out" || { fail "... the refusal names $field"; sed 's/^/     /' <<<"$out" | head -n 2; }
+	check "... dockerd never received the create ($label)" \
+		test "$(calls "POST /v1.41/containers/create")" = "$before"
+}
+guard_refused --privileged HostConfig.Privileged --privileged
+guard_refused "-v /:/host" 'HostConfig.Binds[0]' -v /:/host
+guard_refused "--mount type=bind,src=/etc" 'HostConfig.Mounts[0].Source' --mount type=bind,src=/etc,dst=/e
+guard_refused "--pid host" HostConfig.PidMode --pid host
+guard_refused "--ipc host" HostConfig.IpcMode --ipc host
+guard_refused "--uts host" HostConfig.UTSMode --uts host
+guard_refused "--userns host" HostConfig.UsernsMode --userns host
+guard_refused "--network host" HostConfig.NetworkMode --network host
+guard_refused "--cap-add SYS_ADMIN" HostConfig.CapAdd --cap-add SYS_ADMIN
+guard_refused "--device /dev/mem" HostConfig.Devices --device /dev/mem
+guard_refused "--security-opt seccomp=unconfined" HostConfig.SecurityOpt --security-opt seccomp=unconfined
+guard_refused "--security-opt apparmor=unconfined" HostConfig.SecurityOpt --security-opt apparmor=unconfined
+guard_refused "--cgroup-parent /" HostConfig.CgroupParent --cgroup-parent /
+guard_refused "--sysctl net.ipv4.ip_forward=1" HostConfig.Sysctls --sysctl net.ipv4.ip_forward=1
+guard_refused "--volumes-from" HostConfig.VolumesFrom --volumes-from relay-full-bg
+guard_refused "--label io.dockguard.owner=x" 'io.dockguard.' --label io.dockguard.owner=x
+dk ci run -d --name relay-ci-bg "$E2E_IMAGE" /bin/sleep 60 >/dev/null
+before=$(calls "POST /v1.41/containers/relay-ci-bg/exec")
+out=$(dk ci exec --privileged relay-ci-bg /bin/true)
+check "docker exec --privileged (ci): refused naming Privileged" grep -qF "by the guard of profile ci" <<<"$out"
+check "... dockerd never received the exec create" test "$(calls "POST /v1.41/containers/relay-ci-bg/exec")" = "$before"
+out=$(dk ci exec relay-ci-bg /bin/echo plain-exec-passes)
+check "docker exec (ci, not privileged): passes the guard" grep -q "plain-exec-passes" <<<"$out"
+out=$(in_cg ci env HOME="$T" /usr/bin/python3 - "$RELAY" "$E2E_IMAGE" <<'PY' 2>&1
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1], version="1.41")
+for kw in ({"privileged": True}, {"volumes": {"/": {"bind": "/host"}}}, {"pid_mode": "host"},
+           {"cap_add": ["SYS_ADMIN"]}):
+    try:
+        c.containers.create(sys.argv[2], "/bin/true", **kw)
+        print("created", kw)
+    except docker.errors.APIError as e:
+        print("refused", e.status_code, e.explanation)
+PY
+)
+check "python3-docker (ci): privileged, bind of /, pid host, cap-add: each refused with 403" \
+	test "$(grep -c '^refused 403 dockguard: POST /containers/create is refused for' <<<"$out")" = 4
+grep -q '^created' <<<"$out" && sed 's/^/     /' <<<"$out"
+e2e_docker rm -f relay-ci-bg >/dev/null 2>&1
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)

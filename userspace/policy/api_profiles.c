@@ -45,7 +45,9 @@ static const char builtin_profiles[] =
 	/* Watchtower (pkg/container/client.go): list and inspect containers
 	 * and their images, pull, then stop (kill), remove, create, reconnect
 	 * networks, start, rename itself, remove old images; exec for the
-	 * lifecycle hooks. Creates containers: root-equivalent until guards */
+	 * lifecycle hooks. The guard keeps what it creates and execs inside
+	 * their containers: a container it would recreate privileged, in a
+	 * host namespace or with a host bind is refused (403) */
 	"api watchtower {\n"
 	"    allow GET,HEAD /_ping\n"
 	"    allow GET /version\n"
@@ -57,6 +59,7 @@ static const char builtin_profiles[] =
 	"    allow POST /networks/*/connect /networks/*/disconnect\n"
 	"    allow POST /containers/*/exec /exec/*/start\n"
 	"    allow GET /exec/*/json\n"
+	"    guard create\n"
 	"}\n"
 	/* The Portainer agent forwards whatever the Portainer server asks
 	 * (docker/ and http/proxy in its tree): the whole API, as `full` */
@@ -65,7 +68,10 @@ static const char builtin_profiles[] =
 	"}\n"
 	/* A CI job's docker CLI: build, run, exec, cp, logs, pull, push, tag,
 	 * login, and the networks and volumes compose makes. No swarm, no
-	 * plugins, no image import from a URL. Root-equivalent until guards */
+	 * plugins, no image import from a URL. The guard refuses privileged
+	 * containers and execs, host namespaces, capabilities, devices, host
+	 * binds (extend it with `guard create binds PATTERN...` in a profile
+	 * of your own) and builds in the host's network */
 	"api ci {\n"
 	"    allow GET,HEAD /_ping\n"
 	"    allow GET /version /info /events\n"
@@ -87,6 +93,7 @@ static const char builtin_profiles[] =
 	"    allow POST /networks/create /networks/*/connect /networks/*/disconnect\n"
 	"    allow POST /volumes/create\n"
 	"    allow DELETE /networks/* /volumes/*\n"
+	"    guard create\n"
 	"}\n";
 
 void parse_builtin_profiles(struct parser *p)
