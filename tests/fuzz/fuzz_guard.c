@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libFuzzer target: the body judge of `guard create` (relay/guard.c) on
+ * anyone's bytes. The first byte picks the route, the rest is the body.
+ * Besides crashes and leaks: a verdict always comes with its reason (none
+ * for a pass, one for a refusal), and the verdict does not depend on the
+ * guard's bind patterns unless the body names a host path.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/guard.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const enum dg_guard_route routes[] = {
+	DG_GUARD_CONTAINER_CREATE, DG_GUARD_CONTAINER_UPDATE, DG_GUARD_CONTAINER_START,
+	DG_GUARD_EXEC_CREATE,	   DG_GUARD_SERVICE_CREATE,   DG_GUARD_SERVICE_UPDATE,
+	DG_GUARD_VOLUME_CREATE,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char *const binds[] = { "/srv/ci/**", "/data/*" };
+	const struct dg_guard g = { binds, 2 }, none = { NULL, 0 };
+	char why[512], why2[512];
+
+	if (!size)
+		return 0;
+	enum dg_guard_route r = routes[data[0] % (sizeof(routes) / sizeof(routes[0]))];
+	const char *body = (const char *)data + 1;
+	size_t len = size - 1;
+
+	enum dg_guard_result v = dg_guard_judge_body(r, body, len, &g, false, why, sizeof(why));
+	if ((v == DG_GUARD_PASS) != (why[0] == '\0'))
+		abort();	/* a refusal without its reason, or a pass with one */
+	enum dg_guard_result w = dg_guard_judge_body(r, body, len, &none, false, why2, sizeof(why2));
+	/* fewer allowed paths never pass more */
+	if (w == DG_GUARD_PASS && v != DG_GUARD_PASS)
+		abort();
+	if (v != w && !memmem(body, len, "/", 1) && !memmem(body, len, "\\u", 2))
+		abort();	/* only a host path (or an escape that may spell one) tells the two apart */
+	return 0;
+}
