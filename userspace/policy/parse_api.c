@@ -11,6 +11,7 @@
  *       audit [until YYYY-MM-DD]
  *       guard create [no-privileged no-host-namespaces no-devices no-caps ...]
  *                    [binds PATTERN...]
+ *       own
  *   }
  *
  * One item per line. A relay is an endpoint: its listen addresses are
@@ -383,6 +384,15 @@ static bool api_line(struct parser *p, void *arg)
 
 	if (!strcmp(t->text, "guard"))
 		return parse_guard(p, ctx->prof);
+	if (!strcmp(t->text, "own")) {
+		if (ctx->prof->own)
+			dg_diag_warning(p->diag, &t->loc, "'own' given twice in profile '%s'",
+					ctx->prof->name);
+		ctx->prof->own = true;
+		ctx->prof->own_loc = t->loc;
+		next(p);
+		return true;
+	}
 
 	if (!strcmp(t->text, "audit")) {
 		if (ctx->audit_seen)
@@ -468,7 +478,7 @@ out:
 
 bool parse_api(struct parser *p)
 {
-	static const char *const keywords[] = { "allow", "deny", "audit", "guard" };
+	static const char *const keywords[] = { "allow", "deny", "audit", "guard", "own" };
 
 	next(p);
 	const struct dg_token *t = cur(p);
@@ -502,7 +512,7 @@ bool parse_api(struct parser *p)
 	}
 	struct api_ctx ctx = { .prof = &prof };
 	bool ok = parse_lines(p, keywords, ARRAY_SIZE(keywords),
-			      "an API rule ('allow GET /containers/json'), 'audit' or 'guard create'",
+			      "an API rule ('allow GET /containers/json'), 'audit', 'guard create' or 'own'",
 			      api_line, &ctx);
 	p->pol->apis = xreallocarray(p->pol->apis, p->pol->n_apis + 1, sizeof(*p->pol->apis));
 	p->pol->apis[p->pol->n_apis++] = prof;

@@ -173,6 +173,11 @@ struct dg_api_profile {
 	struct dg_loc guard_loc;
 	char **guard_binds;		/* host paths binds may name */
 	size_t n_guard_binds;
+	/* `own`: what this profile's callers create is labelled with the key
+	 * of the rule that admitted them; writes to objects without that
+	 * label are refused (relay/own.h). Inherited like the guard. */
+	bool own;
+	struct dg_loc own_loc;
 };
 
 struct dg_rule {

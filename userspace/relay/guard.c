@@ -592,9 +592,10 @@ static bool check_vol_opts(struct ctx *c, const json_t *v, const char *where)
 				if (!strcmp(o, "bind") || !strcmp(o, "rbind"))
 					bind = true;
 				else if (strcmp(o, "ro") && strcmp(o, "rw")) {
+					refuse(c, DG_GUARD_REFUSE, "%s[\"o\"] holds \"%s\" (only "
+					       "bind, rbind, ro, rw pass a guard)", where, o);
 					free(opts);
-					return refuse(c, DG_GUARD_REFUSE, "%s[\"o\"] holds \"%s\" (only "
-						      "bind, rbind, ro, rw pass a guard)", where, o);
+					return false;
 				}
 			}
 			free(opts);

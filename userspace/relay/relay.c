@@ -38,6 +38,8 @@
 #include "relay/routes.h"
 #include "relay/relay.h"
 #include "relay/guard.h"
+#include "relay/lookup.h"
+#include "relay/own.h"
 #include "relay/request.h"
 #include "util/escape.h"
 #include "util/util.h"
@@ -46,6 +48,7 @@
 
 enum conn_state {
 	S_HEAD,			/* reading a request head */
+	S_LOOKUP,		/* `own`: asking the upstream who created the object first */
 	S_GUARD,		/* reading a body a guard judges before anything is forwarded */
 	S_FORWARD,		/* a request forwarded: its body and its answer flow */
 	S_PIPE,			/* after a 101: bytes both ways */
@@ -97,6 +100,11 @@ struct conn {
 	enum dg_guard_route guard_route;
 	size_t guard_profile;
 	char guard_rule[300];		/* the API rule that allowed the request */
+	struct dg_own_request own;	/* `own`: what it creates or writes to */
+	char owner_key[DG_OWN_KEY_LEN + 1];
+	struct dg_lookup *lookup;	/* S_LOOKUP */
+	enum dg_own_kind lookup_kind;
+	char *target_rewritten;		/* naming the object by its full id */
 };
 
 struct dg_relay {
@@ -180,6 +188,8 @@ static void conn_free(struct conn *c)
 	free(c->guard_head);
 	if (c->guard_body)
 		evbuffer_free(c->guard_body);
+	dg_lookup_cancel(c->lookup);
+	free(c->target_rewritten);
 	dg_caller_fini(&c->caller);
 	free(c);
 }
@@ -258,7 +268,7 @@ static void emit(struct conn *c, const char *method, const char *path, int statu
 static void answer(struct conn *c, int status, const char *method, const char *message, bool close)
 {
 	static const char *const texts[] = { [400] = "Bad Request", [403] = "Forbidden",
-					     [413] = "Payload Too Large",
+					     [404] = "Not Found", [413] = "Payload Too Large",
 					     [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
 					     [502] = "Bad Gateway", [503] = "Service Unavailable" };
 	struct evbuffer *out = bufferevent_get_output(c->client);
@@ -669,7 +679,14 @@ static void refuse(struct conn *c, int status, const char *msg, size_t head_len)
 	}
 }
 
-/* ---- guards ----------------------------------------------------------------------- */
+/* ---- held requests: guards and `own` ------------------------------------------------ */
+
+/*
+ * A request that a guard or `own` judges is held before anything of it is
+ * forwarded: the object it writes to is looked up first (`own`: S_LOOKUP,
+ * the client not read meanwhile), then its body is read whole (S_GUARD),
+ * judged by every guard, labelled (`own`), and forwarded as judged.
+ */
 
 /* Whether `profile` or one it extends has `guard create`. */
 static bool guarded(const struct dg_policy *pol, size_t profile)
@@ -678,6 +695,15 @@ static bool guarded(const struct dg_policy *pol, size_t profile)
 		if (pol->apis[i].guard)
 			return true;
 	return false;
+}
+
+/* The profile of the chain that says `own`, or NULL. */
+static const struct dg_api_profile *owning(const struct dg_policy *pol, size_t profile)
+{
+	for (size_t i = profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent)
+		if (pol->apis[i].own)
+			return &pol->apis[i];
+	return NULL;
 }
 
 static int guard_on_body(void *arg, const char *data, size_t len)
@@ -694,30 +720,29 @@ static int guard_on_body(void *arg, const char *data, size_t len)
 static const struct dg_http_callbacks guard_callbacks = { body_on_header, body_on_head,
 							  guard_on_body };
 
-/* The guarded request is over (refused, or forwarded): its copies go. */
-static void guard_clear(struct conn *c)
+/* The held request is over (refused, or forwarded): its copies go. */
+static void hold_clear(struct conn *c)
 {
 	free(c->guard_head);
 	c->guard_head = NULL;
 	if (c->guard_body)
 		evbuffer_drain(c->guard_body, evbuffer_get_length(c->guard_body));
+	dg_lookup_cancel(c->lookup);
+	c->lookup = NULL;
 }
 
 /*
- * Refused by a guard (`status` 403; 400: undecidable; 413: too large).
- * After a body read whole the connection goes on; `close` otherwise.
+ * Refuses the held request with `status` and `msg` (Docker's error form),
+ * the event saying `place` and `why`. After a body read whole (or none) the
+ * connection goes on; `close` otherwise.
  */
-static void guard_refuse(struct conn *c, int status, const char *place, const char *profile,
-			 const char *why, bool close)
+static void hold_refuse(struct conn *c, int status, const char *place, const char *why,
+			const char *msg, bool close)
 {
-	char msg[2048], caller[512];
-
-	describe_caller(c, caller, sizeof(caller));
-	snprintf(msg, sizeof(msg), "dockguard: %s %s is refused for %s by the guard of profile "
-		 "%s (%s): %s", c->req.method, c->req.target.path, caller, profile, place, why);
 	count(c->relay, c->relay_name, place, false);
 	emit(c, c->req.method, c->req.target.path, status, false, place, why);
-	guard_clear(c);
+	hold_clear(c);
+	bufferevent_enable(c->client, EV_READ);
 	answer(c, status, c->req.method, msg, close || !c->req.keep_alive);
 	if (c->state != S_CLOSING) {
 		dg_request_free(&c->req);
@@ -727,16 +752,29 @@ static void guard_refuse(struct conn *c, int status, const char *place, const ch
 	}
 }
 
-/* Every guard of the request's profile chain on body[0..len) (or on the
- * query); forwards what they all pass, exactly as judged. */
-static void guard_decide(struct conn *c, const char *head, size_t head_len, struct evbuffer *body)
+/* A guard's refusal (403; 400: undecidable; 413: too large). */
+static void guard_refuse(struct conn *c, int status, const char *place, const char *profile,
+			 const char *why, bool close)
+{
+	char msg[2048], caller[512];
+
+	describe_caller(c, caller, sizeof(caller));
+	snprintf(msg, sizeof(msg), "dockguard: %s %s is refused for %s by the guard of profile "
+		 "%s (%s): %s", c->req.method, c->req.target.path, caller, profile, place, why);
+	hold_refuse(c, status, place, why, msg, close);
+}
+
+/* Every guard of the chain, the owner label, then the request as judged. */
+static void hold_decide(struct conn *c, struct evbuffer *body)
 {
 	const struct dg_policy *pol = c->relay->pol;
 	size_t len = body ? evbuffer_get_length(body) : 0;
 	const char *bytes = len ? (const char *)evbuffer_pullup(body, -1) : "";
+	bool body_unread = !body && c->req.body != DG_BODY_NONE;
 	char why[1024], place[300];
 
-	for (size_t i = c->guard_profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent) {
+	for (size_t i = c->guard_profile; c->guard_route != DG_GUARD_NONE && i != DG_API_NO_PARENT;
+	     i = pol->apis[i].parent) {
 		const struct dg_api_profile *a = &pol->apis[i];
 		if (!a->guard)
 			continue;
@@ -748,23 +786,49 @@ static void guard_decide(struct conn *c, const char *head, size_t head_len, stru
 		if (r != DG_GUARD_PASS) {
 			guard_refuse(c, r == DG_GUARD_UNDECIDABLE ? 400 : 403,
 				     rule_place(&a->guard_loc, place, sizeof(place)), a->name, why,
-				     !body && c->req.body != DG_BODY_NONE);
+				     body_unread);
 			return;
 		}
+	}
+	const struct dg_api_profile *own = owning(pol, c->guard_profile);
+	if (own && c->own.creates) {
+		char *labelled = NULL;
+		size_t labelled_len = 0;
+		rule_place(&own->own_loc, place, sizeof(place));
+		if (!body) {
+			guard_refuse(c, 400, place, own->name, "a create without a body cannot be "
+				     "labelled with its owner (own)", body_unread);
+			return;
+		}
+		if (!dg_own_label_body(c->own.creates, bytes, len, c->owner_key, &labelled,
+				       &labelled_len, why, sizeof(why))) {
+			guard_refuse(c, 400, place, own->name, why, false);
+			return;
+		}
+		evbuffer_drain(body, len);
+		evbuffer_add(body, labelled, labelled_len);
+		free(labelled);
+		len = labelled_len;
+	}
+	if (c->target_rewritten) {
+		free(c->req.raw_target);
+		c->req.raw_target = c->target_rewritten;
+		c->target_rewritten = NULL;
 	}
 	count(c->relay, c->relay_name, c->guard_rule, true);
 	if (body)
 		dg_request_set_length(&c->req, len);
-	if (!forward(c, head, head_len, body)) {
+	bufferevent_enable(c->client, EV_READ);
+	if (!forward(c, c->guard_head, c->guard_head_len, body)) {
 		emit(c, c->req.method, c->req.target.path, 502, false, c->guard_rule,
 		     "the upstream cannot be reached");
 		answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay cannot "
 		       "be reached", true);
 	}
-	guard_clear(c);
+	hold_clear(c);
 }
 
-/* Reads the guarded body as it arrives; judges it once whole. */
+/* Reads the held body as it arrives; decides once it is whole. */
 static void guard_read(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->client);
@@ -784,27 +848,22 @@ static void guard_read(struct conn *c)
 	evbuffer_drain(in, (size_t)n);
 	if (!dg_http_done(&c->body))
 		return;
-	guard_decide(c, c->guard_head, c->guard_head_len, c->guard_body);
+	hold_decide(c, c->guard_body);
 }
 
-/* An allowed request that a guard judges: its body is read whole first
- * (or its query judged now), nothing forwarded before the verdict. */
-static void guard_start(struct conn *c, enum dg_guard_route route, size_t profile,
-			const char *rule, const char *head, size_t head_len)
+/* The body, when a guard or the owner label needs it; then the decision. */
+static void hold_body(struct conn *c)
 {
-	c->guard_route = route;
-	c->guard_profile = profile;
-	snprintf(c->guard_rule, sizeof(c->guard_rule), "%s", rule);
-	c->guard_head = xmalloc(head_len);
-	memcpy(c->guard_head, head, head_len);
-	c->guard_head_len = head_len;
-	evbuffer_drain(bufferevent_get_input(c->client), head_len);
-	if (!dg_guard_reads_body(route) || c->req.body == DG_BODY_NONE) {
-		guard_decide(c, c->guard_head, head_len, NULL);
+	const struct dg_policy *pol = c->relay->pol;
+	bool needed = (c->guard_route != DG_GUARD_NONE && dg_guard_reads_body(c->guard_route)) ||
+		      (owning(pol, c->guard_profile) && c->own.creates);
+
+	if (!needed || c->req.body == DG_BODY_NONE) {
+		hold_decide(c, NULL);
 		return;
 	}
 	if (c->req.body == DG_BODY_LENGTH && c->req.content_length > DG_GUARD_MAX_BODY) {
-		guard_refuse(c, 413, rule, c->relay->pol->apis[profile].name,
+		guard_refuse(c, 413, c->guard_rule, pol->apis[c->guard_profile].name,
 			     "the body is larger than a guard reads (1 MiB): it is not half inspected",
 			     true);
 		return;
@@ -813,8 +872,127 @@ static void guard_start(struct conn *c, enum dg_guard_route route, size_t profil
 		c->guard_body = evbuffer_new();
 	c->guard_too_large = false;
 	dg_http_init(&c->body, DG_HTTP_REQUEST, DG_RELAY_MAX_HEAD, &guard_callbacks, c);
-	dg_http_feed(&c->body, head, head_len);
+	dg_http_feed(&c->body, c->guard_head, c->guard_head_len);
 	c->state = S_GUARD;
+	bufferevent_enable(c->client, EV_READ);
+	guard_read(c);
+}
+
+static const char *kind_name(enum dg_own_kind k)
+{
+	static const char *const names[] = { "object", "container", "exec instance", "service",
+					     "volume", "network" };
+	return names[k];
+}
+
+static void own_looked_up(void *arg, int status, const char *json, size_t len);
+
+static bool own_lookup(struct conn *c, enum dg_own_kind kind, const char *name)
+{
+	const struct dg_endpoint *ep = &c->relay->pol->endpoints[c->endpoint];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char *path = dg_own_lookup_path(kind, name);
+
+	c->lookup_kind = kind;
+	c->lookup = dg_relay_sockaddr(&ep->upstream, &ss, &sl)
+			    ? dg_lookup_start(c->relay->base, (struct sockaddr *)&ss, sl, path,
+					      own_looked_up, c)
+			    : NULL;
+	free(path);
+	return c->lookup != NULL;
+}
+
+/* The owner of the object the request writes to, as dockerd answered. */
+static void own_looked_up(void *arg, int status, const char *json, size_t len)
+{
+	struct conn *c = arg;
+	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
+	char id[256] = "", owner[128] = "", exec_container[256] = "", place[300], msg[2048],
+	     caller[512];
+
+	c->lookup = NULL;
+	rule_place(&own->own_loc, place, sizeof(place));
+	bool close = c->req.body != DG_BODY_NONE;
+	if (status == 404) {
+		/* dockerd's own answer: the request would have met it */
+		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(c->lookup_kind), c->own.name);
+		hold_refuse(c, 404, place, "no such object", msg, close);
+		return;
+	}
+	if (status != 200 || !dg_own_read_answer(c->lookup_kind, json, len, id, sizeof(id), owner,
+						  sizeof(owner), exec_container,
+						  sizeof(exec_container))) {
+		hold_refuse(c, 502, place, "the owner lookup failed",
+			    "dockguard: the Docker API behind this relay did not say who created "
+			    "the object this request writes to", true);
+		return;
+	}
+	if (c->lookup_kind == DG_OWN_EXEC) {
+		/* an exec is its container's: the full exec id names it, then the
+		 * container's owner decides */
+		free(c->target_rewritten);
+		c->target_rewritten = dg_own_target_with_id(&c->req.target, &c->own, id);
+		if (!own_lookup(c, DG_OWN_CONTAINER, exec_container))
+			hold_refuse(c, 502, place, "the owner lookup failed",
+				    "dockguard: the Docker API behind this relay cannot be reached",
+				    true);
+		return;
+	}
+	if (strcmp(owner, c->owner_key)) {
+		/* foreign: answered as dockerd answers for an object that is not there */
+		describe_caller(c, caller, sizeof(caller));
+		char why[1200];
+		snprintf(why, sizeof(why), "%s %s was not created by %s (own, profile %s)",
+			 kind_name(c->own.writes), c->own.name, caller, own->name);
+		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(c->own.writes), c->own.name);
+		hold_refuse(c, 404, place, why, msg, close);
+		return;
+	}
+	if (!c->target_rewritten)
+		c->target_rewritten = dg_own_target_with_id(&c->req.target, &c->own, id);
+	hold_body(c);
+}
+
+/* An allowed request that a guard or `own` judges: held (see above). */
+static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile,
+		       const char *rule, size_t connect_rule, const char *head, size_t head_len)
+{
+	const struct dg_policy *pol = c->relay->pol;
+	const struct dg_api_profile *own = owning(pol, profile);
+
+	c->guard_route = route;
+	c->guard_profile = profile;
+	snprintf(c->guard_rule, sizeof(c->guard_rule), "%s", rule);
+	c->guard_head = xmalloc(head_len);
+	memcpy(c->guard_head, head, head_len);
+	c->guard_head_len = head_len;
+	free(c->target_rewritten);
+	c->target_rewritten = NULL;
+	evbuffer_drain(bufferevent_get_input(c->client), head_len);
+	if (own) {
+		char place[300], msg[1024];
+		rule_place(&own->own_loc, place, sizeof(place));
+		dg_own_key(&pol->rules[connect_rule], c->owner_key);
+		if (c->own.refused) {
+			snprintf(msg, sizeof(msg), "dockguard: %s %s would touch objects that others "
+				 "created (own, profile %s, %s)", c->req.method, c->req.target.path,
+				 own->name, place);
+			hold_refuse(c, 403, place, "objects of others (own)", msg,
+				    c->req.body != DG_BODY_NONE);
+			return;
+		}
+		if (c->own.writes) {
+			bufferevent_disable(c->client, EV_READ);	/* the body waits */
+			c->state = S_LOOKUP;
+			if (!own_lookup(c, c->own.writes, c->own.name))
+				hold_refuse(c, 502, place, "the owner lookup failed",
+					    "dockguard: the Docker API behind this relay cannot be "
+					    "reached", true);
+			return;
+		}
+	}
+	hold_body(c);
 }
 
 static void judge_head(struct conn *c, const char *head, size_t head_len)
@@ -881,7 +1059,11 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 				    : dg_guard_route(c->req.method, t->path);
 	if (guard != DG_GUARD_NONE && !guarded(pol, profile))
 		guard = DG_GUARD_NONE;
-	if (guard == DG_GUARD_NONE)	/* a guarded one counts once judged whole */
+	memset(&c->own, 0, sizeof(c->own));
+	if (d.verdict != DG_API_DENIED && owning(pol, profile))
+		dg_own_classify(c->req.method, t, &c->own);
+	bool hold = guard != DG_GUARD_NONE || c->own.creates || c->own.writes || c->own.refused;
+	if (!hold)	/* a held one counts once decided */
 		count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
 		snprintf(msg, sizeof(msg), "dockguard: %s %s is not allowed for %s (%s%s%s)",
@@ -895,8 +1077,8 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	}
 	if (d.log)
 		emit(c, c->req.method, t->path, 0, d.verdict == DG_API_AUDITED, rule, NULL);
-	if (guard != DG_GUARD_NONE) {
-		guard_start(c, guard, profile, rule, head, head_len);
+	if (hold) {
+		hold_start(c, guard, profile, rule, v.rule, head, head_len);
 		return;
 	}
 	char *copy = xmalloc(head_len);
@@ -957,6 +1139,8 @@ static void client_read(struct bufferevent *bev, void *arg)
 			client_read(bev, c);	/* the next pipelined request */
 		return;
 	}
+	case S_LOOKUP:
+		return;		/* the bytes wait for the owner's answer */
 	case S_GUARD:
 		guard_read(c);
 		if (c->state == S_HEAD && evbuffer_get_length(in))
