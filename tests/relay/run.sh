@@ -55,6 +55,15 @@ api guarded {
     guard create no-privileged no-host-namespaces binds $TMP/ok/**
 }
 allow r from user 1004 api guarded
+api owner {
+    allow GET,HEAD /_ping
+    allow GET /containers/*/json
+    allow POST /containers/create /containers/*/start /containers/*/exec /exec/*/start /containers/prune
+    allow DELETE /containers/*
+    own
+}
+allow r from user 1005 api owner
+allow r from user 1006 api owner
 set api-version min 1.24
 CONF
 chmod 644 "$TMP/relay.conf"
@@ -382,6 +391,51 @@ check "guard: ... never reached the upstream" not_reached "t=g22"
 out=$(send "POST /v1.41/build?t=g23 HTTP/1.1\r\nHost: d\r\nContent-Length: 3\r\n\r\nabc" --uid 1004)
 check "guard: an ordinary build (its context streamed as it comes): 200, reached with its 3 bytes" \
 	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF 'POST /v1.41/build?t=g23 3' '$LOG'"
+
+# ---- own: objects labelled with the creator's rule; writes to others' refused
+osend() { local uid=$1; shift; send "$1" --uid "$uid"; }
+idof() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+out=$(osend 1005 "POST /v1.41/containers/create?name=o1 HTTP/1.1\r\nHost: d\r\nContent-Length: 15\r\n\r\n{\"Image\":\"img\"}")
+check "own: a create: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+out=$(osend 1005 "GET /v1.41/containers/o1/json HTTP/1.1$H")
+check "own: the container carries io.dockguard.owner (the admitting rule's key)" \
+	grep -qE '"io.dockguard.owner": "[0-9a-f]{16}"' <<<"$out"
+out=$(osend 1005 "POST /v1.41/containers/o1/start HTTP/1.1$H")
+check "own: its creator starts it by name: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+check "own: ... forwarded naming it by its full id" reached "POST /v1.41/containers/$(idof o1)/start 0"
+out=$(osend 1005 "POST /v1.41/containers/$(idof o1 | cut -c1-12)/start?by=prefix HTTP/1.1$H")
+check "own: by an id prefix: forwarded with the full id" reached "POST /v1.41/containers/$(idof o1)/start?by=prefix 0"
+out=$(osend 1005 "POST /v1.41/containers/foreign/start HTTP/1.1$H")
+check "own: a container someone else made: dockerd's 404" \
+	grep -qF '{"message":"No such container: foreign"}' <<<"$out"
+check "own: ... never reached the upstream" not_reached "/containers/$(idof foreign)/start"
+check "own: ... the event says why" grep -qF "container foreign was not created by uid 1005" "$TMP/relay.out"
+out=$(osend 1006 "POST /v1.41/containers/o1/start?who=other HTTP/1.1$H")
+check "own: another rule's caller cannot start it: 404" grep -q "^HTTP/1.1 404" <<<"$out"
+check "own: ... never reached the upstream" not_reached "start?who=other"
+out=$(osend 1005 "DELETE /v1.41/containers/foreign HTTP/1.1$H")
+check "own: remove someone else's container: 404, never reached" \
+	bash -c "grep -q '^HTTP/1.1 404' <<<'$out' && ! grep -qF 'DELETE /v1.41/containers/$(idof foreign)' '$LOG'"
+out=$(osend 1005 "POST /v1.41/containers/nope/start HTTP/1.1$H")
+check "own: a container that does not exist: 404" grep -q "^HTTP/1.1 404" <<<"$out"
+out=$(osend 1005 "POST /v1.41/containers/o1/exec HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n\r\n{\"Cmd\":[\"ls\"]}")
+check "own: exec create in its own container: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+eid=$(grep -o '"Id": "[0-9a-f]*"' <<<"$out" | grep -o '[0-9a-f]\{64\}')
+out=$(osend 1006 "POST /v1.41/exec/$eid/start?who=other HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\n{}")
+check "own: an exec created by one caller cannot be started by another: 404" grep -q "^HTTP/1.1 404" <<<"$out"
+check "own: ... never reached the upstream" not_reached "/exec/$eid/start?who=other"
+out=$(osend 1005 "POST /v1.41/exec/$eid/start HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\n{}")
+check "own: ... its creator starts it: 200, reached with its body" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF 'POST /v1.41/exec/$eid/start 2' '$LOG'"
+out=$(osend 1005 "POST /v1.41/containers/foreign/exec?who=me HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n\r\n{\"Cmd\":[\"ls\"]}")
+check "own: exec create in someone else's container: 404, never reached" \
+	bash -c "grep -q '^HTTP/1.1 404' <<<'$out' && ! grep -qF 'exec?who=me' '$LOG'"
+out=$(osend 1005 "POST /v1.41/containers/create?name=o2 HTTP/1.1\r\nHost: d\r\nContent-Length: 45\r\n\r\n{\"Image\":\"i\",\"Labels\":{\"io.dockguard.owner\":1}}")
+check "own: a create that sets io.dockguard. labels itself: 400, never reached" \
+	bash -c "grep -q '^HTTP/1.1 400' <<<'$out' && ! grep -qF 'name=o2 ' '$LOG'"
+out=$(osend 1005 "POST /v1.41/containers/prune HTTP/1.1$H")
+check "own: prune (others' containers too): 403, never reached" \
+	bash -c "grep -q '^HTTP/1.1 403' <<<'$out' && ! grep -qF 'containers/prune' '$LOG'"
 
 # SIGTERM ends it cleanly (under ASan: also without a leak)
 kill -TERM "$RELAY"

@@ -5,14 +5,33 @@ the tests assert what the relay let through, not what it says. Answers 200
 with a JSON body; `Upgrade: tcp` gets dockerd's 101 and an echo; GET
 /events streams a line every 0.1 s until the client goes; a request with
 `stall=1` in its query gets no answer at all (an engine that hangs).
+Containers and execs are remembered as dockerd would (for `own`): a create
+(`?name=N`) records the body's Labels and answers its 64-digit id; inspect
+(`GET /containers/X/json`, by name, id or id prefix) and `GET
+/exec/ID/json` answer what was recorded, else 404. A container named
+`foreign` exists from the start, without labels (made by someone else).
 
     upstream.py SOCKET LOG       (SOCKET: a unix path, or tcp:ADDRESS:PORT)
 """
+import hashlib
 import http.server
+import json
 import os
+import urllib.parse
 import socketserver
 import sys
 import time
+
+
+CONTAINERS = {"foreign": {"Id": hashlib.sha256(b"foreign").hexdigest(), "Labels": {}}}
+EXECS = {}
+
+
+def find_container(ref):
+    for name, c in CONTAINERS.items():
+        if ref == name or ref == c["Id"] or (len(ref) >= 3 and c["Id"].startswith(ref)):
+            return c
+    return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -76,7 +95,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         out = b'{"ok":true}\n'
-        self.send_response(200)
+        status = 200
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.split("/")[2:] if url.path.startswith("/v1.") else url.path.split("/")[1:]
+        if self.command == "POST" and parts == ["containers", "create"]:
+            name = urllib.parse.parse_qs(url.query).get("name", [""])[0]
+            labels = (json.loads(data or b"{}").get("Labels") or {})
+            cid = hashlib.sha256(name.encode()).hexdigest()
+            CONTAINERS[name] = {"Id": cid, "Labels": labels}
+            out = json.dumps({"Id": cid, "Warnings": []}).encode()
+        elif self.command == "GET" and len(parts) == 3 and parts[0] == "containers" and parts[2] == "json":
+            c = find_container(parts[1])
+            if c:
+                out = json.dumps({"Id": c["Id"], "Config": {"Labels": c["Labels"]}}).encode()
+            else:
+                status, out = 404, json.dumps({"message": "No such container: " + parts[1]}).encode()
+        elif self.command == "POST" and len(parts) == 3 and parts[0] == "containers" and parts[2] == "exec":
+            c = find_container(parts[1])
+            eid = hashlib.sha256(self.path.encode() + str(len(EXECS)).encode()).hexdigest()
+            if c:
+                EXECS[eid] = c["Id"]
+            out = json.dumps({"Id": eid}).encode()
+        elif self.command == "GET" and len(parts) == 3 and parts[0] == "exec" and parts[2] == "json":
+            if parts[1] in EXECS:
+                out = json.dumps({"ID": parts[1], "ContainerID": EXECS[parts[1]]}).encode()
+            else:
+                status, out = 404, b'{"message":"No such exec instance"}'
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()

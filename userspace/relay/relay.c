@@ -819,13 +819,18 @@ static void hold_decide(struct conn *c, struct evbuffer *body)
 	if (body)
 		dg_request_set_length(&c->req, len);
 	bufferevent_enable(c->client, EV_READ);
-	if (!forward(c, c->guard_head, c->guard_head_len, body)) {
+	bool sent = forward(c, c->guard_head, c->guard_head_len, body);
+	hold_clear(c);
+	if (!sent) {
 		emit(c, c->req.method, c->req.target.path, 502, false, c->guard_rule,
 		     "the upstream cannot be reached");
 		answer(c, 502, c->req.method, "dockguard: the Docker API behind this relay cannot "
 		       "be reached", true);
+		return;
 	}
-	hold_clear(c);
+	/* a body not held arrived with the head, or during a lookup: on its way */
+	if (!body)
+		forward_body(c);
 }
 
 /* Reads the held body as it arrives; decides once it is whole. */
