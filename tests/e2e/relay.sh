@@ -35,7 +35,7 @@ cleanup() {
 	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
 	umount "$T/bpffs" 2>/dev/null
 	e2e_cleanup
-	for cg in ro full none ci traefik; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
+	for cg in ro full none ci own traefik; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
 	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
 	rm -rf "$T"
 }
@@ -48,7 +48,7 @@ e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL 
 DLOG=$E2E_TMP/dockerd.log
 CGD=$E2E_CGROOT/docker
 [[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$T/bpffs" "$T/relay"
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$CGD/dg-relay-own" "$T/bpffs" "$T/relay"
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
@@ -65,6 +65,10 @@ allow r from cgroup /docker/dg-relay-ro api read-only
 allow r from cgroup /docker/dg-relay-full api full
 allow r from cgroup /docker/dg-relay-traefik api traefik
 allow r from cgroup /docker/dg-relay-ci api ci
+api ci-own extends ci {
+    own
+}
+allow r from cgroup /docker/dg-relay-own api ci-own
 allow r from container name relay-ro-* api read-only
 allow r from container service relay-traefik api traefik
 CONF
@@ -299,6 +303,31 @@ check "python3-docker (ci): privileged, bind of /, pid host, cap-add: each refus
 	test "$(grep -c '^refused 403 dockguard: POST /containers/create is refused for' <<<"$out")" = 4
 grep -q '^created' <<<"$out" && sed 's/^/     /' <<<"$out"
 e2e_docker rm -f relay-ci-bg >/dev/null 2>&1
+
+# ---- own: a guarded ci that writes only to what it created --------------
+e2e_docker run -d --name relay-foreign "$E2E_IMAGE" /bin/sleep 120 >/dev/null 2>&1
+out=$(dk own run -d --name relay-own-mine "$E2E_IMAGE" /bin/sleep 120)
+check "own: docker run -d through the relay" test "$(e2e_docker inspect -f '{{.State.Running}}' relay-own-mine 2>/dev/null)" = true
+check "own: ... the container carries io.dockguard.owner" \
+	test -n "$(e2e_docker inspect -f '{{index .Config.Labels "io.dockguard.owner"}}' relay-own-mine 2>/dev/null)"
+out=$(dk own exec relay-own-mine /bin/echo exec-in-my-own)
+check "own: docker exec in its own container" grep -q "exec-in-my-own" <<<"$out"
+fid=$(e2e_docker inspect -f '{{.Id}}' relay-foreign 2>/dev/null)
+out=$(dk own exec relay-foreign /bin/echo should-not-run)
+check "own: docker exec in a container it did not create: No such container" \
+	grep -q "No such container: relay-foreign" <<<"$out"
+check "own: ... dockerd never received the exec create" \
+	bash -c "! grep -q 'Calling POST /v1.41/containers/\(relay-foreign\|$fid\)/exec' '$DLOG'"
+out=$(dk own rm -f relay-foreign)
+check "own: docker rm -f of it: No such container, and it runs on" \
+	bash -c "grep -q 'No such container' <<<'$out' && test \"\$($E2E_DOCKER -H unix://$E2E_SOCK inspect -f '{{.State.Running}}' relay-foreign)\" = true"
+out=$(dk own cp "$T/cp-in" relay-foreign:/tmp/x)
+check "own: docker cp into it: refused" grep -qi "no such container" <<<"$out"
+check "own: ... dockerd never received the archive PUT" \
+	bash -c "! grep -q 'Calling PUT /v1.41/containers/\(relay-foreign\|$fid\)/archive' '$DLOG'"
+out=$(dk own stop -t 1 relay-own-mine)
+check "own: docker stop of its own container" grep -q "relay-own-mine" <<<"$out"
+e2e_docker rm -f relay-foreign relay-own-mine >/dev/null 2>&1
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)

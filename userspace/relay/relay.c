@@ -1178,10 +1178,24 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));	/* nothing is owed */
 		return;
 	}
+	bool head_before = c->answer_status != 0;
 	long n = feed_buffer(&c->answer, in);
 	if (n < 0) {
 		close_after_flush(c);	/* the upstream broke HTTP: nothing safe to add */
 		return;
+	}
+	if (!head_before && c->answer_status && c->answer_status != 101 && c->relay->draining &&
+	    c->req.keep_alive) {
+		/* The connection ends after this answer (the relay of the new
+		 * policy takes the next request): the client is told in it, so
+		 * that it does not send one more on a connection about to close.
+		 * Done when the head came whole in this read, as it does. */
+		struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+		if (end.pos >= 0 && (size_t)end.pos + 4 <= (size_t)n) {
+			send_now(c, c->client, in, (size_t)end.pos + 2);
+			evbuffer_add(bufferevent_get_output(c->client), "Connection: close\r\n", 19);
+			n -= end.pos + 2;
+		}
 	}
 	send_now(c, c->client, in, (size_t)n);
 	apply_pressure(c->upstream, c->client);
@@ -1544,10 +1558,17 @@ void dg_relay_drain(struct dg_relay *r)
 		evconnlistener_free(r->listeners[i].ev);
 		r->listeners[i].ev = NULL;
 	}
-	/* idle connections: their next request is the new relay's */
+	/* idle connections: their next request is the new relay's. One whose
+	 * next request has reached the socket already, unread, is not idle:
+	 * sent before the policy changed, it is this relay's to judge (closing
+	 * over it would reset the connection, and a client that wrote a POST
+	 * does not send it again) */
 	for (c = r->conns; c; c = next) {
+		char byte;
 		next = c->next;
-		if (c->state == S_HEAD && !evbuffer_get_length(bufferevent_get_input(c->client)))
+		if (c->state == S_HEAD && !evbuffer_get_length(bufferevent_get_input(c->client)) &&
+		    recv(bufferevent_getfd(c->client), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK))
 			close_after_flush(c);
 	}
 	if (!r->n_conns)
