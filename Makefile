@@ -190,7 +190,7 @@ kernel-matrix-ci: all
 # policy swap time, a denied-connect flood with the daemon, container
 # identity latency (BENCH_DOCKER=0 skips that part). Needs root; prints a
 # table and writes $(BUILD)/bench.json.
-BENCH_BINS := $(BUILD)/dg-loadgen $(BUILD)/dg-bench-bpf $(BUILD)/dg-httpload
+BENCH_BINS := $(BUILD)/dg-loadgen $(BUILD)/dg-bench-bpf $(BUILD)/dg-httpload $(BUILD)/dg-bench-guard
 
 .PHONY: bench
 bench: all $(BENCH_BINS)
@@ -203,6 +203,10 @@ $(BUILD)/dg-loadgen: tools/bench/dg-loadgen.c
 $(BUILD)/dg-httpload: tools/bench/dg-httpload.c $(BUILD)/libdockguard.a
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libdockguard.a $(LIBS) -lpthread -o $@
+
+$(BUILD)/dg-bench-guard: tools/bench/dg-bench-guard.c $(BUILD)/libdockguard.a
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libdockguard.a $(LIBS) -o $@
 
 $(BUILD)/dg-bench-bpf: tools/bench/dg-bench-bpf.c bpf/dockguard_abi.h
 	@mkdir -p $(BUILD)

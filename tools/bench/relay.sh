@@ -9,7 +9,11 @@
 # clients) on each. A peer that is not installed is left out (apt-get
 # install nginx-light haproxy; only the benchmark uses them).
 #
-# Rows: GET /_ping and GET /containers/json (after BENCH_RELAY_CONTAINERS
+# Rows: container create with `guard create` and `own` (the body judged
+# and labelled) against direct, BENCH_RELAY_CREATES each (default 30),
+# interleaved, by curl: the median create and the relay's share of it
+# (target, issue 15: <= 10 %), and what judging a body costs per KiB
+# (dg-bench-guard). GET /_ping and GET /containers/json (after BENCH_RELAY_CONTAINERS
 # containers are created, default 20), 1 and 10 clients, BENCH_RELAY_SECONDS
 # each (default 3): requests/s, p50 and p99. A stream: `docker cp` out of a
 # BENCH_RELAY_STREAM_MB file (default 1024: GET /containers/ID/archive, a
@@ -55,6 +59,13 @@ api bench extends read-only {
     allow GET /containers/*/archive
 }
 allow r from user { 0, 1001, 1002, 1003, 1004 } api bench
+api bench-create {
+    allow POST /containers/create
+    allow DELETE /containers/*
+    guard create binds /srv/bench/**
+    own
+}
+allow r from user 1005 api bench-create
 CONF
 export DOCKGUARD_DOCKER_DAEMON_JSON=$E2E_DAEMON_JSON
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/relay.conf" 2>"$T/daemon.log" &
@@ -197,6 +208,43 @@ if e2e_docker run --name benchr-stream "$E2E_IMAGE" \
 	e2e_docker rm -f benchr-stream >/dev/null 2>&1
 else
 	blog "relay: could not make the stream's file"
+fi
+
+# container create, direct and through the guard and `own`, interleaved
+CREATES=${BENCH_RELAY_CREATES:-30}
+create_body='{"Image":"'"$E2E_IMAGE"'","Cmd":["/bin/true"],"Labels":{"bench":"1"},"HostConfig":{"Binds":["/srv/bench/w:/w"],"NetworkMode":"none","Privileged":false,"CapDrop":["ALL"]}}'
+: >"$T/create.direct"
+: >"$T/create.relay"
+for i in $(seq "$CREATES"); do
+	for how in direct relay; do
+		sock=${SOCK[$how]}
+		t=$(setpriv --reuid 1005 --regid 1005 --clear-groups curl -s -o "$T/create.out" -w '%{http_code} %{time_total}' \
+			--unix-socket "$sock" -H 'Content-Type: application/json' -d "$create_body" \
+			"http://docker/v1.41/containers/create?name=benchr-c-$how-$i")
+		if [[ ${t%% *} == 201 ]]; then
+			echo "${t#* }" >>"$T/create.$how"
+		else
+			blog "relay: create through $how: $t $(head -c 200 "$T/create.out")"
+		fi
+		e2e_docker rm -f "benchr-c-$how-$i" >/dev/null 2>&1
+	done
+done
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int((NR + 1) / 2)] * 1000 }'; }
+cd_ms=$(median "$T/create.direct")
+cr_ms=$(median "$T/create.relay")
+if [[ -n $cd_ms && -n $cr_ms ]]; then
+	share=$(awk -v d="$cd_ms" -v r="$cr_ms" 'BEGIN { printf "%.1f", (r - d) * 100 / d }')
+	printf '  container create (%d each): direct %s ms, relay with guard + own %s ms (median): +%s %%\n' \
+		"$CREATES" "$cd_ms" "$cr_ms" "$share" >&2
+	jq -cn --argjson d "$cd_ms" --argjson r "$cr_ms" --argjson p "$share" --argjson n "$CREATES" \
+		'{section:"relay", create:true, creates:$n, direct_ms:$d, relay_ms:$r, overhead_pct:$p}' >>"$RESULTS"
+fi
+if [[ -x $BUILD/dg-bench-guard ]]; then
+	while read -r _ kib ns per; do
+		printf '  guard: a %s KiB create body judged in %s us (%s ns per KiB)\n' "$kib" "$((ns / 1000))" "$per" >&2
+		jq -cn --argjson k "$kib" --argjson n "$ns" --argjson p "$per" \
+			'{section:"relay", guard_body_kib:$k, ns:$n, ns_per_kib:$p}' >>"$RESULTS"
+	done < <("$BUILD/dg-bench-guard")
 fi
 
 # the relay process (the daemon's child) with 1000 idle connections

@@ -44,10 +44,12 @@ static const char builtin_profiles[] =
 	"}\n"
 	/* Watchtower (pkg/container/client.go): list and inspect containers
 	 * and their images, pull, then stop (kill), remove, create, reconnect
-	 * networks, start, rename itself, remove old images; exec for the
-	 * lifecycle hooks. The guard keeps what it creates and execs inside
-	 * their containers: a container it would recreate privileged, in a
-	 * host namespace or with a host bind is refused (403) */
+	 * networks, start, rename itself, remove old images. The guard keeps
+	 * what it creates inside its container: a container it would recreate
+	 * privileged, in a host namespace or with a host bind is refused
+	 * (403). No exec: its lifecycle hooks would run commands in any
+	 * container, a privileged one too (a profile of your own may add them:
+	 * docs/api-profiles.md) */
 	"api watchtower {\n"
 	"    allow GET,HEAD /_ping\n"
 	"    allow GET /version\n"
@@ -57,8 +59,6 @@ static const char builtin_profiles[] =
 	"    allow DELETE /containers/* /images/*\n"
 	"    allow POST /containers/create\n"
 	"    allow POST /networks/*/connect /networks/*/disconnect\n"
-	"    allow POST /containers/*/exec /exec/*/start\n"
-	"    allow GET /exec/*/json\n"
 	"    guard create\n"
 	"}\n"
 	/* The Portainer agent forwards whatever the Portainer server asks
@@ -71,7 +71,8 @@ static const char builtin_profiles[] =
 	 * plugins, no image import from a URL. The guard refuses privileged
 	 * containers and execs, host namespaces, capabilities, devices, host
 	 * binds (extend it with `guard create binds PATTERN...` in a profile
-	 * of your own) and builds in the host's network */
+	 * of your own) and builds in the host's network; `own` keeps its
+	 * exec, cp, start and rm to the containers it created */
 	"api ci {\n"
 	"    allow GET,HEAD /_ping\n"
 	"    allow GET /version /info /events\n"
@@ -94,6 +95,7 @@ static const char builtin_profiles[] =
 	"    allow POST /volumes/create\n"
 	"    allow DELETE /networks/* /volumes/*\n"
 	"    guard create\n"
+	"    own\n"
 	"}\n";
 
 void parse_builtin_profiles(struct parser *p)

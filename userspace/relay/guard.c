@@ -683,12 +683,12 @@ static bool check_object(struct ctx *c, const json_t *obj, const struct table *t
 	if (!json_is_object(obj))
 		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", *where ? where : "the body");
 	json_object_foreach((json_t *)obj, key, val) {
-		char folded[64], name[64], at[WHERE_LEN];
+		char folded[64], at[WHERE_LEN];
 		size_t i = t->n;
+		/* field names are ASCII: a folded key matches one by its case */
 		if (fold_key(key, folded, sizeof(folded)))
 			for (i = 0; i < t->n; i++)
-				if (fold_key(t->fields[i].name, name, sizeof(name)) &&
-				    !strcmp(folded, name))
+				if (!strcasecmp(folded, t->fields[i].name))
 					break;
 		join(at, sizeof(at), where, i < t->n ? t->fields[i].name : key);
 		if (i == t->n)
