@@ -217,14 +217,17 @@ create_body='{"Image":"'"$E2E_IMAGE"'","Cmd":["/bin/true"],"Labels":{"bench":"1"
 : >"$T/create.relay"
 for i in $(seq "$CREATES"); do
 	for how in direct relay; do
-		sock=${SOCK[$how]}
-		t=$(setpriv --reuid 1005 --regid 1005 --clear-groups curl -s -o "$T/create.out" -w '%{http_code} %{time_total}' \
-			--unix-socket "$sock" -H 'Content-Type: application/json' -d "$create_body" \
+		# direct: root, as the socket wants; through the relay: uid 1005
+		who=()
+		[[ $how == relay ]] && who=(setpriv --reuid 1005 --regid 1005 --clear-groups)
+		out=$("${who[@]}" curl -s -w '\n%{http_code} %{time_total}' --unix-socket "${SOCK[$how]}" \
+			-H 'Content-Type: application/json' -d "$create_body" \
 			"http://docker/v1.41/containers/create?name=benchr-c-$how-$i")
+		t=${out##*$'\n'}
 		if [[ ${t%% *} == 201 ]]; then
 			echo "${t#* }" >>"$T/create.$how"
 		else
-			blog "relay: create through $how: $t $(head -c 200 "$T/create.out")"
+			blog "relay: create through $how: ${out:0:300}"
 		fi
 		e2e_docker rm -f "benchr-c-$how-$i" >/dev/null 2>&1
 	done

@@ -1308,6 +1308,20 @@ reopen:
 	return skel;
 }
 
+/* Pins `fd` as DIR/PREFIX_NAME. */
+static int pin_one(int fd, const char *dir, const char *prefix, const char *name,
+		   struct dg_err *err)
+{
+	char *path = pin_path(dir, prefix, name);
+	int ret = bpf_obj_pin(fd, path) < 0 ? -errno : 0;
+
+	if (ret)
+		dg_err_set(err, "cannot pin %s %s in %s: %s", !strcmp(prefix, "map") ? "map" : "program",
+			   name, dir, strerror(-ret));
+	free(path);
+	return ret;
+}
+
 /* Pins the maps and programs of a loaded object in `dir`; `m` gets the maps. */
 static int pin_objects(struct dockguard_bpf *skel, const char *dir, struct maps *m,
 		       struct dg_err *err)
@@ -1321,30 +1335,18 @@ static int pin_objects(struct dockguard_bpf *skel, const char *dir, struct maps 
 		int i = map_index(bpf_map__name(map));
 		if (i < 0)
 			continue;	/* .rodata, .bss: the object's own */
-		char *path = pin_path(dir, "map", map_names[i]);
 		/* bpf_obj_pin, not bpf_map__pin: a shared map is pinned again
 		 * under the new directory, never moved */
-		ret = bpf_obj_pin(bpf_map__fd(map), path) < 0 ? -errno : 0;
-		free(path);
-		if (ret) {
-			dg_err_set(err, "cannot pin map %s in %s: %s", map_names[i], dir,
-				   strerror(-ret));
+		if ((ret = pin_one(bpf_map__fd(map), dir, "map", map_names[i], err)))
 			goto fail;
-		}
 		m->fd[i] = dup(bpf_map__fd(map));
 	}
 	for (int h = 0; h < DG_HOOK_COUNT; h++) {
 		struct bpf_program *p = hook_prog(skel, (enum dg_hook)h);
 		if (!bpf_program__autoload(p))
 			continue;
-		char *path = pin_path(dir, "prog", hook_names[h]);
-		ret = bpf_obj_pin(bpf_program__fd(p), path) < 0 ? -errno : 0;
-		free(path);
-		if (ret) {
-			dg_err_set(err, "cannot pin program %s in %s: %s", hook_names[h], dir,
-				   strerror(-ret));
+		if ((ret = pin_one(bpf_program__fd(p), dir, "prog", hook_names[h], err)))
 			goto fail;
-		}
 	}
 	return 0;
 fail:

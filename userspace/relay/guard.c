@@ -387,183 +387,156 @@ static bool volume_name(const char *s)
 	return true;
 }
 
-/* HostConfig.Binds: "SRC:DST[:OPTIONS]", SRC a host path or a volume name. */
-static bool check_binds(struct ctx *c, const json_t *v, const char *where)
-{
-	size_t i;
-	json_t *b;
-
-	if (!v || json_is_null(v))
-		return true;
-	if (!json_is_array(v))
-		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a list", where);
-	json_array_foreach(v, i, b) {
-		char item[WHERE_LEN];
-		placef(item, "%s[%zu]", where, i);
-		if (!json_is_string(b))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a string", item);
-		const char *s = json_string_value(b);
-		const char *colon = strchr(s, ':');
-		if (!colon || colon == s)
-			return refuse(c, DG_GUARD_REFUSE, "%s \"%s\" is not SOURCE:TARGET", item, s);
-		char *src = xstrndup(s, (size_t)(colon - s));
-		bool ok = src[0] == '/' ? check_host_path(c, src, item)
-			  : volume_name(src) ? true
-			  : refuse(c, DG_GUARD_REFUSE, "%s: \"%s\" is neither a host path nor a "
-				   "volume name", item, src);
-		free(src);
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
 static bool check_object(struct ctx *c, const json_t *obj, const struct table *t,
 			 const char *where);
 
-/* [Mount]: binds judged as binds; volumes without driver options; tmpfs. */
-static bool check_mounts(struct ctx *c, const json_t *v, const char *where)
+/* One item of a list or a map, at `at` ("Binds[0]", "Labels[\"k\"]"). */
+typedef bool (*item_fn)(struct ctx *c, const char *key, const json_t *item, const char *at);
+
+/* Each item of the list `v` (absent or null: none). */
+static bool each_in_list(struct ctx *c, const json_t *v, const char *where, item_fn fn)
 {
 	size_t i;
-	json_t *m;
+	json_t *item;
 
 	if (!v || json_is_null(v))
 		return true;
 	if (!json_is_array(v))
 		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a list", where);
-	json_array_foreach(v, i, m) {
-		char item[WHERE_LEN];
-		placef(item, "%s[%zu]", where, i);
-		if (!json_is_object(m))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", item);
-		if (!check_object(c, m, &mount_table, item))
-			return false;
-		/* the fields by their folded names: check_object has refused
-		 * two keys for one field, so one lookup each is the value */
-		const json_t *type = NULL, *source = NULL;
-		const char *key;
-		json_t *val;
-		json_object_foreach((json_t *)m, key, val) {
-			char f[32];
-			if (!fold_key(key, f, sizeof(f)))
-				continue;
-			if (!strcmp(f, "type"))
-				type = val;
-			else if (!strcmp(f, "source"))
-				source = val;
-		}
-		if (!json_is_string(type))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s.Type is not a string", item);
-		if (source && !json_is_null(source) && !json_is_string(source))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s.Source is not a string", item);
-		const char *ty = json_string_value(type);
-		const char *src = source ? json_string_value(source) : NULL;
+	json_array_foreach(v, i, item) {
 		char at[WHERE_LEN];
-		placef(at, "%s.Source", item);
-		if (!strcmp(ty, "bind")) {
-			if (!check_host_path(c, src ? src : "", at))
-				return false;
-		} else if (!strcmp(ty, "volume") || !strcmp(ty, "tmpfs")) {
-			/* a volume by name (its options judged above); tmpfs has none */
-			if (!strcmp(ty, "tmpfs") && src && *src)
-				return refuse(c, DG_GUARD_REFUSE, "%s: a tmpfs mount with a source", at);
-		} else {
-			return refuse(c, DG_GUARD_REFUSE, "%s.Type \"%s\" (only bind, volume and "
-				      "tmpfs are judged)", item, ty);
-		}
-	}
-	return true;
-}
-
-static bool check_labels(struct ctx *c, const json_t *v, const char *where)
-{
-	const char *key;
-	json_t *val;
-
-	if (!v || json_is_null(v))
-		return true;
-	if (!json_is_object(v))
-		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", where);
-	json_object_foreach((json_t *)v, key, val) {
-		if (!json_is_string(val))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s[\"%s\"] is not a string", where, key);
-		if (!strncasecmp(key, "io.dockguard.", 13))
-			return refuse(c, DG_GUARD_REFUSE, "%s[\"%s\"]: labels under io.dockguard. "
-				      "are dockguard's own", where, key);
-	}
-	return true;
-}
-
-static bool check_secopt(struct ctx *c, const json_t *v, const char *where)
-{
-	size_t i;
-	json_t *o;
-
-	if (!v || json_is_null(v))
-		return true;
-	if (!json_is_array(v))
-		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a list", where);
-	json_array_foreach(v, i, o) {
-		if (!json_is_string(o))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s[%zu] is not a string", where, i);
-		const char *s = json_string_value(o);
-		/* what only tightens: everything else (seccomp, apparmor,
-		 * label, systempaths) can loosen the confinement */
-		if (strcmp(s, "no-new-privileges") && strcmp(s, "no-new-privileges=true") &&
-		    strcmp(s, "no-new-privileges:true"))
-			return refuse(c, DG_GUARD_REFUSE, "%s[%zu] is \"%s\" (only no-new-privileges "
-				      "passes a guard)", where, i, s);
-	}
-	return true;
-}
-
-/* NetworkingConfig.EndpointsConfig: {network: EndpointSettings} */
-static bool check_netcfg(struct ctx *c, const json_t *v, const char *where)
-{
-	const char *key;
-	json_t *val;
-
-	if (!v || json_is_null(v))
-		return true;
-	if (!json_is_object(v))
-		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", where);
-	json_object_foreach((json_t *)v, key, val) {
-		char item[WHERE_LEN];
-		placef(item, "%s[\"%s\"]", where, key);
-		if (!strcasecmp(key, "host") || !strncasecmp(key, "container:", 10))
-			return refuse(c, DG_GUARD_REFUSE, "%s: the network of the host or of another "
-				      "container", item);
-		if (!check_object(c, val, &endpoint_settings, item))
+		placef(at, "%s[%zu]", where, i);
+		if (!fn(c, NULL, item, at))
 			return false;
 	}
 	return true;
 }
 
-static bool check_svc_nets(struct ctx *c, const json_t *v, const char *where)
+/* Each value of the map `v` (absent or null: none), with its key. */
+static bool each_in_map(struct ctx *c, const json_t *v, const char *where, item_fn fn)
 {
-	size_t i;
-	json_t *n;
+	const char *key;
+	json_t *item;
 
 	if (!v || json_is_null(v))
 		return true;
-	if (!json_is_array(v))
-		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a list", where);
-	json_array_foreach(v, i, n) {
-		char item[WHERE_LEN];
-		placef(item, "%s[%zu]", where, i);
-		if (!json_is_object(n))
-			return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", item);
-		if (!check_object(c, n, &svc_network, item))
+	if (!json_is_object(v))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", where);
+	json_object_foreach((json_t *)v, key, item) {
+		char at[WHERE_LEN];
+		placef(at, "%s[\"%s\"]", where, key);
+		if (!fn(c, key, item, at))
 			return false;
-		const char *key;
-		json_t *val;
-		json_object_foreach(n, key, val) {
-			char f[32];
-			if (fold_key(key, f, sizeof(f)) && !strcmp(f, "target") &&
-			    json_is_string(val) && !strcasecmp(json_string_value(val), "host"))
-				return refuse(c, DG_GUARD_REFUSE, "%s.Target is the host's network", item);
-		}
 	}
+	return true;
+}
+
+/* The value of the field that `name` (lower case) folds to in the object
+ * `obj`, which check_object judged (so there is one at most), or NULL. */
+static const json_t *field_value(const json_t *obj, const char *name)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach((json_t *)obj, key, val) {
+		char f[32];
+		if (fold_key(key, f, sizeof(f)) && !strcmp(f, name))
+			return val;
+	}
+	return NULL;
+}
+
+/* HostConfig.Binds[i]: "SRC:DST[:OPTIONS]", SRC a host path or a volume name. */
+static bool check_bind(struct ctx *c, const char *key, const json_t *b, const char *at)
+{
+	(void)key;
+	if (!json_is_string(b))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a string", at);
+	const char *s = json_string_value(b);
+	const char *colon = strchr(s, ':');
+	if (!colon || colon == s)
+		return refuse(c, DG_GUARD_REFUSE, "%s \"%s\" is not SOURCE:TARGET", at, s);
+	char *src = xstrndup(s, (size_t)(colon - s));
+	bool ok = src[0] == '/' ? check_host_path(c, src, at)
+		  : volume_name(src) ? true
+		  : refuse(c, DG_GUARD_REFUSE, "%s: \"%s\" is neither a host path nor a volume "
+			   "name", at, src);
+	free(src);
+	return ok;
+}
+
+/* Mounts[i]: a bind judged as binds; a volume without driver options; tmpfs. */
+static bool check_mount(struct ctx *c, const char *key, const json_t *m, const char *at)
+{
+	(void)key;
+	if (!json_is_object(m))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", at);
+	if (!check_object(c, m, &mount_table, at))
+		return false;
+	const json_t *type = field_value(m, "type"), *source = field_value(m, "source");
+	if (!json_is_string(type))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s.Type is not a string", at);
+	if (source && !json_is_null(source) && !json_is_string(source))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s.Source is not a string", at);
+	const char *ty = json_string_value(type);
+	const char *src = source ? json_string_value(source) : NULL;
+	char src_at[WHERE_LEN];
+	placef(src_at, "%s.Source", at);
+	if (!strcmp(ty, "bind"))
+		return check_host_path(c, src ? src : "", src_at);
+	if (!strcmp(ty, "tmpfs") && src && *src)
+		return refuse(c, DG_GUARD_REFUSE, "%s: a tmpfs mount with a source", src_at);
+	if (strcmp(ty, "volume") && strcmp(ty, "tmpfs"))
+		return refuse(c, DG_GUARD_REFUSE, "%s.Type \"%s\" (only bind, volume and tmpfs "
+			      "are judged)", at, ty);
+	return true;	/* a volume by name (its options judged above), or a tmpfs */
+}
+
+static bool check_label(struct ctx *c, const char *key, const json_t *val, const char *at)
+{
+	if (!json_is_string(val))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a string", at);
+	if (!strncasecmp(key, "io.dockguard.", 13))
+		return refuse(c, DG_GUARD_REFUSE, "%s: labels under io.dockguard. are dockguard's "
+			      "own", at);
+	return true;
+}
+
+static bool check_secopt(struct ctx *c, const char *key, const json_t *o, const char *at)
+{
+	(void)key;
+	if (!json_is_string(o))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not a string", at);
+	const char *s = json_string_value(o);
+	/* what only tightens: everything else (seccomp, apparmor, label,
+	 * systempaths) can loosen the confinement */
+	if (strcmp(s, "no-new-privileges") && strcmp(s, "no-new-privileges=true") &&
+	    strcmp(s, "no-new-privileges:true"))
+		return refuse(c, DG_GUARD_REFUSE, "%s is \"%s\" (only no-new-privileges passes a "
+			      "guard)", at, s);
+	return true;
+}
+
+/* NetworkingConfig.EndpointsConfig[network]: EndpointSettings */
+static bool check_endpoint(struct ctx *c, const char *key, const json_t *val, const char *at)
+{
+	if (!strcasecmp(key, "host") || !strncasecmp(key, "container:", 10))
+		return refuse(c, DG_GUARD_REFUSE, "%s: the network of the host or of another "
+			      "container", at);
+	return check_object(c, val, &endpoint_settings, at);
+}
+
+/* a service's Networks[i]: NetworkAttachmentConfig */
+static bool check_svc_net(struct ctx *c, const char *key, const json_t *n, const char *at)
+{
+	(void)key;
+	if (!json_is_object(n))
+		return refuse(c, DG_GUARD_UNDECIDABLE, "%s is not an object", at);
+	if (!check_object(c, n, &svc_network, at))
+		return false;
+	const json_t *target = field_value(n, "target");
+	if (json_is_string(target) && !strcasecmp(json_string_value(target), "host"))
+		return refuse(c, DG_GUARD_REFUSE, "%s.Target is the host's network", at);
 	return true;
 }
 
@@ -639,19 +612,19 @@ static bool check_value(struct ctx *c, const struct field *f, const json_t *v, c
 	case C_NS:
 		return check_ns(c, v, where);
 	case C_SECOPT:
-		return check_secopt(c, v, where);
+		return each_in_list(c, v, where, check_secopt);
 	case C_BINDS:
-		return check_binds(c, v, where);
+		return each_in_list(c, v, where, check_bind);
 	case C_MOUNTS:
-		return check_mounts(c, v, where);
+		return each_in_list(c, v, where, check_mount);
 	case C_LABELS:
-		return check_labels(c, v, where);
+		return each_in_map(c, v, where, check_label);
 	case C_OBJ:
 		return check_object(c, v, f->sub, where);
 	case C_NETCFG:
-		return check_netcfg(c, v, where);
+		return each_in_map(c, v, where, check_endpoint);
 	case C_SVC_NETS:
-		return check_svc_nets(c, v, where);
+		return each_in_list(c, v, where, check_svc_net);
 	case C_SVC_RUNTIME:
 		if (json_is_null(v) || (json_is_string(v) && (!json_string_length(v) ||
 							      !strcmp(json_string_value(v), "container"))))
