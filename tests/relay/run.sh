@@ -59,11 +59,14 @@ api owner {
     allow GET,HEAD /_ping
     allow GET /containers/*/json
     allow POST /containers/create /containers/*/start /containers/*/exec /exec/*/start /containers/prune
+    allow POST /containers/*/rename
     allow DELETE /containers/*
     own
 }
 allow r from user 1005 api owner
 allow r from user 1006 api owner
+allow r from container label admin=true api full
+allow r from container name admin-* api full
 set api-version min 1.24
 CONF
 chmod 644 "$TMP/relay.conf"
@@ -436,6 +439,27 @@ check "own: a create that sets io.dockguard. labels itself: 400, never reached" 
 out=$(osend 1005 "POST /v1.41/containers/prune HTTP/1.1$H")
 check "own: prune (others' containers too): 403, never reached" \
 	bash -c "grep -q '^HTTP/1.1 403' <<<'$out' && ! grep -qF 'containers/prune' '$LOG'"
+
+# ---- no climbing: a create or rename the creator's rule would not admit --
+# opost UID TARGET BODY: POST with BODY by its Content-Length
+opost() { send "POST $2 HTTP/1.1\r\nHost: d\r\nContent-Length: $(printf '%s' "$3" | wc -c)\r\n\r\n$(sed 's/"/\\"/g' <<<"$3")" --uid "$1"; }
+out=$(opost 1005 "/v1.41/containers/create?name=c1" '{"Image":"i","Labels":{"admin":"true"}}')
+check "no climbing: a create labelled as a trusted rule wants: 403 naming that rule" \
+	grep -qF "would be trusted by $TMP/relay.conf:" <<<"$out"
+check "no climbing: ... never reached the upstream" not_reached "name=c1 "
+out=$(opost 1005 "/v1.41/containers/create?name=C2" '{"Image":"i","lAbElS":{"admin":"true"}}')
+check "no climbing: ... with the Labels key in another case: 403" grep -q "^HTTP/1.1 403" <<<"$out"
+out=$(opost 1005 "/v1.41/containers/create?name=admin-x" '{"Image":"i"}')
+check "no climbing: a create named as a trusted rule wants: 403, never reached" \
+	bash -c "grep -q '^HTTP/1.1 403' <<<'$out' && ! grep -qF 'name=admin-x ' '$LOG'"
+out=$(opost 1005 "/v1.41/containers/create?name=c3" '{"Image":"i","Labels":{"admin":"false"}}')
+check "no climbing: another label value: 200" grep -q "^HTTP/1.1 200" <<<"$out"
+out=$(osend 1005 "POST /v1.41/containers/c3/rename?name=admin-y HTTP/1.1$H")
+check "no climbing: renaming its own container to a trusted name: 403, never reached" \
+	bash -c "grep -q '^HTTP/1.1 403' <<<'$out' && ! grep -qF 'rename?name=admin-y' '$LOG'"
+out=$(osend 1005 "POST /v1.41/containers/c3/rename?name=plain HTTP/1.1$H")
+check "no climbing: ... to another name: 200, forwarded with its full id" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF 'POST /v1.41/containers/$(idof c3)/rename?name=plain 0' '$LOG'"
 
 # SIGTERM ends it cleanly (under ASan: also without a leak)
 kill -TERM "$RELAY"

@@ -204,8 +204,8 @@ bool dg_policy_names_containers(const struct dg_policy *pol)
 	return false;
 }
 
-static bool container_matches(const struct dg_container *c, enum dg_container_key key,
-			      const struct dg_item *it)
+bool dg_container_matches(const struct dg_container *c, enum dg_container_key key,
+			  const struct dg_item *it)
 {
 	/* labels not yet told apart from the image's: trusted for nothing */
 	if (c->provisional && (key == DG_CT_LABEL || key == DG_CT_SERVICE))
@@ -304,7 +304,7 @@ static char **subject_paths(const struct dg_subject *s, const struct dg_compile_
 			size_t matched = 0;
 			for (size_t c = 0; env->containers && c < env->containers->n; c++) {
 				const struct dg_container *ct = &env->containers->v[c];
-				if (!ct->cgroup || !container_matches(ct, s->ckey, it))
+				if (!ct->cgroup || !dg_container_matches(ct, s->ckey, it))
 					continue;
 				add_path(&paths, n, &cap, xstrdup(ct->cgroup));
 				if (matched++ < 8) {

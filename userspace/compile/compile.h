@@ -152,6 +152,11 @@ bool dg_cgroup_name_is_container(const char *name, size_t len);
 /* Does the policy name containers anywhere? (Then the caller asks Docker.) */
 bool dg_policy_names_containers(const struct dg_policy *policy);
 
+/* Whether container `c` matches item `it` of a container subject keyed by
+ * `key` (a provisional container matches no label or service). */
+bool dg_container_matches(const struct dg_container *c, enum dg_container_key key,
+			  const struct dg_item *it);
+
 /* Compiles `policy`; errors and warnings go to `diag`. NULL on error. */
 struct dg_image *dg_compile(const struct dg_policy *policy, const struct dg_compile_env *env,
 			    struct dg_diag *diag);

@@ -37,6 +37,7 @@
 #include "relay/sockets.h"
 #include "relay/routes.h"
 #include "relay/relay.h"
+#include "relay/climb.h"
 #include "relay/guard.h"
 #include "relay/lookup.h"
 #include "relay/own.h"
@@ -105,6 +106,8 @@ struct conn {
 	struct dg_lookup *lookup;	/* S_LOOKUP */
 	enum dg_own_kind lookup_kind;
 	char *target_rewritten;		/* naming the object by its full id */
+	bool climb;			/* a create or rename: no climbing (relay/climb.h) */
+	size_t connect_rule;		/* the rule that admitted the caller */
 };
 
 struct dg_relay {
@@ -790,6 +793,29 @@ static void hold_decide(struct conn *c, struct evbuffer *body)
 			return;
 		}
 	}
+	if (c->climb) {
+		bool create = !strcmp(c->req.target.path, "/containers/create");
+		const char *name = dg_target_param(&c->req.target, "name");
+		bool undecidable;
+		size_t r = dg_climb_rule(pol, c->connect_rule, name ? name : "",
+					 create && body ? bytes : NULL, len, &undecidable);
+		if (undecidable || r != SIZE_MAX) {
+			char msg[2048], caller[512], rplace[300];
+			describe_caller(c, caller, sizeof(caller));
+			if (undecidable)
+				snprintf(why, sizeof(why), "its Labels cannot be read as dockerd would");
+			else
+				snprintf(why, sizeof(why), "the new container (name \"%s\"%s) would be "
+					 "trusted by %s, which does not admit its creator (no climbing)",
+					 name ? name : "", create ? ", its labels and image" : "",
+					 rule_place(&pol->rules[r].loc, rplace, sizeof(rplace)));
+			snprintf(msg, sizeof(msg), "dockguard: %s %s is refused for %s: %s",
+				 c->req.method, c->req.target.path, caller, why);
+			hold_refuse(c, undecidable ? 400 : 403, undecidable ? c->guard_rule : rplace,
+				    why, msg, body_unread);
+			return;
+		}
+	}
 	const struct dg_api_profile *own = owning(pol, c->guard_profile);
 	if (own && c->own.creates) {
 		char *labelled = NULL;
@@ -861,7 +887,8 @@ static void hold_body(struct conn *c)
 {
 	const struct dg_policy *pol = c->relay->pol;
 	bool needed = (c->guard_route != DG_GUARD_NONE && dg_guard_reads_body(c->guard_route)) ||
-		      (owning(pol, c->guard_profile) && c->own.creates);
+		      (owning(pol, c->guard_profile) && c->own.creates) ||
+		      (c->climb && !strcmp(c->req.target.path, "/containers/create"));
 
 	if (!needed || c->req.body == DG_BODY_NONE) {
 		hold_decide(c, NULL);
@@ -968,6 +995,7 @@ static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile
 
 	c->guard_route = route;
 	c->guard_profile = profile;
+	c->connect_rule = connect_rule;
 	snprintf(c->guard_rule, sizeof(c->guard_rule), "%s", rule);
 	c->guard_head = xmalloc(head_len);
 	memcpy(c->guard_head, head, head_len);
@@ -1067,7 +1095,12 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	memset(&c->own, 0, sizeof(c->own));
 	if (d.verdict != DG_API_DENIED && owning(pol, profile))
 		dg_own_classify(c->req.method, t, &c->own);
-	bool hold = guard != DG_GUARD_NONE || c->own.creates || c->own.writes || c->own.refused;
+	c->climb = d.verdict != DG_API_DENIED && !strcmp(c->req.method, "POST") &&
+		   (!strcmp(t->path, "/containers/create") ||
+		    dg_api_pattern_matches("/containers/*/rename", t->path)) &&
+		   dg_climb_possible(pol);
+	bool hold = guard != DG_GUARD_NONE || c->own.creates || c->own.writes || c->own.refused ||
+		    c->climb;
 	if (!hold)	/* a held one counts once decided */
 		count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
