@@ -110,6 +110,61 @@ static bool allows_a_relay(const struct dg_policy *pol, const struct dg_rule *r)
 	return false;
 }
 
+/* Whether profile `p` (or one it extends) may let its callers create
+ * containers: an allow rule for POST on /containers/create or a pattern
+ * that covers it (a warning's question: no need to be exact). */
+static bool creates_containers(const struct dg_policy *pol, size_t p)
+{
+	static const char *const covering[] = { "/containers/create", "/containers/*",
+						 "/containers/**", "/**" };
+
+	for (size_t at = p; at != DG_API_NO_PARENT; at = pol->apis[at].parent) {
+		const struct dg_api_profile *a = &pol->apis[at];
+		for (size_t i = 0; i < a->n_rules; i++) {
+			const struct dg_api_rule *r = &a->rules[i];
+			if (r->deny || !(r->methods & DG_API_POST))
+				continue;
+			for (size_t k = 0; k < r->n_patterns; k++)
+				for (size_t c = 0; c < ARRAY_SIZE(covering); c++)
+					if (!strcmp(r->patterns[k], covering[c]))
+						return true;
+		}
+	}
+	return false;
+}
+
+/* A rule that trusts containers by what their creator chooses. */
+static bool trusts_containers(const struct dg_rule *r)
+{
+	if (r->action != DG_ACTION_ALLOW && r->action != DG_ACTION_AUDIT)
+		return false;
+	for (size_t s = 0; s < r->n_subjects; s++)
+		if (r->subjects[s].kind == DG_SUBJ_CONTAINER && r->subjects[s].ckey != DG_CT_ID)
+			return true;
+	return false;
+}
+
+/* No climbing (spec §8): say where callers that may create containers meet
+ * rules that trust containers by name, label, image or service. */
+static void check_climbing(const struct dg_policy *pol, struct dg_diag *diag)
+{
+	for (size_t i = 0; i < pol->n_rules; i++) {
+		const struct dg_rule *r = &pol->rules[i];
+		if (r->api_profile == DG_API_NO_PARENT || !creates_containers(pol, r->api_profile))
+			continue;
+		for (size_t j = 0; j < pol->n_rules; j++) {
+			if (j == i || !trusts_containers(&pol->rules[j]))
+				continue;
+			dg_diag_warning(diag, &r->api_loc, "profile '%s' lets these callers create "
+					"containers, and a rule trusts containers by name, label, image "
+					"or service: the relay refuses a create or rename that would "
+					"make a container trusted by it (no climbing)", r->api);
+			dg_diag_note(diag, &pol->rules[j].loc, "the rule that trusts containers");
+			break;
+		}
+	}
+}
+
 void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 {
 	bool *used = xcalloc(pol->n_apis + 1, sizeof(*used));
@@ -148,6 +203,7 @@ void dg_policy_check_apis(struct dg_policy *pol, struct dg_diag *diag)
 			dg_diag_warning(diag, &pol->apis[i].loc, "profile '%s' is not used by any "
 					"rule", pol->apis[i].name);
 	check_hidden_rules(pol, diag);
+	check_climbing(pol, diag);
 	for (size_t i = 0; i < pol->n_apis; i++) {
 		const struct dg_api_profile *a = &pol->apis[i];
 		if (a->audit && a->audit_until && (int64_t)time(NULL) >= a->audit_until)
