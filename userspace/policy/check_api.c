@@ -133,8 +133,7 @@ static bool creates_containers(const struct dg_policy *pol, size_t p)
 	return false;
 }
 
-/* A rule that trusts containers by what their creator chooses. */
-static bool trusts_containers(const struct dg_rule *r)
+bool dg_rule_trusts_containers(const struct dg_rule *r)
 {
 	if (r->action != DG_ACTION_ALLOW && r->action != DG_ACTION_AUDIT)
 		return false;
@@ -153,7 +152,7 @@ static void check_climbing(const struct dg_policy *pol, struct dg_diag *diag)
 		if (r->api_profile == DG_API_NO_PARENT || !creates_containers(pol, r->api_profile))
 			continue;
 		for (size_t j = 0; j < pol->n_rules; j++) {
-			if (j == i || !trusts_containers(&pol->rules[j]))
+			if (j == i || !dg_rule_trusts_containers(&pol->rules[j]))
 				continue;
 			dg_diag_warning(diag, &r->api_loc, "profile '%s' lets these callers create "
 					"containers, and a rule trusts containers by name, label, image "

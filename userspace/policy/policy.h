@@ -195,6 +195,10 @@ struct dg_rule {
 	bool implicit;			/* not written: a relay's TCP `listen` rule */
 };
 
+/* Whether an allow (or audit) rule trusts containers by what their creator
+ * chooses: name, label, image or service (no climbing, relay/climb.h). */
+bool dg_rule_trusts_containers(const struct dg_rule *r);
+
 enum dg_default {
 	DG_DEFAULT_DENY,
 	DG_DEFAULT_AUDIT,

@@ -13,20 +13,10 @@
 #include "compile/compile.h"
 #include "util/util.h"
 
-static bool trusting(const struct dg_rule *r)
-{
-	if (r->action != DG_ACTION_ALLOW && r->action != DG_ACTION_AUDIT)
-		return false;
-	for (size_t s = 0; s < r->n_subjects; s++)
-		if (r->subjects[s].kind == DG_SUBJ_CONTAINER && r->subjects[s].ckey != DG_CT_ID)
-			return true;
-	return false;
-}
-
 bool dg_climb_possible(const struct dg_policy *pol)
 {
 	for (size_t r = 0; r < pol->n_rules; r++)
-		if (trusting(&pol->rules[r]))
+		if (dg_rule_trusts_containers(&pol->rules[r]))
 			return true;
 	return false;
 }
@@ -81,7 +71,7 @@ size_t dg_climb_rule(const struct dg_policy *pol, size_t admitting, const char *
 
 	for (size_t r = 0; r < pol->n_rules && found == SIZE_MAX && !*undecidable; r++) {
 		const struct dg_rule *rule = &pol->rules[r];
-		if (r == admitting || !trusting(rule))
+		if (r == admitting || !dg_rule_trusts_containers(rule))
 			continue;
 		if (!body) {
 			/* a rename changes the name alone: only a rule that
