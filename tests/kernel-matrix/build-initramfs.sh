@@ -48,7 +48,7 @@ tools=(
 	python3
 )
 # Python modules the tests' inline scripts import, with what they pull in
-py_imports="socket, sys, os, json, struct, time, select, errno, signal, subprocess, threading, fcntl, tempfile, shutil, re, array, ctypes, argparse, http.server, socketserver"
+py_imports="socket, sys, os, json, struct, time, select, errno, signal, subprocess, threading, fcntl, tempfile, shutil, re, array, ctypes, argparse, http.server, socketserver, hashlib, urllib.parse"
 
 say() { echo "build-initramfs: $*" >&2; }
 
