@@ -1182,17 +1182,23 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* Removes hook `h`'s link (its enforcement ends) and program pins. */
+static void unpin_hook(const char *dir, int h)
+{
+	char *p = pin_path(dir, "link", hook_names[h]);
+
+	unlink(p);
+	free(p);
+	p = pin_path(dir, "prog", hook_names[h]);
+	unlink(p);
+	free(p);
+}
+
 /* Removes every pin (links first: enforcement ends with them), not the dir. */
 static void unpin_pins(const char *dir)
 {
-	for (int h = 0; h < DG_HOOK_COUNT; h++) {
-		char *p = pin_path(dir, "link", hook_names[h]);
-		unlink(p);
-		free(p);
-		p = pin_path(dir, "prog", hook_names[h]);
-		unlink(p);
-		free(p);
-	}
+	for (int h = 0; h < DG_HOOK_COUNT; h++)
+		unpin_hook(dir, h);
 	for (int i = 0; i < M_COUNT; i++) {
 		char *p = pin_path(dir, "map", map_names[i]);
 		unlink(p);
@@ -1778,13 +1784,7 @@ static int upgrade_locked(const struct dg_load_opts *opts, const struct dg_featu
 			ret = move_pin(next, dir, "map", map_names[i], err);
 	for (int h = 0; h < DG_HOOK_COUNT && !ret; h++) {
 		if (!res->hooks[h]) {
-			/* a hook the old build ran and this one does not */
-			char *p = pin_path(dir, "link", hook_names[h]);
-			unlink(p);
-			free(p);
-			p = pin_path(dir, "prog", hook_names[h]);
-			unlink(p);
-			free(p);
+			unpin_hook(dir, h);	/* a hook the old build ran and this one does not */
 			continue;
 		}
 		if (!(ret = move_pin(next, dir, "prog", hook_names[h], err)) && is_lsm_hook(h))
