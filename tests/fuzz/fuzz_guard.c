@@ -4,13 +4,17 @@
  * anyone's bytes. The first byte picks the route, the rest is the body.
  * Besides crashes and leaks: a verdict always comes with its reason (none
  * for a pass, one for a refusal), and the verdict does not depend on the
- * guard's bind patterns unless the body names a host path.
+ * guard's bind patterns unless the body names a host path. The same bytes
+ * go to `own` (relay/own.c): labelled as a create's body (a body it labels
+ * must then carry the label), and read as dockerd's answer to an owner
+ * lookup.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "relay/guard.h"
+#include "relay/own.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,5 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (v != w && !memmem(body, len, "/", 1) && !memmem(body, len, "\\u", 2))
 		abort();	/* only a host path (or an escape that may spell one) tells the two apart */
+
+	static const enum dg_own_kind kinds[] = { DG_OWN_CONTAINER, DG_OWN_EXEC, DG_OWN_SERVICE,
+						  DG_OWN_VOLUME, DG_OWN_NETWORK };
+	enum dg_own_kind k = kinds[data[0] % (sizeof(kinds) / sizeof(kinds[0]))];
+	char *labelled = NULL, id[256], owner[128], exec_ct[256];
+	size_t labelled_len = 0;
+	if (dg_own_label_body(k, body, len, "0123456789abcdef", &labelled, &labelled_len, why,
+			      sizeof(why))) {
+		if (!memmem(labelled, labelled_len, "\"io.dockguard.owner\":\"0123456789abcdef\"", 39))
+			abort();	/* labelled, yet without the label */
+		free(labelled);
+	}
+	dg_own_read_answer(k, body, len, id, sizeof(id), owner, sizeof(owner), exec_ct,
+			   sizeof(exec_ct));
 	return 0;
 }
