@@ -12,6 +12,8 @@
  *       guard create [no-privileged no-host-namespaces no-devices no-caps ...]
  *                    [binds PATTERN...]
  *       own
+ *       visible label KEY=VALUE | visible name GLOB     (any number)
+ *       redact env | join-tokens ...
  *   }
  *
  * One item per line. A relay is an endpoint: its listen addresses are
@@ -375,6 +377,82 @@ static bool parse_guard(struct parser *p, struct dg_api_profile *prof)
 	return true;
 }
 
+/* Event attributes that dockerd sets itself beside a container's labels:
+ * a label of that key could not be told from them in /events. */
+static const char *const event_attributes[] = {
+	"name", "image", "exitCode", "signal", "execID", "container", "driver", "type",
+};
+
+/* `visible label KEY=VALUE` or `visible name GLOB` */
+static bool parse_visible(struct parser *p, struct dg_api_profile *prof)
+{
+	struct dg_visible_clause v = { .loc = cur(p)->loc };
+	const struct dg_token *t;
+
+	next(p);
+	bool label = is_kw(p, "label");
+	if (!label && !is_kw(p, "name")) {
+		unexpected(p, "'label KEY=VALUE' or 'name GLOB' after 'visible'");
+		return false;
+	}
+	next(p);
+	t = cur(p);
+	if (!is_value(t) || !t->len) {
+		unexpected(p, label ? "KEY=VALUE after 'label'" : "a name pattern after 'name'");
+		return false;
+	}
+	if (label) {
+		const char *eq = strchr(t->text, '=');
+		if (!eq || eq == t->text) {
+			dg_diag_error(p->diag, &t->loc, "bad label '%s'; write KEY=VALUE "
+				      "(com.example.team=ci)", t->text);
+			return false;
+		}
+		v.label_key = xstrndup(t->text, (size_t)(eq - t->text));
+		v.label_value = xstrdup(eq + 1);
+		for (size_t i = 0; i < ARRAY_SIZE(event_attributes); i++)
+			if (!strcmp(v.label_key, event_attributes[i])) {
+				dg_diag_error(p->diag, &t->loc, "label '%s' cannot be told from the "
+					      "attribute dockerd gives container events under that "
+					      "name; choose another label", v.label_key);
+				free(v.label_key);
+				free(v.label_value);
+				return false;
+			}
+	} else {
+		v.name_glob = xstrdup(t->text[0] == '/' ? t->text + 1 : t->text);
+	}
+	next(p);
+	prof->visible = xreallocarray(prof->visible, prof->n_visible + 1, sizeof(*prof->visible));
+	prof->visible[prof->n_visible++] = v;
+	return true;
+}
+
+/* `redact WORD...`: env (containers', services', tasks' Env), join-tokens */
+static bool parse_redact(struct parser *p, struct dg_api_profile *prof)
+{
+	prof->redact_loc = cur(p)->loc;
+	next(p);
+	if (at_end(p) || cur(p)->kind == DG_TOK_RBRACE) {
+		unexpected(p, "what to redact after 'redact': env, join-tokens");
+		return false;
+	}
+	while (!at_end(p) && cur(p)->kind == DG_TOK_WORD) {
+		if (!strcmp(cur(p)->text, "env")) {
+			prof->redact_env = true;
+		} else if (!strcmp(cur(p)->text, "join-tokens")) {
+			prof->redact_join_tokens = true;
+		} else {
+			dg_diag_error(p->diag, &cur(p)->loc, "unknown redact word '%s'; use env "
+				      "(the Env of containers, services and tasks) or join-tokens "
+				      "(the swarm's)", cur(p)->text);
+			return false;
+		}
+		next(p);
+	}
+	return true;
+}
+
 static bool api_line(struct parser *p, void *arg)
 {
 	struct api_ctx *ctx = arg;
@@ -384,6 +462,10 @@ static bool api_line(struct parser *p, void *arg)
 
 	if (!strcmp(t->text, "guard"))
 		return parse_guard(p, ctx->prof);
+	if (!strcmp(t->text, "visible"))
+		return parse_visible(p, ctx->prof);
+	if (!strcmp(t->text, "redact"))
+		return parse_redact(p, ctx->prof);
 	if (!strcmp(t->text, "own")) {
 		if (ctx->prof->own)
 			dg_diag_warning(p->diag, &t->loc, "'own' given twice in profile '%s'",
@@ -478,7 +560,8 @@ out:
 
 bool parse_api(struct parser *p)
 {
-	static const char *const keywords[] = { "allow", "deny", "audit", "guard", "own" };
+	static const char *const keywords[] = { "allow", "deny", "audit", "guard", "own",
+						"visible", "redact" };
 
 	next(p);
 	const struct dg_token *t = cur(p);
@@ -512,7 +595,8 @@ bool parse_api(struct parser *p)
 	}
 	struct api_ctx ctx = { .prof = &prof };
 	bool ok = parse_lines(p, keywords, ARRAY_SIZE(keywords),
-			      "an API rule ('allow GET /containers/json'), 'audit', 'guard create' or 'own'",
+			      "an API rule ('allow GET /containers/json'), 'audit', 'guard create', "
+			      "'own', 'visible' or 'redact'",
 			      api_line, &ctx);
 	p->pol->apis = xreallocarray(p->pol->apis, p->pol->n_apis + 1, sizeof(*p->pol->apis));
 	p->pol->apis[p->pol->n_apis++] = prof;
@@ -527,6 +611,12 @@ void dg_api_profile_free_contents(struct dg_api_profile *prof)
 	for (size_t i = 0; i < prof->n_guard_binds; i++)
 		free(prof->guard_binds[i]);
 	free(prof->guard_binds);
+	for (size_t i = 0; i < prof->n_visible; i++) {
+		free(prof->visible[i].label_key);
+		free(prof->visible[i].label_value);
+		free(prof->visible[i].name_glob);
+	}
+	free(prof->visible);
 	free(prof->name);
 	free(prof->extends);
 }

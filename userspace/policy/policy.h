@@ -178,6 +178,22 @@ struct dg_api_profile {
 	 * label are refused (relay/own.h). Inherited like the guard. */
 	bool own;
 	struct dg_loc own_loc;
+	/* `visible label K=V | name GLOB` (relay/visible.h): what its callers
+	 * see of containers, services, tasks, networks and volumes; an object
+	 * is visible when it matches one clause of each profile of the chain
+	 * that has any (a child narrows). */
+	struct dg_visible_clause *visible;
+	size_t n_visible;
+	/* `redact env join-tokens`: secrets taken out of answers; inherited */
+	bool redact_env, redact_join_tokens;
+	struct dg_loc redact_loc;
+};
+
+struct dg_visible_clause {
+	char *label_key;		/* `label K=V`; NULL for `name` */
+	char *label_value;
+	char *name_glob;		/* `name GLOB` (fnmatch) */
+	struct dg_loc loc;
 };
 
 struct dg_rule {

@@ -34,25 +34,41 @@ static bool segment(const char *path, size_t n, char *out, size_t out_len)
 	return true;
 }
 
-static void writes(struct dg_own_request *o, enum dg_own_kind kind, const char *path, size_t seg)
+static void names(struct dg_own_request *o, enum dg_own_kind kind, const char *path, size_t seg)
 {
 	if (segment(path, seg, o->name, sizeof(o->name))) {
-		o->writes = kind;
+		o->names = kind;
 		o->segment = seg;
 	} else {
-		o->refused = true;	/* a name too long to look up */
+		o->refused = o->too_long = true;	/* a name too long to look up */
 	}
 }
 
-void dg_own_classify(const char *method, const struct dg_target *t, struct dg_own_request *out)
+/* The object a read names: GET and HEAD of inspects, logs, stats, archives
+ * (not the lists, whose paths are not objects' to dockerd's router). */
+static void classify_read(const char *p, struct dg_own_request *out)
+{
+	if (!strcmp(p, "/containers/json"))
+		return;
+	if (dg_api_pattern_matches("/containers/*", p) || dg_api_pattern_matches("/containers/*/**", p))
+		names(out, DG_OWN_CONTAINER, p, 1);
+	else if (dg_api_pattern_matches("/exec/*/json", p))
+		names(out, DG_OWN_EXEC, p, 1);
+	else if (dg_api_pattern_matches("/services/*", p) || dg_api_pattern_matches("/services/*/logs", p))
+		names(out, DG_OWN_SERVICE, p, 1);
+	else if (dg_api_pattern_matches("/tasks/*", p) || dg_api_pattern_matches("/tasks/*/logs", p))
+		names(out, DG_OWN_TASK, p, 1);
+	else if (dg_api_pattern_matches("/networks/*", p))
+		names(out, DG_OWN_NETWORK, p, 1);
+	else if (dg_api_pattern_matches("/volumes/*", p))
+		names(out, DG_OWN_VOLUME, p, 1);
+}
+
+static void classify_write(const char *method, const struct dg_target *t,
+			   struct dg_own_request *out)
 {
 	const char *p = t->path;
-	bool read = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 
-	memset(out, 0, sizeof(*out));
-	out->segment = SIZE_MAX;
-	if (read)
-		return;	/* `own` is about writes; `visible` about reads */
 	if (!strcmp(method, "POST")) {
 		if (!strcmp(p, "/containers/create")) {
 			out->creates = DG_OWN_CONTAINER;
@@ -80,43 +96,56 @@ void dg_own_classify(const char *method, const struct dg_target *t, struct dg_ow
 			const char *c = dg_target_param(t, "container");
 			if (c && *c && strlen(c) < sizeof(out->name)) {
 				snprintf(out->name, sizeof(out->name), "%s", c);
-				out->writes = DG_OWN_CONTAINER;
+				out->names = DG_OWN_CONTAINER;
 				out->param = "container";
 			} else {
 				out->refused = !c || strlen(c) >= sizeof(out->name);
+				out->too_long = c && strlen(c) >= sizeof(out->name);
 			}
 			return;
 		}
 		if (dg_api_pattern_matches("/exec/*/start", p) ||
 		    dg_api_pattern_matches("/exec/*/resize", p)) {
-			writes(out, DG_OWN_EXEC, p, 1);
+			names(out, DG_OWN_EXEC, p, 1);
 			return;
 		}
 		if (dg_api_pattern_matches("/services/*/update", p)) {
-			writes(out, DG_OWN_SERVICE, p, 1);
+			names(out, DG_OWN_SERVICE, p, 1);
 			/* the new spec is labelled again, or the service is lost */
-			if (out->writes)
+			if (out->names)
 				out->creates = DG_OWN_SERVICE;
 			return;
 		}
 		if (dg_api_pattern_matches("/networks/*/connect", p) ||
 		    dg_api_pattern_matches("/networks/*/disconnect", p)) {
-			writes(out, DG_OWN_NETWORK, p, 1);
+			names(out, DG_OWN_NETWORK, p, 1);
 			return;
 		}
 	}
 	if (dg_api_pattern_matches("/containers/*", p) || dg_api_pattern_matches("/containers/*/**", p)) {
-		writes(out, DG_OWN_CONTAINER, p, 1);
+		names(out, DG_OWN_CONTAINER, p, 1);
 		return;
 	}
 	if (!strcmp(method, "DELETE")) {
 		if (dg_api_pattern_matches("/services/*", p))
-			writes(out, DG_OWN_SERVICE, p, 1);
+			names(out, DG_OWN_SERVICE, p, 1);
 		else if (dg_api_pattern_matches("/volumes/*", p))
-			writes(out, DG_OWN_VOLUME, p, 1);
+			names(out, DG_OWN_VOLUME, p, 1);
 		else if (dg_api_pattern_matches("/networks/*", p))
-			writes(out, DG_OWN_NETWORK, p, 1);
+			names(out, DG_OWN_NETWORK, p, 1);
 	}
+}
+
+void dg_own_classify(const char *method, const struct dg_target *t, struct dg_own_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->segment = SIZE_MAX;
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+		classify_read(t->path, out);
+		return;		/* `own` is about writes; `visible` about what reads name too */
+	}
+	classify_write(method, t, out);
+	out->writes = out->names;
 }
 
 void dg_own_key(const struct dg_rule *rule, char key[DG_OWN_KEY_LEN + 1])
@@ -159,6 +188,8 @@ char *dg_own_lookup_path(enum dg_own_kind kind, const char *name)
 		return xasprintf("/v1.41/volumes/%s", name);
 	case DG_OWN_NETWORK:
 		return xasprintf("/v1.41/networks/%s", name);
+	case DG_OWN_TASK:
+		return xasprintf("/v1.41/tasks/%s", name);
 	default:
 		return NULL;
 	}
@@ -171,8 +202,8 @@ static const char *label_of(const json_t *labels)
 }
 
 bool dg_own_read_answer(enum dg_own_kind kind, const char *json, size_t len, char *id,
-			size_t id_len, char *owner, size_t owner_len, char *exec_container,
-			size_t exec_len)
+			size_t id_len, char *owner, size_t owner_len, char *parent,
+			size_t parent_len)
 {
 	json_t *root = json_loadb(json, len, 0, NULL);
 	const json_t *idv = NULL, *labels = NULL;
@@ -190,7 +221,15 @@ bool dg_own_read_answer(enum dg_own_kind kind, const char *json, size_t len, cha
 		const json_t *c = json_object_get(root, "ContainerID");
 		if (!json_is_string(c))
 			goto out;
-		snprintf(exec_container, exec_len, "%s", json_string_value(c));
+		snprintf(parent, parent_len, "%s", json_string_value(c));
+		break;
+	}
+	case DG_OWN_TASK: {
+		idv = json_object_get(root, "ID");
+		const json_t *s = json_object_get(root, "ServiceID");
+		if (!json_is_string(s))
+			goto out;
+		snprintf(parent, parent_len, "%s", json_string_value(s));
 		break;
 	}
 	case DG_OWN_SERVICE:

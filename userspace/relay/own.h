@@ -28,19 +28,22 @@ enum dg_own_kind {
 	DG_OWN_SERVICE,
 	DG_OWN_VOLUME,
 	DG_OWN_NETWORK,
+	DG_OWN_TASK,		/* `visible`: a task is its service's */
 };
 
 /* What a request does to objects, for `own`. */
 struct dg_own_request {
 	enum dg_own_kind creates;	/* a create whose body gets the label */
-	enum dg_own_kind writes;	/* an existing object it writes to */
+	enum dg_own_kind names;		/* an existing object it names (any method) */
+	enum dg_own_kind writes;	/* the same, when the request writes to it */
 	char name[256];			/* that object as the request names it */
 	size_t segment;			/* its path segment (0-based), or SIZE_MAX: */
 	const char *param;		/* ... the query parameter naming it */
 	bool refused;			/* touches objects of others by nature (prune) */
+	bool too_long;			/* ... or names one too long to look up */
 };
 
-/* Classifies `method` on `t`. */
+/* Classifies `method` on `t` (also for `visible`: what a read names). */
 void dg_own_classify(const char *method, const struct dg_target *t, struct dg_own_request *out);
 
 /* KEY for connect rule `rule`: the first hex digits of the sha256 of its
@@ -52,12 +55,13 @@ char *dg_own_lookup_path(enum dg_own_kind kind, const char *name);
 
 /*
  * Reads a lookup's answer: the object's full id, and its owner label ("" when
- * none); for an exec, `exec_container` gets its container's id (the owner is
- * that container's). false when the answer is not what dockerd sends.
+ * none); for an exec, `parent` gets its container's id (the owner is that
+ * container's), for a task its service's. false when the answer is not what
+ * dockerd sends.
  */
 bool dg_own_read_answer(enum dg_own_kind kind, const char *json, size_t len, char *id,
-			size_t id_len, char *owner, size_t owner_len, char *exec_container,
-			size_t exec_len);
+			size_t id_len, char *owner, size_t owner_len, char *parent,
+			size_t parent_len);
 
 /*
  * The body of a create with the owner label added (services: also on their

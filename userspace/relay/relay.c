@@ -42,6 +42,7 @@
 #include "relay/lookup.h"
 #include "relay/own.h"
 #include "relay/request.h"
+#include "relay/visible.h"
 #include "util/escape.h"
 #include "util/util.h"
 
@@ -49,7 +50,7 @@
 
 enum conn_state {
 	S_HEAD,			/* reading a request head */
-	S_LOOKUP,		/* `own`: asking the upstream who created the object first */
+	S_LOOKUP,		/* `own`, `visible`: asking the upstream about the object first */
 	S_GUARD,		/* reading a body a guard judges before anything is forwarded */
 	S_FORWARD,		/* a request forwarded: its body and its answer flow */
 	S_PIPE,			/* after a 101: bytes both ways */
@@ -108,6 +109,15 @@ struct conn {
 	char *target_rewritten;		/* naming the object by its full id */
 	bool climb;			/* a create or rename: no climbing (relay/climb.h) */
 	size_t connect_rule;		/* the rule that admitted the caller */
+
+	/* what the caller sees (relay/visible.h), and its answer rewritten */
+	struct dg_view view;
+	enum dg_answer_kind answer_kind;	/* DG_ANSWER_AS_IS: copied as it comes */
+	struct evbuffer *answer_headers;	/* the upstream's, but its framing */
+	struct evbuffer *answer_buf;	/* the body; /events: the event being read */
+	bool answer_encoded;		/* a Content-Encoding: not readable here */
+	bool answer_too_large;
+	bool answer_head_sent;		/* /events: the head went out, events follow */
 };
 
 struct dg_relay {
@@ -193,6 +203,11 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->guard_body);
 	dg_lookup_cancel(c->lookup);
 	free(c->target_rewritten);
+	dg_view_fini(&c->view);
+	if (c->answer_headers)
+		evbuffer_free(c->answer_headers);
+	if (c->answer_buf)
+		evbuffer_free(c->answer_buf);
 	dg_caller_fini(&c->caller);
 	free(c);
 }
@@ -457,23 +472,186 @@ static int body_on_body(void *arg, const char *data, size_t len)
 
 static const struct dg_http_callbacks body_callbacks = { body_on_header, body_on_head, body_on_body };
 
+/* ---- answers rewritten for the caller's view (relay/visible.h) ------------------- */
+
+/*
+ * An answer that `visible`, `own` or `redact` filters is not copied as it
+ * comes: its headers are kept but its framing, its body read (a list: whole,
+ * up to DG_VIEW_MAX_ANSWER; /events: event by event) and rewritten, and the
+ * client gets a head of the relay's with the framing of what it sends.
+ */
+static bool rewriting(const struct conn *c)
+{
+	return c->answer_kind != DG_ANSWER_AS_IS;
+}
+
+static int answer_on_header(void *arg, const char *name, const char *value)
+{
+	struct conn *c = arg;
+
+	if (!rewriting(c) || !strcasecmp(name, "Content-Length") ||
+	    !strcasecmp(name, "Transfer-Encoding") || !strcasecmp(name, "Connection") ||
+	    !strcasecmp(name, "Keep-Alive"))
+		return 0;
+	if (!strcasecmp(name, "Content-Encoding") && strcasecmp(value, "identity"))
+		c->answer_encoded = true;
+	return evbuffer_add_printf(c->answer_headers, "%s: %s\r\n", name, value) < 0 ? -ENOMEM : 0;
+}
+
+/* Whether the connection ends after this answer. */
+static bool answer_closes(const struct conn *c)
+{
+	return !c->answer_keep_alive || !c->req.keep_alive || c->relay->draining;
+}
+
+/* The head for a rewritten answer: `length` bytes of body, or chunked
+ * (HTTP/1.1 clients) or until the close (HTTP/1.0) when negative. */
+static void rewritten_head(struct conn *c, long long length)
+{
+	static const char *const texts[] = { [200] = "OK", [304] = "Not Modified",
+					     [400] = "Bad Request", [404] = "Not Found",
+					     [500] = "Internal Server Error",
+					     [503] = "Service Unavailable" };
+	struct evbuffer *out = bufferevent_get_output(c->client);
+	int st = c->answer_status;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", st,
+			    st < (int)ARRAY_SIZE(texts) && texts[st] ? texts[st] : "Status");
+	evbuffer_add_buffer(out, c->answer_headers);
+	if (length >= 0)
+		evbuffer_add_printf(out, "Content-Length: %lld\r\n", length);
+	else if (c->req.minor >= 1)
+		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+	if (answer_closes(c) || (length < 0 && c->req.minor < 1))
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Bytes of a chunked (or, to HTTP/1.0, close-delimited) answer. */
+static void send_chunk(struct conn *c, const char *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->client);
+
+	if (!len)
+		return;
+	if (c->req.minor >= 1)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, data, len);
+	if (c->req.minor >= 1)
+		evbuffer_add(out, "\r\n", 2);
+}
+
+/* One event of /events: passed on when the caller sees it. */
+static void pass_event(struct conn *c, const char *line, size_t len)
+{
+	size_t n = len;
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (n && dg_view_event(&c->view, line, n))
+		send_chunk(c, line, len);
+}
+
+/* /events: the events complete in answer_buf go on, the rest waits. */
+static int take_events(struct conn *c)
+{
+	struct evbuffer *b = c->answer_buf;
+
+	for (;;) {
+		struct evbuffer_ptr nl = evbuffer_search(b, "\n", 1, NULL);
+		if (nl.pos < 0)
+			break;
+		size_t len = (size_t)nl.pos + 1;
+		pass_event(c, (const char *)evbuffer_pullup(b, (ssize_t)len), len);
+		evbuffer_drain(b, len);
+	}
+	if (evbuffer_get_length(b) > DG_VIEW_MAX_EVENT) {
+		c->answer_too_large = true;
+		return -EFBIG;
+	}
+	return 0;
+}
+
 static int answer_on_head(void *arg, const struct dg_http_head *h)
 {
 	struct conn *c = arg;
 
 	c->answer_status = h->status;
 	c->answer_keep_alive = h->keep_alive;
+	if (c->answer_kind == DG_ANSWER_EVENTS && h->status == 200 && !c->answer_encoded) {
+		/* a stream: its head now, its events as they come */
+		rewritten_head(c, -1);
+		c->answer_head_sent = true;
+	}
 	return 0;
 }
 
 static int answer_on_body(void *arg, const char *data, size_t len)
 {
-	(void)arg, (void)data, (void)len;
-	return 0;	/* the bytes are copied as they are */
+	struct conn *c = arg;
+
+	if (!rewriting(c))
+		return 0;	/* the bytes are copied as they are */
+	if (!c->answer_head_sent && evbuffer_get_length(c->answer_buf) + len > DG_VIEW_MAX_ANSWER) {
+		c->answer_too_large = true;
+		return -EFBIG;
+	}
+	if (evbuffer_add(c->answer_buf, data, len) < 0)
+		return -ENOMEM;
+	return c->answer_head_sent ? take_events(c) : 0;
 }
 
-static const struct dg_http_callbacks answer_callbacks = { body_on_header, answer_on_head,
+static const struct dg_http_callbacks answer_callbacks = { answer_on_header, answer_on_head,
 							   answer_on_body };
+
+static void rewrite_failed(struct conn *c, const char *why)
+{
+	char msg[512];
+
+	emit(c, c->req.method, c->req.target.path, 502, false, NULL, why);
+	snprintf(msg, sizeof(msg), "dockguard: the answer of the Docker API behind this relay "
+		 "cannot be filtered for this caller: %s", why);
+	answer(c, 502, c->req.method, msg, true);
+}
+
+/* The whole answer arrived: what the caller gets of it. */
+static void answer_finish(struct conn *c)
+{
+	struct evbuffer *b = c->answer_buf;
+	size_t len = evbuffer_get_length(b);
+
+	if (c->answer_head_sent) {
+		/* /events ended (`until`): a last event without its newline */
+		if (len)
+			pass_event(c, (const char *)evbuffer_pullup(b, -1), len);
+		evbuffer_drain(b, len);
+		if (c->req.minor >= 1)
+			evbuffer_add(bufferevent_get_output(c->client), "0\r\n\r\n", 5);
+		return;
+	}
+	if (c->answer_status == 200 && c->answer_encoded) {
+		rewrite_failed(c, "the answer is compressed");
+		return;
+	}
+	if (c->answer_status != 200 || c->answer_kind == DG_ANSWER_EVENTS) {
+		/* an error of dockerd's: its body as it is */
+		rewritten_head(c, (long long)len);
+		evbuffer_add_buffer(bufferevent_get_output(c->client), b);
+		return;
+	}
+	char *out = NULL, why[200];
+	size_t out_len = 0;
+	bool ok = dg_view_rewrite(&c->view, c->answer_kind, (const char *)evbuffer_pullup(b, -1),
+				  len, &out, &out_len, why, sizeof(why));
+	evbuffer_drain(b, len);
+	if (!ok) {
+		rewrite_failed(c, why);
+		return;
+	}
+	rewritten_head(c, (long long)out_len);
+	evbuffer_add(bufferevent_get_output(c->client), out, out_len);
+	free(out);
+}
 
 /* The request and its answer are over: the next request, or the end. */
 static void request_done(struct conn *c)
@@ -633,6 +811,15 @@ static bool forward(struct conn *c, const char *head, size_t head_len, struct ev
 	dg_http_init(&c->answer, DG_HTTP_RESPONSE, DG_RELAY_MAX_HEAD, &answer_callbacks, c);
 	if (!strcmp(c->req.method, "HEAD"))
 		dg_http_expect_no_body(&c->answer);
+	if (rewriting(c)) {
+		if (!c->answer_headers)
+			c->answer_headers = evbuffer_new();
+		if (!c->answer_buf)
+			c->answer_buf = evbuffer_new();
+		evbuffer_drain(c->answer_headers, evbuffer_get_length(c->answer_headers));
+		evbuffer_drain(c->answer_buf, evbuffer_get_length(c->answer_buf));
+		c->answer_encoded = c->answer_too_large = c->answer_head_sent = false;
+	}
 	c->answer_done = false;
 	c->answer_status = 0;
 	c->state = S_FORWARD;
@@ -913,71 +1100,98 @@ static void hold_body(struct conn *c)
 static const char *kind_name(enum dg_own_kind k)
 {
 	static const char *const names[] = { "object", "container", "exec instance", "service",
-					     "volume", "network" };
+					     "volume", "network", "task" };
 	return names[k];
 }
 
 static void own_looked_up(void *arg, int status, const char *json, size_t len);
 
-static bool own_lookup(struct conn *c, enum dg_own_kind kind, const char *name)
+/* GET `path` of the upstream for this held request; false: it cannot start. */
+static bool lookup(struct conn *c, const char *path, dg_lookup_fn done)
 {
 	const struct dg_endpoint *ep = &c->relay->pol->endpoints[c->endpoint];
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	char *path = dg_own_lookup_path(kind, name);
 
-	c->lookup_kind = kind;
 	c->lookup = dg_relay_sockaddr(&ep->upstream, &ss, &sl)
-			    ? dg_lookup_start(c->relay->base, (struct sockaddr *)&ss, sl, path,
-					      own_looked_up, c)
+			    ? dg_lookup_start(c->relay->base, (struct sockaddr *)&ss, sl, path, done, c)
 			    : NULL;
-	free(path);
 	return c->lookup != NULL;
 }
 
-/* The owner of the object the request writes to, as dockerd answered. */
+static bool own_lookup(struct conn *c, enum dg_own_kind kind, const char *name)
+{
+	char *path = dg_own_lookup_path(kind, name);
+	bool ok = lookup(c, path, own_looked_up);
+
+	c->lookup_kind = kind;
+	free(path);
+	return ok;
+}
+
+/* Where a hidden object's 404 comes from: the first `visible` clause. */
+static const char *visible_place(const struct conn *c, char *buf, size_t len)
+{
+	return rule_place(&c->view.first->loc, buf, len);
+}
+
+/*
+ * dockerd's answer about the object the request names: hidden from the
+ * caller (`visible`) or not its own (`own`, for writes), it answers as
+ * dockerd does for an object that is not there; otherwise the request goes
+ * on, naming the object by its full id.
+ */
 static void own_looked_up(void *arg, int status, const char *json, size_t len)
 {
 	struct conn *c = arg;
 	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
-	char id[256] = "", owner[128] = "", exec_container[256] = "", place[300], msg[2048],
-	     caller[512];
+	char id[256] = "", owner[128] = "", parent[256] = "", place[300], msg[2048],
+	     caller[512], why[1200];
+	bool close = c->req.body != DG_BODY_NONE;
+	enum dg_own_kind named = c->own.names;
 
 	c->lookup = NULL;
-	rule_place(&own->own_loc, place, sizeof(place));
-	bool close = c->req.body != DG_BODY_NONE;
+	if (own && c->own.writes)
+		rule_place(&own->own_loc, place, sizeof(place));
+	else
+		visible_place(c, place, sizeof(place));
 	if (status == 404) {
 		/* dockerd's own answer: the request would have met it */
-		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(c->lookup_kind), c->own.name);
+		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(named), c->own.name);
 		hold_refuse(c, 404, place, "no such object", msg, close);
 		return;
 	}
 	if (status != 200 || !dg_own_read_answer(c->lookup_kind, json, len, id, sizeof(id), owner,
-						  sizeof(owner), exec_container,
-						  sizeof(exec_container))) {
-		hold_refuse(c, 502, place, "the owner lookup failed",
-			    "dockguard: the Docker API behind this relay did not say who created "
-			    "the object this request writes to", true);
+						  sizeof(owner), parent, sizeof(parent))) {
+		hold_refuse(c, 502, place, "the lookup failed",
+			    "dockguard: the Docker API behind this relay did not say what the "
+			    "object this request names is", true);
 		return;
 	}
-	if (c->lookup_kind == DG_OWN_EXEC) {
-		/* an exec is its container's: the full exec id names it, then the
-		 * container's owner decides */
+	if (c->lookup_kind == DG_OWN_EXEC || c->lookup_kind == DG_OWN_TASK) {
+		/* an exec is its container's, a task its service's: the full id
+		 * names it, then the container or service decides */
 		free(c->target_rewritten);
 		c->target_rewritten = dg_own_target_with_id(&c->req.target, &c->own, id);
-		if (!own_lookup(c, DG_OWN_CONTAINER, exec_container))
-			hold_refuse(c, 502, place, "the owner lookup failed",
+		if (!own_lookup(c, c->lookup_kind == DG_OWN_EXEC ? DG_OWN_CONTAINER : DG_OWN_SERVICE,
+				parent))
+			hold_refuse(c, 502, place, "the lookup failed",
 				    "dockguard: the Docker API behind this relay cannot be reached",
 				    true);
 		return;
 	}
-	if (strcmp(owner, c->owner_key)) {
+	describe_caller(c, caller, sizeof(caller));
+	snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(named), c->own.name);
+	if (c->view.visible && !dg_view_object(&c->view, c->lookup_kind, json, len)) {
+		snprintf(why, sizeof(why), "%s %s is hidden from %s (visible, profile %s)",
+			 kind_name(named), c->own.name, caller, c->view.first_profile->name);
+		hold_refuse(c, 404, visible_place(c, place, sizeof(place)), why, msg, close);
+		return;
+	}
+	if (own && c->own.writes && strcmp(owner, c->owner_key)) {
 		/* foreign: answered as dockerd answers for an object that is not there */
-		describe_caller(c, caller, sizeof(caller));
-		char why[1200];
 		snprintf(why, sizeof(why), "%s %s was not created by %s (own, profile %s)",
-			 kind_name(c->own.writes), c->own.name, caller, own->name);
-		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(c->own.writes), c->own.name);
+			 kind_name(named), c->own.name, caller, own->name);
 		hold_refuse(c, 404, place, why, msg, close);
 		return;
 	}
@@ -986,12 +1200,29 @@ static void own_looked_up(void *arg, int status, const char *json, size_t len)
 	hold_body(c);
 }
 
-/* An allowed request that a guard or `own` judges: held (see above). */
+/* dockerd's services, for a list of tasks: those of visible services pass. */
+static void services_looked_up(void *arg, int status, const char *json, size_t len)
+{
+	struct conn *c = arg;
+	char place[300];
+
+	c->lookup = NULL;
+	if (status != 200 || !dg_view_set_services(&c->view, json, len)) {
+		hold_refuse(c, 502, visible_place(c, place, sizeof(place)), "the lookup failed",
+			    "dockguard: the Docker API behind this relay did not list its services",
+			    true);
+		return;
+	}
+	hold_body(c);
+}
+
+/* An allowed request that a guard, `own` or `visible` judges: held (see above). */
 static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile,
 		       const char *rule, size_t connect_rule, const char *head, size_t head_len)
 {
 	const struct dg_policy *pol = c->relay->pol;
 	const struct dg_api_profile *own = owning(pol, profile);
+	char place[300], msg[1024];
 
 	c->guard_route = route;
 	c->guard_profile = profile;
@@ -1003,27 +1234,34 @@ static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile
 	free(c->target_rewritten);
 	c->target_rewritten = NULL;
 	evbuffer_drain(bufferevent_get_input(c->client), head_len);
-	if (own) {
-		char place[300], msg[1024];
+	if (own && c->own.refused && !c->own.too_long) {
 		rule_place(&own->own_loc, place, sizeof(place));
-		dg_own_key(&pol->rules[connect_rule], c->owner_key);
-		if (c->own.refused) {
-			snprintf(msg, sizeof(msg), "dockguard: %s %s would touch objects that others "
-				 "created (own, profile %s, %s)", c->req.method, c->req.target.path,
-				 own->name, place);
-			hold_refuse(c, 403, place, "objects of others (own)", msg,
-				    c->req.body != DG_BODY_NONE);
-			return;
-		}
-		if (c->own.writes) {
-			bufferevent_disable(c->client, EV_READ);	/* the body waits */
-			c->state = S_LOOKUP;
-			if (!own_lookup(c, c->own.writes, c->own.name))
-				hold_refuse(c, 502, place, "the owner lookup failed",
-					    "dockguard: the Docker API behind this relay cannot be "
-					    "reached", true);
-			return;
-		}
+		snprintf(msg, sizeof(msg), "dockguard: %s %s would touch objects that others "
+			 "created (own, profile %s, %s)", c->req.method, c->req.target.path,
+			 own->name, place);
+		hold_refuse(c, 403, place, "objects of others (own)", msg,
+			    c->req.body != DG_BODY_NONE);
+		return;
+	}
+	if (c->own.too_long && ((own && c->own.refused) || c->view.visible)) {
+		/* a name no object has: dockerd's answer, without asking it */
+		snprintf(msg, sizeof(msg), "No such object: the name is longer than any object's");
+		hold_refuse(c, 404, own ? rule_place(&own->own_loc, place, sizeof(place))
+					: visible_place(c, place, sizeof(place)),
+			    "a name longer than any object's", msg, c->req.body != DG_BODY_NONE);
+		return;
+	}
+	bool look = c->own.names && ((own && c->own.writes) || c->view.visible);
+	if (look || (c->answer_kind == DG_ANSWER_TASKS && c->view.visible)) {
+		bufferevent_disable(c->client, EV_READ);	/* the body waits */
+		c->state = S_LOOKUP;
+		bool started = look ? own_lookup(c, c->own.names, c->own.name)
+				    : lookup(c, "/v1.41/services", services_looked_up);
+		if (!started)
+			hold_refuse(c, 502, c->guard_rule, "the lookup failed",
+				    "dockguard: the Docker API behind this relay cannot be reached",
+				    true);
+		return;
 	}
 	hold_body(c);
 }
@@ -1093,14 +1331,23 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	if (guard != DG_GUARD_NONE && !guarded(pol, profile))
 		guard = DG_GUARD_NONE;
 	memset(&c->own, 0, sizeof(c->own));
-	if (d.verdict != DG_API_DENIED && owning(pol, profile))
+	const struct dg_api_profile *own = d.verdict != DG_API_DENIED ? owning(pol, profile) : NULL;
+	if (own)
+		dg_own_key(&pol->rules[v.rule], c->owner_key);
+	dg_view_fini(&c->view);
+	dg_view_init(&c->view, pol, d.verdict != DG_API_DENIED ? profile : DG_API_NO_PARENT,
+		     own ? c->owner_key : NULL);
+	c->answer_kind = dg_view_answer(&c->view, c->req.method, t);
+	if (own || c->view.visible)
 		dg_own_classify(c->req.method, t, &c->own);
 	c->climb = d.verdict != DG_API_DENIED && !strcmp(c->req.method, "POST") &&
 		   (!strcmp(t->path, "/containers/create") ||
 		    dg_api_pattern_matches("/containers/*/rename", t->path)) &&
 		   dg_climb_possible(pol);
-	bool hold = guard != DG_GUARD_NONE || c->own.creates || c->own.writes || c->own.refused ||
-		    c->climb;
+	bool hold = guard != DG_GUARD_NONE || c->climb ||
+		    (own && (c->own.creates || c->own.writes || c->own.refused)) ||
+		    (c->view.visible && (c->own.names || c->own.too_long ||
+					 c->answer_kind == DG_ANSWER_TASKS));
 	if (!hold)	/* a held one counts once decided */
 		count(c->relay, c->relay_name, rule, d.verdict != DG_API_DENIED);
 	if (d.verdict == DG_API_DENIED) {
@@ -1214,7 +1461,22 @@ static void upstream_read(struct bufferevent *bev, void *arg)
 	bool head_before = c->answer_status != 0;
 	long n = feed_buffer(&c->answer, in);
 	if (n < 0) {
-		close_after_flush(c);	/* the upstream broke HTTP: nothing safe to add */
+		if (rewriting(c) && !c->answer_head_sent)
+			rewrite_failed(c, c->answer_too_large ? "the answer is larger than the relay "
+				       "filters (64 MiB)" : "the answer breaks HTTP");
+		else	/* the upstream broke HTTP (or an event too large): nothing safe to add */
+			close_after_flush(c);
+		return;
+	}
+	if (rewriting(c)) {
+		evbuffer_drain(in, (size_t)n);	/* taken by the callbacks */
+		apply_pressure(c->upstream, c->client);
+		if (!dg_http_done(&c->answer))
+			return;
+		c->answer_done = true;
+		answer_finish(c);
+		if (c->state == S_FORWARD && c->body_done)
+			request_done(c);
 		return;
 	}
 	if (!head_before && c->answer_status && c->answer_status != 101 && c->relay->draining &&
@@ -1325,7 +1587,14 @@ static void upstream_event(struct bufferevent *bev, short what, void *arg)
 		/* an answer that runs until the close ends here */
 		if (dg_http_feed(&c->answer, NULL, 0) >= 0 && dg_http_done(&c->answer)) {
 			c->answer_done = true;
-			close_after_flush(c);
+			if (rewriting(c))
+				answer_finish(c);
+			if (c->state != S_CLOSING)
+				close_after_flush(c);
+			return;
+		}
+		if (rewriting(c) && dg_http_started(&c->answer) && !c->answer_head_sent) {
+			rewrite_failed(c, "the answer was cut short");
 			return;
 		}
 		if (!dg_http_started(&c->answer)) {
