@@ -35,7 +35,7 @@ cleanup() {
 	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
 	umount "$T/bpffs" 2>/dev/null
 	e2e_cleanup
-	for cg in ro full none ci own traefik; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
+	for cg in ro full none ci own traefik tena tenb; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
 	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
 	rm -rf "$T"
 }
@@ -48,7 +48,7 @@ e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL 
 DLOG=$E2E_TMP/dockerd.log
 CGD=$E2E_CGROOT/docker
 [[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$CGD/dg-relay-own" "$T/bpffs" "$T/relay"
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$CGD/dg-relay-own" "$CGD/dg-relay-tena" "$CGD/dg-relay-tenb" "$T/bpffs" "$T/relay"
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
@@ -69,6 +69,14 @@ api ci-own extends ci {
     own
 }
 allow r from cgroup /docker/dg-relay-own api ci-own
+api tenant extends ci {
+    allow GET /system/df
+    visible own
+    visible name shared-*
+    redact env
+}
+allow r from cgroup /docker/dg-relay-tena api tenant
+allow r from cgroup /docker/dg-relay-tenb api tenant
 allow r from container name relay-ro-* api read-only
 allow r from container service relay-traefik api traefik
 CONF
@@ -328,6 +336,73 @@ check "own: ... dockerd never received the archive PUT" \
 out=$(dk own stop -t 1 relay-own-mine)
 check "own: docker stop of its own container" grep -q "relay-own-mine" <<<"$out"
 e2e_docker rm -f relay-foreign relay-own-mine >/dev/null 2>&1
+
+# ---- visible: two tenants of one profile see only their own objects -------
+t0=$(date +%s)
+dk tena run -d --name ten-a -e SECRET_A=hunter2 "$E2E_IMAGE" /bin/sleep 120 >/dev/null
+dk tenb run -d --name ten-b -e SECRET_B=swordfish "$E2E_IMAGE" /bin/sleep 120 >/dev/null
+e2e_docker run -d --name shared-x "$E2E_IMAGE" /bin/sleep 120 >/dev/null 2>&1
+e2e_docker run -d --name foreign-y "$E2E_IMAGE" /bin/sleep 120 >/dev/null 2>&1
+dk tenb volume create vol-b >/dev/null
+dk tena volume create vol-a >/dev/null
+bid=$(e2e_docker inspect -f '{{.Id}}' ten-b 2>/dev/null)
+check "visible: both tenants' containers run" test -n "$bid" -a "$(e2e_docker inspect -f '{{.State.Running}}' ten-a 2>/dev/null)" = true
+out=$(dk tena ps -a --format '{{.Names}}')
+check "visible: docker ps (tenant a) lists its own container and the shared one" \
+	bash -c "grep -qx ten-a <<<'$out' && grep -qx shared-x <<<'$out'"
+check "visible: ... never tenant b's, nor one made by someone else" \
+	bash -c "! grep -q 'ten-b\|foreign-y' <<<'$out'"
+out=$(dk tena ps -a --format '{{.Names}}' --filter name=ten-b)
+check "visible: a client filter naming tenant b's container lists nothing" test -z "$out"
+out=$(dk tena container inspect ten-b)
+check "visible: docker inspect of tenant b's container by name: No such container" \
+	grep -q "No such container: ten-b" <<<"$out"
+out=$(dk tena container inspect "${bid:0:12}")
+check "visible: ... by a short id prefix: No such container" grep -q "No such container" <<<"$out"
+out=$(dk tena logs ten-b)
+check "visible: docker logs of it: No such container" grep -q "No such container" <<<"$out"
+check "visible: ... dockerd never served those logs" \
+	bash -c "! grep -q 'Calling GET /v1.41/containers/\(ten-b\|$bid\)/logs' '$DLOG'"
+out=$(dk tena container inspect -f '{{json .Config.Env}}' ten-a)
+check "visible: its own container's inspect: Env redacted (redact env)" test "$out" = "[]"
+raw=$(e2e_docker inspect -f '{{json .Config.Env}}' ten-a 2>&1)
+check "visible: ... where dockerd's own answer holds it" grep -q SECRET_A <<<"$raw"
+out=$(dk tena volume ls --format '{{.Name}}')
+check "visible: docker volume ls: its own volume, not tenant b's" \
+	bash -c "grep -qx vol-a <<<'$out' && ! grep -q vol-b <<<'$out'"
+out=$(dk tena volume inspect vol-b)
+check "visible: docker volume inspect of tenant b's: no such volume" grep -qi "no such volume" <<<"$out"
+out=$(dk tena system df -v)
+check "visible: docker system df -v: its own container and volume, not tenant b's" \
+	bash -c "grep -q ten-a <<<'$out' && grep -q vol-a <<<'$out' && ! grep -q 'ten-b\|vol-b\|foreign-y' <<<'$out'"
+grep -q ten-a <<<"$out" || sed 's/^/     /' <<<"$out" | head -n 5
+out=$(dk tena events --since "$t0" --until "$(date +%s)" --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}')
+check "visible: docker events: its own container's" grep -q "container start ten-a" <<<"$out"
+check "visible: ... never tenant b's or anyone else's" bash -c "! grep -q 'ten-b\|foreign-y\|shared-x\|vol-b' <<<'$out'"
+out=$(in_cg tena env HOME="$T" /usr/bin/python3 - "$RELAY" "$bid" <<'PY' 2>&1
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1], version="1.41")
+print("names", sorted(x.name for x in c.containers.list(all=True)))
+for ref in ("ten-b", sys.argv[2], sys.argv[2][:10]):
+    try:
+        c.containers.get(ref)
+        print("seen", ref)
+    except docker.errors.NotFound:
+        print("notfound")
+print("env", c.containers.get("ten-a").attrs["Config"]["Env"])
+PY
+)
+check "python3-docker (tenant a): lists its own and the shared container only" \
+	grep -qF "names ['shared-x', 'ten-a']" <<<"$out"
+check "python3-docker: tenant b's by name, id and prefix: NotFound, each" \
+	test "$(grep -c '^notfound' <<<"$out")" = 3
+check "python3-docker: Env of its own container redacted" grep -qF "env []" <<<"$out"
+grep -q '^seen\|Traceback' <<<"$out" && sed 's/^/     /' <<<"$out" | head -n 8
+out=$(dk tenb ps -a --format '{{.Names}}')
+check "visible: tenant b sees its own and the shared container, not tenant a's" \
+	bash -c "grep -qx ten-b <<<'$out' && grep -qx shared-x <<<'$out' && ! grep -q 'ten-a\|foreign-y' <<<'$out'"
+e2e_docker rm -f ten-a ten-b shared-x foreign-y >/dev/null 2>&1
+e2e_docker volume rm vol-a vol-b >/dev/null 2>&1
 
 # nobody else: the hooks refuse the connect itself
 out=$(dk none ps)

@@ -12,7 +12,7 @@
  *       guard create [no-privileged no-host-namespaces no-devices no-caps ...]
  *                    [binds PATTERN...]
  *       own
- *       visible label KEY=VALUE | visible name GLOB     (any number)
+ *       visible label KEY=VALUE | name GLOB | own        (any number)
  *       redact env | join-tokens ...
  *   }
  *
@@ -383,7 +383,7 @@ static const char *const event_attributes[] = {
 	"name", "image", "exitCode", "signal", "execID", "container", "driver", "type",
 };
 
-/* `visible label KEY=VALUE` or `visible name GLOB` */
+/* `visible label KEY=VALUE`, `visible name GLOB` or `visible own` */
 static bool parse_visible(struct parser *p, struct dg_api_profile *prof)
 {
 	struct dg_visible_clause v = { .loc = cur(p)->loc };
@@ -391,8 +391,14 @@ static bool parse_visible(struct parser *p, struct dg_api_profile *prof)
 
 	next(p);
 	bool label = is_kw(p, "label");
+	if (is_kw(p, "own")) {
+		/* what `own` labelled with the caller's key */
+		v.own = true;
+		next(p);
+		goto add;
+	}
 	if (!label && !is_kw(p, "name")) {
-		unexpected(p, "'label KEY=VALUE' or 'name GLOB' after 'visible'");
+		unexpected(p, "'label KEY=VALUE', 'name GLOB' or 'own' after 'visible'");
 		return false;
 	}
 	next(p);
@@ -423,6 +429,7 @@ static bool parse_visible(struct parser *p, struct dg_api_profile *prof)
 		v.name_glob = xstrdup(t->text[0] == '/' ? t->text + 1 : t->text);
 	}
 	next(p);
+add:
 	prof->visible = xreallocarray(prof->visible, prof->n_visible + 1, sizeof(*prof->visible));
 	prof->visible[prof->n_visible++] = v;
 	return true;

@@ -178,7 +178,7 @@ struct dg_api_profile {
 	 * label are refused (relay/own.h). Inherited like the guard. */
 	bool own;
 	struct dg_loc own_loc;
-	/* `visible label K=V | name GLOB` (relay/visible.h): what its callers
+	/* `visible label K=V | name GLOB | own` (relay/visible.h): what its callers
 	 * see of containers, services, tasks, networks and volumes; an object
 	 * is visible when it matches one clause of each profile of the chain
 	 * that has any (a child narrows). */
@@ -190,7 +190,8 @@ struct dg_api_profile {
 };
 
 struct dg_visible_clause {
-	char *label_key;		/* `label K=V`; NULL for `name` */
+	bool own;			/* `own`: labelled with the caller's owner key */
+	char *label_key;		/* `label K=V`; NULL for `name` and `own` */
 	char *label_value;
 	char *name_glob;		/* `name GLOB` (fnmatch) */
 	struct dg_loc loc;

@@ -1332,11 +1332,12 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 		guard = DG_GUARD_NONE;
 	memset(&c->own, 0, sizeof(c->own));
 	const struct dg_api_profile *own = d.verdict != DG_API_DENIED ? owning(pol, profile) : NULL;
-	if (own)
+	bool keyed = d.verdict != DG_API_DENIED && dg_view_needs_key(pol, profile);
+	if (keyed)
 		dg_own_key(&pol->rules[v.rule], c->owner_key);
 	dg_view_fini(&c->view);
 	dg_view_init(&c->view, pol, d.verdict != DG_API_DENIED ? profile : DG_API_NO_PARENT,
-		     own ? c->owner_key : NULL);
+		     keyed ? c->owner_key : NULL);
 	c->answer_kind = dg_view_answer(&c->view, c->req.method, t);
 	if (own || c->view.visible)
 		dg_own_classify(c->req.method, t, &c->own);

@@ -13,15 +13,29 @@
 #include "relay/judge.h"
 #include "util/util.h"
 
+bool dg_view_needs_key(const struct dg_policy *pol, size_t profile)
+{
+	for (size_t i = profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent) {
+		if (pol->apis[i].own)
+			return true;
+		for (size_t j = 0; j < pol->apis[i].n_visible; j++)
+			if (pol->apis[i].visible[j].own)
+				return true;
+	}
+	return false;
+}
+
 void dg_view_init(struct dg_view *v, const struct dg_policy *pol, size_t profile,
-		  const char *owner)
+		  const char *key)
 {
 	memset(v, 0, sizeof(*v));
 	v->pol = pol;
 	v->profile = profile;
-	v->owner = owner;
+	v->key = key;
 	for (size_t i = profile; i != DG_API_NO_PARENT; i = pol->apis[i].parent) {
 		const struct dg_api_profile *a = &pol->apis[i];
+		if (a->own)
+			v->owner = key;
 		if (a->n_visible && !v->visible) {
 			v->visible = true;
 			v->first = &a->visible[0];
@@ -101,7 +115,9 @@ bool dg_view_matches(const struct dg_view *v, const json_t *labels, const char *
 
 		for (size_t j = 0; j < a->n_visible && !any; j++) {
 			const struct dg_visible_clause *c = &a->visible[j];
-			if (c->label_key)
+			if (c->own)
+				any = v->key && has_label(labels, DG_OWN_LABEL, v->key);
+			else if (c->label_key)
 				any = has_label(labels, c->label_key, c->label_value);
 			else
 				any = name && fnmatch(c->name_glob, name, 0) == 0;

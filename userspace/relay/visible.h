@@ -51,16 +51,21 @@ struct dg_view {
 	bool visible;			/* a profile of the chain says `visible` */
 	const struct dg_visible_clause *first;	/* the first such clause, for messages */
 	const struct dg_api_profile *first_profile;
-	const char *owner;		/* `own`: the caller's key (events of its objects only) */
+	const char *key;		/* the caller's owner key (relay/own.h), or NULL */
+	const char *owner;		/* `own`: that key (events of its objects only) */
 	bool redact_env, redact_join_tokens;
 	char **services;		/* DG_ANSWER_TASKS: ids of the visible services */
 	size_t n_services;
 };
 
-/* The view of `profile`'s chain; `owner` is the caller's key when the chain
- * says `own` (not copied), else NULL. */
+/* The view of `profile`'s chain for a caller whose owner key is `key` (not
+ * copied; needed when the chain says `own` or `visible own`). */
 void dg_view_init(struct dg_view *v, const struct dg_policy *pol, size_t profile,
-		  const char *owner);
+		  const char *key);
+
+/* Whether the callers of `profile`'s chain have an owner key: it says
+ * `own` or `visible own`. */
+bool dg_view_needs_key(const struct dg_policy *pol, size_t profile);
 void dg_view_fini(struct dg_view *v);
 
 /* How the answer to `method` on `t` is rewritten for this view. */
