@@ -60,7 +60,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 # from the shipped policies and tests/fuzz/corpus-docker.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
-FUZZ_TARGETS := policy docker event request bundle iptables guard
+FUZZ_TARGETS := policy docker event request bundle iptables guard visible
 fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
 		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fuzzing as a test: builds the libFuzzer targets (make fuzz-build) and runs
-# each for FUZZ_SECONDS (default 15, so ~105 s for the seven). A target passes when
+# each for FUZZ_SECONDS (default 15, so ~120 s for the eight). A target passes when
 # libFuzzer ends its time without a crash, a sanitizer report, a leak, a
 # timeout (10 s per input) or running out of memory (2 GiB). Ends with
 # `fuzz: N passed, N failed`. Skipped (0 passed) when clang's libFuzzer is
@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 fb=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-15}
-targets=(policy docker event request bundle iptables guard)
+targets=(policy docker event request bundle iptables guard visible)
 pass=0
 fail=0
 
@@ -39,13 +39,14 @@ if ! make -s FUZZ_BUILD="$fb" fuzz-build >"$tmp/build.log" 2>&1; then
 fi
 
 mkdir -p "$fb/artifacts" "$fb/corpus-policy" "$fb/corpus-docker" "$fb/corpus-event" "$fb/corpus-request" \
-	"$fb/corpus-bundle" "$fb/corpus-iptables" "$fb/corpus-guard"
+	"$fb/corpus-bundle" "$fb/corpus-iptables" "$fb/corpus-guard" "$fb/corpus-visible"
 cp policies/*.conf policies/examples/*.conf "$fb/corpus-policy/"
 cp tests/fuzz/corpus-docker/* "$fb/corpus-docker/"
 cp tests/fuzz/corpus-request/* "$fb/corpus-request/"
 cp tests/fuzz/corpus-bundle/* "$fb/corpus-bundle/"
 cp tests/fuzz/corpus-iptables/* "$fb/corpus-iptables/"
 cp tests/fuzz/corpus-guard/* "$fb/corpus-guard/"
+cp tests/fuzz/corpus-visible/* "$fb/corpus-visible/"
 
 for t in "${targets[@]}"; do
 	dict=()
