@@ -65,6 +65,12 @@ api owner {
 }
 allow r from user 1005 api owner
 allow r from user 1006 api owner
+api viewer {
+    allow GET /containers/json /containers/*/json /containers/*/logs /events /volumes /networks
+    visible name vis-*
+    redact env
+}
+allow r from user 1007 api viewer
 allow r from container label admin=true api full
 allow r from container name admin-* api full
 set api-version min 1.24
@@ -439,6 +445,40 @@ check "own: a create that sets io.dockguard. labels itself: 400, never reached" 
 out=$(osend 1005 "POST /v1.41/containers/prune HTTP/1.1$H")
 check "own: prune (others' containers too): 403, never reached" \
 	bash -c "grep -q '^HTTP/1.1 403' <<<'$out' && ! grep -qF 'containers/prune' '$LOG'"
+
+# ---- visible and redact: answers filtered for the caller ---------------------
+out=$(send "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: d\r\n\r\nGET /v1.41/containers/json HTTP/1.1$H" --uid 1007)
+check "visible: a list of containers: 200, twice on one connection (its framing is right)" \
+	test "$(grep -c '^HTTP/1.1 200' <<<"$out")" = 2
+check "visible: ... it lists vis-1" grep -qF '"Names":["/vis-1"]' <<<"$out"
+check "visible: ... never hid-1, nor foreign" bash -c "! grep -q 'hid-1\|foreign' <<<'$out'"
+out=$(send "GET /v1.41/containers/json HTTP/1.1$H" --uid 1001)
+check "visible: ... another profile's caller gets dockerd's whole list" grep -qF '"/hid-1"' <<<"$out"
+out=$(send "GET /v1.41/containers/hid-1/json HTTP/1.1$H" --uid 1007)
+check "visible: inspect of a hidden container: dockerd's 404" \
+	bash -c "grep -q '^HTTP/1.1 404' <<<'$out' && grep -qF 'No such container: hid-1' <<<'$out'"
+out=$(send "GET /v1.41/containers/$(idof hid-1 | cut -c1-10)/logs?tag=hidden HTTP/1.1$H" --uid 1007)
+check "visible: logs of it by an id prefix: 404" grep -q "^HTTP/1.1 404" <<<"$out"
+check "visible: ... the logs request never reached the upstream" not_reached "logs?tag=hidden"
+out=$(send "GET /v1.41/containers/vis-1/logs?tag=seen HTTP/1.1$H" --uid 1007)
+check "visible: logs of a visible one: forwarded naming it by its full id" \
+	reached "GET /v1.41/containers/$(idof vis-1)/logs?tag=seen 0"
+out=$(send "GET /v1.41/containers/vis-1/json HTTP/1.1$H" --uid 1007)
+check "visible: inspect of a visible one: 200, Env redacted" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qF '\"Env\":[]' <<<'$out' && ! grep -q s3cret <<<'$out'"
+out=$(send "GET /v1.41/events HTTP/1.1$H" --uid 1007 --for 1.5)
+n=$(grep -c '"vis-' <<<"$out")
+check "visible: /events: the visible container's events flow as they come ($n in 1.5 s)" test "$n" -ge 3
+check "visible: ... re-chunked for the client" grep -qi '^Transfer-Encoding: chunked' <<<"$out"
+check "visible: ... never the hidden one's" bash -c "! grep -q 'hid-' <<<'$out'"
+out=$(send "GET /v1.41/volumes?bad=1 HTTP/1.1$H" --uid 1007)
+check "visible: an answer that is not dockerd's JSON: 502, not passed" \
+	bash -c "grep -q '^HTTP/1.1 502' <<<'$out' && ! grep -q 'not json' <<<'$out'"
+out=$(send "GET /v1.41/networks?gzip=1 HTTP/1.1$H" --uid 1007)
+check "visible: a compressed answer (unreadable here): 502" grep -q '^HTTP/1.1 502' <<<"$out"
+out=$(send "GET /v1.41/containers/json HTTP/1.0\r\n\r\n" --uid 1007)
+check "visible: an HTTP/1.0 client: the filtered list with its length, then the close" \
+	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qi '^Content-Length: ' <<<'$out' && ! grep -q hid-1 <<<'$out'"
 
 # ---- no climbing: a create or rename the creator's rule would not admit --
 # opost UID TARGET BODY: POST with BODY by its Content-Length

@@ -9,7 +9,11 @@ Containers and execs are remembered as dockerd would (for `own`): a create
 (`?name=N`) records the body's Labels and answers its 64-digit id; inspect
 (`GET /containers/X/json`, by name, id or id prefix) and `GET
 /exec/ID/json` answer what was recorded, else 404. A container named
-`foreign` exists from the start, without labels (made by someone else).
+`foreign` exists from the start, without labels (made by someone else),
+and `vis-1` and `hid-1` for `visible` (inspect shows an Env). GET
+/containers/json lists them all; GET /events (not /x/events) streams
+container events of vis-N and hid-N in turn; `bad=1` in a query gets an
+answer that is not JSON, `gzip=1` one that says Content-Encoding: gzip.
 
     upstream.py SOCKET LOG       (SOCKET: a unix path, or tcp:ADDRESS:PORT)
 """
@@ -23,7 +27,8 @@ import sys
 import time
 
 
-CONTAINERS = {"foreign": {"Id": hashlib.sha256(b"foreign").hexdigest(), "Labels": {}}}
+CONTAINERS = {n: {"Id": hashlib.sha256(n.encode()).hexdigest(), "Name": n, "Labels": {}}
+              for n in ("foreign", "vis-1", "hid-1")}
 EXECS = {}
 
 
@@ -79,7 +84,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(600)
             self.close_connection = True
             return
-        if self.path.endswith("/events"):
+        if urllib.parse.urlsplit(self.path).path.endswith("/events"):
+            typed = "/x/events" not in self.path
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
@@ -87,6 +93,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 for i in range(600):
                     line = b'{"n":%d}\n' % i
+                    if typed:
+                        name = b"vis-%d" % i if i % 2 else b"hid-%d" % i
+                        line = (b'{"Type":"container","Action":"tick","Actor":{"ID":"c%d",'
+                                b'"Attributes":{"name":"%s"}},"n":%d}\n' % (i, name, i))
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                     self.wfile.flush()
                     time.sleep(0.1)
@@ -98,16 +108,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = 200
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.split("/")[2:] if url.path.startswith("/v1.") else url.path.split("/")[1:]
-        if self.command == "POST" and parts == ["containers", "create"]:
+        query = urllib.parse.parse_qs(url.query)
+        if "bad" in query:
+            out = b"<html>not json</html>"
+        elif self.command == "GET" and parts == ["containers", "json"]:
+            out = json.dumps([{"Id": c["Id"], "Names": ["/" + n], "Labels": c["Labels"]}
+                              for n, c in CONTAINERS.items()]).encode()
+        elif self.command == "POST" and parts == ["containers", "create"]:
             name = urllib.parse.parse_qs(url.query).get("name", [""])[0]
             labels = (json.loads(data or b"{}").get("Labels") or {})
             cid = hashlib.sha256(name.encode()).hexdigest()
-            CONTAINERS[name] = {"Id": cid, "Labels": labels}
+            CONTAINERS[name] = {"Id": cid, "Name": name, "Labels": labels}
             out = json.dumps({"Id": cid, "Warnings": []}).encode()
         elif self.command == "GET" and len(parts) == 3 and parts[0] == "containers" and parts[2] == "json":
             c = find_container(parts[1])
             if c:
-                out = json.dumps({"Id": c["Id"], "Config": {"Labels": c["Labels"]}}).encode()
+                out = json.dumps({"Id": c["Id"], "Name": "/" + c["Name"],
+                                  "Config": {"Labels": c["Labels"], "Env": ["SECRET=s3cret"]}}).encode()
             else:
                 status, out = 404, json.dumps({"message": "No such container: " + parts[1]}).encode()
         elif self.command == "POST" and len(parts) == 3 and parts[0] == "containers" and parts[2] == "exec":
@@ -123,6 +140,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, out = 404, b'{"message":"No such exec instance"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if "gzip" in query:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         if self.command != "HEAD":
