@@ -333,9 +333,20 @@ out=$(dk own cp "$T/cp-in" relay-foreign:/tmp/x)
 check "own: docker cp into it: refused" grep -qi "no such container" <<<"$out"
 check "own: ... dockerd never received the archive PUT" \
 	bash -c "! grep -q 'Calling PUT /v1.41/containers/\(relay-foreign\|$fid\)/archive' '$DLOG'"
+dk own network create relay-own-net >/dev/null
+out=$(dk own network connect relay-own-net relay-foreign)
+check "own: docker network connect of a container it did not create: No such container" \
+	grep -q "No such container: relay-foreign" <<<"$out"
+check "own: ... dockerd never received the connect" \
+	bash -c "! grep -q 'Calling POST /v1.41/networks/.*/connect' '$DLOG'"
+out=$(dk own network connect relay-own-net relay-own-mine)
+check "own: docker network connect of its own container: connected" \
+	test "$(e2e_docker inspect -f '{{if index .NetworkSettings.Networks "relay-own-net"}}yes{{end}}' relay-own-mine 2>/dev/null)" = yes
+grep -q . <<<"$out" && sed 's/^/     /' <<<"$out" | head -n 3
 out=$(dk own stop -t 1 relay-own-mine)
 check "own: docker stop of its own container" grep -q "relay-own-mine" <<<"$out"
 e2e_docker rm -f relay-foreign relay-own-mine >/dev/null 2>&1
+e2e_docker network rm relay-own-net >/dev/null 2>&1
 
 # ---- visible: two tenants of one profile see only their own objects -------
 t0=$(date +%s)

@@ -67,6 +67,7 @@ allow r from user 1005 api owner
 allow r from user 1006 api owner
 api viewer {
     allow GET /containers/json /containers/*/json /containers/*/logs /events /volumes /networks
+    allow POST /networks/*/connect
     visible name vis-*
     redact env
 }
@@ -404,6 +405,8 @@ check "guard: an ordinary build (its context streamed as it comes): 200, reached
 # ---- own: objects labelled with the creator's rule; writes to others' refused
 osend() { local uid=$1; shift; send "$1" --uid "$uid"; }
 idof() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+# vpost PATH BODY: a POST as uid 1007 (profile viewer), its length counted here
+vpost() { send "POST $1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${#2}\r\n\r\n$2" --uid 1007; }
 out=$(osend 1005 "POST /v1.41/containers/create?name=o1 HTTP/1.1\r\nHost: d\r\nContent-Length: 15\r\n\r\n{\"Image\":\"img\"}")
 check "own: a create: 200" grep -q "^HTTP/1.1 200" <<<"$out"
 out=$(osend 1005 "GET /v1.41/containers/o1/json HTTP/1.1$H")
@@ -479,6 +482,20 @@ check "visible: a compressed answer (unreadable here): 502" grep -q '^HTTP/1.1 5
 out=$(send "GET /v1.41/containers/json HTTP/1.0\r\n\r\n" --uid 1007)
 check "visible: an HTTP/1.0 client: the filtered list with its length, then the close" \
 	bash -c "grep -q '^HTTP/1.1 200' <<<'$out' && grep -qi '^Content-Length: ' <<<'$out' && ! grep -q hid-1 <<<'$out'"
+
+out=$(vpost "/v1.41/networks/vis-net/connect?c=hidden" '{"Container":"hid-1"}')
+check "visible: a network connect of a hidden container: 404, never reached" \
+	bash -c "grep -q '^HTTP/1.1 404' <<<'$out' && grep -qF 'No such container: hid-1' <<<'$out' && ! grep -qF 'connect?c=hidden' '$LOG'"
+body="{\"Container\":\"$(idof vis-1)\"}"
+out=$(vpost "/v1.41/networks/vis-net/connect?c=seen" '{"Container":"vis-1"}')
+check "visible: a connect of a visible one: forwarded, the body naming its full id" \
+	reached "POST /v1.41/networks/$(idof net-vis-net)/connect?c=seen ${#body}"
+out=$(vpost "/v1.41/networks/vis-net/connect?c=twice" '{"Container":"vis-1","container":"hid-1"}')
+check "visible: a connect body naming two containers (keys differ in case): 400, never reached" \
+	bash -c "grep -q '^HTTP/1.1 400' <<<'$out' && ! grep -qF 'connect?c=twice' '$LOG'"
+out=$(vpost "/v1.41/networks/hid-net/connect?c=hiddennet" '{"Container":"vis-1"}')
+check "visible: a connect to a hidden network: 404, never reached" \
+	bash -c "grep -q '^HTTP/1.1 404' <<<'$out' && ! grep -qF 'c=hiddennet' '$LOG'"
 
 # ---- no climbing: a create or rename the creator's rule would not admit --
 # opost UID TARGET BODY: POST with BODY by its Content-Length

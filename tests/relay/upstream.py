@@ -10,7 +10,8 @@ Containers and execs are remembered as dockerd would (for `own`): a create
 (`GET /containers/X/json`, by name, id or id prefix) and `GET
 /exec/ID/json` answer what was recorded, else 404. A container named
 `foreign` exists from the start, without labels (made by someone else),
-and `vis-1` and `hid-1` for `visible` (inspect shows an Env). GET
+and `vis-1` and `hid-1` for `visible` (inspect shows an Env); every
+network exists (`GET /networks/NAME`), without labels. GET
 /containers/json lists them all; GET /events (not /x/events) streams
 container events of vis-N and hid-N in turn; `bad=1` in a query gets an
 answer that is not JSON, `gzip=1` one that says Content-Encoding: gzip.
@@ -127,6 +128,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   "Config": {"Labels": c["Labels"], "Env": ["SECRET=s3cret"]}}).encode()
             else:
                 status, out = 404, json.dumps({"message": "No such container: " + parts[1]}).encode()
+        elif self.command == "GET" and len(parts) == 2 and parts[0] == "networks":
+            out = json.dumps({"Id": hashlib.sha256(b"net-" + parts[1].encode()).hexdigest(),
+                              "Name": parts[1], "Labels": {}}).encode()
         elif self.command == "POST" and len(parts) == 3 and parts[0] == "containers" and parts[2] == "exec":
             c = find_container(parts[1])
             eid = hashlib.sha256(self.path.encode() + str(len(EXECS)).encode()).hexdigest()

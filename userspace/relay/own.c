@@ -119,6 +119,7 @@ static void classify_write(const char *method, const struct dg_target *t,
 		if (dg_api_pattern_matches("/networks/*/connect", p) ||
 		    dg_api_pattern_matches("/networks/*/disconnect", p)) {
 			names(out, DG_OWN_NETWORK, p, 1);
+			out->connects = true;
 			return;
 		}
 	}
@@ -339,6 +340,62 @@ bool dg_own_label_body(enum dg_own_kind kind, const char *body, size_t len, cons
 	*out_len = strlen(*out);
 	ok = true;
 out:
+	json_decref(root);
+	return ok;
+}
+
+/* The body's "Container" member (any case, exactly once), or NULL. */
+static json_t *connect_member(json_t *root, const char **key)
+{
+	const char *k;
+	json_t *v, *found = NULL;
+	int n = 0;
+
+	json_object_foreach(root, k, v) {
+		if (!strcasecmp(k, "Container")) {
+			found = v;
+			*key = k;
+			n++;
+		}
+	}
+	return n == 1 ? found : NULL;
+}
+
+bool dg_own_connect_container(const char *body, size_t len, char *name, size_t name_len,
+			      char *why, size_t why_len)
+{
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *key = NULL;
+	const json_t *c = json_is_object(root) ? connect_member(root, &key) : NULL;
+	bool ok = json_is_string(c) && json_string_length(c) &&
+		  json_string_length(c) == strlen(json_string_value(c)) &&
+		  json_string_length(c) < name_len;
+
+	if (ok)
+		snprintf(name, name_len, "%s", json_string_value(c));
+	else
+		snprintf(why, why_len, "the body does not name its container once, as a string, "
+			 "the way dockerd reads it");
+	json_decref(root);
+	return ok;
+}
+
+bool dg_own_connect_with_id(const char *body, size_t len, const char *full_id, char **out,
+			    size_t *out_len)
+{
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *key = NULL;
+	bool ok = json_is_object(root) && connect_member(root, &key);
+
+	if (ok) {
+		char *k = xstrdup(key);	/* the object's own copy changes hands */
+		json_object_set_new(root, k, json_string(full_id));
+		free(k);
+		*out = json_dumps(root, JSON_COMPACT);
+		ok = *out != NULL;
+		if (ok)
+			*out_len = strlen(*out);
+	}
 	json_decref(root);
 	return ok;
 }

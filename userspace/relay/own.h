@@ -41,6 +41,7 @@ struct dg_own_request {
 	const char *param;		/* ... the query parameter naming it */
 	bool refused;			/* touches objects of others by nature (prune) */
 	bool too_long;			/* ... or names one too long to look up */
+	bool connects;			/* a network (dis)connect: its body names a container */
 };
 
 /* Classifies `method` on `t` (also for `visible`: what a read names). */
@@ -70,6 +71,18 @@ bool dg_own_read_answer(enum dg_own_kind kind, const char *json, size_t len, cha
  */
 bool dg_own_label_body(enum dg_own_kind kind, const char *body, size_t len, const char *key,
 		       char **out, size_t *out_len, char *why, size_t why_len);
+
+/*
+ * The container a network connect or disconnect body names ("Container", as
+ * Go decodes it: any case, once) into `name`; false with `why` when the body
+ * does not name one that way.
+ */
+bool dg_own_connect_container(const char *body, size_t len, char *name, size_t name_len,
+			      char *why, size_t why_len);
+
+/* That body naming the container by `full_id`, malloc'd into *out. */
+bool dg_own_connect_with_id(const char *body, size_t len, const char *full_id, char **out,
+			    size_t *out_len);
 
 /* The request target naming the object by `full_id` in place of the name
  * it gave (segment or parameter as classified), malloc'd. */

@@ -108,6 +108,7 @@ struct conn {
 	enum dg_own_kind lookup_kind;
 	char *target_rewritten;		/* naming the object by its full id */
 	bool climb;			/* a create or rename: no climbing (relay/climb.h) */
+	bool connect_checked;		/* a network (dis)connect: its body's container judged */
 	size_t connect_rule;		/* the rule that admitted the caller */
 
 	/* what the caller sees (relay/visible.h), and its answer rewritten */
@@ -896,6 +897,13 @@ static const struct dg_api_profile *owning(const struct dg_policy *pol, size_t p
 	return NULL;
 }
 
+/* Whether the container a network (dis)connect body names is judged: by
+ * `own` (it must be the caller's) and `visible` (it must be seen). */
+static bool connect_checks(const struct conn *c)
+{
+	return c->own.connects && (owning(c->relay->pol, c->guard_profile) || c->view.visible);
+}
+
 static int guard_on_body(void *arg, const char *data, size_t len)
 {
 	struct conn *c = arg;
@@ -954,6 +962,8 @@ static void guard_refuse(struct conn *c, int status, const char *place, const ch
 	hold_refuse(c, status, place, why, msg, close);
 }
 
+static bool connect_lookup(struct conn *c, const char *bytes, size_t len, bool body_unread);
+
 /* Every guard of the chain, the owner label, then the request as judged. */
 static void hold_decide(struct conn *c, struct evbuffer *body)
 {
@@ -962,6 +972,13 @@ static void hold_decide(struct conn *c, struct evbuffer *body)
 	const char *bytes = len ? (const char *)evbuffer_pullup(body, -1) : "";
 	bool body_unread = !body && c->req.body != DG_BODY_NONE;
 	char why[1024], place[300];
+
+	/* a network (dis)connect: the container its body names is judged
+	 * (looked up) first, then this goes on */
+	if (connect_checks(c) && !c->connect_checked) {
+		connect_lookup(c, bytes, len, body_unread);
+		return;
+	}
 
 	for (size_t i = c->guard_profile; c->guard_route != DG_GUARD_NONE && i != DG_API_NO_PARENT;
 	     i = pol->apis[i].parent) {
@@ -1075,7 +1092,8 @@ static void hold_body(struct conn *c)
 	const struct dg_policy *pol = c->relay->pol;
 	bool needed = (c->guard_route != DG_GUARD_NONE && dg_guard_reads_body(c->guard_route)) ||
 		      (owning(pol, c->guard_profile) && c->own.creates) ||
-		      (c->climb && !strcmp(c->req.target.path, "/containers/create"));
+		      (c->climb && !strcmp(c->req.target.path, "/containers/create")) ||
+		      connect_checks(c);
 
 	if (!needed || c->req.body == DG_BODY_NONE) {
 		hold_decide(c, NULL);
@@ -1216,6 +1234,92 @@ static void services_looked_up(void *arg, int status, const char *json, size_t l
 	hold_body(c);
 }
 
+static void connect_looked_up(void *arg, int status, const char *json, size_t len);
+
+/* Looks up the container a network (dis)connect body names. */
+static bool connect_lookup(struct conn *c, const char *bytes, size_t len, bool body_unread)
+{
+	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
+	char name[256], why[300], place[300];
+
+	if (own)
+		rule_place(&own->own_loc, place, sizeof(place));
+	else
+		visible_place(c, place, sizeof(place));
+	if (body_unread || !dg_own_connect_container(bytes, len, name, sizeof(name), why, sizeof(why))) {
+		if (body_unread)
+			snprintf(why, sizeof(why), "the body naming the container was not read");
+		guard_refuse(c, 400, place, own ? own->name : c->view.first_profile->name, why,
+			     body_unread);
+		return false;
+	}
+	snprintf(c->own.name, sizeof(c->own.name), "%s", name);
+	bufferevent_disable(c->client, EV_READ);
+	c->state = S_LOOKUP;
+	char *path = dg_own_lookup_path(DG_OWN_CONTAINER, name);
+	bool ok = lookup(c, path, connect_looked_up);
+	free(path);
+	if (!ok)
+		hold_refuse(c, 502, place, "the lookup failed",
+			    "dockguard: the Docker API behind this relay cannot be reached", true);
+	return ok;
+}
+
+/* The container of a network (dis)connect: seen and the caller's (as its
+ * profile says), then named by its full id in the body forwarded. */
+static void connect_looked_up(void *arg, int status, const char *json, size_t len)
+{
+	struct conn *c = arg;
+	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
+	char id[256] = "", owner[128] = "", parent[256], place[300], msg[1024], why[1200],
+	     caller[512];
+
+	c->lookup = NULL;
+	if (own)
+		rule_place(&own->own_loc, place, sizeof(place));
+	else
+		visible_place(c, place, sizeof(place));
+	snprintf(msg, sizeof(msg), "No such container: %s", c->own.name);
+	if (status == 404) {
+		hold_refuse(c, 404, place, "no such object", msg, false);
+		return;
+	}
+	if (status != 200 || !dg_own_read_answer(DG_OWN_CONTAINER, json, len, id, sizeof(id), owner,
+						  sizeof(owner), parent, sizeof(parent))) {
+		hold_refuse(c, 502, place, "the lookup failed",
+			    "dockguard: the Docker API behind this relay did not say what the "
+			    "container this request names is", true);
+		return;
+	}
+	describe_caller(c, caller, sizeof(caller));
+	if (c->view.visible && !dg_view_object(&c->view, DG_OWN_CONTAINER, json, len)) {
+		snprintf(why, sizeof(why), "container %s is hidden from %s (visible, profile %s)",
+			 c->own.name, caller, c->view.first_profile->name);
+		hold_refuse(c, 404, visible_place(c, place, sizeof(place)), why, msg, false);
+		return;
+	}
+	if (own && strcmp(owner, c->owner_key)) {
+		snprintf(why, sizeof(why), "container %s was not created by %s (own, profile %s)",
+			 c->own.name, caller, own->name);
+		hold_refuse(c, 404, place, why, msg, false);
+		return;
+	}
+	struct evbuffer *b = c->guard_body;
+	char *out = NULL;
+	size_t out_len = 0;
+	if (!dg_own_connect_with_id((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), id,
+				    &out, &out_len)) {
+		hold_refuse(c, 400, place, "the body cannot be rewritten", "dockguard: the body "
+			    "of this request cannot be read as dockerd would", false);
+		return;
+	}
+	evbuffer_drain(b, evbuffer_get_length(b));
+	evbuffer_add(b, out, out_len);
+	free(out);
+	c->connect_checked = true;
+	hold_decide(c, b);
+}
+
 /* An allowed request that a guard, `own` or `visible` judges: held (see above). */
 static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile,
 		       const char *rule, size_t connect_rule, const char *head, size_t head_len)
@@ -1341,6 +1445,7 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	c->answer_kind = dg_view_answer(&c->view, c->req.method, t);
 	if (own || c->view.visible)
 		dg_own_classify(c->req.method, t, &c->own);
+	c->connect_checked = false;
 	c->climb = d.verdict != DG_API_DENIED && !strcmp(c->req.method, "POST") &&
 		   (!strcmp(t->path, "/containers/create") ||
 		    dg_api_pattern_matches("/containers/*/rename", t->path)) &&
