@@ -201,6 +201,26 @@ check "... and dockerd never received it" bash -c "! grep -q 'Calling POST /v1.4
 out=$(in_ct other-ct "GET /v1.41/containers/json")
 check "another container (no rule) cannot connect to the relay socket" grep -q "^EPERM" <<<"$out"
 
+# containers come and go without a new relay process (it learns them in
+# place), and what a caller holds open is judged again when they change: a
+# stream of a container renamed out of its rule ends
+e2e_docker run -d --name relay-ro-stream -v "$RELAY:/var/run/docker.sock" "$E2E_IMAGE" \
+	/bin/sh -c "exec /bin/dg-probe --request 'GET /v1.41/events' http unix /var/run/docker.sock" >/dev/null 2>&1
+sleep 2
+check "a container's /events stream through the relay runs" \
+	test "$(e2e_docker inspect -f '{{.State.Running}}' relay-ro-stream 2>/dev/null)" = true
+e2e_docker rename relay-ro-stream renamed-stream >/dev/null 2>&1
+for _ in $(seq 100); do
+	[[ $(e2e_docker inspect -f '{{.State.Running}}' renamed-stream 2>/dev/null) == false ]] && break
+	sleep 0.1
+done
+check "... renamed out of its rule (relay-ro-*): its stream is ended" \
+	test "$(e2e_docker inspect -f '{{.State.Running}}' renamed-stream 2>/dev/null)" = false
+check "... the event says why" grep -qF "for the containers there are now" "$T/daemon.log"
+e2e_docker rm -f renamed-stream >/dev/null 2>&1
+check "containers came and went: one relay process served throughout" \
+	test "$(grep -c "serves the policy's relays" "$T/daemon.log")" = 1
+
 # the same over the bridge's gateway (DOCKER_HOST=tcp://GATEWAY:PORT): the
 # caller is named by its connect's record, not by its address
 in_ct_gw() {	# in_ct_gw NAME REQUEST

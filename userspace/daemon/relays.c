@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,26 +144,16 @@ static void merge_seen(struct dg_relays *r, json_t *list)
 }
 
 /*
- * A draining relay process's requests that still run (child_signal): each
- * judged by the policy in force now, as a new request would be; those it
- * refuses are ended (spec 8: a reload closes the pipes and streams that
- * the new policy denies), the others run on.
+ * Which of `open` (dg_relay_open_requests_json) the policy in force refuses
+ * now, judged as a new request would be: [[id, rule], ...].
  */
-static void judge_open(struct dg_relays *r, json_t *report)
+static json_t *refused_open(const struct dg_policy *pol, const struct dg_image *img,
+			    const json_t *open)
 {
-	pid_t pid = (pid_t)json_integer_value(json_object_get(report, "pid"));
 	json_t *close_list = json_array(), *one;
-	int ctl = -1;
 	size_t i;
 
-	for (i = 0; i < r->n_draining; i++)
-		if (r->draining[i] == pid)
-			ctl = r->draining_ctl[i];
-	if (ctl < 0 || !r->have_lp) {
-		json_decref(close_list);
-		return;
-	}
-	json_array_foreach(json_object_get(report, "open"), i, one) {
+	json_array_foreach(open, i, one) {
 		uint32_t groups[DG_CALLER_MAX_GROUPS];
 		json_t *g, *gl = json_object_get(one, "groups");
 		size_t gi;
@@ -180,11 +172,30 @@ static void judge_open(struct dg_relays *r, json_t *report)
 				groups[who.n_groups++] = (uint32_t)json_integer_value(g);
 		if (!relay || !method || !target || !who.cgroup)
 			continue;
-		if (!dg_api_still_allowed(r->lp.policy, r->lp.image, relay, &who, method, target, rule,
-					  sizeof(rule)))
+		if (!dg_api_still_allowed(pol, img, relay, &who, method, target, rule, sizeof(rule)))
 			json_array_append_new(close_list, json_pack("[O,s]", json_object_get(one, "id"),
 								    rule));
 	}
+	return close_list;
+}
+
+/*
+ * A draining relay process's requests that still run (child_signal): each
+ * judged by the policy in force now; those it refuses are ended (spec 8: a
+ * reload closes the pipes and streams that the new policy denies), the
+ * others run on.
+ */
+static void judge_open(struct dg_relays *r, json_t *report)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(report, "pid"));
+	int ctl = -1;
+
+	for (size_t i = 0; i < r->n_draining; i++)
+		if (r->draining[i] == pid)
+			ctl = r->draining_ctl[i];
+	if (ctl < 0 || !r->have_lp)
+		return;
+	json_t *close_list = refused_open(r->lp.policy, r->lp.image, json_object_get(report, "open"));
 	if (json_array_size(close_list)) {
 		/* `report` held OPEN_PER_DATAGRAM at most: one message fits */
 		json_t *o = json_pack("{s:o}", "close", close_list);
@@ -232,6 +243,9 @@ static void events_cb(evutil_socket_t fd, short what, void *arg)
 struct child_ctx {
 	const struct dg_relays *r;
 	struct dg_relay *relay;
+	/* what the daemon sent since the fork (child_containers): owned */
+	struct dg_container_set *containers;
+	struct dg_image *image;
 };
 
 /* A report (no event line, then the JSON) in one datagram; a full queue
@@ -327,15 +341,93 @@ static void child_signal(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The daemon's verdict on requests that still run: {"close": [[id, rule]]}. */
+/* The containers the daemon knows now, in memfd `fd` (send_containers):
+ * the policy is compiled for them and judges from now on, in this process. */
+static void child_containers(struct child_ctx *ctx, int fd)
+{
+	struct stat st;
+	struct dg_container_set *set = xcalloc(1, sizeof(*set));
+	char *text = NULL;
+	json_t *j = NULL;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > 256 * 1024 * 1024)
+		goto bad;
+	text = xmalloc((size_t)st.st_size);
+	if (pread(fd, text, (size_t)st.st_size, 0) != st.st_size)
+		goto bad;
+	j = json_loadb(text, (size_t)st.st_size, 0, NULL);
+	if (!j || dg_container_set_from_json(j, set) < 0)
+		goto bad;
+	struct dg_cli cli = *ctx->r->cli;
+	struct dg_loaded_policy lp;
+	cli.containers = set;
+	if (dg_cli_compile_parsed(&cli, ctx->r->lp.policy, &lp)) {
+		fprintf(stderr, "dockguard relay: the policy does not compile for the new container "
+			"list; the previous one judges on\n");
+		dg_container_set_free(set);
+		goto out;
+	}
+	dg_relay_set_image(ctx->relay, lp.image);
+	dg_relay_set_containers(ctx->relay, set);
+	/* what runs (streams, pipes) is judged again, as after a reload: a
+	 * caller renamed out of its rule loses what it holds open */
+	json_t *open = dg_relay_open_requests_json(ctx->relay), *one;
+	json_t *refused = refused_open(ctx->r->lp.policy, lp.image, open);
+	size_t i;
+	json_array_foreach(refused, i, one)
+		dg_relay_close(ctx->relay, (uint64_t)json_integer_value(json_array_get(one, 0)),
+			       json_string_value(json_array_get(one, 1)),
+			       "the policy refuses what this connection runs, for the containers "
+			       "there are now");
+	json_decref(refused);
+	json_decref(open);
+	dg_image_free(ctx->image);
+	if (ctx->containers) {
+		dg_container_set_free(ctx->containers);
+		free(ctx->containers);
+	}
+	ctx->image = lp.image;
+	ctx->containers = set;
+	set = NULL;
+	goto out;
+bad:
+	fprintf(stderr, "dockguard relay: the daemon's container list cannot be read; the "
+		"previous one judges on\n");
+	dg_container_set_free(set);
+out:
+	free(set);
+	json_decref(j);
+	free(text);
+}
+
+/* The daemon's verdict on requests that still run: {"close": [[id, rule]]};
+ * or {"containers": true} with a memfd that holds them. */
 static void child_ctl(evutil_socket_t fd, short what, void *arg)
 {
 	struct child_ctx *ctx = arg;
 	char buf[65536];
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int))];
+	} cm;
 	ssize_t n;
 
 	(void)what;
-	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+	for (;;) {
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
+				      .msg_controllen = sizeof(cm.space) };
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			break;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int passed;
+			memcpy(&passed, CMSG_DATA(c), sizeof(passed));
+			child_containers(ctx, passed);
+			close(passed);
+			continue;
+		}
 		buf[n] = 0;
 		json_t *o = json_loads(buf, 0, NULL), *one;
 		size_t i;
@@ -415,7 +507,7 @@ static void __attribute__((noreturn)) run_relay_process(struct dg_relays *r)
 			free(key);
 		}
 	}
-	struct child_ctx ctx = { r, relay };
+	struct child_ctx ctx = { r, relay, NULL, NULL };
 	struct event *ev = event_new(base, sfd, EV_READ | EV_PERSIST, child_signal, &ctx);
 	struct event *ctl = event_new(base, r->child_ctl, EV_READ | EV_PERSIST, child_ctl, &ctx);
 	struct event *tick = event_new(base, -1, EV_PERSIST, counts_tick, &ctx);
@@ -625,6 +717,55 @@ static void retire(struct dg_relays *r, pid_t pid, int ctl)
 	r->draining_ctl[r->n_draining++] = ctl;
 }
 
+/*
+ * The containers the daemon knows now, to the relay process serving (the
+ * policy unchanged): it compiles the policy for them and judges by that from
+ * its next request, with no new process (a restart would drain every
+ * keep-alive connection, and cost each container create through the relay
+ * a cold process). The list goes in a memfd: it may be larger than a
+ * datagram. 0, or -errno (then a new process takes over instead).
+ */
+static int send_containers(struct dg_relays *r)
+{
+	json_t *j = dg_container_set_to_json(r->cli->containers);
+	char *text = json_dumps(j, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0;
+	int fd = text ? memfd_create("dockguard-containers", MFD_CLOEXEC) : -1, ret = 0;
+
+	json_decref(j);
+	if (fd < 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w <= 0) {
+			ret = -errno;
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	char note[] = "{\"containers\":true}";
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { note, sizeof(note) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
+			      .msg_controllen = sizeof(cm.space) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	if (sendmsg(r->current_ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		ret = -errno;
+out:
+	close(fd);
+	free(text);
+	return ret;
+}
+
 /* A new relay process for the policy in r->lp takes over from the current
  * one, which drains. 0, or -errno: the current one serves on. */
 static int take_over(struct dg_relays *r)
@@ -772,6 +913,13 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	bool had = r->have_lp;
 	r->lp = lp;
 	r->have_lp = true;
+	if (had && old.policy == pol && r->current > 0 && r->current_ctl >= 0 &&
+	    send_containers(r) == 0) {
+		/* the same policy for other containers: the process serving
+		 * learns them (same addresses: no socket to bind or close) */
+		dg_cli_policy_free(&old);
+		return 0;
+	}
 	evtimer_del(r->ev_restart);
 	if ((ret = take_over(r)) < 0) {
 		dg_err_set(err, "cannot start a relay process: %s", strerror(-ret));

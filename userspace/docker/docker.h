@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define DG_DOCKER_MAX_RESPONSE		(16 * 1024 * 1024)
 #define DG_DOCKER_MAX_CONTAINERS	8192
 #define DG_DOCKER_TIMEOUT_MS		5000
@@ -73,6 +75,11 @@ int dg_docker_list(const char *docker_host, int timeout_ms, struct dg_container_
 
 void dg_container_set_free(struct dg_container_set *set);
 
+/* The set as JSON, and back (0, or -EINVAL when `j` is not such a set):
+ * for the daemon's relay process. */
+json_t *dg_container_set_to_json(const struct dg_container_set *set);
+int dg_container_set_from_json(const json_t *j, struct dg_container_set *out);
+
 /* The container whose cgroup is `cgroup` or an ancestor of it, or NULL. */
 const struct dg_container *dg_container_by_cgroup(const struct dg_container_set *set,
 						  const char *cgroup);
@@ -119,7 +126,6 @@ void dg_docker_set_timeout(struct dg_docker *d, int timeout_ms);
 
 /* A complete answer of any status: its body as given and, when it is JSON,
  * parsed. */
-#include <jansson.h>
 struct dg_docker_answer {
 	int status;
 	char *body;

@@ -1848,6 +1848,11 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const 
 	dg_rate_set(&r->rate, pol->api_rate, pol->api_rate_per);
 }
 
+void dg_relay_set_image(struct dg_relay *r, const struct dg_image *img)
+{
+	r->img = img;
+}
+
 int dg_relay_adopt(struct dg_relay *r, size_t endpoint, const char *path, int fd, struct dg_err *err)
 {
 	struct listener *l;

@@ -61,6 +61,10 @@ struct dg_relay *dg_relay_new(struct event_base *base, dg_relay_event_fn fn, voi
 void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol,
 			 const struct dg_image *img);
 
+/* The same policy compiled anew (for other containers): the image that
+ * judges from now on; what the policy keeps (rate budgets) is kept. */
+void dg_relay_set_image(struct dg_relay *r, const struct dg_image *img);
+
 /* The containers (by cgroup) that callers are named after in messages and
  * events: the daemon's list as of the policy served; NULL for none. */
 struct dg_container_set;
