@@ -780,3 +780,55 @@ TEST(docker_follow_stall)
 	event_base_free(base);
 	fake_stop(&f);
 }
+
+/* The set the daemon hands its relay process comes back whole; anything
+ * else is refused, never half read. */
+TEST(docker_container_set_transfer)
+{
+	struct dg_label labels[] = { { "admin", "true" }, { "k", "" } };
+	struct dg_mount mounts[] = { { "/var/run/docker.sock", "/var/run/docker.sock" } };
+	struct dg_container v[2] = {
+		{ .name = "traefik", .image = "traefik:v3", .labels = labels, .n_labels = 2,
+		  .image_ref = "sha256:ab", .cgroup = "/docker/x", .mounts = mounts, .n_mounts = 1,
+		  .pid = 42 },
+		{ .provisional = true, .service = "web" },
+	};
+	struct dg_container_set set = { v, 2, "systemd" }, back;
+
+	memset(v[0].id, 'a', 64);
+	memset(v[1].id, 'b', 64);
+	json_t *j = dg_container_set_to_json(&set);
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	json_t *again = json_loads(text, 0, NULL);
+	CHECK_INT(dg_container_set_from_json(again, &back), 0);
+	CHECK_INT(back.n, 2);
+	CHECK_STR(back.cgroup_driver, "systemd");
+	if (back.n == 2) {
+		CHECK_STR(back.v[0].id, v[0].id);
+		CHECK_STR(back.v[0].name, "traefik");
+		CHECK_STR(back.v[0].labels[0].key, "admin");
+		CHECK_STR(back.v[0].labels[1].value, "");
+		CHECK_STR(back.v[0].mounts[0].destination, "/var/run/docker.sock");
+		CHECK_INT(back.v[0].pid, 42);
+		CHECK(!back.v[0].provisional && back.v[1].provisional);
+		CHECK(back.v[1].name == NULL && back.v[1].cgroup == NULL);
+		CHECK_STR(back.v[1].service, "web");
+	}
+	dg_container_set_free(&back);
+	json_decref(again);
+	free(text);
+
+	static const char *const bad[] = {
+		"{}", "{\"cgroup_driver\":\"x\",\"containers\":{}}",
+		"{\"cgroup_driver\":\"x\",\"containers\":[{\"id\":\"short\",\"pid\":0,\"provisional\":false}]}",
+		"{\"cgroup_driver\":\"x\",\"containers\":[{\"id\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"\",\"pid\":0,\"provisional\":false,\"labels\":[[\"k\"]],\"mounts\":[]}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *b = json_loads(bad[i], 0, NULL);
+		CHECK(dg_container_set_from_json(b, &back) == -EINVAL);
+		CHECK(back.n == 0 && back.v == NULL);
+		json_decref(b);
+	}
+}
