@@ -35,7 +35,7 @@ cleanup() {
 	[[ -d $T/bpffs ]] && "$DG" --bpffs "$BPFFS" unload >/dev/null 2>&1
 	umount "$T/bpffs" 2>/dev/null
 	e2e_cleanup
-	for cg in ro full none ci own traefik tena tenb; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
+	for cg in ro full none ci own traefik tena tenb swv; do rmdir "$CGD/dg-relay-$cg" 2>/dev/null; done
 	((made_docker_cg)) && rmdir "$CGD" 2>/dev/null
 	rm -rf "$T"
 }
@@ -48,7 +48,7 @@ e2e_image "$build" || { fail "test image"; echo "e2e-relay: $PASS passed, $FAIL 
 DLOG=$E2E_TMP/dockerd.log
 CGD=$E2E_CGROOT/docker
 [[ -d $CGD ]] || { mkdir "$CGD" && made_docker_cg=1; }
-mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$CGD/dg-relay-own" "$CGD/dg-relay-tena" "$CGD/dg-relay-tenb" "$T/bpffs" "$T/relay"
+mkdir -p "$CGD/dg-relay-ro" "$CGD/dg-relay-full" "$CGD/dg-relay-none" "$CGD/dg-relay-traefik" "$CGD/dg-relay-ci" "$CGD/dg-relay-own" "$CGD/dg-relay-tena" "$CGD/dg-relay-tenb" "$CGD/dg-relay-swv" "$T/bpffs" "$T/relay"
 chmod 755 "$T/relay"
 mount -t bpf bpf "$T/bpffs"
 
@@ -77,6 +77,12 @@ api tenant extends ci {
 }
 allow r from cgroup /docker/dg-relay-tena api tenant
 allow r from cgroup /docker/dg-relay-tenb api tenant
+api swarm-viewer extends read-only {
+    allow GET /swarm
+    visible name relay-shown-*
+    redact env join-tokens
+}
+allow r from cgroup /docker/dg-relay-swv api swarm-viewer
 allow r from container name relay-ro-* api read-only
 allow r from container service relay-traefik api traefik
 CONF
@@ -265,6 +271,40 @@ if e2e_swarm_init; then
 	check "... dockerd served the provider's swarm reads" \
 		bash -c "grep -q 'Calling GET /v1.41/services' '$DLOG' && grep -q 'Calling GET /v1.41/nodes' '$DLOG'"
 	[[ -e $T/svc-out/done ]] || e2e_docker service ps relay-traefik --no-trunc 2>&1 | sed 's/^/     /'
+	# visible and redact on swarm objects: services by name, tasks by service
+	e2e_docker service create -d --name relay-shown-a -e SVC_SECRET=hunter2 "$E2E_IMAGE" /bin/sleep 300 >/dev/null 2>&1
+	e2e_docker service create -d --name relay-hidden-b "$E2E_IMAGE" /bin/sleep 300 >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[[ $(e2e_docker service ps -q relay-shown-a relay-hidden-b 2>/dev/null | wc -l) -ge 2 ]] && break
+		sleep 0.2
+	done
+	out=$(dk swv service ls --format '{{.Name}}')
+	check "visible (swarm): docker service ls: the shown service, not the hidden one" \
+		bash -c "grep -qx relay-shown-a <<<'$out' && ! grep -q relay-hidden-b <<<'$out'"
+	grep -qx relay-shown-a <<<"$out" || sed 's/^/     /' <<<"$out" | head -n 3
+	out=$(dk swv service ps relay-hidden-b)
+	check "visible (swarm): docker service ps of the hidden one: no such service" grep -qi "no such service" <<<"$out"
+	out=$(dk swv service ps --format '{{.Name}}' relay-shown-a)
+	check "visible (swarm): docker service ps of the shown one lists its task" grep -q "relay-shown-a\.1" <<<"$out"
+	out=$(dk swv service inspect -f '{{json .Spec.TaskTemplate.ContainerSpec.Env}}' relay-shown-a)
+	check "redact env: a service's Env is empty" test "$out" = "[]"
+	out=$(in_cg swv /usr/bin/python3 - "$RELAY" <<'PY' 2>&1
+import sys, docker
+c = docker.APIClient(base_url="unix://" + sys.argv[1], version="1.41")
+names = {s["ID"]: s["Spec"]["Name"] for s in docker.APIClient(base_url="unix:///" + sys.argv[1]).services()}
+tasks = c.tasks()
+print("tasks of", sorted(set(names.get(t["ServiceID"], "?" + t["ServiceID"]) for t in tasks)))
+print("env", sorted(set(str(t["Spec"]["ContainerSpec"].get("Env")) for t in tasks)))
+print("tokens", c.inspect_swarm()["JoinTokens"])
+PY
+)
+	check "python3-docker: GET /tasks lists the shown service's tasks only" grep -qF "tasks of ['relay-shown-a']" <<<"$out"
+	check "python3-docker: ... their Env redacted" grep -qF "env ['[]']" <<<"$out"
+	check "redact join-tokens: GET /swarm answers them empty" grep -qF "tokens {'Worker': '', 'Manager': ''}" <<<"$out"
+	grep -q "^tasks of \['relay-shown-a'\]" <<<"$out" || sed 's/^/     /' <<<"$out" | head -n 6
+	check "... where dockerd's own answer holds them" \
+		bash -c "$E2E_DOCKER -H unix://$E2E_SOCK swarm join-token -q worker | grep -q SWMTKN"
+	e2e_docker service rm relay-shown-a relay-hidden-b >/dev/null 2>&1
 	e2e_docker service rm relay-traefik >/dev/null 2>&1
 	e2e_swarm_leave
 else
