@@ -217,20 +217,14 @@ bool dg_own_read_answer(enum dg_own_kind kind, const char *json, size_t len, cha
 		idv = json_object_get(root, "Id");
 		labels = json_object_get(json_object_get(root, "Config"), "Labels");
 		break;
-	case DG_OWN_EXEC: {
-		idv = json_object_get(root, "ID");
-		const json_t *c = json_object_get(root, "ContainerID");
-		if (!json_is_string(c))
-			goto out;
-		snprintf(parent, parent_len, "%s", json_string_value(c));
-		break;
-	}
+	case DG_OWN_EXEC:
 	case DG_OWN_TASK: {
+		/* an exec is its container's, a task its service's */
+		const json_t *p = json_object_get(root, kind == DG_OWN_EXEC ? "ContainerID" : "ServiceID");
 		idv = json_object_get(root, "ID");
-		const json_t *s = json_object_get(root, "ServiceID");
-		if (!json_is_string(s))
+		if (!json_is_string(p))
 			goto out;
-		snprintf(parent, parent_len, "%s", json_string_value(s));
+		snprintf(parent, parent_len, "%s", json_string_value(p));
 		break;
 	}
 	case DG_OWN_SERVICE:

@@ -299,17 +299,15 @@ bool dg_view_rewrite(const struct dg_view *v, enum dg_answer_kind kind, const ch
 		ok = json_is_array(root) && filter_array(v, root, container_summary_visible);
 		break;
 	case DG_ANSWER_SERVICES:
-		ok = json_is_array(root) && filter_array(v, root, service_visible);
+	case DG_ANSWER_TASKS: {
+		bool services = kind == DG_ANSWER_SERVICES;
+		ok = json_is_array(root) &&
+		     filter_array(v, root, services ? service_visible : task_visible);
 		json_array_foreach(root, i, a)
 			if (v->redact_env)
-				redact_service(a);
+				(services ? redact_service : redact_task)(a);
 		break;
-	case DG_ANSWER_TASKS:
-		ok = json_is_array(root) && filter_array(v, root, task_visible);
-		json_array_foreach(root, i, a)
-			if (v->redact_env)
-				redact_task(a);
-		break;
+	}
 	case DG_ANSWER_NETWORKS:
 		ok = json_is_array(root) && filter_array(v, root, plain_visible);
 		break;
