@@ -13,7 +13,8 @@ Containers and execs are remembered as dockerd would (for `own`): a create
 and `vis-1` and `hid-1` for `visible` (inspect shows an Env); every
 network exists (`GET /networks/NAME`), without labels. GET
 /containers/json lists them all; GET /events (not /x/events) streams
-container events of vis-N and hid-N in turn; `bad=1` in a query gets an
+container events of vis-N and hid-N in turn (other paths ending in /events,
+`{"n":N}`); `bad=1` in a query gets an
 answer that is not JSON, `gzip=1` one that says Content-Encoding: gzip.
 
     upstream.py SOCKET LOG       (SOCKET: a unix path, or tcp:ADDRESS:PORT)
@@ -86,7 +87,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if urllib.parse.urlsplit(self.path).path.endswith("/events"):
-            typed = "/x/events" not in self.path
+            path = urllib.parse.urlsplit(self.path).path
+            typed = path == "/events" or (path.startswith("/v1.") and path.count("/") == 2)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")

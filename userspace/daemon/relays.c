@@ -38,6 +38,7 @@ struct bound {
 
 struct dg_relays {
 	struct event_base *base;
+	char served_sha256[65];		/* the policy the current relay process serves */
 	struct bound *bound;		/* listening sockets, kept across relay processes */
 	size_t n_bound;
 	struct dg_loaded_policy lp;	/* what the current relay process serves */
@@ -913,8 +914,10 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	bool had = r->have_lp;
 	r->lp = lp;
 	r->have_lp = true;
-	if (had && old.policy == pol && r->current > 0 && r->current_ctl >= 0 &&
-	    send_containers(r) == 0) {
+	/* the same bytes as the policy the relay process serves (not the same
+	 * pointer: a freed policy's address comes back) */
+	if (had && !strcmp(r->served_sha256, pol->sha256) && r->current > 0 &&
+	    r->current_ctl >= 0 && send_containers(r) == 0) {
 		/* the same policy for other containers: the process serving
 		 * learns them (same addresses: no socket to bind or close) */
 		dg_cli_policy_free(&old);
@@ -922,11 +925,13 @@ int dg_relays_apply(struct dg_relays *r, const struct dg_cli *cli, const struct 
 	}
 	evtimer_del(r->ev_restart);
 	if ((ret = take_over(r)) < 0) {
+		r->served_sha256[0] = '\0';	/* which the one serving on has: unknown here */
 		dg_err_set(err, "cannot start a relay process: %s", strerror(-ret));
 		if (had)
 			dg_cli_policy_free(&old);
 		return ret;	/* the current one serves on, with the policy it has */
 	}
+	snprintf(r->served_sha256, sizeof(r->served_sha256), "%s", pol->sha256);
 	if (had)
 		dg_cli_policy_free(&old);
 	/* sockets of addresses the policy no longer has */
