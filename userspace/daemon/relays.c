@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,6 +391,7 @@ static void child_containers(struct child_ctx *ctx, int fd)
 	ctx->image = lp.image;
 	ctx->containers = set;
 	set = NULL;
+	malloc_trim(0);	/* what the compile allocated and freed: back to the system */
 	goto out;
 bad:
 	fprintf(stderr, "dockguard relay: the daemon's container list cannot be read; the "
