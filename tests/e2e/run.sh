@@ -116,6 +116,11 @@ dgc() { "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" "$@"; }
 "$DG" --bpffs "$BPFFS" --cgroup "$CGD" --run-dir "$RUN" run "$T/e2e.conf" 2>"$T/daemon.log" &
 DGPIDS+=($!)
 for _ in $(seq 100); do [[ -S $RUN/control.sock ]] && break; sleep 0.1; done
+# the control socket comes first, the engine's event stream a moment later
+for _ in $(seq 100); do
+	"$DG" --bpffs "$BPFFS" --run-dir "$RUN" status 2>/dev/null | grep -q '^docker: *following' && break
+	sleep 0.1
+done
 check "dockguard daemon runs and follows the engine" bash -c "'$DG' --bpffs '$BPFFS' --run-dir '$RUN' status | grep -q '^docker: *following'"
 "$DG" --bpffs "$BPFFS" --run-dir "$RUN" tail --json >"$T/tail.json" 2>/dev/null &
 DGPIDS+=($!)
