@@ -104,6 +104,8 @@ struct conn {
 	char guard_rule[300];		/* the API rule that allowed the request */
 	struct dg_own_request own;	/* `own`: what it creates or writes to */
 	char owner_key[DG_OWN_KEY_LEN + 1];
+	size_t owner_key_rule;		/* the rule it is of, under ... */
+	uint64_t owner_key_policy;	/* ... policy number (dg_relay.policies); 0: none */
 	struct dg_lookup *lookup;	/* S_LOOKUP */
 	enum dg_own_kind lookup_kind;
 	char *target_rewritten;		/* naming the object by its full id */
@@ -127,6 +129,7 @@ struct dg_relay {
 	void *fn_arg;
 	const struct dg_policy *pol;
 	const struct dg_image *img;
+	uint64_t policies;		/* policies set so far: which one a cached key is of */
 	struct listener *listeners;
 	size_t n_listeners;
 	struct conn *conns;
@@ -1147,45 +1150,87 @@ static bool own_lookup(struct conn *c, enum dg_own_kind kind, const char *name)
 	return ok;
 }
 
-/* Where a hidden object's 404 comes from: the first `visible` clause. */
-static const char *visible_place(const struct conn *c, char *buf, size_t len)
+/* Where a refusal about a looked-up object comes from: `own`'s line when
+ * the caller's ownership is what is judged, else the first `visible` clause. */
+static const char *hold_place(const struct conn *c, bool owner_judged, char *buf, size_t len)
 {
-	return rule_place(&c->view.first->loc, buf, len);
+	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
+
+	return own && owner_judged ? rule_place(&own->own_loc, buf, len)
+				   : rule_place(&c->view.first->loc, buf, len);
 }
 
 /*
- * dockerd's answer about the object the request names: hidden from the
- * caller (`visible`) or not its own (`own`, for writes), it answers as
- * dockerd does for an object that is not there; otherwise the request goes
- * on, naming the object by its full id.
+ * dockerd's lookup answer about `named` (c->own.name): false when the
+ * request was refused for it (not there: dockerd's 404; an answer that does
+ * not say what it is: 502); true with its full id, its owner label and an
+ * exec's container or a task's service in `parent`.
  */
-static void own_looked_up(void *arg, int status, const char *json, size_t len)
+static bool looked_up(struct conn *c, int status, const char *json, size_t len,
+		      enum dg_own_kind named, bool owner_judged, bool close, char *id,
+		      char *owner, char *parent)
 {
-	struct conn *c = arg;
-	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
-	char id[256] = "", owner[128] = "", parent[256] = "", place[300], msg[2048],
-	     caller[512], why[1200];
-	bool close = c->req.body != DG_BODY_NONE;
-	enum dg_own_kind named = c->own.names;
+	char place[300], msg[1024];
 
 	c->lookup = NULL;
-	if (own && c->own.writes)
-		rule_place(&own->own_loc, place, sizeof(place));
-	else
-		visible_place(c, place, sizeof(place));
+	hold_place(c, owner_judged, place, sizeof(place));
 	if (status == 404) {
 		/* dockerd's own answer: the request would have met it */
 		snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(named), c->own.name);
 		hold_refuse(c, 404, place, "no such object", msg, close);
-		return;
+		return false;
 	}
-	if (status != 200 || !dg_own_read_answer(c->lookup_kind, json, len, id, sizeof(id), owner,
-						  sizeof(owner), parent, sizeof(parent))) {
+	if (status != 200 || !dg_own_read_answer(c->lookup_kind, json, len, id, 256, owner, 128,
+						  parent, 256)) {
 		hold_refuse(c, 502, place, "the lookup failed",
 			    "dockguard: the Docker API behind this relay did not say what the "
 			    "object this request names is", true);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/*
+ * The container, service, network or volume the lookup answered (`json`):
+ * hidden from the caller (`visible`) or, when `owner_judged`, not its own,
+ * it is answered as dockerd answers for an object that is not there (false).
+ */
+static bool may_see_and_use(struct conn *c, enum dg_own_kind named, const char *json, size_t len,
+			    const char *owner, bool owner_judged, bool close)
+{
+	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
+	char place[300], msg[1024], why[1200], caller[512];
+
+	describe_caller(c, caller, sizeof(caller));
+	snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(named), c->own.name);
+	if (c->view.visible && !dg_view_object(&c->view, c->lookup_kind, json, len)) {
+		snprintf(why, sizeof(why), "%s %s is hidden from %s (visible, profile %s)",
+			 kind_name(named), c->own.name, caller, c->view.first_profile->name);
+		hold_refuse(c, 404, hold_place(c, false, place, sizeof(place)), why, msg, close);
+		return false;
+	}
+	if (own && owner_judged && strcmp(owner, c->owner_key)) {
+		snprintf(why, sizeof(why), "%s %s was not created by %s (own, profile %s)",
+			 kind_name(named), c->own.name, caller, own->name);
+		hold_refuse(c, 404, hold_place(c, true, place, sizeof(place)), why, msg, close);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The object the request names: when it is there, seen and (for a write
+ * under `own`) the caller's, the request goes on naming it by its full id.
+ */
+static void own_looked_up(void *arg, int status, const char *json, size_t len)
+{
+	struct conn *c = arg;
+	bool owner_judged = owning(c->relay->pol, c->guard_profile) && c->own.writes;
+	bool close = c->req.body != DG_BODY_NONE;
+	char id[256] = "", owner[128] = "", parent[256] = "", place[300];
+
+	if (!looked_up(c, status, json, len, c->own.names, owner_judged, close, id, owner, parent))
+		return;
 	if (c->lookup_kind == DG_OWN_EXEC || c->lookup_kind == DG_OWN_TASK) {
 		/* an exec is its container's, a task its service's: the full id
 		 * names it, then the container or service decides */
@@ -1193,26 +1238,13 @@ static void own_looked_up(void *arg, int status, const char *json, size_t len)
 		c->target_rewritten = dg_own_target_with_id(&c->req.target, &c->own, id);
 		if (!own_lookup(c, c->lookup_kind == DG_OWN_EXEC ? DG_OWN_CONTAINER : DG_OWN_SERVICE,
 				parent))
-			hold_refuse(c, 502, place, "the lookup failed",
-				    "dockguard: the Docker API behind this relay cannot be reached",
-				    true);
+			hold_refuse(c, 502, hold_place(c, owner_judged, place, sizeof(place)),
+				    "the lookup failed",
+				    "dockguard: the Docker API behind this relay cannot be reached", true);
 		return;
 	}
-	describe_caller(c, caller, sizeof(caller));
-	snprintf(msg, sizeof(msg), "No such %s: %s", kind_name(named), c->own.name);
-	if (c->view.visible && !dg_view_object(&c->view, c->lookup_kind, json, len)) {
-		snprintf(why, sizeof(why), "%s %s is hidden from %s (visible, profile %s)",
-			 kind_name(named), c->own.name, caller, c->view.first_profile->name);
-		hold_refuse(c, 404, visible_place(c, place, sizeof(place)), why, msg, close);
+	if (!may_see_and_use(c, c->own.names, json, len, owner, owner_judged, close))
 		return;
-	}
-	if (own && c->own.writes && strcmp(owner, c->owner_key)) {
-		/* foreign: answered as dockerd answers for an object that is not there */
-		snprintf(why, sizeof(why), "%s %s was not created by %s (own, profile %s)",
-			 kind_name(named), c->own.name, caller, own->name);
-		hold_refuse(c, 404, place, why, msg, close);
-		return;
-	}
 	if (!c->target_rewritten)
 		c->target_rewritten = dg_own_target_with_id(&c->req.target, &c->own, id);
 	hold_body(c);
@@ -1226,7 +1258,7 @@ static void services_looked_up(void *arg, int status, const char *json, size_t l
 
 	c->lookup = NULL;
 	if (status != 200 || !dg_view_set_services(&c->view, json, len)) {
-		hold_refuse(c, 502, visible_place(c, place, sizeof(place)), "the lookup failed",
+		hold_refuse(c, 502, hold_place(c, false, place, sizeof(place)), "the lookup failed",
 			    "dockguard: the Docker API behind this relay did not list its services",
 			    true);
 		return;
@@ -1242,10 +1274,7 @@ static bool connect_lookup(struct conn *c, const char *bytes, size_t len, bool b
 	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
 	char name[256], why[300], place[300];
 
-	if (own)
-		rule_place(&own->own_loc, place, sizeof(place));
-	else
-		visible_place(c, place, sizeof(place));
+	hold_place(c, true, place, sizeof(place));
 	if (body_unread || !dg_own_connect_container(bytes, len, name, sizeof(name), why, sizeof(why))) {
 		if (body_unread)
 			snprintf(why, sizeof(why), "the body naming the container was not read");
@@ -1258,6 +1287,7 @@ static bool connect_lookup(struct conn *c, const char *bytes, size_t len, bool b
 	c->state = S_LOOKUP;
 	char *path = dg_own_lookup_path(DG_OWN_CONTAINER, name);
 	bool ok = lookup(c, path, connect_looked_up);
+	c->lookup_kind = DG_OWN_CONTAINER;
 	free(path);
 	if (!ok)
 		hold_refuse(c, 502, place, "the lookup failed",
@@ -1266,51 +1296,26 @@ static bool connect_lookup(struct conn *c, const char *bytes, size_t len, bool b
 }
 
 /* The container of a network (dis)connect: seen and the caller's (as its
- * profile says), then named by its full id in the body forwarded. */
+ * profile says), then named by its full id in the body forwarded (read
+ * whole: the connection goes on after a refusal). */
 static void connect_looked_up(void *arg, int status, const char *json, size_t len)
 {
 	struct conn *c = arg;
-	const struct dg_api_profile *own = owning(c->relay->pol, c->guard_profile);
-	char id[256] = "", owner[128] = "", parent[256], place[300], msg[1024], why[1200],
-	     caller[512];
+	bool owner_judged = owning(c->relay->pol, c->guard_profile) != NULL;
+	char id[256] = "", owner[128] = "", parent[256], place[300];
 
-	c->lookup = NULL;
-	if (own)
-		rule_place(&own->own_loc, place, sizeof(place));
-	else
-		visible_place(c, place, sizeof(place));
-	snprintf(msg, sizeof(msg), "No such container: %s", c->own.name);
-	if (status == 404) {
-		hold_refuse(c, 404, place, "no such object", msg, false);
+	if (!looked_up(c, status, json, len, DG_OWN_CONTAINER, owner_judged, false, id, owner,
+		       parent) ||
+	    !may_see_and_use(c, DG_OWN_CONTAINER, json, len, owner, owner_judged, false))
 		return;
-	}
-	if (status != 200 || !dg_own_read_answer(DG_OWN_CONTAINER, json, len, id, sizeof(id), owner,
-						  sizeof(owner), parent, sizeof(parent))) {
-		hold_refuse(c, 502, place, "the lookup failed",
-			    "dockguard: the Docker API behind this relay did not say what the "
-			    "container this request names is", true);
-		return;
-	}
-	describe_caller(c, caller, sizeof(caller));
-	if (c->view.visible && !dg_view_object(&c->view, DG_OWN_CONTAINER, json, len)) {
-		snprintf(why, sizeof(why), "container %s is hidden from %s (visible, profile %s)",
-			 c->own.name, caller, c->view.first_profile->name);
-		hold_refuse(c, 404, visible_place(c, place, sizeof(place)), why, msg, false);
-		return;
-	}
-	if (own && strcmp(owner, c->owner_key)) {
-		snprintf(why, sizeof(why), "container %s was not created by %s (own, profile %s)",
-			 c->own.name, caller, own->name);
-		hold_refuse(c, 404, place, why, msg, false);
-		return;
-	}
 	struct evbuffer *b = c->guard_body;
 	char *out = NULL;
 	size_t out_len = 0;
 	if (!dg_own_connect_with_id((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b), id,
 				    &out, &out_len)) {
-		hold_refuse(c, 400, place, "the body cannot be rewritten", "dockguard: the body "
-			    "of this request cannot be read as dockerd would", false);
+		hold_refuse(c, 400, hold_place(c, owner_judged, place, sizeof(place)),
+			    "the body cannot be rewritten", "dockguard: the body of this request "
+			    "cannot be read as dockerd would", false);
 		return;
 	}
 	evbuffer_drain(b, evbuffer_get_length(b));
@@ -1350,8 +1355,7 @@ static void hold_start(struct conn *c, enum dg_guard_route route, size_t profile
 	if (c->own.too_long && ((own && c->own.refused) || c->view.visible)) {
 		/* a name no object has: dockerd's answer, without asking it */
 		snprintf(msg, sizeof(msg), "No such object: the name is longer than any object's");
-		hold_refuse(c, 404, own ? rule_place(&own->own_loc, place, sizeof(place))
-					: visible_place(c, place, sizeof(place)),
+		hold_refuse(c, 404, hold_place(c, own != NULL, place, sizeof(place)),
 			    "a name longer than any object's", msg, c->req.body != DG_BODY_NONE);
 		return;
 	}
@@ -1437,8 +1441,12 @@ static void judge_head(struct conn *c, const char *head, size_t head_len)
 	memset(&c->own, 0, sizeof(c->own));
 	const struct dg_api_profile *own = d.verdict != DG_API_DENIED ? owning(pol, profile) : NULL;
 	bool keyed = d.verdict != DG_API_DENIED && dg_view_needs_key(pol, profile);
-	if (keyed)
+	if (keyed && (c->owner_key_policy != c->relay->policies || c->owner_key_rule != v.rule)) {
+		/* a hash of the rule's line: once per connection and rule */
 		dg_own_key(&pol->rules[v.rule], c->owner_key);
+		c->owner_key_policy = c->relay->policies;
+		c->owner_key_rule = v.rule;
+	}
 	dg_view_fini(&c->view);
 	dg_view_init(&c->view, pol, d.verdict != DG_API_DENIED ? profile : DG_API_NO_PARENT,
 		     keyed ? c->owner_key : NULL);
@@ -1845,6 +1853,7 @@ void dg_relay_set_policy(struct dg_relay *r, const struct dg_policy *pol, const 
 {
 	r->pol = pol;
 	r->img = img;
+	r->policies++;
 	dg_rate_set(&r->rate, pol->api_rate, pol->api_rate_per);
 }
 
