@@ -6,8 +6,9 @@
  * for a pass, one for a refusal), and the verdict does not depend on the
  * guard's bind patterns unless the body names a host path. The same bytes
  * go to `own` (relay/own.c): labelled as a create's body (a body it labels
- * must then carry the label), and read as dockerd's answer to an owner
- * lookup.
+ * must then carry the label), read as dockerd's answer to an owner lookup,
+ * and as a network connect's body (the container it names, rewritten to an
+ * id, must name that id).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,5 +60,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	dg_own_read_answer(k, body, len, id, sizeof(id), owner, sizeof(owner), exec_ct,
 			   sizeof(exec_ct));
+	/* a network connect's body: the container it names, then named by id */
+	char name[256];
+	if (dg_own_connect_container(body, len, name, sizeof(name), why, sizeof(why))) {
+		char *named = NULL;
+		size_t named_len = 0;
+		if (!dg_own_connect_with_id(body, len, "0123456789abcdef", &named, &named_len))
+			abort();	/* a body read once must be rewritten */
+		if (!dg_own_connect_container(named, named_len, name, sizeof(name), why, sizeof(why)) ||
+		    strcmp(name, "0123456789abcdef"))
+			abort();	/* rewritten, yet not naming the id */
+		free(named);
+	} else if (!why[0]) {
+		abort();
+	}
 	return 0;
 }
